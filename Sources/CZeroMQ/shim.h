@@ -1,0 +1,5 @@
+#ifndef OMEN_CZEROMQ_SHIM_H
+#define OMEN_CZEROMQ_SHIM_H
+#include <zmq.h>
+#include <errno.h>
+#endif

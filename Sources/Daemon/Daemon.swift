@@ -1,0 +1,1 @@
+// Daemon module: configuration, shards, trainer pool, writer, lifecycle.

@@ -1,0 +1,68 @@
+import Recurrent
+
+/// When calendar features (sin/cos of time of day and day of week) are fed to the model.
+public enum CalendarFeatures: String, Sendable, CaseIterable, Codable {
+    /// On when the timestamps' median spacing is between 1 second and 6 hours (so a day has several points).
+    case auto
+    case on
+    case off
+}
+
+/// The per-series model: cell, size, inputs and how it is trained.
+public struct ModelConfig: Sendable, Equatable {
+    public var cell: CellKind = .lstm
+    /// Hidden units.
+    public var hiddenSize: Int = 32
+    public var calendar: CalendarFeatures = .auto
+    /// Truncated-BPTT hyper-parameters (sequence length, batch size, epochs, Adam, clipping, dropout, loss).
+    public var training = TrainingConfig()
+    /// Seed for weight initialisation and training randomness; combined with a hash of the series key.
+    public var seed: UInt64 = 42
+
+    public init() {}
+
+    /// Width of the model input for a given calendar decision: value + 4 calendar encodings.
+    public static let inputSize = 5
+}
+
+/// The learning lifecycle of a series: warm-up, rolling window, retraining cadence, acceptance.
+public struct LearningConfig: Sendable, Equatable {
+    /// Points collected before the first training; no model-based alerts before it.
+    public var warmupPoints: Int = 300
+    /// Rolling window of recent points that retraining uses.
+    public var window: Int = 2000
+    /// Retrain after this many new points (0 = off).
+    public var retrainEvery: Int = 500
+    /// Retrain after this much wall time in seconds (0 = off); whichever of the two comes first.
+    public var retrainInterval: Double = 0
+    /// New weights are accepted only if their validation loss <= old loss × (1 + margin).
+    public var acceptMargin: Double = 0.0
+    /// Points of the window run through new weights to re-prime the recurrent state after a swap.
+    public var reprimePoints: Int = 256
+    /// Leave points inside anomaly episodes out of training (loss weight 0).
+    public var excludeAnomalies: Bool = true
+
+    public init() {}
+}
+
+/// The episode state machine and alerting discipline.
+public struct EpisodeConfig: Sendable, Equatable {
+    /// A score at or above this opens an episode.
+    public var threshold: Double = 0.99
+    /// Normal points in a row that close an episode.
+    public var closeAfter: Int = 10
+    /// Points after a close during which no new episode opens.
+    public var refractory: Int = 0
+
+    public init() {}
+}
+
+/// Everything one series' detector needs.
+public struct DetectorConfig: Sendable, Equatable {
+    public var model = ModelConfig()
+    public var learning = LearningConfig()
+    public var scoring = ScoringConfig()
+    public var episodes = EpisodeConfig()
+
+    public init() {}
+}

@@ -1,0 +1,1 @@
+// History module: see Package.swift for its job.

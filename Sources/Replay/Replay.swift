@@ -1,0 +1,1 @@
+// Replay module: see Package.swift for its job.
