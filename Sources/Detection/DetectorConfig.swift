@@ -53,6 +53,9 @@ public struct EpisodeConfig: Sendable, Equatable {
     public var closeAfter: Int = 10
     /// Points after a close during which no new episode opens.
     public var refractory: Int = 0
+    /// Open episodes before the first model is trained (value-level evidence only). Off by default: a series
+    /// raises no alerts while it is learning.
+    public var alertWhileLearning: Bool = false
 
     public init() {}
 }

@@ -1,0 +1,256 @@
+import Foundation
+import Recurrent
+
+/// What the detector says about one point.
+public struct PointOutcome: Sendable, Equatable {
+    /// The prediction of this point's value made after the previous point (nil while learning).
+    public var prediction: Double?
+    /// Expected band for the value, in raw units.
+    public var lower: Double
+    public var upper: Double
+    /// Anomaly score in [0, 1].
+    public var score: Double
+    /// True while the point is inside an anomaly episode.
+    public var flag: Bool
+    /// The episode transition this point caused, if any.
+    public var event: EpisodeEvent?
+}
+
+/// Why a point was refused by the detector.
+public enum PointRejection: String, Sendable, Error {
+    /// Older than (or as old as) the series' last point.
+    case outOfOrder = "out_of_order"
+    /// Not finite.
+    case nonFinite = "non_finite"
+}
+
+/// The detector of one series: rolling window, model and recurrent state, scorer, episode machine.
+///
+/// Owned by one shard (not thread-safe, no I/O). Per point: score the prediction made at the previous step
+/// against the new value, update the episode, remember the point, then step the model to predict the next one.
+/// Training happens elsewhere on a `TrainingJob` snapshot; its outcome is installed between points.
+public final class SeriesDetector {
+    public let key: String
+    public private(set) var config: DetectorConfig
+
+    /// Points accepted since the series was first seen.
+    public private(set) var pointsSeen = 0
+    public private(set) var firstTimestamp: Double = .nan
+    public private(set) var lastTimestamp: Double = -.infinity
+
+    private(set) var values: Ring<Double>
+    private(set) var timestamps: Ring<Double>
+    /// 1 where the point was inside an anomaly episode (left out of training).
+    private(set) var inEpisode: Ring<UInt8>
+
+    public private(set) var model: RecurrentModel?
+    public private(set) var modelVersion = 0
+    public private(set) var normaliser = Normaliser.identity
+    public private(set) var calendar = false
+    private var recurrentState: RecurrentState
+    /// The prediction of the next value in model units, made after the last point.
+    private var pending: Prediction?
+
+    private var scorer: Scorer
+    public private(set) var episodes: EpisodeMachine
+
+    public private(set) var trainingInFlight = false
+    /// `pointsSeen` when the last training job was taken.
+    private var pointsAtLastTraining = 0
+    /// Wall time (seconds) when the last training job was taken.
+    private var wallTimeAtLastTraining: Double = 0
+    public private(set) var lastRetrainAt: Double?
+    public private(set) var retrainsAccepted = 0
+    public private(set) var retrainsRejected = 0
+    public private(set) var lastScore: Double = 0
+    public private(set) var lastTraining: TrainingReport?
+
+    public init(key: String, config: DetectorConfig) {
+        self.key = key
+        self.config = config
+        values = Ring(capacity: config.learning.window)
+        timestamps = Ring(capacity: config.learning.window)
+        inEpisode = Ring(capacity: config.learning.window)
+        recurrentState = RecurrentState(shape: Self.shape(config))
+        scorer = Scorer(config: config.scoring)
+        episodes = EpisodeMachine(config: config.episodes)
+    }
+
+    static func shape(_ config: DetectorConfig) -> ModelShape {
+        ModelShape(cell: config.model.cell, inputSize: Features.width, hiddenSize: config.model.hiddenSize,
+                   gaussianHead: true)
+    }
+
+    public var state: SeriesModelState { model == nil ? .learning : .trained }
+
+    /// Points currently in the rolling window.
+    public var windowCount: Int { values.count }
+
+    /// Replaces the alerting part of the configuration (e.g. after a reload); the model is kept.
+    public func updateEpisodes(_ config: EpisodeConfig) {
+        self.config.episodes = config
+        episodes.config = config
+    }
+
+    // MARK: - Per point
+
+    /// Processes one point. Points must arrive in increasing timestamp order; others are rejected.
+    public func process(timestamp: Double, value: Double) throws(PointRejection) -> PointOutcome {
+        guard value.isFinite, timestamp.isFinite else { throw .nonFinite }
+        guard timestamp > lastTimestamp else { throw .outOfOrder }
+
+        // 1. Score the prediction made at the previous step.
+        var predicted: Double? = nil
+        var spread: Double? = nil
+        if let p = pending {
+            predicted = normaliser.denormalise(p.mean)
+            spread = exp(Double(p.logVariance) * 0.5) * normaliser.scale
+        }
+        let scored = scorer.score(ScoreInput(timestamp: timestamp, value: value, predicted: predicted,
+                                             predictedSpread: spread))
+        lastScore = scored.score
+
+        // 2. Episode transitions: only once a model is trained (or when configured to alert while learning).
+        var event: EpisodeEvent? = nil
+        if model != nil || config.episodes.alertWhileLearning || episodes.isOpen {
+            event = episodes.observe(timestamp: timestamp, value: value, predicted: predicted ?? value,
+                                     lower: scored.lower, upper: scored.upper, score: scored.score,
+                                     modelVersion: modelVersion)
+            event?.series = key
+        }
+
+        // 3. Remember the point.
+        if pointsSeen == 0 { firstTimestamp = timestamp }
+        pointsSeen += 1
+        lastTimestamp = timestamp
+        values.append(value)
+        timestamps.append(timestamp)
+        inEpisode.append(episodes.isOpen ? 1 : 0)
+
+        // 4. Step the model to predict the next value.
+        if let model {
+            pending = withUnsafeTemporaryAllocation(of: Float.self, capacity: Features.width) { buffer in
+                guard let base = buffer.baseAddress else { return nil }
+                Features.write(value: value, timestamp: timestamp, normaliser: normaliser, calendar: calendar, into: base)
+                return model.step(input: UnsafeBufferPointer(buffer), state: &recurrentState)
+            }
+        }
+        return PointOutcome(prediction: predicted, lower: scored.lower, upper: scored.upper, score: scored.score,
+                            flag: episodes.isOpen, event: event)
+    }
+
+    // MARK: - Training
+
+    /// Whether a training job should be taken now. `now` is wall time in seconds (for `retrain_interval`);
+    /// replay passes nil so that only point counts decide, deterministically.
+    public func isTrainingDue(now: Double? = nil) -> Bool {
+        guard !trainingInFlight else { return false }
+        let learning = config.learning
+        if model == nil { return pointsSeen >= learning.warmupPoints && values.count >= 16 }
+        if learning.retrainEvery > 0 && pointsSeen - pointsAtLastTraining >= learning.retrainEvery { return true }
+        if let now, learning.retrainInterval > 0, now - wallTimeAtLastTraining >= learning.retrainInterval,
+           pointsSeen > pointsAtLastTraining {
+            return true
+        }
+        return false
+    }
+
+    /// Snapshots the window and the weights into a job that can run on any thread.
+    public func makeTrainingJob(now: Double = 0) -> TrainingJob {
+        trainingInFlight = true
+        pointsAtLastTraining = pointsSeen
+        wallTimeAtLastTraining = now
+        return TrainingJob(
+            key: key, config: config, baseModel: model, baseVersion: modelVersion,
+            values: values.toArray(), timestamps: timestamps.toArray(),
+            excluded: inEpisode.toArray(), seed: Self.seed(key: key, base: config.model.seed, version: modelVersion))
+    }
+
+    /// Installs the outcome of a job taken from this detector: new weights (if accepted), then re-primes the
+    /// recurrent state by running them over the most recent points, so the next prediction is meaningful.
+    public func install(_ outcome: TrainingOutcome, at time: Double? = nil) {
+        trainingInFlight = false
+        lastTraining = outcome.report
+        lastRetrainAt = time ?? lastTimestamp
+        guard outcome.accepted, let newModel = outcome.model else {
+            retrainsRejected += 1
+            return
+        }
+        retrainsAccepted += 1
+        model = newModel
+        modelVersion = outcome.version
+        normaliser = outcome.normaliser
+        calendar = outcome.calendar
+        reprime()
+    }
+
+    /// Abandons an in-flight job (e.g. the trainer pool shut down) so that training can be due again.
+    public func cancelTraining() {
+        trainingInFlight = false
+    }
+
+    private func reprime() {
+        guard let model else { return }
+        let n = Swift.min(config.learning.reprimePoints, values.count)
+        recurrentState = RecurrentState(shape: model.shape)
+        guard n > 0 else {
+            pending = nil
+            return
+        }
+        let vs = values.suffix(n)
+        let ts = timestamps.suffix(n)
+        var inputs = [Float](repeating: 0, count: n * Features.width)
+        inputs.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for i in 0..<n {
+                Features.write(value: vs[i], timestamp: ts[i], normaliser: normaliser, calendar: calendar,
+                               into: base + i * Features.width)
+            }
+        }
+        pending = model.run(inputs: inputs, state: &recurrentState).last
+    }
+
+    // MARK: - Checkpoint support (the blob layout lives in SeriesDetector+Checkpoint.swift)
+
+    var currentState: RecurrentState { recurrentState }
+    var pendingPrediction: Prediction? { pending }
+    func scorerCheckpoint() -> [UInt8] { scorer.checkpoint() }
+
+    // swiftlint:disable:next function_parameter_count
+    func restore(points: Int, first: Double, last: Double, values vs: [Double], timestamps ts: [Double],
+                 excluded ex: [UInt8], model: RecurrentModel?, version: Int, normaliser: Normaliser, calendar: Bool,
+                 state: RecurrentState, pending: Prediction?, scorer: Scorer, episodes: EpisodeMachine,
+                 accepted: Int, rejected: Int, lastRetrain: Double?, lastScore: Double) {
+        pointsSeen = points
+        firstTimestamp = first
+        lastTimestamp = last
+        // The configured window may have changed since the checkpoint: keep the newest points that fit.
+        for v in vs.suffix(values.capacity) { values.append(v) }
+        for t in ts.suffix(timestamps.capacity) { timestamps.append(t) }
+        for e in ex.suffix(inEpisode.capacity) { inEpisode.append(e) }
+        self.model = model
+        modelVersion = version
+        self.normaliser = normaliser
+        self.calendar = calendar
+        recurrentState = model == nil ? RecurrentState(shape: Self.shape(config)) : state
+        self.pending = model == nil ? nil : pending
+        self.scorer = scorer
+        self.episodes = episodes
+        retrainsAccepted = accepted
+        retrainsRejected = rejected
+        lastRetrainAt = lastRetrain
+        self.lastScore = lastScore
+        // Retraining cadence restarts from the restored point count.
+        pointsAtLastTraining = points
+    }
+
+    /// A per-series, per-version seed: deterministic, different for each series and each retrain.
+    static func seed(key: String, base: UInt64, version: Int) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 // FNV-1a: stable across runs, unlike Hasher.
+        for b in key.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        return h ^ (base &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(truncatingIfNeeded: version &* 0x2545_F491)
+    }
+}
