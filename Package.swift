@@ -47,7 +47,10 @@ let package = Package(
         .testTarget(name: "HistoryTests", dependencies: ["History", "Detection"]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "Detection", "CZeroMQ"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Detection"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "History", "Messaging", "Detection", "CZeroMQ"]),
+        .testTarget(name: "DaemonTests", dependencies: [
+            "Daemon", "History", "Messaging", "Detection", "CZeroMQ",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

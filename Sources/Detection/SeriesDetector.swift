@@ -92,6 +92,11 @@ public final class SeriesDetector {
         episodes.config = config
     }
 
+    /// Raises the episode counter so that a new episode never reuses a number the store already has.
+    public func reserveEpisodes(upTo n: Int) {
+        episodes.reserveEpisodes(upTo: n)
+    }
+
     // MARK: - Per point
 
     /// Processes one point. Points must arrive in increasing timestamp order; others are rejected.

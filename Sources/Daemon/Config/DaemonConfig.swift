@@ -48,6 +48,8 @@ public struct StorageConfig: Sendable, Equatable {
     public var checkpointInterval: Double = 60
     /// Closed episodes older than this many days are deleted (0 = keep forever).
     public var retentionDays: Double = 0
+    /// Checkpoint every series on graceful shutdown (benchmarks turn it off; not a file key).
+    public var checkpointOnShutdown: Bool = true
 
     public init() {}
 }

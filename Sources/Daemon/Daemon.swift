@@ -1,1 +1,0 @@
-// Daemon module: configuration, shards, trainer pool, writer, lifecycle.

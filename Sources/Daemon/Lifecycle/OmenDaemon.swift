@@ -1,0 +1,277 @@
+import Detection
+import Foundation
+import History
+import Logging
+import Messaging
+import ServiceLifecycle
+
+/// The daemon: storage, shards and trainers, ingest — built from a configuration, run as a service group.
+///
+/// Data flows one way: ingest → shards (score, episode, step) → writer (SQLite, then alert PUB).
+/// Trainers sit beside the shards. Shutdown runs in reverse: ingest stops first, the shards drain their
+/// mailboxes and checkpoint every series, then the writer flushes and closes the database.
+public final class OmenDaemon: Sendable {
+    public let config: DaemonConfig
+    public let stats = PipelineStats()
+    let logger: Logger
+    let notifier: SystemdNotifier
+    let store: Store
+    let alertContext: ZMQContext
+    let ingestContext: ZMQContext
+    let writer: Writer
+    let trainers: TrainerPool
+    let shards: [Shard]
+    let ingest: Ingest
+    let latency = LatencyRecorder()
+    /// Where the configuration came from, for SIGHUP reloads (nil when built from flags only).
+    let configPath: String?
+
+    /// Opens the database, restores checkpoints and builds (but does not start) the pipeline.
+    public init(config: DaemonConfig, configPath: String? = nil, logger: Logger,
+                notifier: SystemdNotifier = SystemdNotifier()) throws(DaemonError) {
+        self.config = config
+        self.configPath = configPath
+        self.logger = logger
+        self.notifier = notifier
+        do {
+            store = try Store(path: config.storage.database)
+        } catch {
+            throw .storage("\(config.storage.database): \(error)")
+        }
+        do {
+            alertContext = try ZMQContext()
+            ingestContext = try ZMQContext()
+        } catch {
+            throw .ingest("cannot create a ZeroMQ context: \(error)")
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let shardCount = config.pipeline.shards > 0 ? config.pipeline.shards : max(1, cores)
+        let trainerCount = config.pipeline.trainers > 0 ? config.pipeline.trainers : max(1, cores / 2)
+        writer = Writer(store: store, context: alertContext, config: config, stats: stats, logger: logger)
+        trainers = TrainerPool(threads: trainerCount, stats: stats)
+        var shards: [Shard] = []
+        for i in 0..<shardCount {
+            shards.append(Shard(index: i, config: config, writer: writer, trainers: trainers, stats: stats,
+                                latency: latency, logger: logger))
+        }
+        self.shards = shards
+        ingest = Ingest(context: ingestContext, endpoints: config.ingest, shards: shards, stats: stats, logger: logger)
+        try restore()
+    }
+
+    /// Restores every series' checkpoint; a checkpoint that cannot be read is logged and that series relearns.
+    private func restore() throws(DaemonError) {
+        let checkpoints: [ModelCheckpoint]
+        let episodes: [String: Int]
+        let openRows: [AnomalyRecord]
+        do {
+            checkpoints = try store.loadCheckpoints()
+            episodes = try store.maxEpisodes()
+            openRows = try store.anomalies(AnomalyQuery(openOnly: true, limit: 1_000_000))
+        } catch {
+            throw .storage("\(config.storage.database): \(error)")
+        }
+        let count = UInt64(shards.count)
+        var perShard = [[String: Int]](repeating: [:], count: shards.count)
+        for (key, n) in episodes { perShard[Int(stableHash(key) % count)][key] = n }
+        var restored: [String: SeriesDetector] = [:]
+        var failed = 0
+        for cp in checkpoints {
+            do {
+                let d = try SeriesDetector(key: cp.key, config: config.detectorConfig(for: cp.key), checkpoint: cp.blob)
+                d.reserveEpisodes(upTo: episodes[cp.key] ?? 0)
+                restored[cp.key] = d
+            } catch {
+                failed += 1
+                logger.warning("checkpoint rejected; the series relearns from its next points", metadata: [
+                    "series": "\(cp.key)", "reason": "\(error.description)"])
+            }
+        }
+        // Open rows that no restored detector holds open (e.g. opened after the last checkpoint before a crash)
+        // are closed with a reason, so no episode stays open forever.
+        var closes: [EpisodeEvent] = []
+        for row in openRows {
+            if let open = restored[row.series]?.episodes.open, open.episode == row.episode { continue }
+            closes.append(EpisodeEvent(
+                kind: .close, series: row.series, episode: row.episode, timestamp: row.peakAt, openedAt: row.openedAt,
+                closedAt: wallSeconds(), peakAt: row.peakAt, peakScore: row.peakScore, value: row.value,
+                predicted: row.predicted, lower: row.lower, upper: row.upper, score: row.peakScore,
+                threshold: row.threshold, points: row.points, modelVersion: row.modelVersion, reason: "restart"))
+        }
+        if !closes.isEmpty { writer.mailbox.post(.events(closes)) }
+        for (key, d) in restored { shards[Int(stableHash(key) % count)].adopt(d) }
+        for (i, shard) in shards.enumerated() { shard.reserveEpisodes(perShard[i]) }
+        if !checkpoints.isEmpty {
+            logger.info("restored series", metadata: [
+                "restored": "\(restored.count)", "rejected": "\(failed)", "closed_orphan_episodes": "\(closes.count)"])
+        }
+    }
+
+    /// Hands already-built detectors to their shards (benchmarks; before `start()`).
+    func preload(_ detectors: [SeriesDetector]) {
+        let count = UInt64(shards.count)
+        for d in detectors { shards[Int(stableHash(d.key) % count)].adopt(d) }
+    }
+
+    /// Starts the threads: writer (binds the alert sockets), trainers, shards, then ingest (binds the SUB sockets).
+    /// Returns once everything is bound, or throws why something could not be.
+    public func start() throws(DaemonError) {
+        do {
+            try writer.start()
+        } catch {
+            throw .alerts("\(config.alerts.endpoints.joined(separator: ", ")): \(error)")
+        }
+        trainers.start()
+        for shard in shards { shard.start() }
+        do {
+            try ingest.start()
+        } catch {
+            stopPipeline()
+            throw error
+        }
+        logger.info("omen started", metadata: [
+            "ingest": "\(config.ingest.map { "\($0.mode.rawValue) \($0.endpoint)" }.joined(separator: ", "))",
+            "alerts": "\(config.alerts.endpoints.joined(separator: ", "))",
+            "database": "\(config.storage.database)",
+            "shards": "\(shards.count)", "trainers": "\(trainers.threads)",
+            "series_restored": "\(stats.series.load(ordering: .relaxed))",
+        ])
+    }
+
+    /// Stops ingest only (the first step of a graceful shutdown).
+    func stopIngest() {
+        ingest.stop()
+        ingestContext.terminate()
+    }
+
+    /// Stops trainers, drains and checkpoints the shards, flushes the writer, closes the alert sockets.
+    func stopPipeline() {
+        trainers.stop()
+        for shard in shards { shard.mailbox.close() }
+        for shard in shards where !shard.join(timeout: 60) {
+            logger.error("shard did not drain in time", metadata: ["shard": "\(shard.index)"])
+        }
+        writer.mailbox.close()
+        if !writer.join(timeout: 60) { logger.error("writer did not flush in time") }
+        alertContext.terminate()
+    }
+
+    /// Whether every pipeline thread looped recently (for the systemd watchdog).
+    func isHealthy(now: Double, stale: Double = 10) -> Bool {
+        if now - ingest.heartbeat.last > stale { return false }
+        if now - writer.heartbeat.last > stale { return false }
+        return shards.allSatisfy { now - $0.heartbeat.last <= stale }
+    }
+
+    /// Receive-to-scored latency percentiles in seconds (p50, p99), nil before any batch.
+    public func latencyPercentiles() -> (p50: Double, p99: Double)? {
+        guard let p = latency.percentiles([50, 99]) else { return nil }
+        return (p[0], p[1])
+    }
+
+    /// Applies a new configuration's alerting part (thresholds, overrides) to every series.
+    public func reload(_ newConfig: DaemonConfig) {
+        for shard in shards { shard.mailbox.post(.reload(newConfig)) }
+    }
+
+    /// Runs until SIGTERM or SIGINT: starts the pipeline, tells systemd it is ready, heartbeats, then drains.
+    public func run() async throws {
+        try start()
+        notifier.ready()
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: PipelineService(daemon: self)),
+                .init(service: IngestService(daemon: self)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}
+
+/// Heartbeats and stats while running; on shutdown drains the shards and flushes the writer.
+struct PipelineService: Service {
+    let daemon: OmenDaemon
+
+    func run() async throws {
+        let interval = max(0.5, min(daemon.config.pipeline.statsInterval, daemon.notifier.watchdogInterval ?? .infinity))
+        var lastStats = monotonicSeconds()
+        var lastProcessed = 0
+        let hup = HangupSignal()
+        while !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            let now = monotonicSeconds()
+            if daemon.isHealthy(now: now, stale: max(10, 3 * interval)) { daemon.notifier.watchdog() }
+            if hup.takePending() { reloadConfiguration() }
+            if now - lastStats >= daemon.config.pipeline.statsInterval {
+                let processed = daemon.stats.pointsProcessed.load(ordering: .relaxed)
+                let rate = Double(processed - lastProcessed) / (now - lastStats)
+                lastProcessed = processed
+                lastStats = now
+                var metadata: Logger.Metadata = [:]
+                for (k, v) in daemon.stats.snapshot() { metadata[k] = "\(v)" }
+                metadata["points_per_s"] = "\(Int(rate))"
+                daemon.logger.info("stats", metadata: metadata)
+                daemon.notifier.status("\(Int(rate)) points/s, \(daemon.stats.series.load(ordering: .relaxed)) series")
+            }
+        }
+        // Ingest has stopped (it shuts down first); now drain and flush.
+        daemon.stopPipeline()
+        daemon.logger.info("omen stopped", metadata: [
+            "points_processed": "\(daemon.stats.pointsProcessed.load(ordering: .relaxed))",
+            "checkpoints_written": "\(daemon.stats.checkpointsWritten.load(ordering: .relaxed))"])
+    }
+
+    private func reloadConfiguration() {
+        guard let path = daemon.configPath else {
+            daemon.logger.info("SIGHUP ignored: the daemon was started without a configuration file")
+            return
+        }
+        do {
+            var fresh = try ConfigLoader.load(path: path)
+            // Only the alerting part is reloaded; sockets, storage and model shapes need a restart.
+            var merged = daemon.config
+            merged.detector.episodes = fresh.detector.episodes
+            merged.overrides = fresh.overrides
+            fresh = merged
+            daemon.reload(fresh)
+            daemon.logger.info("configuration reloaded (thresholds and overrides)", metadata: ["file": "\(path)"])
+        } catch {
+            daemon.logger.error("configuration not reloaded", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Stops ingest when the group shuts down (it is the last service, so it is told first).
+struct IngestService: Service {
+    let daemon: OmenDaemon
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        daemon.notifier.stopping()
+        daemon.logger.info("shutting down: stopping ingest, draining shards, flushing the database")
+        daemon.stopIngest()
+    }
+}
+
+/// SIGHUP, turned into a flag the pipeline service polls (reload thresholds and overrides).
+final class HangupSignal: @unchecked Sendable {
+    private let source: DispatchSourceSignal
+    private let pending = LockedBox(false)
+
+    init() {
+        signal(SIGHUP, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let pending = self.pending
+        source.setEventHandler { pending.value = true }
+        source.resume()
+    }
+
+    func takePending() -> Bool {
+        let p = pending.value
+        if p { pending.value = false }
+        return p
+    }
+
+    deinit { source.cancel() }
+}

@@ -1,0 +1,189 @@
+import Detection
+import Foundation
+import Logging
+import Messaging
+import Synchronization
+
+/// The ingest thread: owns the SUB sockets, parses payloads into points and routes them to the shards by a
+/// stable hash of the series key, in batches (one mailbox post per shard per poll round, never per point).
+final class Ingest: @unchecked Sendable {
+    private let context: ZMQContext
+    private let endpoints: [IngestEndpointConfig]
+    private let shards: [Shard]
+    private let stats: PipelineStats
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let started = DispatchSemaphore(value: 0)
+    private let done = DispatchSemaphore(value: 0)
+    private let startError = LockedBox<String?>(nil)
+    let heartbeat = HeartbeatCell()
+    /// Rejected records per endpoint, for stats.
+    let rejectedByEndpoint: Mutex<[String: Int]>
+
+    /// Points per shard batch before it is handed over mid-round.
+    static let batchSize = 512
+    /// Messages taken from one socket before the others get their turn.
+    static let messagesPerTurn = 256
+
+    init(context: ZMQContext, endpoints: [IngestEndpointConfig], shards: [Shard], stats: PipelineStats, logger: Logger) {
+        self.context = context
+        self.endpoints = endpoints
+        self.shards = shards
+        self.stats = stats
+        self.logger = logger
+        rejectedByEndpoint = Mutex(Dictionary(uniqueKeysWithValues: endpoints.map { ($0.endpoint, 0) }))
+    }
+
+    /// Starts the thread; returns once every socket is bound or connected, or throws why one could not be.
+    func start() throws(DaemonError) {
+        let thread = Thread { [self] in
+            run()
+            done.signal()
+        }
+        thread.name = "omen-ingest"
+        thread.start()
+        started.wait()
+        if let why = startError.value { throw DaemonError.ingest(why) }
+    }
+
+    /// Stops receiving; the thread hands its last batches to the shards and exits.
+    func stop(timeout: Double = 5) {
+        stopping.store(true, ordering: .relaxed)
+        _ = done.wait(timeout: .now() + timeout)
+    }
+
+    private func run() {
+        var sockets: [ZMQSocket] = []
+        var parsers: [PayloadParser] = []
+        for endpoint in endpoints {
+            do {
+                let socket = try ZMQSocket(context: context, type: .sub)
+                try socket.setReceiveHighWaterMark(Int(endpoint.receiveHighWaterMark))
+                try socket.setLinger(milliseconds: 0)
+                for prefix in endpoint.subscribe { try socket.subscribe(prefix: prefix) }
+                switch endpoint.mode {
+                case .bind: try socket.bind(endpoint.endpoint)
+                case .connect: try socket.connect(endpoint.endpoint)
+                }
+                sockets.append(socket)
+                parsers.append(PayloadParser(format: endpoint.format.wireFormat))
+            } catch {
+                startError.value = "\(endpoint.mode.rawValue) \(endpoint.endpoint): \(error)"
+                for socket in sockets { socket.close() }
+                started.signal()
+                return
+            }
+        }
+        started.signal()
+
+        let buffer = ZMQMessageBuffer(initialCapacity: 256 * 1024)
+        var pending = [[Point]](repeating: [], count: shards.count)
+        var pendingSince = [Double](repeating: 0, count: shards.count)
+        var scratch: [Point] = []
+        scratch.reserveCapacity(1024)
+        var limiter = RateLimitedLog(interval: 10)
+        let shardCount = UInt64(shards.count)
+
+        func handOver(_ s: Int) {
+            guard !pending[s].isEmpty else { return }
+            shards[s].mailbox.post(.points(pending[s], receivedAt: pendingSince[s]))
+            pending[s] = []
+            pending[s].reserveCapacity(Self.batchSize)
+        }
+
+        while !stopping.load(ordering: .relaxed) {
+            let ready: [Bool]
+            do {
+                ready = try ZMQ.poll(sockets: sockets, timeoutMs: 100)
+            } catch {
+                logger.error("ingest poll failed", metadata: ["error": "\(error)"])
+                break
+            }
+            heartbeat.beat(monotonicSeconds())
+            for (i, isReady) in ready.enumerated() where isReady {
+                for _ in 0..<Self.messagesPerTurn {
+                    let frames: Int
+                    do {
+                        frames = try sockets[i].receive(into: buffer, dontWait: true)
+                    } catch {
+                        logger.error("ingest receive failed", metadata: ["endpoint": "\(endpoints[i].endpoint)", "error": "\(error)"])
+                        break
+                    }
+                    if frames == 0 { break }
+                    stats.messagesReceived.wrappingAdd(1, ordering: .relaxed)
+                    let receivedMono = monotonicSeconds()
+                    scratch.removeAll(keepingCapacity: true)
+                    let summary = parsers[i].parse(buffer.lastFrame, receivedAt: wallSeconds(), into: &scratch)
+                    if summary.rejected > 0 {
+                        stats.recordsRejected.wrappingAdd(summary.rejected, ordering: .relaxed)
+                        rejectedByEndpoint.withLock { $0[endpoints[i].endpoint, default: 0] += summary.rejected }
+                        limiter.log(logger, endpoint: endpoints[i].endpoint, summary: summary, now: receivedMono)
+                    }
+                    stats.pointsReceived.wrappingAdd(scratch.count, ordering: .relaxed)
+                    for point in scratch {
+                        let s = Int(stableHash(point.key) % shardCount)
+                        if pending[s].isEmpty { pendingSince[s] = receivedMono }
+                        pending[s].append(point)
+                        if pending[s].count >= Self.batchSize { handOver(s) }
+                    }
+                }
+            }
+            for s in 0..<shards.count { handOver(s) }
+        }
+        for s in 0..<shards.count { handOver(s) }
+        for socket in sockets { socket.close() }
+    }
+}
+
+/// Logs rejected records at most once per interval per endpoint, with the counts since the last line and
+/// the first error samples, so a flood of bad input cannot flood the journal.
+struct RateLimitedLog {
+    let interval: Double
+    private var last: [String: Double] = [:]
+    private var suppressed: [String: Int] = [:]
+
+    init(interval: Double) { self.interval = interval }
+
+    mutating func log(_ logger: Logger, endpoint: String, summary: ParseSummary, now: Double) {
+        if let t = last[endpoint], now - t < interval {
+            suppressed[endpoint, default: 0] += summary.rejected
+            return
+        }
+        last[endpoint] = now
+        let skipped = suppressed.removeValue(forKey: endpoint) ?? 0
+        logger.warning("rejected malformed records", metadata: [
+            "endpoint": "\(endpoint)",
+            "rejected": "\(summary.rejected)",
+            "rejected_since_last_log": "\(skipped)",
+            "first": "\(summary.samples.first.map { $0.description } ?? "")",
+        ])
+    }
+}
+
+extension WireFormatChoice {
+    /// nil = detect per record.
+    var wireFormat: WireFormat? {
+        switch self {
+        case .auto: return nil
+        case .graphite: return .graphite
+        case .influx: return .influx
+        case .json: return .json
+        case .estp: return .estp
+        }
+    }
+}
+
+/// Errors that stop the daemon from starting or running, as sentences an operator can act on.
+public enum DaemonError: Error, CustomStringConvertible {
+    case ingest(String)
+    case alerts(String)
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .ingest(let why): return "cannot set up ingest socket: \(why)"
+        case .alerts(let why): return "cannot set up alert socket: \(why)"
+        case .storage(let why): return "cannot open the database: \(why)"
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// A many-producer, one-consumer queue of messages with a blocking, time-bounded take.
+///
+/// Producers append whole batches, so the lock is taken once per batch, never once per point.
+final class Mailbox<Message: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var messages: [Message] = []
+    private var closed = false
+
+    /// Appends one message and wakes the consumer.
+    func post(_ message: Message) {
+        condition.lock()
+        messages.append(message)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Appends several messages under one lock.
+    func post(contentsOf batch: [Message]) {
+        guard !batch.isEmpty else { return }
+        condition.lock()
+        messages.append(contentsOf: batch)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// No more messages will be posted; the consumer drains what is there and then sees `closed`.
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Takes everything queued, waiting up to `timeout` seconds for something to arrive.
+    /// Returns the messages and whether the mailbox is closed (and now empty).
+    func takeAll(timeout: Double) -> (messages: [Message], closed: Bool) {
+        condition.lock()
+        defer { condition.unlock() }
+        if messages.isEmpty && !closed {
+            _ = condition.wait(until: Date(timeIntervalSinceNow: timeout))
+        }
+        let out = messages
+        messages.removeAll(keepingCapacity: true)
+        return (out, closed && out.isEmpty)
+    }
+
+    /// Messages waiting.
+    var count: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return messages.count
+    }
+}
+
+/// Monotonic clock in seconds (for intervals and latencies; never for timestamps of points).
+@inline(__always)
+func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Wall clock in seconds since the epoch.
+@inline(__always)
+func wallSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// FNV-1a over the key's UTF-8: stable across processes and runs (Swift's Hasher is seeded per process).
+@inline(__always)
+func stableHash(_ key: String) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in key.utf8 {
+        h ^= UInt64(b)
+        h = h &* 0x100_0000_01b3
+    }
+    return h
+}

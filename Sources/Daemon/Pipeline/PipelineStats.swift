@@ -1,0 +1,57 @@
+import Synchronization
+
+/// Counters of the whole pipeline, updated by their owners and read by the stats logger and benchmarks.
+public final class PipelineStats: Sendable {
+    /// Records parsed into points by ingest.
+    public let pointsReceived = Atomic<Int>(0)
+    /// Points scored by the shards.
+    public let pointsProcessed = Atomic<Int>(0)
+    /// Malformed or invalid records dropped at ingest (all endpoints).
+    public let recordsRejected = Atomic<Int>(0)
+    /// Points refused by a series because they were not newer than its last point.
+    public let pointsOutOfOrder = Atomic<Int>(0)
+    /// Messages received on the SUB sockets.
+    public let messagesReceived = Atomic<Int>(0)
+    /// Episode events (open, update, close) produced.
+    public let events = Atomic<Int>(0)
+    /// Training runs finished, accepted, rejected.
+    public let trainingsDone = Atomic<Int>(0)
+    public let trainingsAccepted = Atomic<Int>(0)
+    public let trainingsRejected = Atomic<Int>(0)
+    /// Series due for training but waiting for a free trainer (sum over shards).
+    public let trainingBacklog = Atomic<Int>(0)
+    /// Series known to the shards.
+    public let series = Atomic<Int>(0)
+    /// Rows committed to SQLite and alerts published.
+    public let rowsWritten = Atomic<Int>(0)
+    public let alertsPublished = Atomic<Int>(0)
+    /// Write transactions that failed (the rows are retried).
+    public let writeFailures = Atomic<Int>(0)
+    /// Checkpoints written.
+    public let checkpointsWritten = Atomic<Int>(0)
+    /// Per-shard training backlog; `trainingBacklog` is their sum.
+    let backlogs = Mutex<[Int]>([])
+
+    public init() {}
+
+    /// A point-in-time copy, for logs and `--json` output.
+    public func snapshot() -> [String: Int] {
+        [
+            "points_received": pointsReceived.load(ordering: .relaxed),
+            "points_processed": pointsProcessed.load(ordering: .relaxed),
+            "records_rejected": recordsRejected.load(ordering: .relaxed),
+            "points_out_of_order": pointsOutOfOrder.load(ordering: .relaxed),
+            "messages_received": messagesReceived.load(ordering: .relaxed),
+            "events": events.load(ordering: .relaxed),
+            "trainings_done": trainingsDone.load(ordering: .relaxed),
+            "trainings_accepted": trainingsAccepted.load(ordering: .relaxed),
+            "trainings_rejected": trainingsRejected.load(ordering: .relaxed),
+            "training_backlog": trainingBacklog.load(ordering: .relaxed),
+            "series": series.load(ordering: .relaxed),
+            "rows_written": rowsWritten.load(ordering: .relaxed),
+            "alerts_published": alertsPublished.load(ordering: .relaxed),
+            "write_failures": writeFailures.load(ordering: .relaxed),
+            "checkpoints_written": checkpointsWritten.load(ordering: .relaxed),
+        ]
+    }
+}

@@ -1,0 +1,279 @@
+import Detection
+import Foundation
+import History
+import Logging
+
+/// A shard worker: one thread that owns a set of series (chosen by a stable hash of their keys) and runs
+/// every point of those series through their detectors. No locks on the per-point path: the only shared
+/// structures are the mailbox (one lock per batch) and the atomic counters.
+final class Shard: @unchecked Sendable {
+    /// What other threads send to a shard.
+    enum Message: Sendable {
+        /// Points routed to this shard, with the monotonic time their message was received.
+        case points([Point], receivedAt: Double)
+        /// A finished training job of one of this shard's series.
+        case trained(TrainingOutcome)
+        /// New alerting configuration (SIGHUP reload).
+        case reload(DaemonConfig)
+    }
+
+    let index: Int
+    let mailbox = Mailbox<Message>()
+    private let writer: Writer
+    private let trainers: TrainerPool
+    private let stats: PipelineStats
+    private let latency: LatencyRecorder
+    private let logger: Logger
+    private let done = DispatchSemaphore(value: 0)
+
+    // Owned by the shard thread (and by the builder before `start()`).
+    private var config: DaemonConfig
+    private var detectors: [String: SeriesDetector] = [:]
+    /// Series due for training but not yet handed to the pool: key → age of its model (older first).
+    private var due: [String: Double] = [:]
+    /// Series whose summary row changed since the last emission.
+    private var dirty: Set<String> = []
+    /// Highest episode number per series in the store, so a recreated series never reuses one.
+    private var knownEpisodes: [String: Int] = [:]
+    private var lastSummaryEmit = 0.0
+    private var lastCheckpoint = 0.0
+    /// Keys still to checkpoint in the current round (a round is spread over several loop turns).
+    private var checkpointQueue: [String] = []
+    private var pendingEvents: [EpisodeEvent] = []
+    /// Monotonic time of the last loop turn; the watchdog heartbeat reads it.
+    let heartbeat = HeartbeatCell()
+
+    init(index: Int, config: DaemonConfig, writer: Writer, trainers: TrainerPool, stats: PipelineStats,
+         latency: LatencyRecorder, logger: Logger) {
+        self.index = index
+        self.config = config
+        self.writer = writer
+        self.trainers = trainers
+        self.stats = stats
+        self.latency = latency
+        self.logger = logger
+    }
+
+    /// Adds a restored detector (before `start()`).
+    func adopt(_ detector: SeriesDetector) {
+        detectors[detector.key] = detector
+        stats.series.wrappingAdd(1, ordering: .relaxed)
+        if detector.isTrainingDue() { due[detector.key] = detector.lastRetrainAt ?? -.infinity }
+    }
+
+    /// Remembers the store's highest episode numbers (before `start()`).
+    func reserveEpisodes(_ episodes: [String: Int]) {
+        knownEpisodes = episodes
+    }
+
+    func start() {
+        let now = monotonicSeconds()
+        lastSummaryEmit = now
+        lastCheckpoint = now
+        heartbeat.beat(now)
+        let thread = Thread { [self] in
+            run()
+            done.signal()
+        }
+        thread.name = "omen-shard-\(index)"
+        thread.start()
+    }
+
+    /// Waits for the thread to drain its mailbox, write a final checkpoint of every series and exit
+    /// (after `mailbox.close()`).
+    func join(timeout: Double) -> Bool {
+        done.wait(timeout: .now() + timeout) == .success
+    }
+
+    // MARK: - The loop
+
+    private func run() {
+        while true {
+            let (messages, closed) = mailbox.takeAll(timeout: 0.05)
+            for message in messages {
+                switch message {
+                case .points(let points, let receivedAt):
+                    for point in points { process(point) }
+                    latency.record(monotonicSeconds() - receivedAt)
+                case .trained(let outcome):
+                    install(outcome)
+                case .reload(let newConfig):
+                    reload(newConfig)
+                }
+            }
+            let now = monotonicSeconds()
+            heartbeat.beat(now)
+            flushEvents()
+            if closed {
+                finalCheckpoint()
+                return
+            }
+            submitDueTraining()
+            if now - lastSummaryEmit >= 1 {
+                lastSummaryEmit = now
+                emitSummaries()
+            }
+            if config.storage.checkpointInterval > 0 && now - lastCheckpoint >= config.storage.checkpointInterval
+                && checkpointQueue.isEmpty {
+                lastCheckpoint = now
+                checkpointQueue = Array(detectors.keys)
+            }
+            checkpointSlice()
+        }
+    }
+
+    private func process(_ point: Point) {
+        let detector: SeriesDetector
+        if let existing = detectors[point.key] {
+            detector = existing
+        } else {
+            detector = SeriesDetector(key: point.key, config: config.detectorConfig(for: point.key))
+            if let known = knownEpisodes.removeValue(forKey: point.key) {
+                detector.reserveEpisodes(upTo: known)
+            }
+            detectors[point.key] = detector
+            stats.series.wrappingAdd(1, ordering: .relaxed)
+        }
+        do {
+            let outcome = try detector.process(timestamp: point.timestamp, value: point.value)
+            if let event = outcome.event { pendingEvents.append(event) }
+        } catch {
+            stats.pointsOutOfOrder.wrappingAdd(1, ordering: .relaxed)
+            return
+        }
+        stats.pointsProcessed.wrappingAdd(1, ordering: .relaxed)
+        dirty.insert(point.key)
+        if due[point.key] == nil, detector.isTrainingDue(now: wallSeconds()) {
+            due[point.key] = detector.lastRetrainAt ?? -.infinity
+        }
+    }
+
+    private func flushEvents() {
+        guard !pendingEvents.isEmpty else { return }
+        stats.events.wrappingAdd(pendingEvents.count, ordering: .relaxed)
+        writer.mailbox.post(.events(pendingEvents))
+        pendingEvents.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: - Training
+
+    private func submitDueTraining() {
+        var free = trainers.freeSlots
+        while free > 0, !due.isEmpty {
+            // Oldest model first: O(backlog) per submission, and submissions are few per second.
+            guard let (key, _) = due.min(by: { $0.value < $1.value }) else { break }
+            due.removeValue(forKey: key)
+            guard let detector = detectors[key], detector.isTrainingDue(now: wallSeconds()) else { continue }
+            let job = detector.makeTrainingJob(now: wallSeconds())
+            let mailbox = self.mailbox
+            if trainers.submit(TrainerPool.Request(job: job, deliver: { mailbox.post(.trained($0)) })) {
+                free -= 1
+            } else {
+                detector.cancelTraining()
+                due[key] = detector.lastRetrainAt ?? -.infinity
+                break
+            }
+        }
+        stats.trainingBacklogUpdate(shard: index, backlog: due.count)
+    }
+
+    private func install(_ outcome: TrainingOutcome) {
+        guard let detector = detectors[outcome.key] else { return }
+        detector.install(outcome, at: wallSeconds())
+        dirty.insert(outcome.key)
+        if !outcome.accepted, let why = outcome.rejection {
+            logger.debug("retrain rejected", metadata: ["series": "\(outcome.key)", "reason": "\(why)"])
+        }
+        if outcome.accepted {
+            // A new model version: checkpoint it soon rather than at the next round.
+            checkpointQueue.append(outcome.key)
+        }
+    }
+
+    private func reload(_ newConfig: DaemonConfig) {
+        config = newConfig
+        for (key, detector) in detectors {
+            detector.updateEpisodes(newConfig.detectorConfig(for: key).episodes)
+        }
+    }
+
+    // MARK: - Summaries and checkpoints
+
+    private func emitSummaries() {
+        guard !dirty.isEmpty else { return }
+        var updates: [SeriesUpdate] = []
+        updates.reserveCapacity(dirty.count)
+        for key in dirty {
+            guard let d = detectors[key] else { continue }
+            updates.append(Self.summary(of: d))
+        }
+        dirty.removeAll(keepingCapacity: true)
+        writer.mailbox.post(.series(updates))
+    }
+
+    static func summary(of d: SeriesDetector) -> SeriesUpdate {
+        SeriesUpdate(key: d.key, firstSeen: d.firstTimestamp, lastSeen: d.lastTimestamp, points: d.pointsSeen,
+                     state: d.state, modelVersion: d.modelVersion, lastScore: d.lastScore, lastRetrain: d.lastRetrainAt)
+    }
+
+    static func checkpoint(of d: SeriesDetector) -> ModelCheckpoint {
+        let report = d.lastTraining
+        return ModelCheckpoint(
+            key: d.key, cell: d.config.model.cell.rawValue, inputSize: Features.width,
+            hiddenSize: d.config.model.hiddenSize, version: d.modelVersion, trainedAt: d.lastRetrainAt,
+            trainLoss: report.map { Double($0.trainLoss) }, validationLoss: report.map { Double($0.validationLoss) },
+            blob: d.checkpoint())
+    }
+
+    /// Checkpoints a slice of the round per loop turn, so a round over many series never stalls ingest.
+    private func checkpointSlice(limit: Int = 64) {
+        guard !checkpointQueue.isEmpty else { return }
+        var batch: [ModelCheckpoint] = []
+        var updates: [SeriesUpdate] = []
+        while batch.count < limit, let key = checkpointQueue.popLast() {
+            guard let d = detectors[key] else { continue }
+            batch.append(Self.checkpoint(of: d))
+            updates.append(Self.summary(of: d))
+        }
+        if !batch.isEmpty { writer.mailbox.post(.checkpoints(batch, series: updates)) }
+    }
+
+    private func finalCheckpoint() {
+        emitSummaries()
+        guard config.storage.checkpointOnShutdown else { return }
+        var batch: [ModelCheckpoint] = []
+        var updates: [SeriesUpdate] = []
+        for d in detectors.values {
+            d.cancelTraining()
+            batch.append(Self.checkpoint(of: d))
+            updates.append(Self.summary(of: d))
+            if batch.count >= 256 {
+                writer.mailbox.post(.checkpoints(batch, series: updates))
+                batch = []
+                updates = []
+            }
+        }
+        if !batch.isEmpty { writer.mailbox.post(.checkpoints(batch, series: updates)) }
+        logger.debug("shard drained", metadata: ["shard": "\(index)", "series": "\(detectors.count)"])
+    }
+}
+
+/// The last time a thread showed it was alive (monotonic seconds), for the systemd watchdog.
+final class HeartbeatCell: Sendable {
+    private let bits = Atomic<UInt64>(0)
+
+    func beat(_ now: Double) { bits.store(now.bitPattern, ordering: .relaxed) }
+
+    var last: Double { Double(bitPattern: bits.load(ordering: .relaxed)) }
+}
+
+extension PipelineStats {
+    /// Each shard reports its own backlog; the total is their sum (kept per shard to avoid double counting).
+    func trainingBacklogUpdate(shard: Int, backlog: Int) {
+        backlogs.withLock { values in
+            if values.count <= shard { values.append(contentsOf: repeatElement(0, count: shard + 1 - values.count)) }
+            values[shard] = backlog
+            trainingBacklog.store(values.reduce(0, +), ordering: .relaxed)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Logging
+import Recurrent
+
+/// `omen bench ingest`: end-to-end points/s and latency through the real pipeline.
+struct BenchIngest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Publish points over tcp://127.0.0.1 to the daemon pipeline with trained models; print points/s and latency.",
+        discussion: "Setup (one real training, then a copy of the weights per series) is not timed. Use a release build.")
+
+    @Option(help: "Series, each with its own weights.") var series = 10_000
+    @Option(help: "Points per series in the timed run.") var points = 200
+    @Option(help: "Records per ZeroMQ message.") var batch = 100
+    @Option(help: "Cell: lstm, gru or rnn.") var cell = "lstm"
+    @Option(help: "Hidden units.") var hidden = 32
+    @Option(help: "Shard threads (0 = one per core).") var shards = 0
+    @Option(help: "Trainer threads (0 = cores / 2).") var trainers = 0
+    @Flag(help: "Disable retraining (the baseline for 'ingest never waits for training').") var noRetrain = false
+    @Option(help: "Repetitions; figures are medians.") var repeat = 1
+    @Flag(help: "Print one JSON line.") var json = false
+
+    func run() async throws {
+        guard let kind = CellKind(rawValue: cell) else { throw ValidationError("--cell must be lstm, gru or rnn") }
+        var options = IngestBench.Options()
+        options.series = series
+        options.pointsPerSeries = points
+        options.recordsPerMessage = batch
+        options.cell = kind
+        options.hidden = hidden
+        options.retrain = !noRetrain
+        options.shards = shards
+        options.trainers = trainers
+        var logger = Logger(label: "omen.bench")
+        logger.logLevel = .warning
+        var results: [IngestBench.Result] = []
+        for _ in 0..<max(1, `repeat`) { results.append(try IngestBench.run(options, logger: logger)) }
+        func median(_ f: (IngestBench.Result) -> Double) -> Double {
+            let v = results.map(f).sorted()
+            return v[v.count / 2]
+        }
+        let rate = median(\.pointsPerSecond)
+        let p50 = median(\.p50Microseconds)
+        let p99 = median(\.p99Microseconds)
+        let last = results[results.count - 1]
+        if json {
+            print("{\"bench\":\"ingest\",\"series\":\(series),\"points\":\(last.points),\"points_per_s\":\(Int(rate)),\"p50_us\":\(Int(p50)),\"p99_us\":\(Int(p99)),\"trainings\":\(last.trainingsDone),\"training_backlog\":\(last.trainingBacklog),\"shards\":\(last.shards),\"trainers\":\(last.trainers),\"retrain\":\(!noRetrain),\"repeats\":\(results.count)}")
+        } else {
+            print("ingest: \(series) series, \(last.points) points in \(String(format: "%.2f", last.seconds)) s (setup \(String(format: "%.1f", last.setupSeconds)) s, not timed)")
+            print("  points/s (median of \(results.count)): \(Int(rate))")
+            print("  latency receive→scored: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs")
+            print("  trainings during the run: \(last.trainingsDone), backlog at the end: \(last.trainingBacklog) series; shards \(last.shards), trainers \(last.trainers), retraining \(noRetrain ? "off" : "on")")
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Logging
+
+/// `omen run`: the daemon.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon in the foreground (systemd: Type=notify).",
+        discussion: """
+            Flags override the configuration file. ENDPOINT is a ZeroMQ endpoint (tcp://127.0.0.1:7001, \
+            ipc:///run/omen/in); prefix it with `connect:` to connect instead of binding.
+            Signals: SIGTERM/SIGINT drain, checkpoint and exit 0; SIGHUP reloads thresholds and overrides.
+            """)
+
+    @Option(name: .long, help: "Configuration file (TOML). Without it the built-in defaults apply.")
+    var config: String?
+
+    @Option(name: .customLong("ingest"), help: "Ingest SUB endpoint (repeatable); replaces the file's [[ingest]] list.")
+    var ingest: [String] = []
+
+    @Option(name: .long, help: "Alert PUB endpoint; replaces the file's [alerts] endpoints.")
+    var alerts: String?
+
+    @Option(name: .long, help: "SQLite database file.")
+    var database: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func validate() throws {
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \(logLevel)")
+        }
+    }
+
+    func run() async throws {
+        var configuration: DaemonConfig
+        do {
+            configuration = try config.map { try ConfigLoader.load(path: $0) } ?? DaemonConfig()
+        } catch {
+            printError("omen: configuration error: \(error)")
+            throw ExitCode(78) // EX_CONFIG: systemd and operators read it as "fix the configuration".
+        }
+        if !ingest.isEmpty {
+            configuration.ingest = ingest.map { spec in
+                let (mode, endpoint) = Self.splitMode(spec)
+                var e = IngestEndpointConfig(endpoint: endpoint)
+                e.mode = mode
+                return e
+            }
+        }
+        if let alerts {
+            let (mode, endpoint) = Self.splitMode(alerts)
+            configuration.alerts.endpoints = [endpoint]
+            configuration.alerts.mode = mode
+        }
+        if let database { configuration.storage.database = database }
+        if let logLevel, let level = Logger.Level(rawValue: logLevel) { configuration.logLevel = level }
+
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "omen")
+        do {
+            let daemon = try OmenDaemon(config: configuration, configPath: config, logger: logger)
+            try await daemon.run()
+        } catch let error as DaemonError {
+            logger.critical("\(error.description)")
+            printError("omen: \(error.description)")
+            throw ExitCode(1)
+        }
+    }
+
+    static func splitMode(_ spec: String) -> (SocketMode, String) {
+        if spec.hasPrefix("connect:") { return (.connect, String(spec.dropFirst("connect:".count))) }
+        if spec.hasPrefix("bind:") { return (.bind, String(spec.dropFirst("bind:".count))) }
+        return (.bind, spec)
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
