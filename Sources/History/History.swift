@@ -1,1 +1,0 @@
-// History module: see Package.swift for its job.

@@ -1,0 +1,291 @@
+// Byte-level scanners shared by the wire-format parsers: numbers, ISO-8601 times, UTF-8 validation.
+//
+// They work on raw bytes of a received frame so that a payload of many records is parsed without creating a
+// String per line; only series keys become Strings.
+
+/// ASCII codes the scanners compare against.
+enum ASCII {
+    static let tab: UInt8 = 0x09
+    static let newline: UInt8 = 0x0A
+    static let cr: UInt8 = 0x0D
+    static let space: UInt8 = 0x20
+    static let quote: UInt8 = 0x22
+    static let hash: UInt8 = 0x23
+    static let apostrophe: UInt8 = 0x27
+    static let plus: UInt8 = 0x2B
+    static let comma: UInt8 = 0x2C
+    static let minus: UInt8 = 0x2D
+    static let dot: UInt8 = 0x2E
+    static let slash: UInt8 = 0x2F
+    static let zero: UInt8 = 0x30
+    static let colon: UInt8 = 0x3A
+    static let equals: UInt8 = 0x3D
+    static let upperE: UInt8 = 0x45
+    static let upperT: UInt8 = 0x54
+    static let upperZ: UInt8 = 0x5A
+    static let backslash: UInt8 = 0x5C
+    static let caret: UInt8 = 0x5E
+    static let lowerE: UInt8 = 0x65
+    static let lowerI: UInt8 = 0x69
+    static let lowerT: UInt8 = 0x74
+    static let lowerU: UInt8 = 0x75
+    static let lowerZ: UInt8 = 0x7A
+    static let openBrace: UInt8 = 0x7B
+    static let closeBrace: UInt8 = 0x7D
+    static let openBracket: UInt8 = 0x5B
+    static let closeBracket: UInt8 = 0x5D
+
+    @inline(__always) static func isBlank(_ c: UInt8) -> Bool { c == space || c == tab }
+    @inline(__always) static func isDigit(_ c: UInt8) -> Bool { c &- zero < 10 }
+}
+
+/// Exact powers of ten representable in a Double (10^0 … 10^22), for the fast decimal path.
+private let exactPowersOfTen: [Double] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+]
+
+/// Parses a decimal number spanning exactly `p[start..<end]`; nil when it is not one.
+///
+/// Plain decimals with up to 15 significant digits and a small exponent take an exact fast path (both operands
+/// are exact doubles, so one correctly rounded multiply or divide gives the correctly rounded result); anything
+/// else, including `nan`, `inf` and long mantissas, goes through the standard library's correctly rounded parser.
+@inline(__always)
+func parseDouble(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
+    var i = start
+    guard i < end else { return nil }
+    var negative = false
+    if p[i] == ASCII.minus {
+        negative = true
+        i += 1
+    } else if p[i] == ASCII.plus {
+        i += 1
+    }
+    var mantissa: UInt64 = 0
+    var digits = 0
+    var exponent = 0
+    var sawDigit = false
+    while i < end {
+        let d = p[i] &- ASCII.zero
+        if d >= 10 { break }
+        sawDigit = true
+        if mantissa != 0 || d != 0 {
+            if digits >= 19 { return parseDoubleSlow(p, start, end) }
+            mantissa = mantissa &* 10 &+ UInt64(d)
+            digits += 1
+        }
+        i += 1
+    }
+    if i < end && p[i] == ASCII.dot {
+        i += 1
+        while i < end {
+            let d = p[i] &- ASCII.zero
+            if d >= 10 { break }
+            sawDigit = true
+            if mantissa != 0 || d != 0 {
+                if digits >= 19 { return parseDoubleSlow(p, start, end) }
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                digits += 1
+            }
+            exponent -= 1
+            i += 1
+        }
+    }
+    guard sawDigit else { return parseDoubleSlow(p, start, end) }
+    if i < end && (p[i] == ASCII.lowerE || p[i] == ASCII.upperE) {
+        i += 1
+        var expNegative = false
+        if i < end && (p[i] == ASCII.minus || p[i] == ASCII.plus) {
+            expNegative = p[i] == ASCII.minus
+            i += 1
+        }
+        var e = 0
+        var sawExpDigit = false
+        while i < end, ASCII.isDigit(p[i]) {
+            if e < 100_000 { e = e * 10 + Int(p[i] &- ASCII.zero) }
+            sawExpDigit = true
+            i += 1
+        }
+        guard sawExpDigit else { return nil }
+        exponent += expNegative ? -e : e
+    }
+    guard i == end else { return parseDoubleSlow(p, start, end) }
+    if mantissa == 0 { return negative ? -0.0 : 0.0 }
+    if digits <= 15 && exponent >= -22 && exponent <= 22 {
+        let m = Double(mantissa)
+        let v = exponent >= 0 ? m * exactPowersOfTen[exponent] : m / exactPowersOfTen[-exponent]
+        return negative ? -v : v
+    }
+    return parseDoubleSlow(p, start, end)
+}
+
+/// The standard library's parser (correctly rounded, accepts `nan`/`inf`), for what the fast path declines.
+private func parseDoubleSlow(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
+    guard end - start <= 400 else { return nil }
+    for i in start..<end where p[i] >= 0x80 || ASCII.isBlank(p[i]) { return nil }
+    let text = String(decoding: UnsafeBufferPointer(start: p + start, count: end - start), as: UTF8.self)
+    return Double(text)
+}
+
+/// Parses an optionally signed decimal integer spanning exactly `p[start..<end]`; nil on overflow or junk.
+@inline(__always)
+func parseInt64(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int64? {
+    var i = start
+    guard i < end else { return nil }
+    var negative = false
+    if p[i] == ASCII.minus || p[i] == ASCII.plus {
+        negative = p[i] == ASCII.minus
+        i += 1
+    }
+    guard i < end else { return nil }
+    var value: Int64 = 0
+    while i < end {
+        let d = p[i] &- ASCII.zero
+        guard d < 10 else { return nil }
+        let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+        let (next, o2) = times10.addingReportingOverflow(Int64(d))
+        if o1 || o2 { return nil }
+        value = next
+        i += 1
+    }
+    return negative ? -value : value
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
+func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    let y = month <= 2 ? year - 1 : year
+    let era = (y >= 0 ? y : y - 399) / 400
+    let yoe = y - era * 400
+    let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+    return era * 146_097 + doe - 719_468
+}
+
+/// Parses an ISO-8601 / RFC 3339 date-time spanning exactly `p[start..<end]` into Unix seconds.
+///
+/// Accepts `YYYY-MM-DDTHH:MM:SS[.frac][Z|±HH:MM|±HHMM]` (a space may replace `T`; no zone means UTC, as ESTP
+/// specifies). Returns nil for anything else, including impossible dates.
+func parseISO8601(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
+    var i = start
+    func number(_ width: Int) -> Int? {
+        guard i + width <= end else { return nil }
+        var v = 0
+        for k in 0..<width {
+            let d = p[i + k] &- ASCII.zero
+            guard d < 10 else { return nil }
+            v = v * 10 + Int(d)
+        }
+        i += width
+        return v
+    }
+    func expect(_ c: UInt8) -> Bool {
+        guard i < end, p[i] == c else { return false }
+        i += 1
+        return true
+    }
+    guard let year = number(4), expect(ASCII.minus), let month = number(2), expect(ASCII.minus),
+          let day = number(2) else { return nil }
+    guard i < end, p[i] == ASCII.upperT || p[i] == 0x74 || p[i] == ASCII.space else { return nil }
+    i += 1
+    guard let hour = number(2), expect(ASCII.colon), let minute = number(2), expect(ASCII.colon),
+          let second = number(2) else { return nil }
+    guard (1...12).contains(month), hour <= 23, minute <= 59, second <= 60 else { return nil }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    guard day >= 1 && day <= monthDays[month - 1] else { return nil }
+    var fraction = 0.0
+    if i < end && (p[i] == ASCII.dot || p[i] == ASCII.comma) {
+        i += 1
+        var scale = 0.1
+        var sawDigit = false
+        while i < end, ASCII.isDigit(p[i]) {
+            fraction += Double(p[i] &- ASCII.zero) * scale
+            scale *= 0.1
+            sawDigit = true
+            i += 1
+        }
+        guard sawDigit else { return nil }
+    }
+    var offsetSeconds = 0
+    if i < end {
+        if p[i] == ASCII.upperZ || p[i] == ASCII.lowerZ {
+            i += 1
+        } else if p[i] == ASCII.plus || p[i] == ASCII.minus {
+            let sign = p[i] == ASCII.minus ? -1 : 1
+            i += 1
+            guard let oh = number(2) else { return nil }
+            _ = expect(ASCII.colon)
+            guard let om = number(2), oh <= 23, om <= 59 else { return nil }
+            offsetSeconds = sign * (oh * 3600 + om * 60)
+        } else {
+            return nil
+        }
+    }
+    guard i == end else { return nil }
+    let days = daysFromCivil(year: year, month: month, day: day)
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+    return Double(seconds) + fraction
+}
+
+/// True when `p[start..<end]` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+func isValidUTF8(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+    var i = start
+    while i < end {
+        let b0 = p[i]
+        if b0 < 0x80 {
+            i += 1
+            continue
+        }
+        @inline(__always) func cont(_ k: Int) -> Bool { i + k < end && p[i + k] & 0xC0 == 0x80 }
+        if b0 >= 0xC2 && b0 <= 0xDF {
+            guard cont(1) else { return false }
+            i += 2
+        } else if b0 >= 0xE0 && b0 <= 0xEF {
+            guard cont(1), cont(2) else { return false }
+            let b1 = p[i + 1]
+            if b0 == 0xE0 && b1 < 0xA0 { return false }  // overlong
+            if b0 == 0xED && b1 > 0x9F { return false }  // UTF-16 surrogate
+            i += 3
+        } else if b0 >= 0xF0 && b0 <= 0xF4 {
+            guard cont(1), cont(2), cont(3) else { return false }
+            let b1 = p[i + 1]
+            if b0 == 0xF0 && b1 < 0x90 { return false }  // overlong
+            if b0 == 0xF4 && b1 > 0x8F { return false }  // above U+10FFFF
+            i += 4
+        } else {
+            return false
+        }
+    }
+    return true
+}
+
+/// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC), for logs and `omen tail`.
+public func formatISO8601(_ seconds: Double, fractionDigits: Int = 3) -> String {
+    guard seconds.isFinite else { return "-" }
+    let whole = seconds.rounded(.down)
+    var total = Int(whole)
+    let days = total >= 0 ? total / 86_400 : (total - 86_399) / 86_400
+    total -= days * 86_400
+    // civil_from_days (H. Hinnant)
+    let z = days + 719_468
+    let era = (z >= 0 ? z : z - 146_096) / 146_097
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let day = doy - (153 * mp + 2) / 5 + 1
+    let month = mp < 10 ? mp + 3 : mp - 9
+    let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+    func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+    var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(total / 3600, 2)):\(pad(total / 60 % 60, 2)):\(pad(total % 60, 2))"
+    if fractionDigits > 0 {
+        var scale = 1
+        for _ in 0..<fractionDigits { scale *= 10 }
+        let frac = min(scale - 1, Int(((seconds - whole) * Double(scale)).rounded()))
+        if frac > 0 { text += "." + pad(frac, fractionDigits) }
+    }
+    return text + "Z"
+}
