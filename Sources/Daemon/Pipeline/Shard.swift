@@ -2,6 +2,7 @@ import Detection
 import Foundation
 import History
 import Logging
+import Synchronization
 
 /// A shard worker: one thread that owns a set of series (chosen by a stable hash of their keys) and runs
 /// every point of those series through their detectors. No locks on the per-point path: the only shared

@@ -49,7 +49,7 @@ final class TrainerPool: Sendable {
             finished.enter()
             let thread = Thread { [self] in
                 // Per-thread nice value: Linux applies setpriority(PRIO_PROCESS, tid) to one thread.
-                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(gettid()), niceness)
+                lowerThreadPriority(niceness)
                 work()
                 finished.leave()
             }
@@ -83,4 +83,13 @@ final class TrainerPool: Sendable {
         queue.close()
         _ = finished.wait(timeout: .now() + timeout)
     }
+}
+
+/// Raises the nice value of the calling thread only. Linux applies setpriority(PRIO_PROCESS, tid) to one
+/// thread; glibc's gettid() is not exported to Swift's Glibc module, so it is looked up at run time.
+private func lowerThreadPriority(_ niceness: Int32) {
+    typealias GetTid = @convention(c) () -> Int32
+    guard let symbol = dlsym(nil, "gettid") else { return }
+    let tid = unsafeBitCast(symbol, to: GetTid.self)()
+    _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), niceness)
 }
