@@ -1,5 +1,15 @@
-// PUBLIC API CONTRACT of the scoring seam. The detector calls exactly these names; the scoring work
-// replaces the PLACEHOLDER bodies (and may add files and ScoringConfig fields with defaults).
+// PUBLIC API CONTRACT of the scoring seam. The detector calls exactly these names.
+//
+// How to read a score: every stage produces a surprise s = −log10(p), the (estimated) probability of seeing
+// evidence at least this extreme in this series' own past. The score is s / (s + surpriseHalf), so with the
+// default surpriseHalf = 4: score 0.5 ⇔ p = 1e-4, 0.6 ⇔ 1e-6, 0.667 ⇔ 1e-8, 0.75 ⇔ 1e-12; a threshold t
+// means p ≤ 10^(−surpriseHalf · t / (1 − t)). Scores never saturate at 1, so thresholds can be swept.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What a scorer sees for one point of one series.
 public struct ScoreInput: Sendable, Equatable {
@@ -43,12 +53,59 @@ public enum ScorerKind: String, Sendable, CaseIterable, Codable {
     case likelihood
     /// Telemanom-style dynamic threshold on smoothed errors.
     case dynamic
+    /// |residual| in units of the model's predicted standard deviation (Gaussian head), two-sided tail.
+    case gaussian
 }
 
 /// Configuration of the scoring stage.
 public struct ScoringConfig: Sendable, Equatable {
     public var kind: ScorerKind = .calibrated
+    /// Past residuals (and past values) each new one is ranked against, in points (at most 65535).
+    public var history: Int = 6000
+    /// Most extreme past values the exponential tail is fitted to.
+    public var tailSize: Int = 10
+    /// Weight of the value's own two-sided surprise, averaged with the stage's residual surprise once the
+    /// model predicts (0 = residual only). While the model is learning only the value's surprise scores.
+    public var valueWeight: Double = 0.5
+    /// Points of history before any score other than 0 is given.
+    public var minHistory: Int = 50
+    /// A point keeps its score only if its surprise beats every surprise of this many previous points
+    /// (onsets, not repeats); 0 = off.
+    public var onsetWindow: Int = 200
+    /// Fraction of its score a repeat (a point that is not an onset) keeps: 0 drops it to 0.
+    public var repeatFactor: Double = 0
+    /// Surprise (−log10 p) that maps to score 0.5: score = s / (s + surpriseHalf).
+    public var surpriseHalf: Double = 4
+    /// Flag runs of exactly repeated values (a frozen sensor) by how rare exact repeats are in this series.
+    public var frozenDetection: Bool = true
+    /// Surprise at the edge of the expected band [lower, upper] (2 = the band holds ~99 % of points).
+    public var bandSurprise: Double = 2
+    /// Memory of the running spread (residual and likelihood stages), in points.
+    public var spreadMemory: Int = 1000
+    /// Likelihood stage: raw scores averaged over this many recent points.
+    public var likelihoodWindow: Int = 10
+    /// Dynamic stage: smoothed errors the threshold is chosen over.
+    public var dynamicWindow: Int = 2000
+    /// Dynamic stage: EWMA span of the error smoothing, in points.
+    public var dynamicSmoothing: Int = 30
+    /// Dynamic stage: points between threshold choices.
+    public var dynamicRefresh: Int = 100
+
     public init() {}
+
+    public init(kind: ScorerKind) { self.kind = kind }
+
+    /// Bytes of scorer state one series holds with this configuration (for capacity planning).
+    public var bytesPerSeries: Int {
+        let h = min(max(history, 1), Int(UInt16.max))
+        var b = 2 * h + 2 * (LogBins.signedCount + 1) // value history
+        if kind == .calibrated { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
+        if frozenDetection { b += (h + 63) / 64 * 8 }
+        if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
+        if kind == .likelihood { b += 8 * likelihoodWindow }
+        if kind == .dynamic { b += 4 * dynamicWindow }
+        return b + 256
+    }
 }
 
 /// Why a scorer checkpoint could not be restored.
@@ -60,23 +117,195 @@ public struct ScorerRestoreError: Error, CustomStringConvertible {
 /// The scoring stage of one series: stateful, deterministic, no I/O.
 public struct Scorer: Sendable {
     public let config: ScoringConfig
+    /// Calibration of the value against its own history (every stage; the only evidence while learning).
+    var values: Calibrator
+    /// Calibration of |residual| (calibrated stage).
+    var residuals: Calibrator
+    var spread: SpreadTracker
+    var onset: OnsetFilter
+    var frozen: FrozenTracker
+    var likelihood: LikelihoodState
+    var dynamic: DynamicThreshold
+    /// Points seen.
+    var points = 0
+    /// Half-width of the residual band, refreshed with the residual tail fits.
+    var residualBand = 0.0
+
+    static let checkpointVersion: UInt8 = 1
 
     public init(config: ScoringConfig) {
         self.config = config
+        let h = min(max(config.history, 1), Int(UInt16.max))
+        values = Calibrator(signed: true, capacity: h, tailSize: config.tailSize)
+        residuals = config.kind == .calibrated
+            ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
+            : Calibrator(unusedSigned: false)
+        spread = SpreadTracker(memory: config.spreadMemory)
+        onset = OnsetFilter(window: config.onsetWindow)
+        frozen = FrozenTracker(capacity: config.frozenDetection ? h : 0)
+        likelihood = config.kind == .likelihood
+            ? LikelihoodState(shortWindow: config.likelihoodWindow, memory: h) : LikelihoodState(unused: ())
+        dynamic = config.kind == .dynamic
+            ? DynamicThreshold(window: config.dynamicWindow, smoothing: config.dynamicSmoothing,
+                               refresh: config.dynamicRefresh)
+            : DynamicThreshold(unused: ())
     }
 
     /// Scores one point. Called once per point in order, also while the model is learning (predicted == nil).
     public mutating func score(_ input: ScoreInput) -> ScoreOutput {
-        ScoreOutput(score: 0, lower: input.value, upper: input.value) // PLACEHOLDER
+        let v = input.value
+        guard v.isFinite else {
+            // A non-finite value carries no evidence the statistics could absorb; report it unscored.
+            return ScoreOutput(score: 0, lower: v, upper: v)
+        }
+        points += 1
+        let ready = values.count >= config.minHistory
+        var s = 0.0
+        var lower = v, upper = v
+
+        let valueSurprise = ready ? values.twoSidedSurprise(v) : 0
+        if let p = input.predicted, p.isFinite {
+            let r = v - p
+            let stage = ready ? stageSurprise(residual: r, value: v, spreadHint: input.predictedSpread) : 0
+            let w = min(max(config.valueWeight, 0), 1)
+            s = (1 - w) * stage + w * valueSurprise
+            let half = bandHalfWidth(spreadHint: input.predictedSpread)
+            lower = p - half
+            upper = p + half
+            updateStage(residual: r, value: v)
+        } else {
+            s = valueSurprise
+            if let lo = values.quantile(pow(10, -config.bandSurprise) / 2),
+               let hi = values.quantile(1 - pow(10, -config.bandSurprise) / 2) {
+                lower = lo
+                upper = hi
+            }
+            spread.update(residual: 0, value: v)
+        }
+        frozen.observe(v)
+        if ready && config.frozenDetection { s = max(s, frozen.surprise) }
+        frozen.settle()
+        values.insert(v)
+
+        if !s.isFinite { s = 0 }
+        var kept = s
+        if config.onsetWindow > 0 {
+            let prev = onset.previousMax()
+            onset.push(Float(s))
+            if Float(s) <= prev { kept = s * config.repeatFactor }
+        }
+        let score = kept / (kept + config.surpriseHalf)
+        return ScoreOutput(score: score.isFinite ? score : 0, lower: lower, upper: upper)
+    }
+
+    /// The stage's own surprise of a residual, before the stage's statistics absorb it.
+    @inline(__always)
+    mutating func stageSurprise(residual r: Double, value v: Double, spreadHint: Double?) -> Double {
+        switch config.kind {
+        case .calibrated:
+            return residuals.count >= config.minHistory ? residuals.upperSurprise(abs(r)) : 0
+        case .residual:
+            return abs(r) / spread.spread * Surprise.log10e
+        case .gaussian:
+            let sd = gaussianSpread(spreadHint)
+            return Surprise.gaussianTwoSided(r / sd)
+        case .likelihood:
+            let ratio = abs(r) / spread.spread
+            let raw = 1 - exp(-ratio)
+            spread.update(residual: r, value: v)
+            return likelihood.surprise(raw: raw)
+        case .dynamic:
+            return dynamic.surprise(error: r)
+        }
+    }
+
+    /// Absorbs the residual into the statistics the stage scores against (after scoring it).
+    @inline(__always)
+    mutating func updateStage(residual r: Double, value v: Double) {
+        switch config.kind {
+        case .calibrated:
+            residuals.insert(abs(r))
+            if residuals.sinceRefresh == 0 {
+                residualBand = residuals.quantile(1 - pow(10, -config.bandSurprise)) ?? 0
+            }
+        case .residual, .gaussian:
+            spread.update(residual: r, value: v)
+        case .likelihood, .dynamic:
+            break // updated while scoring
+        }
+    }
+
+    /// The predicted standard deviation, or a Laplace-consistent fallback from the running spread.
+    @inline(__always)
+    func gaussianSpread(_ hint: Double?) -> Double {
+        if let h = hint, h.isFinite, h > 0 { return max(h, 1e-6 * spread.meanAbsValue, 1e-12) }
+        return spread.spread * (Double.pi / 2).squareRoot()
+    }
+
+    func bandHalfWidth(spreadHint: Double?) -> Double {
+        let b = config.bandSurprise
+        switch config.kind {
+        case .calibrated:
+            return residualBand
+        case .residual, .likelihood:
+            return spread.spread * b / Surprise.log10e
+        case .gaussian:
+            return gaussianSpread(spreadHint) * (2 * b / Surprise.log10e).squareRoot()
+        case .dynamic:
+            return dynamic.epsilon.isFinite ? dynamic.epsilon : spread.spread * b / Surprise.log10e
+        }
     }
 
     /// The scorer's state (history, statistics) as bytes, for checkpoints.
     public func checkpoint() -> [UInt8] {
-        [] // PLACEHOLDER
+        var w = ScorerByteWriter()
+        w.u8(Self.checkpointVersion)
+        w.u8(Self.kindTag(config.kind))
+        w.int(points)
+        w.double(residualBand)
+        values.encode(into: &w)
+        if config.kind == .calibrated { residuals.encode(into: &w) }
+        spread.encode(into: &w)
+        onset.encode(into: &w)
+        frozen.encode(into: &w)
+        if config.kind == .likelihood { likelihood.encode(into: &w) }
+        if config.kind == .dynamic { dynamic.encode(into: &w) }
+        return w.bytes
     }
 
     /// Restores a scorer from `checkpoint()` bytes written with the same config kind.
     public init(config: ScoringConfig, checkpoint: [UInt8]) throws(ScorerRestoreError) {
-        self.config = config // PLACEHOLDER
+        self.init(config: config)
+        var r = ScorerByteReader(checkpoint)
+        let version = try r.u8()
+        guard version == Self.checkpointVersion else {
+            throw ScorerRestoreError("scorer checkpoint has format version \(version), this build reads version \(Self.checkpointVersion); the series will recalibrate")
+        }
+        let tag = try r.u8()
+        guard tag == Self.kindTag(config.kind) else {
+            throw ScorerRestoreError("scorer checkpoint was written by another scoring stage than '\(config.kind.rawValue)'; the series will recalibrate")
+        }
+        points = try r.int()
+        residualBand = try r.double()
+        try values.decode(from: &r)
+        if config.kind == .calibrated { try residuals.decode(from: &r) }
+        try spread.decode(from: &r)
+        try onset.decode(from: &r)
+        try frozen.decode(from: &r)
+        if config.kind == .likelihood { try likelihood.decode(from: &r) }
+        if config.kind == .dynamic { try dynamic.decode(from: &r) }
+        guard r.isAtEnd else {
+            throw ScorerRestoreError("scorer checkpoint has \(r.bytes.count - r.offset) unexpected trailing bytes; the series will recalibrate")
+        }
+    }
+
+    static func kindTag(_ kind: ScorerKind) -> UInt8 {
+        switch kind {
+        case .residual: return 1
+        case .calibrated: return 2
+        case .likelihood: return 3
+        case .dynamic: return 4
+        case .gaussian: return 5
+        }
     }
 }

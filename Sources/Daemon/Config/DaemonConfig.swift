@@ -82,7 +82,7 @@ public struct SeriesOverride: Sendable, Equatable {
 }
 
 /// The whole daemon configuration, as read from `omen.toml` and overridden by flags.
-public struct DaemonConfig: Sendable {
+public struct DaemonConfig: Sendable, Equatable {
     public var ingest: [IngestEndpointConfig] = [IngestEndpointConfig(endpoint: "tcp://127.0.0.1:7001")]
     public var alerts = AlertsConfig()
     public var storage = StorageConfig()

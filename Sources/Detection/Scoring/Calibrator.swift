@@ -1,0 +1,134 @@
+// Calibrated surprise: how unlikely is x given this series' own past values of the same quantity?
+//
+// p is estimated by rank among the remembered values (ties count against surprise, so a value equal to
+// history is never surprising). Beyond the k-th most extreme past value an exponential tail, fitted to the
+// k most extreme values, keeps new extremes ordered by how far out they are instead of all tying at 1/(n+1).
+// Surprise s = -log10(p). A history with no spread in its tail (a constant stretch) cannot say how far is
+// "far", so a new extreme then gets the rank bound 1/(n+1) (s = log10(n+1)), never a division by zero.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An exponential tail fitted to the most extreme remembered values on one side.
+struct TailFit: Sendable {
+    /// Bin of the k-th most extreme value; values strictly beyond it use the fitted tail.
+    var bin = -1
+    /// Representative value of `bin`.
+    var threshold = 0.0
+    /// Mean distance of the more extreme values beyond `threshold` (0 = no spread: no tail).
+    var meanExcess = 0.0
+}
+
+/// A rank history plus cached tail fits, producing surprise values.
+struct Calibrator: Sendable {
+    var history: RankHistory
+    let tailSize: Int
+    var upper = TailFit()
+    var lower = TailFit()
+    private(set) var sinceRefresh = Int.max / 2
+    /// Refresh the tail fits after this many inserts: the fits move slowly and cost ~k order statistics.
+    static let refreshEvery = 32
+
+    init(signed: Bool, capacity: Int, tailSize: Int) {
+        history = RankHistory(signed: signed, capacity: capacity)
+        self.tailSize = max(1, tailSize)
+    }
+
+    init(unusedSigned signed: Bool) {
+        history = RankHistory(unusedSigned: signed)
+        tailSize = 1
+    }
+
+    var count: Int { history.count }
+
+    mutating func insert(_ x: Double) {
+        history.insert(x)
+        sinceRefresh += 1
+        if sinceRefresh >= Self.refreshEvery { refreshTails() }
+    }
+
+    mutating func refreshTails() {
+        sinceRefresh = 0
+        let n = history.count
+        let k = min(tailSize, n)
+        guard k >= 2 else { upper = TailFit(); lower = TailFit(); return }
+        // Upper tail: the k largest values are ranks n-k+1 ... n.
+        let ub = history.bin(ofRank: n - k + 1)
+        let u = history.value(ofBin: ub)
+        var excess = 0.0
+        for r in (n - k + 2)...n { excess += history.value(ofBin: history.bin(ofRank: r)) - u }
+        upper = TailFit(bin: ub, threshold: u, meanExcess: excess / Double(k - 1))
+        if history.signed {
+            let lb = history.bin(ofRank: k)
+            let l = history.value(ofBin: lb)
+            var lx = 0.0
+            for r in 1..<k { lx += l - history.value(ofBin: history.bin(ofRank: r)) }
+            lower = TailFit(bin: lb, threshold: l, meanExcess: lx / Double(k - 1))
+        }
+    }
+
+    /// Probability of a remembered value at least as large as `x` (upper tail).
+    @inline(__always)
+    func upperP(_ x: Double) -> Double {
+        let n = Double(history.count)
+        let b = history.bin(of: x)
+        if b > upper.bin && upper.bin >= 0 && upper.meanExcess > 0 {
+            let z = (x - upper.threshold) / upper.meanExcess
+            return Double(min(tailSize, history.count)) / (n + 1) * exp(-max(0, z))
+        }
+        let at = history.countAtOrBelow(bin: b - 1)
+        return (n - Double(at) + 1) / (n + 1)
+    }
+
+    /// Probability of a remembered value at most as large as `x` (lower tail; signed histories).
+    @inline(__always)
+    func lowerP(_ x: Double) -> Double {
+        let n = Double(history.count)
+        let b = history.bin(of: x)
+        if b < lower.bin && lower.meanExcess > 0 {
+            let z = (lower.threshold - x) / lower.meanExcess
+            return Double(min(tailSize, history.count)) / (n + 1) * exp(-max(0, z))
+        }
+        let atOrBelow = history.countAtOrBelow(bin: b)
+        return (Double(atOrBelow) + 1) / (n + 1)
+    }
+
+    /// One-sided surprise of a magnitude against a magnitude history.
+    @inline(__always)
+    func upperSurprise(_ x: Double) -> Double { -log10(max(upperP(x), 1e-300)) }
+
+    /// Two-sided surprise of a signed value against a signed history.
+    @inline(__always)
+    func twoSidedSurprise(_ x: Double) -> Double {
+        let p = min(1, 2 * min(upperP(x), lowerP(x)))
+        return -log10(max(p, 1e-300))
+    }
+
+    /// The remembered value at quantile q in [0, 1] (bin representative), or nil when empty.
+    func quantile(_ q: Double) -> Double? {
+        let n = history.count
+        guard n > 0 else { return nil }
+        let rank = min(n, max(1, Int((q * Double(n)).rounded(.up))))
+        return history.value(ofBin: history.bin(ofRank: rank))
+    }
+
+    func encode(into w: inout ScorerByteWriter) {
+        history.encode(into: &w)
+        w.int(min(sinceRefresh, Self.refreshEvery))
+        for t in [upper, lower] {
+            w.int(t.bin)
+            w.double(t.threshold)
+            w.double(t.meanExcess)
+        }
+    }
+
+    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+        try history.decode(from: &r)
+        sinceRefresh = try r.int()
+        upper = TailFit(bin: try r.int(), threshold: try r.double(), meanExcess: try r.double())
+        lower = TailFit(bin: try r.int(), threshold: try r.double(), meanExcess: try r.double())
+    }
+}

@@ -1,0 +1,196 @@
+// A bounded history of numbers that answers "how many past values are above / below x" in O(log bins),
+// so calibration against thousands of past values never scans the history per point.
+//
+// Values are binned on a logarithmic grid (16 bins per octave, ~4 % relative width, magnitudes from 2^-60 to
+// 2^68; signed histories mirror it around an exact-zero bin). A ring of bin indices remembers arrival order
+// so the oldest value can be evicted; a Fenwick tree over the bins gives prefix counts and order statistics.
+// Memory: 2 bytes per remembered value plus 2 bytes per bin (4 KB unsigned, 8 KB signed).
+
+/// Logarithmic binning of magnitudes and signed values.
+enum LogBins {
+    /// Bins for magnitudes: 0 holds [0, 2^-60), 1...2048 hold 16 sub-bins per octave, 2048 also holds >= 2^68.
+    static let magnitudeCount = 2049
+    /// Bins for signed values: magnitudes mirrored around an exact-zero bin.
+    static let signedCount = 2 * magnitudeCount - 1
+    static let minExponent = -60
+    static let maxExponent = 67
+
+    /// Bin of a magnitude (`m >= 0`; NaN lands in bin 0).
+    @inline(__always)
+    static func magnitudeBin(_ m: Double) -> Int {
+        guard m >= 0x1p-60 else { return 0 }
+        guard m < 0x1p68 else { return magnitudeCount - 1 }
+        let bits = m.bitPattern
+        let e = Int((bits >> 52) & 0x7FF) - 1023
+        let sub = Int((bits >> 48) & 0xF)
+        return 1 + (e - minExponent) * 16 + sub
+    }
+
+    /// A representative value (geometric middle) of a magnitude bin.
+    @inline(__always)
+    static func magnitudeValue(_ bin: Int) -> Double {
+        guard bin > 0 else { return 0 }
+        let e = (bin - 1) / 16 + minExponent
+        let sub = (bin - 1) % 16
+        return Double(sign: .plus, exponent: e, significand: 1 + (Double(sub) + 0.5) / 16)
+    }
+
+    @inline(__always)
+    static func signedBin(_ v: Double) -> Int {
+        let mid = magnitudeCount - 1
+        return v < 0 ? mid - magnitudeBin(-v) : mid + magnitudeBin(v)
+    }
+
+    @inline(__always)
+    static func signedValue(_ bin: Int) -> Double {
+        let mid = magnitudeCount - 1
+        return bin < mid ? -magnitudeValue(mid - bin) : magnitudeValue(bin - mid)
+    }
+}
+
+/// A ring of the last `capacity` values, binned, with prefix counts over the bins.
+struct RankHistory: Sendable {
+    /// Whether values keep their sign (value history) or are magnitudes (residual history).
+    let signed: Bool
+    let capacity: Int
+    let binCount: Int
+    /// Fenwick tree over bins, 1-based (index 0 unused).
+    private(set) var tree: [UInt16]
+    /// Arrival-ordered bin indices, `count` of them ending just before `head`.
+    private(set) var ring: [UInt16]
+    private(set) var head = 0
+    private(set) var count = 0
+    /// Highest power of two <= binCount, for order-statistic descent.
+    private let topBit: Int
+
+    init(signed: Bool, capacity: Int) {
+        precondition(capacity > 0 && capacity <= Int(UInt16.max), "history capacity must be in 1...65535")
+        self.signed = signed
+        self.capacity = capacity
+        binCount = signed ? LogBins.signedCount : LogBins.magnitudeCount
+        tree = [UInt16](repeating: 0, count: binCount + 1)
+        ring = [UInt16](repeating: 0, count: capacity)
+        var b = 1
+        while b * 2 <= binCount { b *= 2 }
+        topBit = b
+    }
+
+    /// An empty placeholder for stages that do not use this history (no allocation).
+    init(unusedSigned signed: Bool) {
+        self.signed = signed
+        capacity = 0
+        binCount = 0
+        tree = []
+        ring = []
+        topBit = 0
+    }
+
+    var isUsed: Bool { capacity > 0 }
+
+    @inline(__always)
+    func bin(of x: Double) -> Int { signed ? LogBins.signedBin(x) : LogBins.magnitudeBin(abs(x)) }
+
+    @inline(__always)
+    func value(ofBin b: Int) -> Double { signed ? LogBins.signedValue(b) : LogBins.magnitudeValue(b) }
+
+    /// Remembers `x`, forgetting the oldest value when full.
+    mutating func insert(_ x: Double) {
+        let b = bin(of: x)
+        if count == capacity {
+            let old = Int(ring[head])
+            add(old, -1)
+        } else {
+            count += 1
+        }
+        ring[head] = UInt16(truncatingIfNeeded: b)
+        head += 1
+        if head == capacity { head = 0 }
+        add(b, 1)
+    }
+
+    @inline(__always)
+    private mutating func add(_ bin: Int, _ delta: Int) {
+        tree.withUnsafeMutableBufferPointer { t in
+            var i = bin + 1
+            let n = binCount
+            if delta > 0 {
+                while i <= n { t[i] &+= 1; i += i & (-i) }
+            } else {
+                while i <= n { t[i] &-= 1; i += i & (-i) }
+            }
+        }
+    }
+
+    /// Values in bins 0...bin.
+    @inline(__always)
+    func countAtOrBelow(bin: Int) -> Int {
+        guard bin >= 0 else { return 0 }
+        return tree.withUnsafeBufferPointer { t in
+            var i = min(bin, binCount - 1) + 1
+            var s = 0
+            while i > 0 { s += Int(t[i]); i -= i & (-i) }
+            return s
+        }
+    }
+
+    /// The bin of the k-th smallest remembered value (k in 1...count).
+    func bin(ofRank k: Int) -> Int {
+        tree.withUnsafeBufferPointer { t in
+            var pos = 0
+            var remaining = k
+            var step = topBit
+            while step > 0 {
+                let next = pos + step
+                if next <= binCount && Int(t[next]) < remaining {
+                    pos = next
+                    remaining -= Int(t[next])
+                }
+                step >>= 1
+            }
+            return pos // 0-based bin index of the k-th value
+        }
+    }
+
+    /// (strictly below, same bin, strictly above) counts for `x`; values sharing x's bin count as ties.
+    @inline(__always)
+    func split(_ x: Double) -> (below: Int, ties: Int, above: Int) {
+        let b = bin(of: x)
+        let below = countAtOrBelow(bin: b - 1)
+        let atOrBelow = countAtOrBelow(bin: b)
+        return (below, atOrBelow - below, count - atOrBelow)
+    }
+
+    /// Rebuilds the tree from the ring (after a checkpoint restore).
+    mutating func rebuildTree() {
+        for i in tree.indices { tree[i] = 0 }
+        let start = (head - count + capacity) % max(capacity, 1)
+        for j in 0..<count { add(Int(ring[(start + j) % capacity]), 1) }
+    }
+
+    func encode(into w: inout ScorerByteWriter) {
+        w.int(capacity)
+        w.int(head)
+        w.int(count)
+        for b in ring { w.u16(b) }
+    }
+
+    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+        let cap = try r.int()
+        guard cap == capacity else {
+            throw ScorerRestoreError("scorer checkpoint has a history of \(cap) values but the configuration asks for \(capacity); the series will recalibrate")
+        }
+        head = try r.int()
+        count = try r.int()
+        guard head >= 0, head < max(capacity, 1), count >= 0, count <= capacity else {
+            throw ScorerRestoreError("scorer checkpoint has an inconsistent history ring; the series will recalibrate")
+        }
+        for i in 0..<capacity {
+            let b = try r.u16()
+            guard Int(b) < binCount else {
+                throw ScorerRestoreError("scorer checkpoint has a history bin out of range; the series will recalibrate")
+            }
+            ring[i] = b
+        }
+        rebuildTree()
+    }
+}

@@ -1,0 +1,367 @@
+// The small stateful pieces the scorer composes. Each is a value type with contiguous buffers, updated in
+// place through `Scorer.score`, so a point costs a few dozen operations and no allocation.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Surprise helpers shared by the stages.
+enum Surprise {
+    static let log10e = 0.4342944819032518
+
+    /// −log10 of the two-sided Gaussian tail probability of |z|, accurate far into the tail.
+    static func gaussianTwoSided(_ z: Double) -> Double {
+        let a = abs(z)
+        guard a.isFinite else { return a.isNaN ? 0 : 300 }
+        if a < 30 { return -log10(max(erfc(a / 2.0.squareRoot()), 1e-300)) }
+        // erfc(x) ~ exp(-x^2) / (x sqrt(pi)) with x = a / sqrt 2.
+        return (a * a / 2) * log10e + log10(a * (Double.pi / 2).squareRoot())
+    }
+
+    /// −log10 of the one-sided upper Gaussian tail probability of z.
+    static func gaussianUpper(_ z: Double) -> Double {
+        guard z.isFinite else { return z > 0 ? 300 : 0 }
+        if z < 30 { return -log10(max(0.5 * erfc(z / 2.0.squareRoot()), 1e-300)) }
+        return gaussianTwoSided(z) + log10(2.0)
+    }
+}
+
+/// Exponentially weighted scale of residuals and values, for the v1 residual stage and fallbacks.
+struct SpreadTracker: Sendable {
+    var n = 0
+    /// Mean |residual|.
+    var meanAbs = 0.0
+    /// Mean |value|, for the floor that keeps a constant stretch from giving a zero spread.
+    var meanAbsValue = 0.0
+    /// Effective memory in points.
+    let memory: Int
+
+    init(memory: Int) { self.memory = max(1, memory) }
+
+    /// The spread, floored at a millionth of the series' typical magnitude (and 1e-12 absolute):
+    /// after a constant stretch a tiny change is then large but finite, never a division by zero.
+    @inline(__always)
+    var spread: Double { max(meanAbs, 1e-6 * meanAbsValue, 1e-12) }
+
+    @inline(__always)
+    mutating func update(residual: Double, value: Double) {
+        n += 1
+        let a = 1 / Double(min(n, memory))
+        meanAbs += a * (abs(residual) - meanAbs)
+        meanAbsValue += a * (abs(value) - meanAbsValue)
+    }
+
+    func encode(into w: inout ScorerByteWriter) { w.int(n); w.double(meanAbs); w.double(meanAbsValue) }
+    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+        n = try r.int(); meanAbs = try r.double(); meanAbsValue = try r.double()
+    }
+}
+
+/// Keeps a score only when it beats every raw score of the previous `window` points (onsets, not repeats).
+/// A sliding maximum over a monotonic deque: amortised O(1) per point.
+struct OnsetFilter: Sendable {
+    let window: Int
+    /// Deque of (point index, score) with decreasing scores, stored in a ring of `window + 1` slots.
+    var indices: [Int32]
+    var values: [Float]
+    var front = 0
+    var size = 0
+    var t: Int32 = 0
+
+    init(window: Int) {
+        self.window = max(0, window)
+        let cap = self.window > 0 ? self.window + 1 : 0
+        indices = [Int32](repeating: 0, count: cap)
+        values = [Float](repeating: 0, count: cap)
+    }
+
+    /// Max of the previous `window` scores (before this point is added), or -infinity.
+    @inline(__always)
+    mutating func previousMax() -> Float {
+        let cap = indices.count
+        while size > 0 && Int(t) - Int(indices[front]) > window {
+            front = front + 1 == cap ? 0 : front + 1
+            size -= 1
+        }
+        return size > 0 ? values[front] : -.infinity
+    }
+
+    @inline(__always)
+    mutating func push(_ s: Float) {
+        let cap = indices.count
+        while size > 0 {
+            let back = (front + size - 1) % cap
+            if values[back] <= s { size -= 1 } else { break }
+        }
+        let slot = (front + size) % cap
+        indices[slot] = t
+        values[slot] = s
+        size += 1
+        t &+= 1
+        if t > 1 << 30 { rebase() }
+    }
+
+    /// Keeps indices small on very long streams.
+    private mutating func rebase() {
+        let shift = t - Int32(window) - 1
+        for i in indices.indices { indices[i] -= shift }
+        t -= shift
+    }
+
+    func encode(into w: inout ScorerByteWriter) {
+        w.int(window); w.int(front); w.int(size); w.int(Int(t))
+        for i in indices { w.int(Int(i)) }
+        for v in values { w.float(v) }
+    }
+
+    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+        guard try r.int() == window else {
+            throw ScorerRestoreError("scorer checkpoint has a different onset window than the configuration; the series will recalibrate")
+        }
+        front = try r.int(); size = try r.int(); t = Int32(truncatingIfNeeded: try r.int())
+        guard front >= 0, size >= 0, size <= indices.count, front < max(indices.count, 1) else {
+            throw ScorerRestoreError("scorer checkpoint has an inconsistent onset window; the series will recalibrate")
+        }
+        for i in indices.indices { indices[i] = Int32(truncatingIfNeeded: try r.int()) }
+        for i in values.indices { values[i] = try r.float() }
+    }
+}
+
+/// Run length of exactly repeated values and how rare repeats are in this series: a frozen sensor on a
+/// noisy series is near-impossible by chance (p = q^run), while a quantised or idle series repeats often.
+/// Only a run longer than any run this series has had counts (idle series have long zero stretches by
+/// design), and its surprise is capped at the rank bound log10(n+1): the history cannot vouch for more.
+struct FrozenTracker: Sendable {
+    let capacity: Int
+    /// One bit per remembered step: was it an exact repeat of the previous value?
+    var bits: [UInt64]
+    var head = 0
+    var count = 0
+    var repeats = 0
+    var run = 0
+    /// Longest run of repeats seen so far.
+    var maxRun = 0
+    var last = Double.nan
+
+    init(capacity: Int) {
+        self.capacity = max(0, capacity)
+        bits = [UInt64](repeating: 0, count: (self.capacity + 63) / 64)
+    }
+
+    /// Surprise of the current run of repeats: run × −log10 q, with q the (smoothed) repeat rate.
+    @inline(__always)
+    var surprise: Double {
+        guard run > 0, run > maxRun, count > 0 else { return 0 }
+        let q = (Double(repeats) + 1) / (Double(count) + 2)
+        return min(Double(run) * -log10(q), log10(Double(count) + 1))
+    }
+
+    /// Records the run the previous `observe` extended (call after reading `surprise`).
+    mutating func settle() { maxRun = max(maxRun, run) }
+
+    mutating func observe(_ v: Double) {
+        guard capacity > 0 else { return }
+        let isRepeat = v == last
+        run = isRepeat ? run + 1 : 0
+        last = v
+        let word = head >> 6, bit = UInt64(1) << UInt64(head & 63)
+        if count == capacity {
+            if bits[word] & bit != 0 { repeats -= 1 }
+        } else {
+            count += 1
+        }
+        if isRepeat { bits[word] |= bit; repeats += 1 } else { bits[word] &= ~bit }
+        head += 1
+        if head == capacity { head = 0 }
+    }
+
+    func encode(into w: inout ScorerByteWriter) {
+        w.int(capacity); w.int(head); w.int(count); w.int(repeats); w.int(run); w.int(maxRun); w.double(last)
+        for b in bits { w.u64(b) }
+    }
+
+    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+        guard try r.int() == capacity else {
+            throw ScorerRestoreError("scorer checkpoint has a different history size than the configuration; the series will recalibrate")
+        }
+        head = try r.int(); count = try r.int(); repeats = try r.int(); run = try r.int(); maxRun = try r.int()
+        last = try r.double()
+        for i in bits.indices { bits[i] = try r.u64() }
+    }
+}
+
+/// HTM-style anomaly likelihood: is the recent average of raw anomaly scores unusually high compared with
+/// the long-run distribution of that average?
+struct LikelihoodState: Sendable {
+    let shortWindow: Int
+    var recent: [Double]
+    var head = 0
+    var filled = 0
+    var recentSum = 0.0
+    var n = 0
+    var mean = 0.0
+    var variance = 0.0
+    let memory: Int
+
+    init(shortWindow: Int, memory: Int) {
+        self.shortWindow = max(1, shortWindow)
+        self.memory = max(2, memory)
+        recent = [Double](repeating: 0, count: self.shortWindow)
+    }
+
+    init(unused: Void) {
+        shortWindow = 1
+        memory = 2
+        recent = []
+    }
+
+    /// Surprise of the short average of `raw` (in [0, 1]) against its long-run mean and spread.
+    /// The variance is floored (as HTM does) so a perfectly steady series does not make every blip certain.
+    mutating func surprise(raw: Double) -> Double {
+        if filled == shortWindow { recentSum -= recent[head] } else { filled += 1 }
+        recent[head] = raw
+        recentSum += raw
+        head = head + 1 == shortWindow ? 0 : head + 1
+        let avg = recentSum / Double(filled)
+        let s: Double
+        if n >= shortWindow {
+            let z = (avg - mean) / max(variance, 1.5e-5).squareRoot()
+            s = Surprise.gaussianUpper(z)
+        } else {
+            s = 0
+        }
+        n += 1
+        let a = 1 / Double(min(n, memory))
+        let d = avg - mean
+        mean += a * d
+        variance = (1 - a) * (variance + a * d * d)
+        return s
+    }
+
+    func encode(into w: inout ScorerByteWriter) {
+        w.int(shortWindow); w.int(head); w.int(filled); w.double(recentSum); w.int(n); w.double(mean); w.double(variance)
+        for v in recent { w.double(v) }
+    }
+
+    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+        guard try r.int() == shortWindow else {
+            throw ScorerRestoreError("scorer checkpoint has a different likelihood window than the configuration; the series will recalibrate")
+        }
+        head = try r.int(); filled = try r.int(); recentSum = try r.double(); n = try r.int()
+        mean = try r.double(); variance = try r.double()
+        for i in recent.indices { recent[i] = try r.double() }
+    }
+}
+
+/// Telemanom-style dynamic threshold: errors are smoothed (EWMA), and every `refresh` points a threshold
+/// ε = μ + zσ over the last `window` smoothed errors is chosen by Telemanom's criterion (the z whose
+/// exceedances, removed, shrink mean and spread the most per anomalous point and sequence).
+struct DynamicThreshold: Sendable {
+    let window: Int
+    let refresh: Int
+    let alpha: Double
+    var errors: [Float]
+    var head = 0
+    var count = 0
+    var smoothed = 0.0
+    var started = false
+    var sinceRefresh = 0
+    var mean = 0.0
+    var sigma = 0.0
+    var epsilon = Double.infinity
+
+    init(window: Int, smoothing: Int, refresh: Int) {
+        self.window = max(10, window)
+        self.refresh = max(1, refresh)
+        alpha = 2 / (Double(max(1, smoothing)) + 1)
+        errors = [Float](repeating: 0, count: self.window)
+    }
+
+    init(unused: Void) {
+        window = 10
+        refresh = 1
+        alpha = 1
+        errors = []
+    }
+
+    /// Surprise of the smoothed error: 3 × (e − μ)/(ε − μ), so reaching ε reads like p = 1e-3.
+    mutating func surprise(error: Double) -> Double {
+        let e = abs(error)
+        smoothed = started ? smoothed + alpha * (e - smoothed) : e
+        started = true
+        let s: Double
+        if epsilon.isFinite {
+            let gap = epsilon - mean
+            if gap > 0 {
+                s = max(0, 3 * (smoothed - mean) / gap)
+            } else {
+                // All smoothed errors were equal: anything above them gets the rank bound 1/(n+1), as calibration does.
+                s = smoothed > mean * (1 + 1e-9) + 1e-300 ? log10(Double(count) + 1) : 0
+            }
+        } else {
+            s = 0
+        }
+        errors[head] = Float(smoothed)
+        head = head + 1 == window ? 0 : head + 1
+        count = min(count + 1, window)
+        sinceRefresh += 1
+        if sinceRefresh >= refresh && count >= min(window, 100) { chooseThreshold() }
+        return s
+    }
+
+    mutating func chooseThreshold() {
+        sinceRefresh = 0
+        let n = count
+        let start = (head - n + window) % window
+        var sum = 0.0, sum2 = 0.0
+        for j in 0..<n { let v = Double(errors[(start + j) % window]); sum += v; sum2 += v * v }
+        mean = sum / Double(n)
+        sigma = max(0, sum2 / Double(n) - mean * mean).squareRoot()
+        guard sigma > 0 else { epsilon = mean; return }
+        var best = -Double.infinity
+        var bestEps = mean + 12 * sigma
+        var z = 2.5
+        while z <= 12 {
+            let eps = mean + z * sigma
+            var bs = 0.0, bs2 = 0.0, bn = 0.0, above = 0.0, seqs = 0.0
+            var inSeq = false
+            for j in 0..<n {
+                let v = Double(errors[(start + j) % window])
+                if v < eps {
+                    bs += v; bs2 += v * v; bn += 1; inSeq = false
+                } else {
+                    above += 1
+                    if !inSeq { seqs += 1; inSeq = true }
+                }
+            }
+            if above > 0 && bn > 0 {
+                let bm = bs / bn
+                let bsd = max(0, bs2 / bn - bm * bm).squareRoot()
+                let score = ((mean - bm) / mean + (sigma - bsd) / sigma) / (above + seqs * seqs)
+                if score > best { best = score; bestEps = eps }
+            }
+            z += 0.5
+        }
+        epsilon = bestEps
+    }
+
+    func encode(into w: inout ScorerByteWriter) {
+        w.int(window); w.int(head); w.int(count); w.double(smoothed); w.u8(started ? 1 : 0); w.int(sinceRefresh)
+        w.double(mean); w.double(sigma); w.double(epsilon)
+        for v in errors { w.float(v) }
+    }
+
+    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+        guard try r.int() == window else {
+            throw ScorerRestoreError("scorer checkpoint has a different dynamic-threshold window than the configuration; the series will recalibrate")
+        }
+        head = try r.int(); count = try r.int(); smoothed = try r.double(); started = try r.u8() != 0
+        sinceRefresh = try r.int(); mean = try r.double(); sigma = try r.double(); epsilon = try r.double()
+        guard head >= 0, head < window, count >= 0, count <= window else {
+            throw ScorerRestoreError("scorer checkpoint has an inconsistent error window; the series will recalibrate")
+        }
+        for i in errors.indices { errors[i] = try r.float() }
+    }
+}

@@ -1,1 +1,0 @@
-// Replay module: see Package.swift for its job.

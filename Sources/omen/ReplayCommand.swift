@@ -1,0 +1,128 @@
+// `omen replay`: parses options, calls the Replay module, prints. The work lives in Replay.
+
+import ArgumentParser
+import Detection
+import Recurrent
+import Replay
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension ScorerKind: ExpressibleByArgument {}
+extension CellKind: ExpressibleByArgument {}
+
+/// Backtests a CSV through the daemon's per-series detector.
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Replay a CSV series through the same per-series detector the daemon runs.",
+        discussion: """
+        Reads `timestamp,value` (NAB layout, UTC; ISO-8601 and Unix seconds also accepted) or a named value \
+        column, retrains synchronously at the daemon's point counts with a fixed seed (two runs give identical \
+        output), and writes one row per input row: timestamp,value,prediction,lower,upper,anomaly_score,flag. \
+        Flags override the configuration.
+        """)
+
+    @Argument(help: "CSV file with a header row.")
+    var file: String
+
+    @Option(help: "Series key the detector sees (it also seeds the model). Default: the file name.")
+    var series: String?
+
+    @Option(help: "Name of the value column. Default: 'value', else the first non-timestamp column.")
+    var column: String?
+
+    @Option(help: "Write the scores CSV here (default: standard output).")
+    var output: String?
+
+    @Option(help: "Write an SVG plot of the series, prediction, band, episodes and retrains here.")
+    var plot: String?
+
+    @Option(help: "Seed for weight initialisation and training (default 42).")
+    var seed: UInt64?
+
+    @Option(help: "Scoring stage: \(ScorerKind.allCases.map(\.rawValue).joined(separator: "|")).")
+    var scorer: ScorerKind?
+
+    @Option(help: "Recurrent cell: \(CellKind.allCases.map(\.rawValue).joined(separator: "|")).")
+    var cell: CellKind?
+
+    @Option(help: "Hidden units of the model.")
+    var hidden: Int?
+
+    @Flag(help: "Do not feed calendar features (time of day, day of week) to the model.")
+    var noCalendar = false
+
+    @Option(help: "Score at or above which an episode opens, in [0, 1].")
+    var threshold: Double?
+
+    @Option(help: "Weight of the value's own surprise in the score, in [0, 1] (0 = residual only).")
+    var valueWeight: Double?
+
+    @Option(help: "Onset discipline: a point keeps its score only if it beats the previous N points (0 = off).")
+    var onsetWindow: Int?
+
+    @Option(help: "Past residuals and values each point is ranked against.")
+    var history: Int?
+
+    @Flag(help: "Do not flag runs of exactly repeated values (frozen sensors).")
+    var noFrozen = false
+
+    func validate() throws {
+        if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be in [0, 1]") }
+        if let valueWeight, !(0...1).contains(valueWeight) { throw ValidationError("--value-weight must be in [0, 1]") }
+        if let history, !(16...65535).contains(history) { throw ValidationError("--history must be in 16...65535") }
+        if let hidden, !(1...1024).contains(hidden) { throw ValidationError("--hidden must be in 1...1024") }
+        if let onsetWindow, onsetWindow < 0 { throw ValidationError("--onset-window must be 0 or more") }
+    }
+
+    /// The detector configuration: defaults, then flags.
+    func detectorConfig() -> DetectorConfig {
+        var c = DetectorConfig()
+        if let seed { c.model.seed = seed }
+        if let scorer { c.scoring.kind = scorer }
+        if let cell { c.model.cell = cell }
+        if let hidden { c.model.hiddenSize = hidden }
+        if noCalendar { c.model.calendar = .off }
+        if let threshold { c.episodes.threshold = threshold }
+        if let valueWeight { c.scoring.valueWeight = valueWeight }
+        if let onsetWindow { c.scoring.onsetWindow = onsetWindow }
+        if let history { c.scoring.history = history }
+        if noFrozen { c.scoring.frozenDetection = false }
+        return c
+    }
+
+    func run() throws {
+        let rows = try CSVSeriesReader(column: column).read(path: file)
+        let name = series ?? String(file.split(separator: "/").last ?? Substring(file))
+        let runner = ReplayRunner(config: detectorConfig(), series: name)
+        let tty = isatty(STDERR_FILENO) == 1
+        let result = runner.run(rows, progress: tty ? { done, total in Self.progress(done, total) } : nil)
+        if tty { Self.stderr("\r\u{1B}[K") }
+        if let output {
+            try ReplayRunner.write(result.csv(), to: output)
+        } else {
+            print(result.csv(), terminator: "")
+        }
+        if let plot {
+            try ReplayRunner.write(SVGPlot(title: name).render(result.rows), to: plot)
+        }
+        let summary = result.summary.paragraph
+        if output != nil { print(summary) } else { Self.stderr(summary + "\n") }
+    }
+
+    static func progress(_ done: Int, _ total: Int) {
+        let width = 40
+        let filled = total > 0 ? done * width / total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        stderr("\r[\(bar)] \(done)/\(total)")
+    }
+
+    static func stderr(_ s: String) {
+        var bytes = Array(s.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+}
