@@ -257,6 +257,31 @@ struct ConfigLoaderTests {
         #expect(error?.key == "learning.window")
     }
 
+    /// A reload applies log level, episodes and overrides, and names the changed tables that need a restart.
+    @Test func reloadAppliesOnlyReloadableSettings() throws {
+        let running = DaemonConfig()
+        let edited = try ConfigLoader.parse("""
+            [daemon]
+            log_level = "debug"
+            shards = 2
+            [episodes]
+            threshold = 0.9
+            [[override]]
+            series = "db*"
+            threshold = 0.5
+            [model]
+            hidden = 8
+            """, file: "omen.toml")
+        let reload = running.reloaded(with: edited)
+        #expect(reload.config.logLevel == .debug)
+        #expect(reload.config.detector.episodes.threshold == 0.9)
+        #expect(reload.config.overrides == edited.overrides)
+        #expect(reload.config.pipeline.shards == 0)
+        #expect(reload.config.detector.model.hiddenSize == 32)
+        #expect(reload.restartRequired == ["daemon", "model"])
+        #expect(running.reloaded(with: running) == ConfigReload(config: running, restartRequired: []))
+    }
+
     /// Flags applied after loading are checked by `validate`, with the flag as the error's label.
     @Test func validateChecksFlagOverrides() {
         var config = DaemonConfig()
