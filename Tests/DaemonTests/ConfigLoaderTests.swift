@@ -122,6 +122,18 @@ struct ConfigLoaderTests {
         #expect(config.detector.learning.retrainInterval == seconds)
     }
 
+    /// The public helpers for CLI flags use the same endpoint and duration grammar as the file.
+    @Test func helpersForFlags() {
+        #expect(ConfigLoader.endpointProblem("tcp://127.0.0.1:7002") == nil)
+        #expect(ConfigLoader.endpointProblem("ipc:///run/omen/alerts") == nil)
+        #expect(ConfigLoader.endpointProblem("tcp://[::1]:7002") == nil)
+        #expect(ConfigLoader.endpointProblem("tcp://*:*") == nil)
+        #expect(ConfigLoader.endpointProblem("127.0.0.1:7002") != nil)
+        #expect(ConfigLoader.durationSeconds("24h") == 86_400)
+        #expect(ConfigLoader.durationSeconds("90") == 90)
+        #expect(ConfigLoader.durationSeconds("yesterday") == nil)
+    }
+
     /// Malformed duration strings are rejected by the duration grammar.
     @Test(arguments: ["", "ms", "fast", "5 m", "-1s", "1w", ".5s", "5.s", "1h30m", "1e3s", "s5"])
     func malformedDurations(text: String) {
@@ -245,6 +257,31 @@ struct ConfigLoaderTests {
         #expect(error?.key == "learning.window")
     }
 
+    /// A reload applies log level, episodes and overrides, and names the changed tables that need a restart.
+    @Test func reloadAppliesOnlyReloadableSettings() throws {
+        let running = DaemonConfig()
+        let edited = try ConfigLoader.parse("""
+            [daemon]
+            log_level = "debug"
+            shards = 2
+            [episodes]
+            threshold = 0.9
+            [[override]]
+            series = "db*"
+            threshold = 0.5
+            [model]
+            hidden = 8
+            """, file: "omen.toml")
+        let reload = running.reloaded(with: edited)
+        #expect(reload.config.logLevel == .debug)
+        #expect(reload.config.detector.episodes.threshold == 0.9)
+        #expect(reload.config.overrides == edited.overrides)
+        #expect(reload.config.pipeline.shards == 0)
+        #expect(reload.config.detector.model.hiddenSize == 32)
+        #expect(reload.restartRequired == ["daemon", "model"])
+        #expect(running.reloaded(with: running) == ConfigReload(config: running, restartRequired: []))
+    }
+
     /// Flags applied after loading are checked by `validate`, with the flag as the error's label.
     @Test func validateChecksFlagOverrides() {
         var config = DaemonConfig()
@@ -335,22 +372,22 @@ struct ConfigErrorTests {
         .init(text: "[training]\nsequence_length = 400", line: 2, key: "training.sequence_length", kind: .inconsistent, reason: "at most learning.warmup_points (300)"),
         .init(text: "[learning]\nwindow = 200", line: 2, key: "learning.warmup_points", kind: .inconsistent, reason: "at most learning.window (200), got 300"),
         // TOML syntax.
-        .init(text: "[storage]\ndatabase = \"x", line: 2, key: nil, kind: .syntax, reason: "not closed"),
-        .init(text: "[alerts]\nendpoints = [\n  \"tcp://127.0.0.1:1\",\n", line: 2, key: nil, kind: .syntax, reason: "never closed"),
-        .init(text: "[model]\nhidden = 8 cell = \"gru\"", line: 2, key: nil, kind: .syntax, reason: "one key = value per line"),
-        .init(text: "[model]\nhidden = { a = 1 }", line: 2, key: nil, kind: .syntax, reason: "inline tables"),
-        .init(text: "[model]\nhidden = 0x20", line: 2, key: nil, kind: .syntax, reason: "write 0x20 in decimal"),
-        .init(text: "[model]\nhidden = 032", line: 2, key: nil, kind: .syntax, reason: "032 is not a TOML value"),
-        .init(text: "[model]\nhidden = 1__0", line: 2, key: nil, kind: .syntax, reason: "not a TOML value"),
-        .init(text: "[storage]\ndatabase = \"a\\qb\"", line: 2, key: nil, kind: .syntax, reason: "unknown escape \\q"),
-        .init(text: "[storage]\ndatabase = \"\"\"x\"\"\"", line: 2, key: nil, kind: .syntax, reason: "multi-line strings"),
-        .init(text: "[learning]\nexclude_anomalies = True", line: 2, key: nil, kind: .syntax, reason: "booleans are written true or false"),
-        .init(text: "[storage]\ndatabase = omen.db", line: 2, key: nil, kind: .syntax, reason: "strings must be quoted"),
-        .init(text: "[learning]\nretrain_interval = 2026-01-01", line: 2, key: nil, kind: .syntax, reason: "dates and times are not supported"),
+        .init(text: "[storage]\ndatabase = \"x", line: 2, key: "storage.database", kind: .syntax, reason: "not closed"),
+        .init(text: "[alerts]\nendpoints = [\n  \"tcp://127.0.0.1:1\",\n", line: 2, key: "alerts.endpoints", kind: .syntax, reason: "never closed"),
+        .init(text: "[model]\nhidden = 8 cell = \"gru\"", line: 2, key: "model.hidden", kind: .syntax, reason: "one key = value per line"),
+        .init(text: "[model]\nhidden = { a = 1 }", line: 2, key: "model.hidden", kind: .syntax, reason: "inline tables"),
+        .init(text: "[model]\nhidden = 0x20", line: 2, key: "model.hidden", kind: .syntax, reason: "write 0x20 in decimal"),
+        .init(text: "[model]\nhidden = 032", line: 2, key: "model.hidden", kind: .syntax, reason: "032 is not a TOML value"),
+        .init(text: "[model]\nhidden = 1__0", line: 2, key: "model.hidden", kind: .syntax, reason: "not a TOML value"),
+        .init(text: "[storage]\ndatabase = \"a\\qb\"", line: 2, key: "storage.database", kind: .syntax, reason: "unknown escape \\q"),
+        .init(text: "[storage]\ndatabase = \"\"\"x\"\"\"", line: 2, key: "storage.database", kind: .syntax, reason: "multi-line strings"),
+        .init(text: "[learning]\nexclude_anomalies = True", line: 2, key: "learning.exclude_anomalies", kind: .syntax, reason: "booleans are written true or false"),
+        .init(text: "[storage]\ndatabase = omen.db", line: 2, key: "storage.database", kind: .syntax, reason: "strings must be quoted"),
+        .init(text: "[learning]\nretrain_interval = 2026-01-01", line: 2, key: "learning.retrain_interval", kind: .syntax, reason: "dates and times are not supported"),
         .init(text: "[model\nhidden = 3", line: 1, key: nil, kind: .syntax, reason: "must end with ]"),
-        .init(text: "[model]\nhidden", line: 2, key: nil, kind: .syntax, reason: "expected = after the key"),
-        .init(text: "[model]\nhidden =\n", line: 2, key: nil, kind: .syntax, reason: "expected a value"),
-        .init(text: "\n\n[model]\n# c\n\n\nhidden = 1 2", line: 7, key: nil, kind: .syntax, reason: "unexpected '2'"),
+        .init(text: "[model]\nhidden", line: 2, key: "model.hidden", kind: .syntax, reason: "expected = after the key"),
+        .init(text: "[model]\nhidden =\n", line: 2, key: "model.hidden", kind: .syntax, reason: "expected a value"),
+        .init(text: "\n\n[model]\n# c\n\n\nhidden = 1 2", line: 7, key: "model.hidden", kind: .syntax, reason: "unexpected '2'"),
     ]
 
     /// Every error path names the file, the line, the key and a reason with the allowed values.

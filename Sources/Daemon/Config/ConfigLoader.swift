@@ -31,6 +31,18 @@ public enum ConfigLoader {
         try validate(config, file: file, lines: ConfigLines())
     }
 
+    /// A sentence saying why `endpoint` is not a usable ZeroMQ endpoint (`tcp://host:port`, `ipc://path`,
+    /// `inproc://name`), or nil when it is; for CLI flags such as `omen tail --endpoint`.
+    public static func endpointProblem(_ endpoint: String) -> String? {
+        EndpointSyntax.problem(with: endpoint)
+    }
+
+    /// Seconds in a duration written as in omen.toml ("250ms", "60s", "15m", "1h", "1d", or plain seconds
+    /// "90"), or nil when malformed; for CLI flags such as `--since 24h`.
+    public static func durationSeconds(_ text: String) -> Double? {
+        parseDuration(text)
+    }
+
     // MARK: - Read
 
     /// A section of omen.toml: its name, whether it is `[[array]]`, and how it fills the config.

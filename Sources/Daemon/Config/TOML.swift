@@ -158,13 +158,21 @@ struct TOMLParser {
             default:
                 let keyLine = line
                 let key = try keyPath().joined(separator: ".")
-                skipBlank()
-                try expect("=", "expected = after the key \(TOMLParser.displayKey(key))")
-                skipBlank()
-                let value = try value()
-                try endOfLine(after: "the value")
                 let sectionName = sections[sections.count - 1].name
                 let fullKey = sectionName.isEmpty ? key : sectionName + "." + key
+                let value: TOMLValue
+                do {
+                    skipBlank()
+                    try expect("=", "expected = after the key \(TOMLParser.displayKey(key))")
+                    skipBlank()
+                    value = try self.value()
+                    try endOfLine(after: "the value")
+                } catch {
+                    // Name the key whose value is malformed, as the type and range errors do.
+                    var located = error
+                    located.key = located.key ?? fullKey
+                    throw located
+                }
                 if let first = keysInSection[key] {
                     throw error(.duplicate, line: keyLine, key: fullKey,
                                 "is already set on line \(first); remove one of the two")
