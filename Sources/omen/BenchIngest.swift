@@ -19,7 +19,7 @@ struct BenchIngest: AsyncParsableCommand {
     @Option(help: "Shard threads (0 = one per core).") var shards = 0
     @Option(help: "Trainer threads (0 = cores / 2).") var trainers = 0
     @Flag(help: "Disable retraining (the baseline for 'ingest never waits for training').") var noRetrain = false
-    @Option(help: "Repetitions; figures are medians.") var repeat = 1
+    @Option(name: .customLong("repeat"), help: "Repetitions; figures are medians.") var repeats = 1
     @Flag(help: "Print one JSON line.") var json = false
 
     func run() async throws {
@@ -36,7 +36,7 @@ struct BenchIngest: AsyncParsableCommand {
         var logger = Logger(label: "omen.bench")
         logger.logLevel = .warning
         var results: [IngestBench.Result] = []
-        for _ in 0..<max(1, `repeat`) { results.append(try IngestBench.run(options, logger: logger)) }
+        for _ in 0..<max(1, repeats) { results.append(try IngestBench.run(options, logger: logger)) }
         func median(_ f: (IngestBench.Result) -> Double) -> Double {
             let v = results.map(f).sorted()
             return v[v.count / 2]

@@ -59,15 +59,17 @@ struct RunCommand: AsyncParsableCommand {
         if let database { configuration.storage.database = database }
         if let logLevel, let level = Logger.Level(rawValue: logLevel) { configuration.logLevel = level }
 
-        let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        do {
+            try ConfigLoader.validate(configuration, file: config ?? "command line")
+        } catch {
+            printError("omen: configuration error: \(error)")
+            throw ExitCode(78)
         }
+        let level = ReloadableLogLevel(configuration.logLevel)
+        LoggingSystem.bootstrap { ReloadableLogHandler(label: $0, level: level) }
         let logger = Logger(label: "omen")
         do {
-            let daemon = try OmenDaemon(config: configuration, configPath: config, logger: logger)
+            let daemon = try OmenDaemon(config: configuration, configPath: config, logger: logger, logLevel: level)
             try await daemon.run()
         } catch let error as DaemonError {
             logger.critical("\(error.description)")

@@ -124,9 +124,17 @@ struct EndToEndTests {
         #expect(try waitUntilConnected(endpoint: ingest, database: db), "daemon never saw the probe; stderr: \(daemon.stderr)")
         let rounds = 900
         let spikeAt = 700
-        _ = try publishTestSeries(endpoint: ingest, rounds: 0..<rounds, spikeAt: spikeAt)
-
         let store = try Store.openReadOnly(path: db)
+        // Warm up until every model is trained (training runs beside ingest, so a burst can outrun it),
+        // then send the rest with the spike.
+        _ = try publishTestSeries(endpoint: ingest, rounds: 0..<600, spikeAt: spikeAt)
+        let trained = eventually(timeout: 60) {
+            let rows = (try? store.series()) ?? []
+            return rows.filter { $0.series.hasPrefix("e2e.") && $0.series != "e2e.probe" && $0.state == .trained }.count == 3
+        }
+        #expect(trained, "models did not train: \(String(describing: try? store.series()))")
+        _ = try publishTestSeries(endpoint: ingest, rounds: 600..<rounds, spikeAt: spikeAt)
+
         let processed = eventually(timeout: 60) {
             let rows = (try? store.series()) ?? []
             return rows.filter { $0.series.hasPrefix("e2e.") && $0.series != "e2e.probe" }.allSatisfy { $0.points == rounds }
@@ -139,7 +147,7 @@ struct EndToEndTests {
                 $0.peakAt >= Double(1_700_000_000 + spikeAt * 60) && $0.peakAt <= Double(1_700_000_000 + (spikeAt + 3) * 60)
             }
         }
-        #expect(spikeOpened, "no episode at the spike: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 50))))")
+        #expect(spikeOpened, "no episode at the spike: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 50)))); series: \(String(describing: try? store.series())); stderr: \(daemon.stderr)")
         let quiet = try store.anomalies(AnomalyQuery(seriesGlob: "e2e.quiet*", limit: 100))
         #expect(quiet.isEmpty, "quiet series raised episodes: \(quiet)")
 
@@ -159,7 +167,7 @@ struct EndToEndTests {
         #expect(gotAlert, "no anomaly/open/e2e.spiky alert received")
         if let alert {
             #expect(alert.series == "e2e.spiky")
-            #expect(alert.event == "open")
+            #expect(alert.event == .open)
             #expect(alert.id > 0)
             #expect(alert.score >= alert.threshold)
         }
@@ -210,8 +218,11 @@ struct EndToEndTests {
         let store = try Store.openReadOnly(path: db)
         let trained = eventually(timeout: 60) {
             let rows = (try? store.series()) ?? []
-            return ["e2e.quiet1", "e2e.quiet2", "e2e.spiky"].allSatisfy { key in
-                rows.contains { $0.series == key && $0.points == 500 && $0.state == "trained" }
+            let keys = ["e2e.quiet1", "e2e.quiet2", "e2e.spiky"]
+            return keys.allSatisfy { key in
+                rows.contains { (row: SeriesRecord) -> Bool in
+                    row.series == key && row.points == 500 && row.state == .trained
+                }
             }
         }
         #expect(trained, "series did not train: \(String(describing: try? store.series()))")
@@ -238,12 +249,12 @@ struct EndToEndTests {
         #expect(continued, "restored series did not continue its point count: \(String(describing: try? store.series()))")
         let rows = Dictionary(uniqueKeysWithValues: try store.series().map { ($0.series, $0) })
         for key in ["e2e.quiet1", "e2e.spiky"] {
-            #expect(rows[key]?.state == "trained", "\(key) went back to learning")
+            #expect(rows[key]?.state == .trained, "\(key) went back to learning")
             #expect((rows[key]?.modelVersion ?? 0) >= (before[key]?.modelVersion ?? 1))
         }
         #expect(daemon.stderr.contains("checkpoint rejected"), "no log line for the bad blob: \(daemon.stderr)")
         #expect(daemon.stderr.contains("e2e.quiet2"))
-        #expect(rows["e2e.quiet2"]?.state == "learning", "the corrupted series should relearn")
+        #expect(rows["e2e.quiet2"]?.state == .learning, "the corrupted series should relearn")
         #expect(daemon.stop() == 0, "stderr: \(daemon.stderr)")
     }
 

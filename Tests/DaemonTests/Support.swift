@@ -49,7 +49,7 @@ final class OmenProcess {
         for (k, v) in environment { env[k] = v }
         process.environment = env
         stderrURL = dir.appendingPathComponent("stderr-\(UInt32.random(in: 0...UInt32.max)).log")
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         process.standardOutput = FileHandle.nullDevice
         try process.run()

@@ -25,12 +25,15 @@ public final class OmenDaemon: Sendable {
     let latency = LatencyRecorder()
     /// Where the configuration came from, for SIGHUP reloads (nil when built from flags only).
     let configPath: String?
+    /// The shared log level a reload changes (nil when the caller's logger is not reloadable).
+    let logLevel: ReloadableLogLevel?
 
     /// Opens the database, restores checkpoints and builds (but does not start) the pipeline.
-    public init(config: DaemonConfig, configPath: String? = nil, logger: Logger,
+    public init(config: DaemonConfig, configPath: String? = nil, logger: Logger, logLevel: ReloadableLogLevel? = nil,
                 notifier: SystemdNotifier = SystemdNotifier()) throws(DaemonError) {
         self.config = config
         self.configPath = configPath
+        self.logLevel = logLevel
         self.logger = logger
         self.notifier = notifier
         do {
@@ -156,6 +159,15 @@ public final class OmenDaemon: Sendable {
         alertContext.terminate()
     }
 
+    /// Sends one sd_notify message; a failure is logged, never fatal (systemd may simply not be listening).
+    func notify(_ message: String) {
+        do {
+            try notifier.send(message)
+        } catch {
+            logger.warning("sd_notify failed", metadata: ["error": "\(error.description)"])
+        }
+    }
+
     /// Whether every pipeline thread looped recently (for the systemd watchdog).
     func isHealthy(now: Double, stale: Double = 10) -> Bool {
         if now - ingest.heartbeat.last > stale { return false }
@@ -177,7 +189,7 @@ public final class OmenDaemon: Sendable {
     /// Runs until SIGTERM or SIGINT: starts the pipeline, tells systemd it is ready, heartbeats, then drains.
     public func run() async throws {
         try start()
-        notifier.ready()
+        notify("READY=1")
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: PipelineService(daemon: self)),
@@ -194,14 +206,15 @@ struct PipelineService: Service {
     let daemon: OmenDaemon
 
     func run() async throws {
-        let interval = max(0.5, min(daemon.config.pipeline.statsInterval, daemon.notifier.watchdogInterval ?? .infinity))
+        let watchdog = daemon.notifier.watchdogInterval.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }
+        let interval = max(0.5, min(daemon.config.pipeline.statsInterval, watchdog ?? .infinity))
         var lastStats = monotonicSeconds()
         var lastProcessed = 0
         let hup = HangupSignal()
         while !Task.isShuttingDownGracefully {
             try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
             let now = monotonicSeconds()
-            if daemon.isHealthy(now: now, stale: max(10, 3 * interval)) { daemon.notifier.watchdog() }
+            if daemon.isHealthy(now: now, stale: max(10, 3 * interval)) { daemon.notify("WATCHDOG=1") }
             if hup.takePending() { reloadConfiguration() }
             if now - lastStats >= daemon.config.pipeline.statsInterval {
                 let processed = daemon.stats.pointsProcessed.load(ordering: .relaxed)
@@ -212,7 +225,7 @@ struct PipelineService: Service {
                 for (k, v) in daemon.stats.snapshot() { metadata[k] = "\(v)" }
                 metadata["points_per_s"] = "\(Int(rate))"
                 daemon.logger.info("stats", metadata: metadata)
-                daemon.notifier.status("\(Int(rate)) points/s, \(daemon.stats.series.load(ordering: .relaxed)) series")
+                daemon.notify("STATUS=\(Int(rate)) points/s, \(daemon.stats.series.load(ordering: .relaxed)) series")
             }
         }
         // Ingest has stopped (it shuts down first); now drain and flush.
@@ -227,17 +240,19 @@ struct PipelineService: Service {
             daemon.logger.info("SIGHUP ignored: the daemon was started without a configuration file")
             return
         }
+        daemon.notify("RELOADING=1")
+        defer { daemon.notify("READY=1") }
         do {
-            var fresh = try ConfigLoader.load(path: path)
-            // Only the alerting part is reloaded; sockets, storage and model shapes need a restart.
-            var merged = daemon.config
-            merged.detector.episodes = fresh.detector.episodes
-            merged.overrides = fresh.overrides
-            fresh = merged
-            daemon.reload(fresh)
-            daemon.logger.info("configuration reloaded (thresholds and overrides)", metadata: ["file": "\(path)"])
+            let reload = daemon.config.reloaded(with: try ConfigLoader.load(path: path))
+            daemon.reload(reload.config)
+            daemon.logLevel?.set(reload.config.logLevel)
+            var metadata: Logger.Metadata = ["file": "\(path)", "log_level": "\(reload.config.logLevel)"]
+            if !reload.restartRequired.isEmpty {
+                metadata["restart_required_for"] = "\(reload.restartRequired.joined(separator: ", "))"
+            }
+            daemon.logger.info("configuration reloaded (log level, [episodes], [[override]])", metadata: metadata)
         } catch {
-            daemon.logger.error("configuration not reloaded", metadata: ["error": "\(error)"])
+            daemon.logger.error("configuration not reloaded; the running one stays", metadata: ["error": "\(error)"])
         }
     }
 }
@@ -248,7 +263,7 @@ struct IngestService: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        daemon.notifier.stopping()
+        daemon.notify("STOPPING=1")
         daemon.logger.info("shutting down: stopping ingest, draining shards, flushing the database")
         daemon.stopIngest()
     }

@@ -189,6 +189,11 @@ final class Shard: @unchecked Sendable {
             // A new model version: checkpoint it soon rather than at the next round.
             checkpointQueue.append(outcome.key)
         }
+        // Points that arrived while the job ran may already make the next training due; do not wait for
+        // another point to notice (a bursty series may send none for a while).
+        if due[outcome.key] == nil, detector.isTrainingDue(now: wallSeconds()) {
+            due[outcome.key] = detector.lastRetrainAt ?? -.infinity
+        }
     }
 
     private func reload(_ newConfig: DaemonConfig) {
