@@ -38,10 +38,8 @@ public final class SeriesDetector {
     public private(set) var firstTimestamp: Double = .nan
     public private(set) var lastTimestamp: Double = -.infinity
 
-    private(set) var values: Ring<Double>
-    private(set) var timestamps: Ring<Double>
-    /// 1 where the point was inside an anomaly episode (left out of training).
-    private(set) var inEpisode: Ring<UInt8>
+    /// The rolling window: one ring of (timestamp, value, inside-an-episode) so a point costs one append.
+    private(set) var window: Ring<WindowPoint>
 
     public private(set) var model: RecurrentModel?
     public private(set) var modelVersion = 0
@@ -68,9 +66,7 @@ public final class SeriesDetector {
     public init(key: String, config: DetectorConfig) {
         self.key = key
         self.config = config
-        values = Ring(capacity: config.learning.window)
-        timestamps = Ring(capacity: config.learning.window)
-        inEpisode = Ring(capacity: config.learning.window)
+        window = Ring(capacity: config.learning.window)
         recurrentState = RecurrentState(shape: Self.shape(config))
         scorer = Scorer(config: config.scoring)
         episodes = EpisodeMachine(config: config.episodes)
@@ -84,7 +80,7 @@ public final class SeriesDetector {
     public var state: SeriesModelState { model == nil ? .learning : .trained }
 
     /// Points currently in the rolling window.
-    public var windowCount: Int { values.count }
+    public var windowCount: Int { window.count }
 
     /// Replaces the alerting part of the configuration (e.g. after a reload); the model is kept.
     public func updateEpisodes(_ config: EpisodeConfig) {
@@ -128,9 +124,7 @@ public final class SeriesDetector {
         if pointsSeen == 0 { firstTimestamp = timestamp }
         pointsSeen += 1
         lastTimestamp = timestamp
-        values.append(value)
-        timestamps.append(timestamp)
-        inEpisode.append(episodes.isOpen ? 1 : 0)
+        window.append(WindowPoint(timestamp: timestamp, value: value, excluded: episodes.isOpen))
 
         // 4. Step the model to predict the next value.
         if let model {
@@ -151,7 +145,7 @@ public final class SeriesDetector {
     public func isTrainingDue(now: Double? = nil) -> Bool {
         guard !trainingInFlight else { return false }
         let learning = config.learning
-        if model == nil { return pointsSeen >= learning.warmupPoints && values.count >= 16 }
+        if model == nil { return pointsSeen >= learning.warmupPoints && window.count >= 16 }
         if learning.retrainEvery > 0 && pointsSeen - pointsAtLastTraining >= learning.retrainEvery { return true }
         if let now, learning.retrainInterval > 0, now - wallTimeAtLastTraining >= learning.retrainInterval,
            pointsSeen > pointsAtLastTraining {
@@ -165,10 +159,11 @@ public final class SeriesDetector {
         trainingInFlight = true
         pointsAtLastTraining = pointsSeen
         wallTimeAtLastTraining = now
+        let points = window.toArray()
         return TrainingJob(
             key: key, config: config, baseModel: model, baseVersion: modelVersion,
-            values: values.toArray(), timestamps: timestamps.toArray(),
-            excluded: inEpisode.toArray(), seed: Self.seed(key: key, base: config.model.seed, version: modelVersion))
+            values: points.map(\.value), timestamps: points.map(\.timestamp),
+            excluded: points.map { $0.excluded ? 1 : 0 }, seed: Self.seed(key: key, base: config.model.seed, version: modelVersion))
     }
 
     /// Installs the outcome of a job taken from this detector: new weights (if accepted), then re-primes the
@@ -196,19 +191,18 @@ public final class SeriesDetector {
 
     private func reprime() {
         guard let model else { return }
-        let n = Swift.min(config.learning.reprimePoints, values.count)
+        let n = Swift.min(config.learning.reprimePoints, window.count)
         recurrentState = RecurrentState(shape: model.shape)
         guard n > 0 else {
             pending = nil
             return
         }
-        let vs = values.suffix(n)
-        let ts = timestamps.suffix(n)
+        let recent = window.suffix(n)
         var inputs = [Float](repeating: 0, count: n * Features.width)
         inputs.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
             for i in 0..<n {
-                Features.write(value: vs[i], timestamp: ts[i], normaliser: normaliser, calendar: calendar,
+                Features.write(value: recent[i].value, timestamp: recent[i].timestamp, normaliser: normaliser, calendar: calendar,
                                into: base + i * Features.width)
             }
         }
@@ -230,9 +224,9 @@ public final class SeriesDetector {
         firstTimestamp = first
         lastTimestamp = last
         // The configured window may have changed since the checkpoint: keep the newest points that fit.
-        for v in vs.suffix(values.capacity) { values.append(v) }
-        for t in ts.suffix(timestamps.capacity) { timestamps.append(t) }
-        for e in ex.suffix(inEpisode.capacity) { inEpisode.append(e) }
+        for i in max(0, vs.count - window.capacity)..<vs.count {
+            window.append(WindowPoint(timestamp: ts[i], value: vs[i], excluded: ex[i] != 0))
+        }
         self.model = model
         modelVersion = version
         self.normaliser = normaliser
@@ -258,4 +252,12 @@ public final class SeriesDetector {
         }
         return h ^ (base &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(truncatingIfNeeded: version &* 0x2545_F491)
     }
+}
+
+/// One point of the rolling window.
+struct WindowPoint: Sendable, Equatable {
+    var timestamp: Double
+    var value: Double
+    /// Inside an anomaly episode: left out of training.
+    var excluded: Bool
 }
