@@ -79,32 +79,13 @@ typealias V16 = SIMD16<Float>
 }
 
 extension Float: EngineScalar {
-    /// Register-blocked panel product: 8 (then 1) SIMD16 accumulators live across the whole j loop, so each
-    /// weight is loaded once and each output stored once.
+    /// Register-blocked panel product: 4 (then 1) SIMD16 accumulators live across the whole j loop, so each
+    /// weight is loaded once and each output stored once per 64-wide panel. Four SIMD16 are eight AVX2
+    /// registers; eight SIMD16 (a 128 panel) would take all sixteen and spill on a Haswell-target build.
     @inline(__always)
     static func gemv(_ out: UnsafeMutablePointer<Float>, _ n: Int, _ rows: UnsafePointer<Float>, _ stride: Int,
                      _ v: UnsafePointer<Float>, _ k: Int) {
         var o = 0
-        while o + 128 <= n {
-            var a0 = load16(out + o), a1 = load16(out + o + 16), a2 = load16(out + o + 32), a3 = load16(out + o + 48)
-            var a4 = load16(out + o + 64), a5 = load16(out + o + 80), a6 = load16(out + o + 96), a7 = load16(out + o + 112)
-            var r = rows + o
-            for j in 0..<k {
-                let s = V16(repeating: v[j])
-                a0 = a0.addingProduct(s, load16(r))
-                a1 = a1.addingProduct(s, load16(r + 16))
-                a2 = a2.addingProduct(s, load16(r + 32))
-                a3 = a3.addingProduct(s, load16(r + 48))
-                a4 = a4.addingProduct(s, load16(r + 64))
-                a5 = a5.addingProduct(s, load16(r + 80))
-                a6 = a6.addingProduct(s, load16(r + 96))
-                a7 = a7.addingProduct(s, load16(r + 112))
-                r += stride
-            }
-            store16(a0, out + o); store16(a1, out + o + 16); store16(a2, out + o + 32); store16(a3, out + o + 48)
-            store16(a4, out + o + 64); store16(a5, out + o + 80); store16(a6, out + o + 96); store16(a7, out + o + 112)
-            o += 128
-        }
         while o + 64 <= n {
             var a0 = load16(out + o), a1 = load16(out + o + 16), a2 = load16(out + o + 32), a3 = load16(out + o + 48)
             var r = rows + o
