@@ -36,18 +36,8 @@ func cellForward<F: EngineScalar>(_ l: Layout, _ p: UnsafePointer<F>, x: UnsafeP
         a.update(from: p + l.bx, count: gh)
         F.gemv(a, gh, p + l.wx, gh, x, l.inputs)
         F.gemv(a, gh, p + l.wh, gh, hPrev, h)
-        F.sigmoid(a, 3 * h)                              // i, f, o = σ(·)
-        F.tanh(a + 3 * h, h)                             // g = tanh(·)
-        let tc = a + 4 * h
-        for k in 0..<h {
-            let c = a[h + k] * cPrev[k] + a[k] * a[3 * h + k]   // c = f⊙c_prev + i⊙g
-            cOut[k] = c
-            tc[k] = c
-        }
-        F.tanh(tc, h)                                    // tc = tanh(c)
-        for k in 0..<h {
-            hOut[k] = a[2 * h + k] * tc[k]               // h = o⊙tanh(c)
-        }
+        // i, f, o = σ(·), g = tanh(·); c = f⊙c_prev + i⊙g; a[4H..<5H] = tanh(c); h = o⊙tanh(c)
+        F.lstmPointwise(a, cPrev: cPrev, cOut: cOut, hOut: hOut, h)
     case .gru:
         // ax = bx + Wxᵀx (3H), ah = bh + Whᵀh_prev (3H); blocks r, z, n.
         let ah = a + gh

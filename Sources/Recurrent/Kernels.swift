@@ -23,6 +23,30 @@ protocol EngineScalar: BinaryFloatingPoint, Sendable {
     static func tanh(_ p: UnsafeMutablePointer<Self>, _ n: Int)
     /// Scalar exp (loss terms).
     static func expScalar(_ x: Self) -> Self
+    /// LSTM pointwise part, fused: a = [i f o g] pre-activations (4H) → activated in place; c = f⊙c_prev + i⊙g
+    /// into `cOut`; tanh(c) into a[4H..<5H]; h = o⊙tanh(c) into `hOut`. Index-wise, so cOut may alias cPrev.
+    static func lstmPointwise(_ a: UnsafeMutablePointer<Self>, cPrev: UnsafePointer<Self>,
+                              cOut: UnsafeMutablePointer<Self>, hOut: UnsafeMutablePointer<Self>, _ h: Int)
+}
+
+extension EngineScalar {
+    /// Reference (and tail) version of `lstmPointwise`, one element at a time.
+    @inline(__always)
+    static func lstmPointwiseScalar(_ a: UnsafeMutablePointer<Self>, cPrev: UnsafePointer<Self>,
+                                    cOut: UnsafeMutablePointer<Self>, hOut: UnsafeMutablePointer<Self>,
+                                    _ h: Int, from: Int) {
+        for k in from..<h {
+            sigmoid(a + k, 1)
+            sigmoid(a + h + k, 1)
+            sigmoid(a + 2 * h + k, 1)
+            tanh(a + 3 * h + k, 1)
+            let c = a[h + k] * cPrev[k] + a[k] * a[3 * h + k]
+            cOut[k] = c
+            a[4 * h + k] = c
+            tanh(a + 4 * h + k, 1)
+            hOut[k] = a[2 * h + k] * a[4 * h + k]
+        }
+    }
 }
 
 // MARK: - Float: SIMD16
@@ -50,12 +74,12 @@ typealias V16 = SIMD16<Float>
     var r = x.addingProduct(n, V16(repeating: -0.693_359_375))
     r = r.addingProduct(n, V16(repeating: 2.121_944_4e-4))
     var p = V16(repeating: 1.987_569_15e-4)
-    p = (p * r) + 1.398_199_95e-3
-    p = (p * r) + 8.333_451_9e-3
-    p = (p * r) + 4.166_579_59e-2
-    p = (p * r) + 1.666_666_55e-1
-    p = (p * r) + 5.000_000_12e-1
-    let y = (p * (r * r) + r) + 1
+    p = V16(repeating: 1.398_199_95e-3).addingProduct(p, r)
+    p = V16(repeating: 8.333_451_9e-3).addingProduct(p, r)
+    p = V16(repeating: 4.166_579_59e-2).addingProduct(p, r)
+    p = V16(repeating: 1.666_666_55e-1).addingProduct(p, r)
+    p = V16(repeating: 5.000_000_12e-1).addingProduct(p, r)
+    let y = (r + 1).addingProduct(p, r * r)
     let bits = unsafeBitCast(t, to: SIMD16<UInt32>.self) &- 0x4B40_0000 &+ 127
     let scale = unsafeBitCast(bits &<< 23, to: V16.self)
     return y * scale
@@ -187,6 +211,39 @@ extension Float: EngineScalar {
     static func expScalar(_ x: Float) -> Float {
         expf(x)
     }
+
+    /// Activations run as whole-vector passes (`sigmoid`/`tanh` keep their exp inlined; a fused per-16-unit
+    /// loop with five exp chains was not inlined by the compiler and ran slower), the rest in SIMD16.
+    @inline(__always)
+    static func lstmPointwise(_ a: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>,
+                              cOut: UnsafeMutablePointer<Float>, hOut: UnsafeMutablePointer<Float>, _ h: Int) {
+        sigmoid(a, 3 * h)
+        tanh(a + 3 * h, h)
+        let tc = a + 4 * h
+        var k = 0
+        while k + 16 <= h {
+            let c = (load16(a + h + k) * load16(cPrev + k)).addingProduct(load16(a + k), load16(a + 3 * h + k))
+            store16(c, cOut + k)
+            store16(c, tc + k)
+            k += 16
+        }
+        while k < h {
+            let c = (a[h + k] * cPrev[k]).addingProduct(a[k], a[3 * h + k])
+            cOut[k] = c
+            tc[k] = c
+            k += 1
+        }
+        tanh(tc, h)
+        k = 0
+        while k + 16 <= h {
+            store16(load16(a + 2 * h + k) * load16(tc + k), hOut + k)
+            k += 16
+        }
+        while k < h {
+            hOut[k] = a[2 * h + k] * tc[k]
+            k += 1
+        }
+    }
 }
 
 // MARK: - Double: reference loops
@@ -219,6 +276,11 @@ extension Double: EngineScalar {
 
     static func expScalar(_ x: Double) -> Double {
         exp(x)
+    }
+
+    static func lstmPointwise(_ a: UnsafeMutablePointer<Double>, cPrev: UnsafePointer<Double>,
+                              cOut: UnsafeMutablePointer<Double>, hOut: UnsafeMutablePointer<Double>, _ h: Int) {
+        lstmPointwiseScalar(a, cPrev: cPrev, cOut: cOut, hOut: hOut, h, from: 0)
     }
 }
 
