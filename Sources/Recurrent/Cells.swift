@@ -45,16 +45,8 @@ func cellForward<F: EngineScalar>(_ l: Layout, _ p: UnsafePointer<F>, x: UnsafeP
         F.gemv(a, gh, p + l.wx, gh, x, l.inputs)
         ah.update(from: p + l.bh, count: gh)
         F.gemv(ah, gh, p + l.wh, gh, hPrev, h)
-        for k in 0..<(2 * h) { a[k] += ah[k] }
-        F.sigmoid(a, 2 * h)                              // r, z = σ(ax + ah)
-        for k in 0..<h {
-            a[2 * h + k] += a[k] * ah[2 * h + k]         // n_pre = ax_n + r⊙ah_n
-        }
-        F.tanh(a + 2 * h, h)                             // n = tanh(n_pre)
-        for k in 0..<h {
-            let z = a[h + k]
-            hOut[k] = (1 - z) * a[2 * h + k] + z * hPrev[k]   // h = (1−z)⊙n + z⊙h_prev
-        }
+        // r, z = σ(ax + ah); n = tanh(ax_n + r⊙ah_n); h = (1−z)⊙n + z⊙h_prev
+        F.gruPointwise(a, ah: ah, hPrev: hPrev, hOut: hOut, h)
     case .rnn:
         // a = tanh(bx + Wxᵀx + Whᵀh_prev); h = a
         a.update(from: p + l.bx, count: gh)

@@ -27,9 +27,27 @@ protocol EngineScalar: BinaryFloatingPoint, Sendable {
     /// into `cOut`; tanh(c) into a[4H..<5H]; h = o⊙tanh(c) into `hOut`. Index-wise, so cOut may alias cPrev.
     static func lstmPointwise(_ a: UnsafeMutablePointer<Self>, cPrev: UnsafePointer<Self>,
                               cOut: UnsafeMutablePointer<Self>, hOut: UnsafeMutablePointer<Self>, _ h: Int)
+    /// GRU pointwise part: a = ax (r, z, n blocks, 3H), ah = bh + Whᵀh_prev (3H) → a holds activated r, z, n;
+    /// h = (1−z)⊙n + z⊙h_prev into `hOut` (may alias `hPrev`).
+    static func gruPointwise(_ a: UnsafeMutablePointer<Self>, ah: UnsafePointer<Self>, hPrev: UnsafePointer<Self>,
+                             hOut: UnsafeMutablePointer<Self>, _ h: Int)
 }
 
 extension EngineScalar {
+    /// Reference version of `gruPointwise`.
+    @inline(__always)
+    static func gruPointwiseScalar(_ a: UnsafeMutablePointer<Self>, ah: UnsafePointer<Self>, hPrev: UnsafePointer<Self>,
+                                   hOut: UnsafeMutablePointer<Self>, _ h: Int) {
+        for k in 0..<(2 * h) { a[k] += ah[k] }
+        sigmoid(a, 2 * h)                                // r, z = σ(ax + ah)
+        for k in 0..<h { a[2 * h + k] += a[k] * ah[2 * h + k] }   // n_pre = ax_n + r⊙ah_n
+        tanh(a + 2 * h, h)                               // n = tanh(n_pre)
+        for k in 0..<h {
+            let z = a[h + k]
+            hOut[k] = (1 - z) * a[2 * h + k] + z * hPrev[k]      // h = (1−z)⊙n + z⊙h_prev
+        }
+    }
+
     /// Reference (and tail) version of `lstmPointwise`, one element at a time.
     @inline(__always)
     static func lstmPointwiseScalar(_ a: UnsafeMutablePointer<Self>, cPrev: UnsafePointer<Self>,
@@ -246,6 +264,35 @@ extension Float: EngineScalar {
     }
 }
 
+extension Float {
+    @inline(__always)
+    static func gruPointwise(_ a: UnsafeMutablePointer<Float>, ah: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
+                             hOut: UnsafeMutablePointer<Float>, _ h: Int) {
+        guard h % 16 == 0 else {
+            gruPointwiseScalar(a, ah: ah, hPrev: hPrev, hOut: hOut, h)
+            return
+        }
+        var k = 0
+        while k < 2 * h {
+            store16(load16(a + k) + load16(ah + k), a + k)
+            k += 16
+        }
+        sigmoid(a, 2 * h)
+        k = 0
+        while k < h {
+            store16(load16(a + 2 * h + k).addingProduct(load16(a + k), load16(ah + 2 * h + k)), a + 2 * h + k)
+            k += 16
+        }
+        tanh(a + 2 * h, h)
+        k = 0
+        while k < h {
+            let z = load16(a + h + k), n = load16(a + 2 * h + k)
+            store16(n.addingProduct(z, load16(hPrev + k) - n), hOut + k)   // (1−z)n + z·h_prev = n + z(h_prev − n)
+            k += 16
+        }
+    }
+}
+
 // MARK: - Double: reference loops
 
 extension Double: EngineScalar {
@@ -281,6 +328,11 @@ extension Double: EngineScalar {
     static func lstmPointwise(_ a: UnsafeMutablePointer<Double>, cPrev: UnsafePointer<Double>,
                               cOut: UnsafeMutablePointer<Double>, hOut: UnsafeMutablePointer<Double>, _ h: Int) {
         lstmPointwiseScalar(a, cPrev: cPrev, cOut: cOut, hOut: hOut, h, from: 0)
+    }
+
+    static func gruPointwise(_ a: UnsafeMutablePointer<Double>, ah: UnsafePointer<Double>, hPrev: UnsafePointer<Double>,
+                             hOut: UnsafeMutablePointer<Double>, _ h: Int) {
+        gruPointwiseScalar(a, ah: ah, hPrev: hPrev, hOut: hOut, h)
     }
 }
 
