@@ -103,6 +103,14 @@ typealias V16 = SIMD16<Float>
     return y * scale
 }
 
+/// Horizontal sum as a tree of vector adds: `.sum()` is a serial chain of 15 scalar adds (no reassociation).
+@inline(__always) func hsum(_ v: V16) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    let c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+}
+
 @inline(__always) func sigmoid16(_ x: V16) -> V16 {
     1 / (1 + exp16(-x))
 }
@@ -191,7 +199,7 @@ extension Float: EngineScalar {
             acc0 = acc0.addingProduct(load16(x + i), load16(y + i))
             i += 16
         }
-        var s = (acc0 + acc1).sum()
+        var s = hsum(acc0 + acc1)
         while i < n {
             s = s.addingProduct(x[i], y[i])
             i += 1
