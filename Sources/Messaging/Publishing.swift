@@ -113,7 +113,8 @@ public struct DemoGenerator: Sequence, IteratorProtocol, Sendable {
             seriesIndex = 0
             step += 1
         }
-        return Point(key: seriesNames[i], timestamp: t, value: value)
+        // Four decimals keep the demo's text records short and readable.
+        return Point(key: seriesNames[i], timestamp: t, value: (value * 10_000).rounded() / 10_000)
     }
 }
 
