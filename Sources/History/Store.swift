@@ -39,15 +39,54 @@ public final class Store: Sendable {
     /// Opens an existing file for queries only (the CLI); never creates or migrates it.
     public static func openReadOnly(path: String) throws(StoreError) -> Store {
         guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
+        do {
+            return try openReadOnly(path: path, sqlitePath: path)
+        } catch {
+            // A WAL database whose writer has gone may have no -shm file, and a reader that may not create
+            // one (the daemon's state folder, another user) cannot open it. With an empty or no -wal file every
+            // committed transaction is in the main file, so it can be read as immutable; a daemon starting
+            // meanwhile could only make this one query fail, never damage the file.
+            if case .incompatibleSchema = error { throw error }
+            guard walIsEmpty(path),
+                  let store = try? openReadOnly(path: path, sqlitePath: immutableURI(path)) else { throw error }
+            return store
+        }
+    }
+
+    /// True when no -wal file holds transactions that are not in the main file yet.
+    static func walIsEmpty(_ path: String) -> Bool {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path + "-wal") else { return true }
+        return (attributes[.size] as? NSNumber)?.intValue == 0
+    }
+
+    static func openReadOnly(path: String, sqlitePath: String) throws(StoreError) -> Store {
         let pool: DatabasePool
         do {
-            pool = try DatabasePool(path: path, configuration: configuration(readOnly: true))
+            pool = try DatabasePool(path: sqlitePath, configuration: configuration(readOnly: true))
         } catch {
             throw .open(path: path, reason: reason(error))
         }
         let store = Store(readOnlyPool: pool, path: path)
         try store.checkSchema()
         return store
+    }
+
+    /// `file:PATH?immutable=1`; SQLite builds with URI filenames enabled (Debian's is) read it as a URI.
+    static func immutableURI(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var encoded = ""
+        for byte in absolute.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                encoded.unicodeScalars.append(UnicodeScalar(byte))
+            default:
+                let hex = String(byte, radix: 16, uppercase: true)
+                encoded += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return "file:" + encoded + "?immutable=1"
     }
 
     private static func configuration(readOnly: Bool) -> Configuration {
@@ -86,9 +125,14 @@ public final class Store: Sendable {
         }
     }
 
-    /// Closes the connections (checkpointing the WAL into the file); the store must not be used afterwards.
+    /// Closes the connections, with every commit moved into the main file; the store must not be used afterwards.
     public func close() throws(StoreError) {
         do {
+            // GRDB closes the writer before the read-only readers, so the last connection cannot checkpoint:
+            // do it here, leaving an empty -wal that readers of other users can open without creating files.
+            if !isReadOnly {
+                _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            }
             try pool.close()
         } catch {
             throw .write(path: path, reason: Store.reason(error))
