@@ -142,33 +142,51 @@ public struct TrainingReport: Sendable, Equatable {
 /// A recurrent network (one cell layer + linear head) with its weights, stored contiguously.
 public struct RecurrentModel: Sendable, Equatable {
     public let shape: ModelShape
-    /// All weights and biases in one contiguous buffer (layout is the engine's business).
+    /// All weights and biases in one contiguous buffer (layout is the engine's business: see Layout.swift).
     public var parameters: [Float]
 
     /// A freshly initialised model: Glorot input weights, orthogonal recurrent weights, forget bias 1; deterministic in `seed`.
     public init(shape: ModelShape, seed: UInt64) {
         self.shape = shape
-        self.parameters = [] // PLACEHOLDER
+        self.parameters = Self.initialParameters(shape: shape, seed: seed)
+    }
+
+    /// A model with the given weights (count must be `parameterCount(for: shape)`).
+    public init(shape: ModelShape, parameters: [Float]) {
+        precondition(parameters.count == Self.parameterCount(for: shape), "parameter count does not match the shape")
+        self.shape = shape
+        self.parameters = parameters
     }
 
     /// Hot path: consume one input vector (`shape.inputSize` floats), advance `state`, predict the next value.
     /// Allocates nothing.
     public func step(input: UnsafeBufferPointer<Float>, state: inout RecurrentState) -> Prediction {
-        Prediction(mean: input.first ?? 0, logVariance: 0) // PLACEHOLDER
+        stepInPlace(input: input, state: &state)
     }
 
     /// Runs the model over `inputs` (T × inputSize, row-major) from `state`, returning the T predictions and
     /// leaving `state` after the last step (used to re-prime a state after new weights are installed).
     public func run(inputs: [Float], state: inout RecurrentState) -> [Prediction] {
-        let t = inputs.count / max(1, shape.inputSize)
-        return (0..<t).map { Prediction(mean: inputs[$0 * shape.inputSize], logVariance: 0) } // PLACEHOLDER
+        let width = max(1, shape.inputSize)
+        let t = inputs.count / width
+        var out = [Prediction]()
+        out.reserveCapacity(t)
+        inputs.withUnsafeBufferPointer { all in
+            for i in 0..<t {
+                let row = UnsafeBufferPointer(rebasing: all[(i * width)..<((i + 1) * width)])
+                out.append(stepInPlace(input: row, state: &state))
+            }
+        }
+        return out
     }
 
     /// Mean loss of the predictions against `targets` (prediction after input t is compared with targets[t]),
     /// running from the zero state, counting only steps t >= `from` (earlier steps only warm the state up).
     /// `weights` (optional, count T) scales each step's loss; 0 excludes a step.
+    /// Gaussian NLL on a model without a Gaussian head is computed as MSE. A non-finite input resets the
+    /// state to zero rather than poisoning every later step; 0 when no step counts.
     public func evaluate(inputs: [Float], targets: [Float], weights: [Float]? = nil, loss: LossKind, from: Int = 0) -> Float {
-        0 // PLACEHOLDER
+        evaluateWindow(inputs: inputs, targets: targets, weights: weights, loss: loss, from: from)
     }
 
     /// Trains in place with truncated BPTT on a window: inputs T × inputSize (row-major), targets T
@@ -176,23 +194,25 @@ public struct RecurrentModel: Sendable, Equatable {
     /// weights (0 excludes a step, e.g. points inside an anomaly episode). The last `validationFraction`
     /// of the steps is held back for validation. Warm start: training starts from the current weights.
     /// NaN/Inf losses or gradients skip the update and are counted, never applied.
+    /// Returns the best weights seen by validation loss (the starting weights included).
     public mutating func train(inputs: [Float], targets: [Float], weights: [Float]? = nil, config: TrainingConfig) -> TrainingReport {
-        TrainingReport(initialValidationLoss: 0, trainLoss: 0, validationLoss: 0, epochsRun: 0, updates: 0,
-                       skippedUpdates: 0, stoppedEarly: false) // PLACEHOLDER
+        trainWindow(inputs: inputs, targets: targets, weights: weights, config: config)
     }
 
     /// Weights (no optimizer state) as a compact blob: version byte, shape, parameters.
     public func serialized() -> [UInt8] {
-        [] // PLACEHOLDER
+        encodeBlob()
     }
 
     /// Reads a blob written by `serialized()`; rejects a wrong version, shape or length.
     public init(serialized: [UInt8]) throws(RecurrentError) {
-        throw .truncated(expected: 1, found: serialized.count) // PLACEHOLDER
+        let (shape, parameters) = try Self.decodeBlob(serialized)
+        self.shape = shape
+        self.parameters = parameters
     }
 
     /// Number of parameters for a shape.
     public static func parameterCount(for shape: ModelShape) -> Int {
-        0 // PLACEHOLDER
+        Layout(shape).count
     }
 }
