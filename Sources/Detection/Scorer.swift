@@ -77,7 +77,8 @@ public struct ScoringConfig: Sendable, Equatable {
     /// Surprise (−log10 p) that maps to score 0.5: score = s / (s + surpriseHalf).
     public var surpriseHalf: Double = 4
     /// Flag runs of exactly repeated values (a frozen sensor) by how rare exact repeats are in this series.
-    public var frozenDetection: Bool = true
+    /// Off by default: on NAB it costs ~19 points (idle and quantised series repeat in long runs).
+    public var frozenDetection: Bool = false
     /// Surprise at the edge of the expected band [lower, upper] (2 = the band holds ~99 % of points).
     public var bandSurprise: Double = 2
     /// Memory of the running spread (residual and likelihood stages), in points.
@@ -98,7 +99,7 @@ public struct ScoringConfig: Sendable, Equatable {
     /// Bytes of scorer state one series holds with this configuration (for capacity planning).
     public var bytesPerSeries: Int {
         let h = min(max(history, 1), Int(UInt16.max))
-        var b = 2 * h + 2 * (LogBins.signedCount + 1) // value history
+        var b = 4 * h + 2 * (LogBins.signedCount + 1) // value history
         if kind == .calibrated { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
         if frozenDetection { b += (h + 63) / 64 * 8 }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
@@ -180,14 +181,15 @@ public struct Scorer: Sendable {
                 lower = lo
                 upper = hi
             }
-            spread.update(residual: 0, value: v)
+            spread.update(value: v)
         }
         frozen.observe(v)
         if ready && config.frozenDetection { s = max(s, frozen.surprise) }
         frozen.settle()
         values.insert(v)
 
-        if !s.isFinite { s = 0 }
+        // Cap at p = 1e-300 so that scores stay below 1 and a threshold can always be swept.
+        s = s.isFinite ? min(max(s, 0), 300) : 0
         var kept = s
         if config.onsetWindow > 0 {
             let prev = onset.previousMax()
@@ -210,8 +212,8 @@ public struct Scorer: Sendable {
             let sd = gaussianSpread(spreadHint)
             return Surprise.gaussianTwoSided(r / sd)
         case .likelihood:
-            let ratio = abs(r) / spread.spread
-            let raw = 1 - exp(-ratio)
+            // HTM's raw score is 0 when predicted and 1 when not: |r| in units of 4 spreads, clipped at 1.
+            let raw = min(1, abs(r) / (4 * spread.spread))
             spread.update(residual: r, value: v)
             return likelihood.surprise(raw: raw)
         case .dynamic:
@@ -228,9 +230,9 @@ public struct Scorer: Sendable {
             if residuals.sinceRefresh == 0 {
                 residualBand = residuals.quantile(1 - pow(10, -config.bandSurprise)) ?? 0
             }
-        case .residual, .gaussian:
+        case .residual, .gaussian, .dynamic:
             spread.update(residual: r, value: v)
-        case .likelihood, .dynamic:
+        case .likelihood:
             break // updated while scoring
         }
     }
@@ -247,12 +249,10 @@ public struct Scorer: Sendable {
         switch config.kind {
         case .calibrated:
             return residualBand
-        case .residual, .likelihood:
+        case .residual, .likelihood, .dynamic:
             return spread.spread * b / Surprise.log10e
         case .gaussian:
             return gaussianSpread(spreadHint) * (2 * b / Surprise.log10e).squareRoot()
-        case .dynamic:
-            return dynamic.epsilon.isFinite ? dynamic.epsilon : spread.spread * b / Surprise.log10e
         }
     }
 

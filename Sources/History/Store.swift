@@ -11,7 +11,7 @@ public final class Store: Sendable {
     /// True for stores from `openReadOnly(path:)`, which refuse `apply` and retention.
     public let isReadOnly: Bool
     private let pool: DatabasePool
-    private let seriesIDs = SeriesIDCache()
+    private let cache = WriterCache()
 
     /// Opens or creates the file and brings its schema up to date.
     public init(path: String) throws(StoreError) {
@@ -39,15 +39,54 @@ public final class Store: Sendable {
     /// Opens an existing file for queries only (the CLI); never creates or migrates it.
     public static func openReadOnly(path: String) throws(StoreError) -> Store {
         guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
+        do {
+            return try openReadOnly(path: path, sqlitePath: path)
+        } catch {
+            // A WAL database whose writer has gone may have no -shm file, and a reader that may not create
+            // one (the daemon's state folder, another user) cannot open it. With an empty or no -wal file every
+            // committed transaction is in the main file, so it can be read as immutable; a daemon starting
+            // meanwhile could only make this one query fail, never damage the file.
+            if case .incompatibleSchema = error { throw error }
+            guard walIsEmpty(path),
+                  let store = try? openReadOnly(path: path, sqlitePath: immutableURI(path)) else { throw error }
+            return store
+        }
+    }
+
+    /// True when no -wal file holds transactions that are not in the main file yet.
+    static func walIsEmpty(_ path: String) -> Bool {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path + "-wal") else { return true }
+        return (attributes[.size] as? NSNumber)?.intValue == 0
+    }
+
+    static func openReadOnly(path: String, sqlitePath: String) throws(StoreError) -> Store {
         let pool: DatabasePool
         do {
-            pool = try DatabasePool(path: path, configuration: configuration(readOnly: true))
+            pool = try DatabasePool(path: sqlitePath, configuration: configuration(readOnly: true))
         } catch {
             throw .open(path: path, reason: reason(error))
         }
         let store = Store(readOnlyPool: pool, path: path)
         try store.checkSchema()
         return store
+    }
+
+    /// `file:PATH?immutable=1`; SQLite builds with URI filenames enabled (Debian's is) read it as a URI.
+    static func immutableURI(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var encoded = ""
+        for byte in absolute.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                encoded.unicodeScalars.append(UnicodeScalar(byte))
+            default:
+                let hex = String(byte, radix: 16, uppercase: true)
+                encoded += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return "file:" + encoded + "?immutable=1"
     }
 
     private static func configuration(readOnly: Bool) -> Configuration {
@@ -86,9 +125,14 @@ public final class Store: Sendable {
         }
     }
 
-    /// Closes the connections (checkpointing the WAL into the file); the store must not be used afterwards.
+    /// Closes the connections, with every commit moved into the main file; the store must not be used afterwards.
     public func close() throws(StoreError) {
         do {
+            // GRDB closes the writer before the read-only readers, so the last connection cannot checkpoint:
+            // do it here, leaving an empty -wal that readers of other users can open without creating files.
+            if !isReadOnly {
+                _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            }
             try pool.close()
         } catch {
             throw .write(path: path, reason: Store.reason(error))
@@ -109,7 +153,7 @@ public final class Store: Sendable {
     func apply(_ batch: WriteBatch, beforeCommit: (@Sendable () -> Void)?) throws(StoreError) -> [Int64] {
         guard !isReadOnly else { throw .readOnly(path: path) }
         if batch.isEmpty { return [] }
-        let cache = seriesIDs
+        let cache = self.cache
         let savedAt = Date().timeIntervalSince1970
         do {
             let ids = try pool.write { db -> [Int64] in
@@ -166,48 +210,72 @@ public final class Store: Sendable {
     }
 }
 
-/// Series key → row id, so the hot write path skips the lookup on the TEXT key; only the writer touches it.
-final class SeriesIDCache: @unchecked Sendable {
+/// Row ids the writer has seen, so the hot path skips lookups: series key → series id, and open episodes →
+/// anomaly id (updates and closes then hit the row by its primary key). Only the single writer touches it.
+final class WriterCache: @unchecked Sendable {
+    /// Open episodes whose close never comes (a series that vanished) would otherwise accumulate for ever.
+    static let maximumOpenEpisodes = 100_000
     private let lock = NSLock()
-    private var ids: [String: Int64] = [:]
+    private var seriesIDs: [String: Int64] = [:]
+    private var anomalyIDs: [EpisodeKey: Int64] = [:]
 
-    func id(for key: String) -> Int64? {
+    func seriesID(for key: String) -> Int64? {
         lock.lock()
         defer { lock.unlock() }
-        return ids[key]
+        return seriesIDs[key]
     }
 
-    func set(_ id: Int64, for key: String) {
+    func setSeriesID(_ id: Int64, for key: String) {
         lock.lock()
         defer { lock.unlock() }
-        ids[key] = id
+        seriesIDs[key] = id
+    }
+
+    func anomalyID(for key: EpisodeKey) -> Int64? {
+        lock.lock()
+        defer { lock.unlock() }
+        return anomalyIDs[key]
+    }
+
+    func setAnomalyID(_ id: Int64?, for key: EpisodeKey) {
+        lock.lock()
+        defer { lock.unlock() }
+        if id != nil, anomalyIDs.count >= WriterCache.maximumOpenEpisodes { anomalyIDs.removeAll() }
+        anomalyIDs[key] = id
     }
 
     func removeAll() {
         lock.lock()
         defer { lock.unlock() }
-        ids.removeAll()
+        seriesIDs.removeAll()
+        anomalyIDs.removeAll()
     }
+}
+
+/// One episode of one series, as the anomalies table's unique key.
+struct EpisodeKey: Hashable {
+    var seriesID: Int64
+    var episode: Int
 }
 
 /// The statements of one write transaction; all cached, so a batch prepares nothing after the first.
 private struct BatchWriter {
     let db: Database
-    let cache: SeriesIDCache
+    let cache: WriterCache
     /// Highest episode number written per series id in this batch.
     var lastEpisodes: [Int64: Int] = [:]
 
-    init(db: Database, cache: SeriesIDCache) {
+    init(db: Database, cache: WriterCache) {
         self.db = db
         self.cache = cache
     }
 
     /// The row id of `key`, creating a placeholder row (learning, no points) when the series is new.
     mutating func seriesID(_ key: String, seenAt: Double) throws -> Int64 {
-        if let id = cache.id(for: key) { return id }
+        if let id = cache.seriesID(for: key) { return id }
         let select = try db.cachedStatement(sql: "SELECT id FROM series WHERE key = ?")
         if let id = try Int64.fetchOne(select, arguments: [key]) {
-            cache.set(id, for: key)
+            cache.setSeriesID(id, for: key)
             return id
         }
         let insert = try db.cachedStatement(sql: """
@@ -216,12 +284,12 @@ private struct BatchWriter {
             """)
         try insert.execute(arguments: [key, seenAt, seenAt])
         let id = db.lastInsertedRowID
-        cache.set(id, for: key)
+        cache.setSeriesID(id, for: key)
         return id
     }
 
     mutating func upsert(_ update: SeriesUpdate) throws {
-        if let id = cache.id(for: update.key) {
+        if let id = cache.seriesID(for: update.key) {
             let statement = try db.cachedStatement(sql: """
                 UPDATE series SET
                     first_seen = MIN(first_seen, ?), last_seen = MAX(last_seen, ?), points = ?, state = ?,
@@ -252,7 +320,7 @@ private struct BatchWriter {
         guard let id = try Int64.fetchOne(statement, arguments: arguments) else {
             throw DatabaseError(resultCode: .SQLITE_ERROR, message: "series upsert returned no row")
         }
-        cache.set(id, for: update.key)
+        cache.setSeriesID(id, for: update.key)
     }
 
     mutating func save(_ checkpoint: ModelCheckpoint, savedAt: Double) throws {
@@ -276,6 +344,36 @@ private struct BatchWriter {
     mutating func record(_ event: EpisodeEvent) throws -> Int64 {
         let seriesID = try seriesID(event.series, seenAt: event.openedAt)
         lastEpisodes[seriesID] = max(lastEpisodes[seriesID] ?? 0, event.episode)
+        let key = EpisodeKey(seriesID: seriesID, episode: event.episode)
+        let closedAt: Double? = event.kind == .close ? (event.closedAt ?? event.timestamp) : nil
+        let reason: String? = event.kind == .close ? (event.reason ?? EpisodeCloseReason.recovered) : nil
+        // Fast path: an episode this writer opened is updated by primary key, without an upsert's RETURNING.
+        if event.kind != .open, let id = cache.anomalyID(for: key) {
+            if event.kind == .update {
+                let statement = try db.cachedStatement(sql: """
+                    UPDATE anomalies SET
+                        peak_at = ?, peak_score = ?, value = ?, predicted = ?, lower = ?, upper = ?, threshold = ?,
+                        points = ?, model_version = ?, updated_at = ?
+                    WHERE id = ?
+                    """)
+                try statement.execute(arguments: [
+                    event.peakAt, event.peakScore.storable, event.value.storable, event.predicted.storable,
+                    event.lower.storable, event.upper.storable, event.threshold.storable, event.points,
+                    event.modelVersion, event.timestamp, id,
+                ])
+            } else {
+                let statement = try db.cachedStatement(sql: """
+                    UPDATE anomalies SET closed_at = ?, close_reason = ?, points = ?, updated_at = ? WHERE id = ?
+                    """)
+                try statement.execute(arguments: [closedAt, reason, event.points, event.timestamp, id])
+            }
+            if db.changesCount == 1 {
+                if event.kind == .close { cache.setAnomalyID(nil, for: key) }
+                return id
+            }
+            // The row went away behind the cache's back (retention, a manual delete): upsert it again.
+            cache.setAnomalyID(nil, for: key)
+        }
         let statement: Statement
         switch event.kind {
         case .open:
@@ -289,7 +387,7 @@ private struct BatchWriter {
                     value = excluded.value, predicted = excluded.predicted, lower = excluded.lower,
                     upper = excluded.upper, threshold = excluded.threshold, points = excluded.points,
                     model_version = excluded.model_version, updated_at = excluded.updated_at
-                RETURNING id
+                RETURNING id, closed_at IS NULL
                 """)
         case .update:
             statement = try db.cachedStatement(sql: """
@@ -301,7 +399,7 @@ private struct BatchWriter {
                     predicted = excluded.predicted, lower = excluded.lower, upper = excluded.upper,
                     threshold = excluded.threshold, points = excluded.points,
                     model_version = excluded.model_version, updated_at = excluded.updated_at
-                RETURNING id
+                RETURNING id, closed_at IS NULL
                 """)
         case .close:
             statement = try db.cachedStatement(sql: """
@@ -311,19 +409,21 @@ private struct BatchWriter {
                 ON CONFLICT (series_id, episode) DO UPDATE SET
                     closed_at = excluded.closed_at, close_reason = excluded.close_reason, points = excluded.points,
                     updated_at = excluded.updated_at
-                RETURNING id
+                RETURNING id, closed_at IS NULL
                 """)
         }
-        let closedAt: Double? = event.kind == .close ? (event.closedAt ?? event.timestamp) : nil
-        let reason: String? = event.kind == .close ? (event.reason ?? EpisodeCloseReason.recovered) : nil
         let arguments: StatementArguments = [
             seriesID, event.episode, event.openedAt, closedAt, reason, event.peakAt, event.peakScore.storable,
             event.value.storable, event.predicted.storable, event.lower.storable, event.upper.storable,
             event.threshold.storable, event.points, event.modelVersion, event.timestamp,
         ]
-        guard let id = try Int64.fetchOne(statement, arguments: arguments) else {
+        guard let row = try Row.fetchOne(statement, arguments: arguments) else {
             throw DatabaseError(resultCode: .SQLITE_ERROR, message: "episode upsert returned no row")
         }
+        let id: Int64 = row[0]
+        let isOpen: Bool = row[1]
+        // Only still-open episodes are cached: an update of a closed one must keep taking the upsert path.
+        cache.setAnomalyID(isOpen ? id : nil, for: key)
         return id
     }
 

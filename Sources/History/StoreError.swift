@@ -20,8 +20,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound(let path):
             return "no database at \(path); start the daemon or pass --database"
         case .open(let path, let reason):
-            return "could not open the database at \(path) (\(reason)); check the path and that its folder is "
-                + "writable by this user"
+            return "could not open the database at \(path) (\(reason)); check the path, that this user may read "
+                + "the file, and (for the daemon) write its folder"
         case .migration(let path, let reason):
             return "could not update the schema of the database at \(path) (\(reason)); the file is unchanged, "
                 + "check free disk space and permissions, or move the file away to start afresh"

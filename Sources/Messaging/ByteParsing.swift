@@ -191,8 +191,13 @@ func parseISO8601(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double
           let second = number(2) else { return nil }
     guard (1...12).contains(month), hour <= 23, minute <= 59, second <= 60 else { return nil }
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-    let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-    guard day >= 1 && day <= monthDays[month - 1] else { return nil }
+    let monthDays: Int
+    switch month {
+    case 2: monthDays = leap ? 29 : 28
+    case 4, 6, 9, 11: monthDays = 30
+    default: monthDays = 31
+    }
+    guard day >= 1 && day <= monthDays else { return nil }
     var fraction = 0.0
     if i < end && (p[i] == ASCII.dot || p[i] == ASCII.comma) {
         i += 1

@@ -124,8 +124,11 @@ public struct PayloadParser: Sendable {
     private func reject(_ reason: RejectReason, _ line: Line, _ summary: inout ParseSummary) {
         summary[reason] += 1
         if summary.samples.count < ParseSummary.maxSamples {
-            let n = min(line.end - line.start, 120)
-            var excerpt = String(decoding: UnsafeBufferPointer(start: line.p + line.start, count: n), as: UTF8.self)
+            // Control characters become `?` so a hostile record cannot forge log lines.
+            let n = min(line.end - line.start, 480)
+            var bytes = Array(UnsafeBufferPointer(start: line.p + line.start, count: n))
+            for k in bytes.indices where bytes[k] < 0x20 || bytes[k] == 0x7F { bytes[k] = 0x3F }
+            var excerpt = String(decoding: bytes, as: UTF8.self)
             if excerpt.count > 120 { excerpt = String(excerpt.prefix(120)) }
             summary.samples.append(ParseErrorSample(line: line.number, reason: reason, excerpt: excerpt))
         }
@@ -342,17 +345,27 @@ public struct PayloadParser: Sendable {
             if last == ASCII.lowerU && n < 0 { return nil }
             return .number(Double(n))
         }
-        switch e - s {
-        case 1 where p[s] == 0x74 || p[s] == 0x54 || p[s] == 0x66 || p[s] == 0x46:  // t T f F
-            return .nonNumeric
-        case 4, 5:
-            let word = String(decoding: UnsafeBufferPointer(start: p + s, count: e - s), as: UTF8.self)
-            if ["true", "True", "TRUE", "false", "False", "FALSE"].contains(word) { return .nonNumeric }
-        default:
-            break
-        }
+        if isBoolean(p, s, e) { return .nonNumeric }
         guard let v = parseDouble(p, s, e) else { return nil }
         return .number(v)
+    }
+
+    /// `t T true True TRUE f F false False FALSE`, compared byte-wise (no String on the hot path).
+    private static func isBoolean(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> Bool {
+        let n = e - s
+        let first = p[s]
+        guard first == 0x74 || first == 0x54 || first == 0x66 || first == 0x46 else { return false }
+        if n == 1 { return true }
+        let word: StaticString = (first == 0x74 || first == 0x54) ? "true" : "false"
+        guard n == word.utf8CodeUnitCount else { return false }
+        let w = word.utf8Start
+        let upper = p[s + 1] >= 0x41 && p[s + 1] <= 0x5A
+        for k in 1..<n {
+            let c = p[s + k]
+            let expected = upper ? w[k] - 0x20 : w[k]
+            if c != expected { return false }
+        }
+        return true
     }
 
     private func tagsSorted(_ p: UnsafePointer<UInt8>) -> Bool {

@@ -406,6 +406,10 @@ public final class ZMQSocket {
     var rawHandle: UnsafeMutableRawPointer? { handle }
 }
 
+// A socket must never cross threads: make any attempt to send one across a concurrency boundary a compile error.
+@available(*, unavailable, message: "libzmq sockets are not thread-safe; create the socket on the thread that uses it")
+extension ZMQSocket: Sendable {}
+
 /// Namespace for calls that span several sockets.
 public enum ZMQ {
     /// Waits until at least one socket is readable, or `timeoutMs` passes (-1 = forever).

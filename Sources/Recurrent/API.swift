@@ -1,6 +1,20 @@
-// PUBLIC API CONTRACT of the Recurrent module. Other modules code against exactly these names.
-// The recurrent-engine work replaces the placeholder bodies (marked PLACEHOLDER) with the real maths
-// and may split this file; it must keep every public name and signature below.
+// PUBLIC API CONTRACT of the Recurrent module. Other modules code against exactly these names; keep every
+// public name and signature (adding is fine).
+//
+// Where things are:
+//   Layout.swift         the flat parameter layout (input-major gate panels, head rows)
+//   Kernels.swift        SIMD16 kernels (panel gemv, axpy, dot, vectorised exp/sigmoid/tanh); Double reference loops
+//   Cells.swift          LSTM / GRU / RNN forward and backward side by side, head, losses — generic over the scalar
+//   Chunk.swift          one TBPTT chunk: B streams in lockstep, forward, weighted loss, backward
+//   Training.swift       the training loop: chunks, Adam, clipping, dropout, validation, early stopping
+//   Step.swift           the online step (hot path) and whole-window evaluation
+//   Init.swift           seeded RNG, Glorot / orthogonal initialisation
+//   Serialization.swift  the versioned weights blob
+//
+// Numerics: Float32 everywhere at run time; sigmoid/tanh use a polynomial exp (relative error ~1e-7), so
+// `step` agrees with a Double reference to ~1e-6 after hundreds of steps. Build with
+// `-Xswiftc -target-cpu -Xswiftc haswell` (the Makefile does): on the default SSE2 target the FMAs in the
+// kernels become library calls and everything is 20-30x slower.
 
 /// The kind of recurrent cell a model uses.
 public enum CellKind: String, Sendable, CaseIterable, Codable {
@@ -43,6 +57,8 @@ public struct RecurrentState: Sendable, Equatable {
 }
 
 /// One prediction of the next (normalised) value; `logVariance` is 0 when the head has no variance output.
+/// `logVariance` is clamped to [-12, 8]. A model trained only with MSE leaves its variance row untrained:
+/// a fresh model then reports 0 (variance 1 in normalised units), a warm-started one what earlier NLL training left.
 public struct Prediction: Sendable, Equatable {
     public var mean: Float
     public var logVariance: Float

@@ -36,18 +36,8 @@ func cellForward<F: EngineScalar>(_ l: Layout, _ p: UnsafePointer<F>, x: UnsafeP
         a.update(from: p + l.bx, count: gh)
         F.gemv(a, gh, p + l.wx, gh, x, l.inputs)
         F.gemv(a, gh, p + l.wh, gh, hPrev, h)
-        F.sigmoid(a, 3 * h)                              // i, f, o = σ(·)
-        F.tanh(a + 3 * h, h)                             // g = tanh(·)
-        let tc = a + 4 * h
-        for k in 0..<h {
-            let c = a[h + k] * cPrev[k] + a[k] * a[3 * h + k]   // c = f⊙c_prev + i⊙g
-            cOut[k] = c
-            tc[k] = c
-        }
-        F.tanh(tc, h)                                    // tc = tanh(c)
-        for k in 0..<h {
-            hOut[k] = a[2 * h + k] * tc[k]               // h = o⊙tanh(c)
-        }
+        // i, f, o = σ(·), g = tanh(·); c = f⊙c_prev + i⊙g; a[4H..<5H] = tanh(c); h = o⊙tanh(c)
+        F.lstmPointwise(a, cPrev: cPrev, cOut: cOut, hOut: hOut, h)
     case .gru:
         // ax = bx + Wxᵀx (3H), ah = bh + Whᵀh_prev (3H); blocks r, z, n.
         let ah = a + gh
@@ -55,16 +45,8 @@ func cellForward<F: EngineScalar>(_ l: Layout, _ p: UnsafePointer<F>, x: UnsafeP
         F.gemv(a, gh, p + l.wx, gh, x, l.inputs)
         ah.update(from: p + l.bh, count: gh)
         F.gemv(ah, gh, p + l.wh, gh, hPrev, h)
-        for k in 0..<(2 * h) { a[k] += ah[k] }
-        F.sigmoid(a, 2 * h)                              // r, z = σ(ax + ah)
-        for k in 0..<h {
-            a[2 * h + k] += a[k] * ah[2 * h + k]         // n_pre = ax_n + r⊙ah_n
-        }
-        F.tanh(a + 2 * h, h)                             // n = tanh(n_pre)
-        for k in 0..<h {
-            let z = a[h + k]
-            hOut[k] = (1 - z) * a[2 * h + k] + z * hPrev[k]   // h = (1−z)⊙n + z⊙h_prev
-        }
+        // r, z = σ(ax + ah); n = tanh(ax_n + r⊙ah_n); h = (1−z)⊙n + z⊙h_prev
+        F.gruPointwise(a, ah: ah, hPrev: hPrev, hOut: hOut, h)
     case .rnn:
         // a = tanh(bx + Wxᵀx + Whᵀh_prev); h = a
         a.update(from: p + l.bx, count: gh)

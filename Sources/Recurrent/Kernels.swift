@@ -23,6 +23,48 @@ protocol EngineScalar: BinaryFloatingPoint, Sendable {
     static func tanh(_ p: UnsafeMutablePointer<Self>, _ n: Int)
     /// Scalar exp (loss terms).
     static func expScalar(_ x: Self) -> Self
+    /// LSTM pointwise part, fused: a = [i f o g] pre-activations (4H) → activated in place; c = f⊙c_prev + i⊙g
+    /// into `cOut`; tanh(c) into a[4H..<5H]; h = o⊙tanh(c) into `hOut`. Index-wise, so cOut may alias cPrev.
+    static func lstmPointwise(_ a: UnsafeMutablePointer<Self>, cPrev: UnsafePointer<Self>,
+                              cOut: UnsafeMutablePointer<Self>, hOut: UnsafeMutablePointer<Self>, _ h: Int)
+    /// GRU pointwise part: a = ax (r, z, n blocks, 3H), ah = bh + Whᵀh_prev (3H) → a holds activated r, z, n;
+    /// h = (1−z)⊙n + z⊙h_prev into `hOut` (may alias `hPrev`).
+    static func gruPointwise(_ a: UnsafeMutablePointer<Self>, ah: UnsafePointer<Self>, hPrev: UnsafePointer<Self>,
+                             hOut: UnsafeMutablePointer<Self>, _ h: Int)
+}
+
+extension EngineScalar {
+    /// Reference version of `gruPointwise`.
+    @inline(__always)
+    static func gruPointwiseScalar(_ a: UnsafeMutablePointer<Self>, ah: UnsafePointer<Self>, hPrev: UnsafePointer<Self>,
+                                   hOut: UnsafeMutablePointer<Self>, _ h: Int) {
+        for k in 0..<(2 * h) { a[k] += ah[k] }
+        sigmoid(a, 2 * h)                                // r, z = σ(ax + ah)
+        for k in 0..<h { a[2 * h + k] += a[k] * ah[2 * h + k] }   // n_pre = ax_n + r⊙ah_n
+        tanh(a + 2 * h, h)                               // n = tanh(n_pre)
+        for k in 0..<h {
+            let z = a[h + k]
+            hOut[k] = (1 - z) * a[2 * h + k] + z * hPrev[k]      // h = (1−z)⊙n + z⊙h_prev
+        }
+    }
+
+    /// Reference (and tail) version of `lstmPointwise`, one element at a time.
+    @inline(__always)
+    static func lstmPointwiseScalar(_ a: UnsafeMutablePointer<Self>, cPrev: UnsafePointer<Self>,
+                                    cOut: UnsafeMutablePointer<Self>, hOut: UnsafeMutablePointer<Self>,
+                                    _ h: Int, from: Int) {
+        for k in from..<h {
+            sigmoid(a + k, 1)
+            sigmoid(a + h + k, 1)
+            sigmoid(a + 2 * h + k, 1)
+            tanh(a + 3 * h + k, 1)
+            let c = a[h + k] * cPrev[k] + a[k] * a[3 * h + k]
+            cOut[k] = c
+            a[4 * h + k] = c
+            tanh(a + 4 * h + k, 1)
+            hOut[k] = a[2 * h + k] * a[4 * h + k]
+        }
+    }
 }
 
 // MARK: - Float: SIMD16
@@ -50,15 +92,23 @@ typealias V16 = SIMD16<Float>
     var r = x.addingProduct(n, V16(repeating: -0.693_359_375))
     r = r.addingProduct(n, V16(repeating: 2.121_944_4e-4))
     var p = V16(repeating: 1.987_569_15e-4)
-    p = (p * r) + 1.398_199_95e-3
-    p = (p * r) + 8.333_451_9e-3
-    p = (p * r) + 4.166_579_59e-2
-    p = (p * r) + 1.666_666_55e-1
-    p = (p * r) + 5.000_000_12e-1
-    let y = (p * (r * r) + r) + 1
+    p = V16(repeating: 1.398_199_95e-3).addingProduct(p, r)
+    p = V16(repeating: 8.333_451_9e-3).addingProduct(p, r)
+    p = V16(repeating: 4.166_579_59e-2).addingProduct(p, r)
+    p = V16(repeating: 1.666_666_55e-1).addingProduct(p, r)
+    p = V16(repeating: 5.000_000_12e-1).addingProduct(p, r)
+    let y = (r + 1).addingProduct(p, r * r)
     let bits = unsafeBitCast(t, to: SIMD16<UInt32>.self) &- 0x4B40_0000 &+ 127
     let scale = unsafeBitCast(bits &<< 23, to: V16.self)
     return y * scale
+}
+
+/// Horizontal sum as a tree of vector adds: `.sum()` is a serial chain of 15 scalar adds (no reassociation).
+@inline(__always) func hsum(_ v: V16) -> Float {
+    let a = v.lowHalf + v.highHalf
+    let b = a.lowHalf + a.highHalf
+    let c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
 }
 
 @inline(__always) func sigmoid16(_ x: V16) -> V16 {
@@ -79,32 +129,13 @@ typealias V16 = SIMD16<Float>
 }
 
 extension Float: EngineScalar {
-    /// Register-blocked panel product: 8 (then 1) SIMD16 accumulators live across the whole j loop, so each
-    /// weight is loaded once and each output stored once.
+    /// Register-blocked panel product: 4 (then 1) SIMD16 accumulators live across the whole j loop, so each
+    /// weight is loaded once and each output stored once per 64-wide panel. Four SIMD16 are eight AVX2
+    /// registers; eight SIMD16 (a 128 panel) would take all sixteen and spill on a Haswell-target build.
     @inline(__always)
     static func gemv(_ out: UnsafeMutablePointer<Float>, _ n: Int, _ rows: UnsafePointer<Float>, _ stride: Int,
                      _ v: UnsafePointer<Float>, _ k: Int) {
         var o = 0
-        while o + 128 <= n {
-            var a0 = load16(out + o), a1 = load16(out + o + 16), a2 = load16(out + o + 32), a3 = load16(out + o + 48)
-            var a4 = load16(out + o + 64), a5 = load16(out + o + 80), a6 = load16(out + o + 96), a7 = load16(out + o + 112)
-            var r = rows + o
-            for j in 0..<k {
-                let s = V16(repeating: v[j])
-                a0 = a0.addingProduct(s, load16(r))
-                a1 = a1.addingProduct(s, load16(r + 16))
-                a2 = a2.addingProduct(s, load16(r + 32))
-                a3 = a3.addingProduct(s, load16(r + 48))
-                a4 = a4.addingProduct(s, load16(r + 64))
-                a5 = a5.addingProduct(s, load16(r + 80))
-                a6 = a6.addingProduct(s, load16(r + 96))
-                a7 = a7.addingProduct(s, load16(r + 112))
-                r += stride
-            }
-            store16(a0, out + o); store16(a1, out + o + 16); store16(a2, out + o + 32); store16(a3, out + o + 48)
-            store16(a4, out + o + 64); store16(a5, out + o + 80); store16(a6, out + o + 96); store16(a7, out + o + 112)
-            o += 128
-        }
         while o + 64 <= n {
             var a0 = load16(out + o), a1 = load16(out + o + 16), a2 = load16(out + o + 32), a3 = load16(out + o + 48)
             var r = rows + o
@@ -168,7 +199,7 @@ extension Float: EngineScalar {
             acc0 = acc0.addingProduct(load16(x + i), load16(y + i))
             i += 16
         }
-        var s = (acc0 + acc1).sum()
+        var s = hsum(acc0 + acc1)
         while i < n {
             s = s.addingProduct(x[i], y[i])
             i += 1
@@ -206,6 +237,68 @@ extension Float: EngineScalar {
     static func expScalar(_ x: Float) -> Float {
         expf(x)
     }
+
+    /// Activations run as whole-vector passes (`sigmoid`/`tanh` keep their exp inlined; a fused per-16-unit
+    /// loop with five exp chains was not inlined by the compiler and ran slower), the rest in SIMD16.
+    @inline(__always)
+    static func lstmPointwise(_ a: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>,
+                              cOut: UnsafeMutablePointer<Float>, hOut: UnsafeMutablePointer<Float>, _ h: Int) {
+        sigmoid(a, 3 * h)
+        tanh(a + 3 * h, h)
+        let tc = a + 4 * h
+        var k = 0
+        while k + 16 <= h {
+            let c = (load16(a + h + k) * load16(cPrev + k)).addingProduct(load16(a + k), load16(a + 3 * h + k))
+            store16(c, cOut + k)
+            store16(c, tc + k)
+            k += 16
+        }
+        while k < h {
+            let c = (a[h + k] * cPrev[k]).addingProduct(a[k], a[3 * h + k])
+            cOut[k] = c
+            tc[k] = c
+            k += 1
+        }
+        tanh(tc, h)
+        k = 0
+        while k + 16 <= h {
+            store16(load16(a + 2 * h + k) * load16(tc + k), hOut + k)
+            k += 16
+        }
+        while k < h {
+            hOut[k] = a[2 * h + k] * tc[k]
+            k += 1
+        }
+    }
+}
+
+extension Float {
+    @inline(__always)
+    static func gruPointwise(_ a: UnsafeMutablePointer<Float>, ah: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
+                             hOut: UnsafeMutablePointer<Float>, _ h: Int) {
+        guard h % 16 == 0 else {
+            gruPointwiseScalar(a, ah: ah, hPrev: hPrev, hOut: hOut, h)
+            return
+        }
+        var k = 0
+        while k < 2 * h {
+            store16(load16(a + k) + load16(ah + k), a + k)
+            k += 16
+        }
+        sigmoid(a, 2 * h)
+        k = 0
+        while k < h {
+            store16(load16(a + 2 * h + k).addingProduct(load16(a + k), load16(ah + 2 * h + k)), a + 2 * h + k)
+            k += 16
+        }
+        tanh(a + 2 * h, h)
+        k = 0
+        while k < h {
+            let z = load16(a + h + k), n = load16(a + 2 * h + k)
+            store16(n.addingProduct(z, load16(hPrev + k) - n), hOut + k)   // (1−z)n + z·h_prev = n + z(h_prev − n)
+            k += 16
+        }
+    }
 }
 
 // MARK: - Double: reference loops
@@ -238,6 +331,16 @@ extension Double: EngineScalar {
 
     static func expScalar(_ x: Double) -> Double {
         exp(x)
+    }
+
+    static func lstmPointwise(_ a: UnsafeMutablePointer<Double>, cPrev: UnsafePointer<Double>,
+                              cOut: UnsafeMutablePointer<Double>, hOut: UnsafeMutablePointer<Double>, _ h: Int) {
+        lstmPointwiseScalar(a, cPrev: cPrev, cOut: cOut, hOut: hOut, h, from: 0)
+    }
+
+    static func gruPointwise(_ a: UnsafeMutablePointer<Double>, ah: UnsafePointer<Double>, hPrev: UnsafePointer<Double>,
+                             hOut: UnsafeMutablePointer<Double>, _ h: Int) {
+        gruPointwiseScalar(a, ah: ah, hPrev: hPrev, hOut: hOut, h)
     }
 }
 

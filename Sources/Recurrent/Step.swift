@@ -1,9 +1,6 @@
 // The online step (hot path) and whole-window evaluation, both on the same cell code as training.
 
 extension RecurrentModel {
-    /// Largest stash the hot path keeps on the stack (GRU 6H): 6 · 1024 floats.
-    static let maxStackStash = 6 * 1024
-
     @inline(__always)
     func stepInPlace(input: UnsafeBufferPointer<Float>, state: inout RecurrentState) -> Prediction {
         let l = Layout(shape)

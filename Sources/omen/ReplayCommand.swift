@@ -68,8 +68,14 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Past residuals and values each point is ranked against.")
     var history: Int?
 
-    @Flag(help: "Do not flag runs of exactly repeated values (frozen sensors).")
-    var noFrozen = false
+    @Flag(help: "Flag runs of exactly repeated values longer than any before (frozen sensors).")
+    var frozen = false
+
+    @Option(help: "Fraction of its score a point keeps when it is not an onset, in [0, 1].")
+    var repeatFactor: Double?
+
+    @Option(help: "Most extreme past values the exponential tail is fitted to.")
+    var tailSize: Int?
 
     func validate() throws {
         if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be in [0, 1]") }
@@ -77,6 +83,8 @@ struct ReplayCommand: ParsableCommand {
         if let history, !(16...65535).contains(history) { throw ValidationError("--history must be in 16...65535") }
         if let hidden, !(1...1024).contains(hidden) { throw ValidationError("--hidden must be in 1...1024") }
         if let onsetWindow, onsetWindow < 0 { throw ValidationError("--onset-window must be 0 or more") }
+        if let repeatFactor, !(0...1).contains(repeatFactor) { throw ValidationError("--repeat-factor must be in [0, 1]") }
+        if let tailSize, !(2...1000).contains(tailSize) { throw ValidationError("--tail-size must be in 2...1000") }
     }
 
     /// The detector configuration: defaults, then flags.
@@ -91,7 +99,9 @@ struct ReplayCommand: ParsableCommand {
         if let valueWeight { c.scoring.valueWeight = valueWeight }
         if let onsetWindow { c.scoring.onsetWindow = onsetWindow }
         if let history { c.scoring.history = history }
-        if noFrozen { c.scoring.frozenDetection = false }
+        if frozen { c.scoring.frozenDetection = true }
+        if let repeatFactor { c.scoring.repeatFactor = repeatFactor }
+        if let tailSize { c.scoring.tailSize = tailSize }
         return c
     }
 

@@ -44,7 +44,8 @@ import Testing
 
     /// CSV has a header, quotes keys with commas or quotes, and leaves missing values empty.
     @Test func anomaliesCSVQuotesAndBlanks() {
-        let lines = Listing.anomalies([open, closed], format: .csv).split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = Listing.anomalies([open, closed], format: .csv)
+            .split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines[0] == Substring(Listing.anomalyFields.joined(separator: ",")))
         #expect(lines[1].hasPrefix("7,\"cpu,host=web01 usage_user\",2,1795773600.0,,"))
         #expect(lines[2].hasPrefix("3,\"say \"\"hi\"\""))

@@ -57,6 +57,23 @@ import Detection
         }
     }
 
+    /// The immutable fallback (for readers that may not create the -shm file) reads paths with URI characters.
+    @Test func immutableFallbackReadsOddPaths() throws {
+        try withTemporaryDirectory { directory in
+            let folder = directory + "/state dir ?#%"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let path = folder + "/omen.db"
+            let writer = try Store(path: path)
+            _ = try writer.apply(WriteBatch(events: [event(.open, at: 100)]))
+            try writer.close()
+            #expect(Store.walIsEmpty(path), "close() moves every commit into the main file")
+            let uri = Store.immutableURI(path)
+            #expect(uri.hasSuffix("/state%20dir%20%3F%23%25/omen.db?immutable=1"))
+            let reader = try Store.openReadOnly(path: path, sqlitePath: uri)
+            #expect(try reader.anomalies(AnomalyQuery()).count == 1)
+        }
+    }
+
     /// Open, update and close of one episode leave one row with the peak from the update and the close's end.
     @Test func episodeLifecycleIsOneRow() throws {
         try withDatabasePath { path in

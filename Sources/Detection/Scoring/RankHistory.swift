@@ -2,9 +2,14 @@
 // so calibration against thousands of past values never scans the history per point.
 //
 // Values are binned on a logarithmic grid (16 bins per octave, ~4 % relative width, magnitudes from 2^-60 to
-// 2^68; signed histories mirror it around an exact-zero bin). A ring of bin indices remembers arrival order
-// so the oldest value can be evicted; a Fenwick tree over the bins gives prefix counts and order statistics.
-// Memory: 2 bytes per remembered value plus 2 bytes per bin (4 KB unsigned, 8 KB signed).
+// 2^68; signed histories mirror it around an exact-zero bin). A ring remembers arrival order so the oldest
+// value can be evicted; a Fenwick tree over the bins gives prefix counts and order statistics.
+//
+// Magnitude histories (residuals) bin |x| directly: resolution is relative to the residual itself. Signed
+// histories (values) bin (x − center)/scale, anchored on the series' own median and spread: a series at
+// 50 ± 1 would otherwise fall into three bins. They are re-anchored every `capacity` points (the ring keeps
+// each value's offset from the center as a Float) so a drifting level keeps its resolution.
+// Memory: 2 bytes per remembered magnitude or 4 per value, plus 2 bytes per bin (4 KB unsigned, 8 KB signed).
 
 /// Logarithmic binning of magnitudes and signed values.
 enum LogBins {
@@ -56,8 +61,17 @@ struct RankHistory: Sendable {
     let binCount: Int
     /// Fenwick tree over bins, 1-based (index 0 unused).
     private(set) var tree: [UInt16]
-    /// Arrival-ordered bin indices, `count` of them ending just before `head`.
+    /// Arrival-ordered bin indices (magnitude histories), `count` of them ending just before `head`.
     private(set) var ring: [UInt16]
+    /// Arrival-ordered offsets from `center` (signed histories).
+    private(set) var offsets: [Float]
+    /// Affine anchor of signed histories: bins are taken over (x − center) / scale.
+    private(set) var center = 0.0
+    private(set) var scale = 1.0
+    /// Inserts since the last anchoring (signed histories).
+    private(set) var sinceAnchor = 0
+    /// Points after which a signed history first anchors on its own median and spread.
+    static let firstAnchor = 32
     private(set) var head = 0
     private(set) var count = 0
     /// Highest power of two <= binCount, for order-statistic descent.
@@ -69,7 +83,8 @@ struct RankHistory: Sendable {
         self.capacity = capacity
         binCount = signed ? LogBins.signedCount : LogBins.magnitudeCount
         tree = [UInt16](repeating: 0, count: binCount + 1)
-        ring = [UInt16](repeating: 0, count: capacity)
+        ring = signed ? [] : [UInt16](repeating: 0, count: capacity)
+        offsets = signed ? [Float](repeating: 0, count: capacity) : []
         var b = 1
         while b * 2 <= binCount { b *= 2 }
         topBit = b
@@ -82,30 +97,63 @@ struct RankHistory: Sendable {
         binCount = 0
         tree = []
         ring = []
+        offsets = []
         topBit = 0
     }
 
     var isUsed: Bool { capacity > 0 }
 
     @inline(__always)
-    func bin(of x: Double) -> Int { signed ? LogBins.signedBin(x) : LogBins.magnitudeBin(abs(x)) }
+    func bin(of x: Double) -> Int {
+        signed ? LogBins.signedBin((x - center) / scale) : LogBins.magnitudeBin(abs(x))
+    }
 
     @inline(__always)
-    func value(ofBin b: Int) -> Double { signed ? LogBins.signedValue(b) : LogBins.magnitudeValue(b) }
+    func value(ofBin b: Int) -> Double {
+        signed ? center + scale * LogBins.signedValue(b) : LogBins.magnitudeValue(b)
+    }
+
+    @inline(__always)
+    private func offsetBin(_ offset: Float) -> Int { LogBins.signedBin(Double(offset) / scale) }
 
     /// Remembers `x`, forgetting the oldest value when full.
     mutating func insert(_ x: Double) {
-        let b = bin(of: x)
-        if count == capacity {
-            let old = Int(ring[head])
-            add(old, -1)
+        if signed {
+            if count == capacity { add(offsetBin(offsets[head]), -1) } else { count += 1 }
+            let off = Float(x - center)
+            offsets[head] = off
+            add(offsetBin(off), 1)
         } else {
-            count += 1
+            let b = bin(of: x)
+            if count == capacity { add(Int(ring[head]), -1) } else { count += 1 }
+            ring[head] = UInt16(truncatingIfNeeded: b)
+            add(b, 1)
         }
-        ring[head] = UInt16(truncatingIfNeeded: b)
         head += 1
         if head == capacity { head = 0 }
-        add(b, 1)
+        if signed {
+            sinceAnchor += 1
+            if (count == Self.firstAnchor && sinceAnchor == count) || sinceAnchor >= capacity { reanchor() }
+        }
+    }
+
+    /// Re-centres a signed history on its median with its interquartile spread as the unit, and rebins.
+    /// A constant history gets a spread of a billionth of its level (never zero), so a change is still ordered.
+    mutating func reanchor() {
+        sinceAnchor = 0
+        guard count > 0 else { return }
+        let start = (head - count + capacity) % capacity
+        var vs = [Double](repeating: 0, count: count)
+        for j in 0..<count { vs[j] = center + Double(offsets[(start + j) % capacity]) }
+        var sorted = vs
+        sorted.sort()
+        let median = sorted[count / 2]
+        let iqr = sorted[(3 * count) / 4] - sorted[count / 4]
+        let newScale = max(iqr / 1.349, 1e-9 * max(abs(median), 1e-300), 1e-300)
+        center = median
+        scale = newScale
+        for j in 0..<count { offsets[(start + j) % capacity] = Float(vs[j] - median) }
+        rebuildTree()
     }
 
     @inline(__always)
@@ -164,14 +212,21 @@ struct RankHistory: Sendable {
     mutating func rebuildTree() {
         for i in tree.indices { tree[i] = 0 }
         let start = (head - count + capacity) % max(capacity, 1)
-        for j in 0..<count { add(Int(ring[(start + j) % capacity]), 1) }
+        for j in 0..<count {
+            let i = (start + j) % capacity
+            add(signed ? offsetBin(offsets[i]) : Int(ring[i]), 1)
+        }
     }
 
     func encode(into w: inout ScorerByteWriter) {
         w.int(capacity)
         w.int(head)
         w.int(count)
+        w.double(center)
+        w.double(scale)
+        w.int(sinceAnchor)
         for b in ring { w.u16(b) }
+        for o in offsets { w.float(o) }
     }
 
     mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
@@ -184,13 +239,20 @@ struct RankHistory: Sendable {
         guard head >= 0, head < max(capacity, 1), count >= 0, count <= capacity else {
             throw ScorerRestoreError("scorer checkpoint has an inconsistent history ring; the series will recalibrate")
         }
-        for i in 0..<capacity {
+        center = try r.double()
+        scale = try r.double()
+        sinceAnchor = try r.int()
+        guard center.isFinite, scale.isFinite, scale > 0 else {
+            throw ScorerRestoreError("scorer checkpoint has an invalid value anchor; the series will recalibrate")
+        }
+        for i in ring.indices {
             let b = try r.u16()
             guard Int(b) < binCount else {
                 throw ScorerRestoreError("scorer checkpoint has a history bin out of range; the series will recalibrate")
             }
             ring[i] = b
         }
+        for i in offsets.indices { offsets[i] = try r.float() }
         rebuildTree()
     }
 }

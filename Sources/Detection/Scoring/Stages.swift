@@ -45,6 +45,13 @@ struct SpreadTracker: Sendable {
     @inline(__always)
     var spread: Double { max(meanAbs, 1e-6 * meanAbsValue, 1e-12) }
 
+    /// While learning there is no residual: only the value's magnitude is tracked.
+    @inline(__always)
+    mutating func update(value: Double) {
+        let a = 1 / Double(min(n + 1, memory))
+        meanAbsValue += a * (abs(value) - meanAbsValue)
+    }
+
     @inline(__always)
     mutating func update(residual: Double, value: Double) {
         n += 1
@@ -131,8 +138,7 @@ struct OnsetFilter: Sendable {
 
 /// Run length of exactly repeated values and how rare repeats are in this series: a frozen sensor on a
 /// noisy series is near-impossible by chance (p = q^run), while a quantised or idle series repeats often.
-/// Only a run longer than any run this series has had counts (idle series have long zero stretches by
-/// design), and its surprise is capped at the rank bound log10(n+1): the history cannot vouch for more.
+/// Only a run longer than any run this series has had counts: idle series have long zero stretches by design.
 struct FrozenTracker: Sendable {
     let capacity: Int
     /// One bit per remembered step: was it an exact repeat of the previous value?
@@ -155,7 +161,7 @@ struct FrozenTracker: Sendable {
     var surprise: Double {
         guard run > 0, run > maxRun, count > 0 else { return 0 }
         let q = (Double(repeats) + 1) / (Double(count) + 2)
-        return min(Double(run) * -log10(q), log10(Double(count) + 1))
+        return Double(run) * -log10(q)
     }
 
     /// Records the run the previous `observe` extended (call after reading `surprise`).

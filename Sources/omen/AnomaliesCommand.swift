@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import History
+
+/// `omen anomalies`: lists anomaly episodes from the daemon's database, newest first.
+struct AnomaliesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "anomalies",
+        abstract: "List anomaly episodes from the history database, newest first.",
+        discussion: """
+            Reads the daemon's SQLite file while the daemon runs (it never writes to it). Times are a duration \
+            back from now (90s, 15m, 24h, 7d, 1h30m), a Unix timestamp, or ISO-8601 (2026-11-27T10:00:00Z; \
+            no zone means UTC). --since keeps episodes still going on at or after that time, so an episode opened \
+            earlier and still open is listed. The table shows UTC times; json and csv carry Unix seconds.
+            Exit status: 0 on success (also when nothing matches), 1 on errors.
+            """)
+
+    @Option(help: ArgumentHelp("Only series whose key matches this glob (*, ?, [abc]; case-sensitive).",
+                               valueName: "glob"))
+    var series: String?
+
+    @Option(help: ArgumentHelp("Only episodes going on at or after this time (24h = the last 24 hours).",
+                               valueName: "duration|time"))
+    var since: String?
+
+    @Option(help: ArgumentHelp("Only episodes opened at or before this time.", valueName: "duration|time"))
+    var until: String?
+
+    @Option(name: .customLong("min-score"),
+            help: ArgumentHelp("Only episodes whose peak score is at least this (0 to 1).", valueName: "score"))
+    var minScore: Double?
+
+    @Flag(name: .customLong("open"), help: "Only episodes that are still open.")
+    var openOnly = false
+
+    @Option(help: ArgumentHelp("At most this many episodes, newest first; 0 lists all.", valueName: "n"))
+    var limit = 100
+
+    @Option(help: ArgumentHelp("Output format: table, json (one array) or csv.", valueName: "format"))
+    var format: ListingFormat = .table
+
+    @OptionGroup var database: HistoryDatabaseOption
+
+    func run() throws {
+        do {
+            let query = try makeQuery(now: Date().timeIntervalSince1970)
+            let store = try Store.openReadOnly(path: database.path)
+            print(Listing.anomalies(try store.anomalies(query), format: format), terminator: "")
+        } catch {
+            throw exitWithMessage(error)
+        }
+    }
+
+    /// Argument checks live here rather than in `validate()` so that every error exits with status 1.
+    func makeQuery(now: Double) throws -> AnomalyQuery {
+        guard limit >= 0 else {
+            throw CommandError("--limit must be 0 (all) or a positive number of episodes, not \(limit)")
+        }
+        if let minScore, !(minScore.isFinite && minScore >= 0 && minScore <= 1) {
+            throw CommandError("--min-score must be a number from 0 to 1, not \(minScore)")
+        }
+        let sinceTime = try since.map { text throws(TimeArgumentError) in try TimeArgument.parse(text, now: now) }
+        let untilTime = try until.map { text throws(TimeArgumentError) in try TimeArgument.parse(text, now: now) }
+        if let sinceTime, let untilTime, sinceTime > untilTime {
+            throw CommandError("--since (\(TimeArgument.formatISO8601(sinceTime))) is after --until "
+                + "(\(TimeArgument.formatISO8601(untilTime))); swap them")
+        }
+        return AnomalyQuery(seriesGlob: series, since: sinceTime, until: untilTime, minScore: minScore,
+                            openOnly: openOnly, limit: limit)
+    }
+}
+
+/// `--database FILE`, shared by the history commands.
+struct HistoryDatabaseOption: ParsableArguments {
+    @Option(name: .customLong("database"),
+            help: ArgumentHelp("The daemon's SQLite file (under systemd: /var/lib/omen/omen.db).", valueName: "file"))
+    var path = "./omen.db"
+}
+
+extension ListingFormat: ExpressibleByArgument {}
+
+/// A command-line mistake, described as what to type instead.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) { self.description = description }
+}
+
+/// Prints `error` on stderr as `omen: …` and returns the exit status 1 to throw.
+func exitWithMessage(_ error: any Error) -> ExitCode {
+    FileHandle.standardError.write(Data("omen: \(error)\n".utf8))
+    return ExitCode.failure
+}

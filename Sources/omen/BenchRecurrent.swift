@@ -1,0 +1,133 @@
+import ArgumentParser
+import Daemon
+import Recurrent
+
+/// Flags shared by the recurrent-engine benchmarks.
+struct RecurrentBenchOptions: ParsableArguments {
+    @Option(help: "Cell: lstm, gru or rnn.")
+    var cell: String = "lstm"
+
+    @Option(name: .customLong("hidden"), help: "Hidden units.")
+    var hiddenSize: Int = 32
+
+    @Option(name: .customLong("input"), help: "Input width (features per step).")
+    var inputSize: Int = 5
+
+    @Flag(name: .customLong("no-variance"), help: "Use a mean-only head instead of the Gaussian (mean, log-variance) head.")
+    var meanOnly = false
+
+    @Option(help: "Repetitions; the median is reported.")
+    var repetitions: Int = 7
+
+    @Flag(help: "Print one JSON line of figures instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard CellKind(rawValue: cell) != nil else {
+            throw ValidationError("--cell must be one of lstm, gru, rnn (got \(cell))")
+        }
+        guard (1...1024).contains(hiddenSize), (1...1024).contains(inputSize) else {
+            throw ValidationError("--hidden and --input must be between 1 and 1024")
+        }
+        guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
+    }
+
+    var shape: ModelShape {
+        ModelShape(cell: CellKind(rawValue: cell) ?? .lstm, inputSize: inputSize, hiddenSize: hiddenSize,
+                   gaussianHead: !meanOnly)
+    }
+}
+
+/// `omen bench step`: online step speed, one hot series and many series with their own weights.
+struct BenchStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "Measure the recurrent model's online step (single thread, release build).")
+
+    @OptionGroup var options: RecurrentBenchOptions
+
+    @Option(help: "Series stepped round-robin, each with its own weights (the memory-bound case).")
+    var series: Int = 10_000
+
+    @Option(name: .customLong("steps"), help: "Steps of the hot series per repetition.")
+    var hotSteps: Int = 200_000
+
+    @Option(help: "Rounds over all series per repetition.")
+    var rounds: Int = 10
+
+    func validate() throws {
+        guard series >= 1, hotSteps >= 1, rounds >= 1 else {
+            throw ValidationError("--series, --steps and --rounds must be at least 1")
+        }
+    }
+
+    func run() throws {
+        let r = benchmarkStep(shape: options.shape, series: series, hotSteps: hotSteps, rounds: rounds,
+                              repetitions: options.repetitions)
+        if options.json {
+            print(r.json)
+        } else {
+            let s = options.shape
+            print("step \(s.cell.rawValue) hidden \(s.hiddenSize) input \(s.inputSize): "
+                + "\(Int(r.nsPerStep.rounded())) ns/step (one hot series, \(Int(r.flopsPerStep)) FLOP, "
+                + "\(format2(r.gflops)) GFLOP/s); "
+                + "\(format2(r.seriesStepsPerSecond / 1e6)) M series-steps/s over \(series) series "
+                + "(\(r.bytesPerSeries) weight bytes each); medians of \(options.repetitions); thread CPU time: "
+                + "\(Int(r.nsPerStepCPU.rounded())) ns/step, \(format2(r.seriesStepsPerSecondCPU / 1e6)) M series-steps/s")
+        }
+    }
+}
+
+/// `omen bench train`: one retrain with truncated BPTT.
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Measure one retrain (truncated BPTT, Adam) of a model on a synthetic window.")
+
+    @OptionGroup var options: RecurrentBenchOptions
+
+    @Option(help: "Window length in points.")
+    var window: Int = 2000
+
+    @Option(name: .customLong("sequence-length"), help: "TBPTT chunk length in steps.")
+    var sequenceLength: Int = 64
+
+    @Option(name: .customLong("batch-size"), help: "Streams processed in lockstep.")
+    var batchSize: Int = 8
+
+    @Option(help: "Epochs (early stopping is off in the bench).")
+    var epochs: Int = 5
+
+    @Option(help: "Loss: mse or gaussian_nll.")
+    var loss: String = "gaussian_nll"
+
+    func validate() throws {
+        guard window >= 2, sequenceLength >= 1, batchSize >= 1, epochs >= 1 else {
+            throw ValidationError("--window must be at least 2, --sequence-length, --batch-size and --epochs at least 1")
+        }
+        guard LossKind(rawValue: loss) != nil else { throw ValidationError("--loss must be mse or gaussian_nll") }
+    }
+
+    func run() throws {
+        var config = TrainingConfig()
+        config.sequenceLength = sequenceLength
+        config.batchSize = batchSize
+        config.epochs = epochs
+        config.loss = LossKind(rawValue: loss) ?? .gaussianNLL
+        let r = benchmarkTrain(shape: options.shape, window: window, config: config, repetitions: options.repetitions)
+        if options.json {
+            print(r.json)
+        } else {
+            print("train \(options.shape.cell.rawValue) hidden \(options.hiddenSize) input \(options.inputSize), "
+                + "window \(window), seq \(sequenceLength), batch \(batchSize), \(epochs) epochs: "
+                + "\(format2(r.msPerRetrain)) ms/retrain (\(r.updates) updates; validation loss "
+                + "\(format2(Double(r.initialValidationLoss))) → \(format2(Double(r.validationLoss)))); "
+                + "median of \(options.repetitions); thread CPU \(format2(r.msPerRetrainCPU)) ms")
+        }
+    }
+}
+
+private func format2(_ x: Double) -> String {
+    guard x.isFinite else { return "nan" }
+    return String((x * 100).rounded() / 100)
+}

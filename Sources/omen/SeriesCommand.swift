@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import History
+
+/// `omen series`: every series the daemon has seen, with its model state and latest score.
+struct SeriesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "series",
+        abstract: "List every series: points seen, model state, model version, last seen, last score, last retrain.",
+        discussion: """
+            Reads the daemon's SQLite file while the daemon runs. State is learning (collecting points before the \
+            first training; no alerts yet) or trained. The table shows UTC times; json and csv carry Unix seconds.
+            Exit status: 0 on success (also when there are no series yet), 1 on errors.
+            """)
+
+    @Option(help: ArgumentHelp("Output format: table, json (one array) or csv.", valueName: "format"))
+    var format: ListingFormat = .table
+
+    @OptionGroup var database: HistoryDatabaseOption
+
+    func run() throws {
+        do {
+            let store = try Store.openReadOnly(path: database.path)
+            print(Listing.series(try store.series(), format: format), terminator: "")
+        } catch {
+            throw exitWithMessage(error)
+        }
+    }
+}

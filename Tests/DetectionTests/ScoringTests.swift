@@ -1,0 +1,292 @@
+import Testing
+@testable import Detection
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Deterministic Gaussian noise (SplitMix64 + Box-Muller) so every run sees the same signals.
+struct Noise {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
+    mutating func gaussian() -> Double { (-2 * log(uniform())).squareRoot() * cos(2 * Double.pi * uniform()) }
+}
+
+/// A synthetic series: values, what a well-trained model would predict, and where the anomaly starts.
+struct Scenario: CustomStringConvertible, Sendable {
+    var name: String
+    var values: [Double]
+    /// The model's prediction per point (a model that learned the normal behaviour), nil while learning.
+    var predicted: [Double?]
+    var spread: Double
+    var anomalyAt: Int
+    /// Points after `anomalyAt` within which the anomaly must be flagged.
+    var within: Int
+    var description: String { name }
+
+    static let learning = 300
+    static let length = 3000
+    static let onset = 2500
+
+    static func make(_ name: String, within: Int = 5, at: Int = onset,
+                     _ f: (_ t: Int, _ noise: inout Noise) -> (value: Double, clean: Double)) -> Scenario {
+        var noise = Noise(seed: 7)
+        var values: [Double] = []
+        var predicted: [Double?] = []
+        for t in 0..<length {
+            let (v, clean) = f(t, &noise)
+            values.append(v)
+            predicted.append(t < learning ? nil : clean)
+        }
+        return Scenario(name: name, values: values, predicted: predicted, spread: 1, anomalyAt: at, within: within)
+    }
+
+    static let all: [Scenario] = [
+        make("spike") { t, n in
+            let base = 50 + n.gaussian()
+            return (t == onset ? base + 12 : base, 50)
+        },
+        make("level shift") { t, n in
+            (50 + n.gaussian() + (t >= onset ? 10 : 0), 50)
+        },
+        make("variance change", within: 10) { t, n in
+            (50 + n.gaussian() * (t >= onset ? 6 : 1), 50)
+        },
+        // A day is 288 points; the anomaly puts the noon level around midnight for 20 points (from 2583), a
+        // level the series reaches every day, so only a model that knows the time of day can tell.
+        make("seasonal, daytime level at night", at: 2583) { t, n in
+            let phase = 2 * Double.pi * Double(t % 288) / 288
+            let clean = 50 - 20 * cos(phase)
+            let v = (t >= 2583 && t < 2603) ? 70 + n.gaussian() : clean + n.gaussian()
+            return (v, clean)
+        },
+    ]
+}
+
+/// Runs a scorer over a scenario; returns every score.
+func scores(_ scenario: Scenario, _ config: ScoringConfig) -> [Double] {
+    var scorer = Scorer(config: config)
+    var out: [Double] = []
+    for t in scenario.values.indices {
+        let p = scenario.predicted[t]
+        let o = scorer.score(ScoreInput(timestamp: Double(t) * 300, value: scenario.values[t], predicted: p,
+                                        predictedSpread: p == nil ? nil : scenario.spread))
+        out.append(o.score)
+    }
+    return out
+}
+
+/// The first point at or after `from` whose score reaches `threshold`, if any.
+func firstFlag(_ s: [Double], from: Int, threshold: Double) -> Int? {
+    (from..<s.count).first { s[$0] >= threshold }
+}
+
+/// Threshold at which the synthetic tests read "flagged": score 0.55 is p ≈ 1e-4.9 (surpriseHalf 4); every
+/// stage's surprise is on the same −log10 p scale.
+let flagThreshold = 0.55
+
+
+struct ScoringStageTests {
+    /// Every stage flags each synthetic anomaly within a few points and stays below threshold on the normal stretch.
+    @Test(arguments: [ScorerKind.calibrated, .residual, .gaussian, .likelihood, .dynamic], Scenario.all)
+    func flagsAnomalyAndNotNormal(kind: ScorerKind, scenario: Scenario) {
+        var config = ScoringConfig(kind: kind)
+        config.history = 2000
+        let s = scores(scenario, config)
+        let onset = scenario.anomalyAt
+        let normalMax = s[(Scenario.learning + 100)..<onset].max() ?? 0
+        #expect(normalMax < flagThreshold, "normal stretch reached \(normalMax)")
+        let hit = firstFlag(s, from: onset, threshold: flagThreshold)
+        #expect(hit != nil && (hit ?? .max) - onset <= scenario.within,
+                "first flag at \(hit.map { $0 - onset } ?? -1) points after the anomaly")
+    }
+
+    /// A noisy signal that freezes (exact repeats) is flagged within a few points when frozen detection is on.
+    @Test(arguments: [ScorerKind.calibrated, .residual, .gaussian, .likelihood, .dynamic])
+    func frozenSignalIsFlagged(kind: ScorerKind) {
+        var config = ScoringConfig(kind: kind)
+        config.frozenDetection = true
+        config.history = 2000
+        var noise = Noise(seed: 3)
+        var scorer = Scorer(config: config)
+        var s: [Double] = []
+        var last = 0.0
+        for t in 0..<3000 {
+            let v = t >= 2500 ? last : 50 + noise.gaussian()
+            last = v
+            s.append(scorer.score(ScoreInput(timestamp: Double(t), value: v, predicted: t < 300 ? nil : 50,
+                                             predictedSpread: 1)).score)
+        }
+        #expect((s[400..<2500].max() ?? 1) < flagThreshold)
+        let hit = firstFlag(s, from: 2500, threshold: flagThreshold * 0.9)
+        #expect(hit != nil && (hit ?? .max) - 2500 <= 3)
+    }
+
+    /// While the model is learning (no prediction) the value's own surprise scores a spike, from ~50 points on.
+    @Test func valueEvidenceScoresWhileLearning() {
+        var scorer = Scorer(config: ScoringConfig())
+        var noise = Noise(seed: 11)
+        var s: [Double] = []
+        for t in 0..<200 {
+            let v = 10 + noise.gaussian() + (t == 150 ? 15 : 0)
+            s.append(scorer.score(ScoreInput(timestamp: Double(t), value: v, predicted: nil, predictedSpread: nil)).score)
+        }
+        #expect(s[0..<50].allSatisfy { $0 == 0 })
+        #expect(s[150] >= flagThreshold)
+        #expect((s[60..<150].max() ?? 1) < flagThreshold)
+    }
+
+    /// A constant warm-up (all zeros) never divides by a zero spread: scores stay finite, in [0, 1), and a change is flagged.
+    @Test(arguments: ScorerKind.allCases)
+    func constantStretchHasAFiniteRule(kind: ScorerKind) {
+        var scorer = Scorer(config: ScoringConfig(kind: kind))
+        var s: [Double] = []
+        for t in 0..<1000 {
+            let v = t < 900 ? 0.0 : 1.0
+            let o = scorer.score(ScoreInput(timestamp: Double(t), value: v, predicted: t < 300 ? nil : 0,
+                                            predictedSpread: t < 300 ? nil : 0))
+            #expect(o.score.isFinite && o.score >= 0 && o.score < 1)
+            #expect(o.lower.isFinite && o.upper.isFinite)
+            s.append(o.score)
+        }
+        #expect((s[0..<900].max() ?? 1) < 0.2)
+        #expect(s[900] > 0.3)
+    }
+
+    /// Scores are continuous: many distinct values, so a threshold can be swept.
+    @Test func scoresDoNotSaturate() {
+        var config = ScoringConfig()
+        config.onsetWindow = 0
+        let s = scores(Scenario.all[0], config)
+        #expect(Set(s).count > 1000)
+        #expect(s.allSatisfy { $0 < 1 })
+    }
+
+    /// The onset filter keeps a score only when it beats every score of the previous window: a level shift
+    /// whose residual stays large is reported at its onset and then only when it gets more extreme.
+    @Test func onsetsNotRepeats() {
+        var config = ScoringConfig()
+        config.onsetWindow = 0
+        let unfiltered = scores(Scenario.all[1], config) // level shift: the residual stays large after the onset
+        config.onsetWindow = 200
+        let filtered = scores(Scenario.all[1], config)
+        let range = (Scenario.onset + 1)..<(Scenario.onset + 150)
+        #expect(filtered[Scenario.onset] >= flagThreshold)
+        #expect(unfiltered[range].filter { $0 >= flagThreshold }.count >= 15)
+        #expect(filtered[range].filter { $0 >= flagThreshold }.count <= 5)
+    }
+
+    /// The expected band brackets the prediction and holds most normal values.
+    @Test(arguments: ScorerKind.allCases)
+    func bandHoldsNormalValues(kind: ScorerKind) {
+        var scorer = Scorer(config: ScoringConfig(kind: kind))
+        var noise = Noise(seed: 5)
+        var inside = 0
+        for t in 0..<2500 {
+            let v = 100 + 3 * noise.gaussian()
+            let o = scorer.score(ScoreInput(timestamp: Double(t), value: v, predicted: t < 300 ? nil : 100,
+                                            predictedSpread: t < 300 ? nil : 3))
+            #expect(o.lower <= o.upper)
+            if t >= 1000 && o.lower <= v && v <= o.upper { inside += 1 }
+        }
+        #expect(inside >= 1350) // >= 90 % of 1500
+    }
+}
+
+struct ScoringCheckpointTests {
+    /// A restored scorer continues exactly where the original left off, for every stage.
+    @Test(arguments: ScorerKind.allCases)
+    func roundTripContinuesIdentically(kind: ScorerKind) throws {
+        var config = ScoringConfig(kind: kind)
+        config.frozenDetection = true
+        var a = Scorer(config: config)
+        let scenario = Scenario.all[3]
+        func input(_ t: Int) -> ScoreInput {
+            ScoreInput(timestamp: Double(t), value: scenario.values[t], predicted: scenario.predicted[t], predictedSpread: 1)
+        }
+        for t in 0..<1777 { _ = a.score(input(t)) }
+        var b = try Scorer(config: config, checkpoint: a.checkpoint())
+        #expect(b.checkpoint() == a.checkpoint())
+        for t in 1777..<scenario.values.count { #expect(a.score(input(t)) == b.score(input(t))) }
+    }
+
+    /// A checkpoint from another stage, another history size, another version or a truncated blob is rejected.
+    @Test func badCheckpointsAreRejected() {
+        var a = Scorer(config: ScoringConfig(kind: .calibrated))
+        for t in 0..<100 { _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: nil, predictedSpread: nil)) }
+        let blob = a.checkpoint()
+        #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(kind: .residual), checkpoint: blob) }
+        var other = ScoringConfig()
+        other.history = 500
+        #expect(throws: ScorerRestoreError.self) { try Scorer(config: other, checkpoint: blob) }
+        #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(), checkpoint: Array(blob.dropLast(3))) }
+        var wrongVersion = blob
+        wrongVersion[0] = 99
+        #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(), checkpoint: wrongVersion) }
+        #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(), checkpoint: []) }
+    }
+}
+
+struct ScoringRankTests {
+    /// Log bins are monotone in the value, so ranks by bin order values correctly (both signs, zero, extremes).
+    @Test func binsAreMonotone() {
+        let xs: [Double] = [-1e30, -5, -1.2, -1, -1e-30, 0, 1e-30, 1e-3, 1, 1.2, 2, 1e10, 1e30]
+        let bins = xs.map(LogBins.signedBin)
+        #expect(bins == bins.sorted())
+        #expect(Set(bins).count == bins.count - 2) // ±1e-30 land with 0 below 2^-60
+        for b in [1, 17, 500, 2047] { #expect(LogBins.magnitudeBin(LogBins.magnitudeValue(b)) == b) }
+    }
+
+    /// A signed history anchors on the series' own level and spread, so a series at 50 ± 1 spans many bins.
+    @Test func valuesAreBinnedAroundTheirOwnLevel() {
+        var h = RankHistory(signed: true, capacity: 300)
+        var noise = Noise(seed: 2)
+        var bins = Set<Int>()
+        for _ in 0..<600 {
+            let x = 50 + noise.gaussian()
+            h.insert(x)
+            bins.insert(h.bin(of: x))
+        }
+        #expect(bins.count >= 40)
+        #expect(abs(h.value(ofBin: h.bin(of: 51.3)) - 51.3) < 0.1)
+    }
+
+    /// Prefix counts and order statistics match a sorted copy after evictions from the ring.
+    @Test func ranksMatchSortedHistory() {
+        var h = RankHistory(signed: false, capacity: 300)
+        var noise = Noise(seed: 9)
+        var all: [Double] = []
+        for _ in 0..<1000 {
+            let x = abs(noise.gaussian() * 100)
+            h.insert(x)
+            all.append(x)
+        }
+        let kept = all.suffix(300).map { h.bin(of: $0) }.sorted()
+        #expect(h.count == 300)
+        for k in [1, 2, 150, 299, 300] { #expect(h.bin(ofRank: k) == kept[k - 1]) }
+        for b in [kept[0], kept[100], kept[299]] {
+            #expect(h.countAtOrBelow(bin: b) == kept.filter { $0 <= b }.count)
+        }
+    }
+
+    /// Beyond the most extreme past values the fitted tail keeps new extremes ordered instead of tying.
+    @Test func tailOrdersNewExtremes() {
+        var c = Calibrator(signed: false, capacity: 1000, tailSize: 10)
+        var noise = Noise(seed: 4)
+        for _ in 0..<1000 { c.insert(abs(noise.gaussian())) }
+        c.refreshTails()
+        let s5 = c.upperSurprise(5), s8 = c.upperSurprise(8), s20 = c.upperSurprise(20)
+        #expect(s5 > 3 && s8 > s5 && s20 > s8 && s20.isFinite)
+        #expect(c.upperSurprise(0.1) < 0.1)
+    }
+}
