@@ -33,25 +33,19 @@ func cellForward<F: EngineScalar>(_ l: Layout, _ p: UnsafePointer<F>, x: UnsafeP
     switch l.cell {
     case .lstm:
         // a[0..<4H] = bx + Wxᵀx + Whᵀh_prev              gates i, f, o, g (pre-activation)
-        a.update(from: p + l.bx, count: gh)
-        F.gemv(a, gh, p + l.wx, gh, x, l.inputs)
-        F.gemv(a, gh, p + l.wh, gh, hPrev, h)
+        F.affine(a, gh, bias: p + l.bx, p + l.wx, gh, x, l.inputs, hPrev, h)
         // i, f, o = σ(·), g = tanh(·); c = f⊙c_prev + i⊙g; a[4H..<5H] = tanh(c); h = o⊙tanh(c)
         F.lstmPointwise(a, cPrev: cPrev, cOut: cOut, hOut: hOut, h)
     case .gru:
         // ax = bx + Wxᵀx (3H), ah = bh + Whᵀh_prev (3H); blocks r, z, n.
         let ah = a + gh
-        a.update(from: p + l.bx, count: gh)
-        F.gemv(a, gh, p + l.wx, gh, x, l.inputs)
-        ah.update(from: p + l.bh, count: gh)
-        F.gemv(ah, gh, p + l.wh, gh, hPrev, h)
+        F.affine(a, gh, bias: p + l.bx, p + l.wx, gh, x, l.inputs, x, 0)
+        F.affine(ah, gh, bias: p + l.bh, p + l.wh, gh, hPrev, h, hPrev, 0)
         // r, z = σ(ax + ah); n = tanh(ax_n + r⊙ah_n); h = (1−z)⊙n + z⊙h_prev
         F.gruPointwise(a, ah: ah, hPrev: hPrev, hOut: hOut, h)
     case .rnn:
         // a = tanh(bx + Wxᵀx + Whᵀh_prev); h = a
-        a.update(from: p + l.bx, count: gh)
-        F.gemv(a, gh, p + l.wx, gh, x, l.inputs)
-        F.gemv(a, gh, p + l.wh, gh, hPrev, h)
+        F.affine(a, gh, bias: p + l.bx, p + l.wx, gh, x, l.inputs, hPrev, h)
         F.tanh(a, h)
         for k in 0..<h { hOut[k] = a[k] }
     }

@@ -13,6 +13,10 @@ protocol EngineScalar: BinaryFloatingPoint, Sendable {
     /// out[0..<n] += Σ_j v[j] · rows[j·stride ..< j·stride + n], for j in 0..<k (j ascending).
     static func gemv(_ out: UnsafeMutablePointer<Self>, _ n: Int, _ rows: UnsafePointer<Self>, _ stride: Int,
                      _ v: UnsafePointer<Self>, _ k: Int)
+    /// out[0..<n] = bias + Σ_j u[j]·rows_j (j < ku) + Σ_j v[j]·rows_(ku+j) (j < kv): a bias-initialised product
+    /// over two input vectors whose weight rows are contiguous (x then h in the layout).
+    static func affine(_ out: UnsafeMutablePointer<Self>, _ n: Int, bias: UnsafePointer<Self>, _ rows: UnsafePointer<Self>,
+                       _ stride: Int, _ u: UnsafePointer<Self>, _ ku: Int, _ v: UnsafePointer<Self>, _ kv: Int)
     /// y[0..<n] += a · x[0..<n]
     static func axpy(_ a: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, _ n: Int)
     /// Σ x[i]·y[i]
@@ -172,6 +176,43 @@ extension Float: EngineScalar {
         }
     }
 
+    /// As `gemv`, with the accumulators starting from the bias and running over both input vectors before a
+    /// single store: one pass, no bias copy, no intermediate store/reload between x and h.
+    @inline(__always)
+    static func affine(_ out: UnsafeMutablePointer<Float>, _ n: Int, bias: UnsafePointer<Float>,
+                       _ rows: UnsafePointer<Float>, _ stride: Int, _ u: UnsafePointer<Float>, _ ku: Int,
+                       _ v: UnsafePointer<Float>, _ kv: Int) {
+        var o = 0
+        while o + 64 <= n {
+            var a0 = load16(bias + o), a1 = load16(bias + o + 16), a2 = load16(bias + o + 32), a3 = load16(bias + o + 48)
+            var r = rows + o
+            for j in 0..<ku {
+                let s = V16(repeating: u[j])
+                a0 = a0.addingProduct(s, load16(r))
+                a1 = a1.addingProduct(s, load16(r + 16))
+                a2 = a2.addingProduct(s, load16(r + 32))
+                a3 = a3.addingProduct(s, load16(r + 48))
+                r += stride
+            }
+            for j in 0..<kv {
+                let s = V16(repeating: v[j])
+                a0 = a0.addingProduct(s, load16(r))
+                a1 = a1.addingProduct(s, load16(r + 16))
+                a2 = a2.addingProduct(s, load16(r + 32))
+                a3 = a3.addingProduct(s, load16(r + 48))
+                r += stride
+            }
+            store16(a0, out + o); store16(a1, out + o + 16); store16(a2, out + o + 32); store16(a3, out + o + 48)
+            o += 64
+        }
+        let done = o
+        if done < n {
+            (out + done).update(from: bias + done, count: n - done)
+            gemv(out + done, n - done, rows + done, stride, u, ku)
+            gemv(out + done, n - done, rows + done + ku * stride, stride, v, kv)
+        }
+    }
+
     @inline(__always)
     static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         let s = V16(repeating: a)
@@ -304,6 +345,14 @@ extension Float {
 // MARK: - Double: reference loops
 
 extension Double: EngineScalar {
+    static func affine(_ out: UnsafeMutablePointer<Double>, _ n: Int, bias: UnsafePointer<Double>,
+                       _ rows: UnsafePointer<Double>, _ stride: Int, _ u: UnsafePointer<Double>, _ ku: Int,
+                       _ v: UnsafePointer<Double>, _ kv: Int) {
+        out.update(from: bias, count: n)
+        gemv(out, n, rows, stride, u, ku)
+        gemv(out, n, rows + ku * stride, stride, v, kv)
+    }
+
     static func gemv(_ out: UnsafeMutablePointer<Double>, _ n: Int, _ rows: UnsafePointer<Double>, _ stride: Int,
                      _ v: UnsafePointer<Double>, _ k: Int) {
         for j in 0..<k {

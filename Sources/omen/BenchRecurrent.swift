@@ -74,6 +74,10 @@ struct BenchStep: ParsableCommand {
                 + "\(format2(r.seriesStepsPerSecond / 1e6)) M series-steps/s over \(series) series "
                 + "(\(r.bytesPerSeries) weight bytes each); medians of \(options.repetitions); thread CPU time: "
                 + "\(Int(r.nsPerStepCPU.rounded())) ns/step, \(format2(r.seriesStepsPerSecondCPU / 1e6)) M series-steps/s")
+            if let ns = r.nsPerStepBF16, let rate = r.seriesStepsPerSecondBF16, let cpu = r.seriesStepsPerSecondBF16CPU {
+                print("bfloat16 inference copy: \(Int(ns.rounded())) ns/step (hot); \(format2(rate / 1e6)) M series-steps/s "
+                    + "(thread CPU: \(format2(cpu / 1e6)) M)")
+            }
         }
     }
 }

@@ -100,12 +100,12 @@ struct PublishCommand: ParsableCommand {
             // Slow joiner: messages sent before the subscription reaches us are dropped.
             usleep(mode == .connect ? 300_000 : 1_000_000)
             let (records, messages) = demo ? try sendDemo(socket) : try sendLines(socket)
-            stderr("omen publish: sent \(records) records in \(messages) messages to \(endpoint)")
+            writeStandardError("omen publish: sent \(records) records in \(messages) messages to \(endpoint)")
         } catch let error as ZMQError {
-            stderr("omen publish: \(error)")
+            writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         } catch let error as MessagingError {
-            stderr("omen publish: \(error)")
+            writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         }
     }
@@ -114,7 +114,7 @@ struct PublishCommand: ParsableCommand {
         let end = (Date().timeIntervalSince1970 / interval).rounded(.down) * interval
         let generator = DemoGenerator(series: series, points: points, interval: interval,
                                       start: end - Double(points - 1) * interval, seed: seed)
-        for injection in generator.injections { stderr("omen publish: \(injection)") }
+        for injection in generator.injections { writeStandardError("omen publish: \(injection)") }
         let encoder = PointEncoder(format: format.wire)
         var pacer = Pacer(rate: rate)
         var payload: [UInt8] = []
@@ -160,6 +160,6 @@ struct PublishCommand: ParsableCommand {
 }
 
 /// Writes one line to standard error (unbuffered, so it interleaves correctly with other output).
-func stderr(_ line: String) {
+func writeStandardError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }

@@ -46,7 +46,7 @@ struct TailCommand: ParsableCommand {
 
     func run() throws {
         let context: ZMQContext
-        do { context = try ZMQContext() } catch { stderr("omen tail: \(error)"); throw ExitCode.failure }
+        do { context = try ZMQContext() } catch { writeStandardError("omen tail: \(error)"); throw ExitCode.failure }
         // Ctrl-C or SIGTERM shut the context down, which wakes the blocked poll with ETERM: a clean exit.
         var sources: [any DispatchSourceSignal] = []
         for signalNumber in [SIGINT, SIGTERM] {
@@ -62,13 +62,13 @@ struct TailCommand: ParsableCommand {
             outcome = try tail(context)
         } catch {
             context.terminate()
-            stderr("omen tail: \(error)")
+            writeStandardError("omen tail: \(error)")
             throw ExitCode.failure
         }
         let interrupted = context.isShutDown
         context.terminate()
         if let count, outcome < count, timeout != nil, !interrupted {
-            stderr("omen tail: \(outcome) of \(count) alerts arrived within \(timeout ?? 0) s")
+            writeStandardError("omen tail: \(outcome) of \(count) alerts arrived within \(timeout ?? 0) s")
             throw ExitCode.failure
         }
     }
@@ -115,7 +115,7 @@ struct TailCommand: ParsableCommand {
             do {
                 alert = try AlertCodec.decode(topic: topic, body: body)
             } catch {
-                stderr("omen tail: skipped a message: \(error)")
+                writeStandardError("omen tail: skipped a message: \(error)")
                 continue
             }
             if let series, !alert.series.hasPrefix(series) { continue }

@@ -85,3 +85,36 @@ import Testing
         }
     }
 }
+
+@Suite struct CompactModelTests {
+    /// The bfloat16 inference copy tracks the Float32 model (predictions and state within 0.03 over 300 steps)
+    /// for every cell, and refuses shapes whose hidden size is not a multiple of 16.
+    @Test(arguments: CellKind.allCases)
+    func compactTracksFloat32(cell: CellKind) throws {
+        let shape = ModelShape(cell: cell, inputSize: 5, hiddenSize: 32)
+        let model = RecurrentModel(shape: shape, seed: 21)
+        let compact = try #require(CompactRecurrentModel(model))
+        var rng = SeededGenerator(seed: 4)
+        var s32 = RecurrentState(shape: shape), s16 = RecurrentState(shape: shape)
+        var worst: Float = 0
+        for _ in 0..<300 {
+            let x = (0..<5).map { _ in Float(rng.symmetric(1.5)) }
+            let p32 = x.withUnsafeBufferPointer { model.step(input: $0, state: &s32) }
+            let p16 = x.withUnsafeBufferPointer { compact.step(input: $0, state: &s16) }
+            worst = max(worst, abs(p32.mean - p16.mean), abs(p32.logVariance - p16.logVariance))
+            for k in 0..<32 { worst = max(worst, abs(s32.h[k] - s16.h[k])) }
+        }
+        #expect(worst < 0.03)
+        #expect(worst > 0) // it is a different (rounded) model, not an alias of the Float32 one
+        #expect(CompactRecurrentModel(RecurrentModel(shape: ModelShape(cell: cell, inputSize: 5, hiddenSize: 20), seed: 1)) == nil)
+    }
+
+    /// bfloat16 rounding is round-to-nearest-even on the bit pattern.
+    @Test func bfloat16Rounding() {
+        #expect(bfloat16Bits(1.0) == 0x3F80)
+        #expect(bfloat16Bits(-2.0) == 0xC000)
+        #expect(bfloat16Bits(Float(bitPattern: 0x3F80_8000)) == 0x3F80) // tie → even
+        #expect(bfloat16Bits(Float(bitPattern: 0x3F81_8000)) == 0x3F82) // tie → even (up)
+        #expect(bfloat16Bits(Float(bitPattern: 0x3F80_8001)) == 0x3F81)
+    }
+}

@@ -34,13 +34,20 @@ public struct StepBenchResult: Sendable {
     /// The same two figures from thread CPU time (excludes time the core was taken by other processes).
     public var nsPerStepCPU: Double
     public var seriesStepsPerSecondCPU: Double
+    /// The same figures for the bfloat16 inference copy (`CompactRecurrentModel`); nil when the shape is unsupported.
+    public var nsPerStepBF16: Double?
+    public var seriesStepsPerSecondBF16: Double?
+    public var seriesStepsPerSecondBF16CPU: Double?
 
     /// One JSON line with every figure.
     public var json: String {
         "{\"ns_per_step\":\(fmt(nsPerStep)),\"series_steps_per_s\":\(fmt(seriesStepsPerSecond)),"
             + "\"flops_per_step\":\(fmt(flopsPerStep)),\"gflops\":\(fmt(gflops)),"
             + "\"gflops_many_series\":\(fmt(gflopsManySeries)),\"bytes_per_series\":\(bytesPerSeries),"
-            + "\"ns_per_step_cpu\":\(fmt(nsPerStepCPU)),\"series_steps_per_s_cpu\":\(fmt(seriesStepsPerSecondCPU))}"
+            + "\"ns_per_step_cpu\":\(fmt(nsPerStepCPU)),\"series_steps_per_s_cpu\":\(fmt(seriesStepsPerSecondCPU)),"
+            + "\"ns_per_step_bf16\":\(fmt(nsPerStepBF16 ?? .nan)),"
+            + "\"series_steps_per_s_bf16\":\(fmt(seriesStepsPerSecondBF16 ?? .nan)),"
+            + "\"series_steps_per_s_bf16_cpu\":\(fmt(seriesStepsPerSecondBF16CPU ?? .nan))}"
     }
 }
 
@@ -144,6 +151,43 @@ public func benchmarkStep(shape: ModelShape, series: Int = 10_000, hotSteps: Int
             manyCPU.append(Double(count * max(1, rounds)) / (threadCPUSeconds() - cpu))
         }
     }
+    // The same two cases with the bfloat16 inference copies.
+    var hotBF16: Double?, manyBF16: Double?, manyBF16CPU: Double?
+    if let compact = CompactRecurrentModel(model) {
+        var times = [Double]()
+        var st = RecurrentState(shape: shape)
+        inputs.withUnsafeBufferPointer { all in
+            for _ in 0..<max(1, repetitions) {
+                let start = clock.now
+                for s in 0..<hotSteps {
+                    let row = UnsafeBufferPointer(rebasing: all[((s & 1023) * width)..<((s & 1023) * width + width)])
+                    sink += compact.step(input: row, state: &st).mean
+                }
+                times.append(seconds(clock.now - start) * 1e9 / Double(hotSteps))
+            }
+        }
+        hotBF16 = median(times)
+        let compacts = models.compactMap { CompactRecurrentModel($0) }
+        models.removeAll()
+        var rates = [Double](), ratesCPU = [Double]()
+        inputs.withUnsafeBufferPointer { all in
+            for _ in 0..<max(1, repetitions) {
+                let cpu = threadCPUSeconds()
+                let start = clock.now
+                for r in 0..<max(1, rounds) {
+                    for i in 0..<compacts.count {
+                        let k = (i + r) & 1023
+                        let row = UnsafeBufferPointer(rebasing: all[(k * width)..<(k * width + width)])
+                        sink += compacts[i].step(input: row, state: &states[i]).mean
+                    }
+                }
+                rates.append(Double(compacts.count * max(1, rounds)) / seconds(clock.now - start))
+                ratesCPU.append(Double(compacts.count * max(1, rounds)) / (threadCPUSeconds() - cpu))
+            }
+        }
+        manyBF16 = median(rates)
+        manyBF16CPU = median(ratesCPU)
+    }
     models.removeAll()
     if sink == .infinity { print("") } // keeps the work observable to the optimiser
 
@@ -152,7 +196,9 @@ public func benchmarkStep(shape: ModelShape, series: Int = 10_000, hotSteps: Int
     return StepBenchResult(nsPerStep: ns, seriesStepsPerSecond: perSecond, flopsPerStep: flops,
                            gflops: flops / ns, gflopsManySeries: flops * perSecond / 1e9,
                            bytesPerSeries: 4 * RecurrentModel.parameterCount(for: shape),
-                           nsPerStepCPU: median(hotCPU), seriesStepsPerSecondCPU: median(manyCPU))
+                           nsPerStepCPU: median(hotCPU), seriesStepsPerSecondCPU: median(manyCPU),
+                           nsPerStepBF16: hotBF16, seriesStepsPerSecondBF16: manyBF16,
+                           seriesStepsPerSecondBF16CPU: manyBF16CPU)
 }
 
 /// Measures one retrain of a fresh model on a noisy sine window (early stopping off, so every epoch runs).
