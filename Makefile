@@ -37,8 +37,8 @@ run: build
 	$(BIN) run --config $(CONFIG) --database ./omen.db
 
 test: deps
-	$(SWIFT) build $(TEST_FLAGS)
-	OMEN_BIN=$(CURDIR)/.build-test/release/omen $(SWIFT) test $(TEST_FLAGS)
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	OMEN_BIN=$(CURDIR)/.build-test/release/omen $(SWIFT) test $(TEST_FLAGS) --skip-build
 
 bench: build
 	$(BIN) bench step
