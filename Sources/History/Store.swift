@@ -99,6 +99,8 @@ public final class Store: Sendable {
             // synchronous=NORMAL is safe under WAL: a commit survives a process crash and the file never
             // corrupts; only a power cut may lose the last few batches. FULL would fsync on every batch.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // A checkpoint batch of many models can grow the WAL to hundreds of MB; shrink it back afterwards.
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         return configuration
     }
