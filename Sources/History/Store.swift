@@ -132,8 +132,10 @@ public final class Store: Sendable {
         do {
             // GRDB closes the writer before the read-only readers, so the last connection cannot checkpoint:
             // do it here, leaving an empty -wal that readers of other users can open without creating files.
+            // Best effort: a CLI holding a read open makes it fail after the busy timeout, and the next start
+            // checkpoints anyway.
             if !isReadOnly {
-                _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             }
             try pool.close()
         } catch {
