@@ -1,19 +1,22 @@
 import Foundation
 import Detection
 
-/// What `Store.benchmarkApply` measured.
+/// What `Store.benchmarkApply` measured: medians over batches, each batch one `apply` (one transaction).
 public struct StoreBenchmarkResult: Sendable, Equatable {
-    /// Median over the timed batches of events written per second (one transaction per batch).
-    public var medianRowsPerSecond: Double
-    /// Slowest batch, as events per second.
-    public var worstRowsPerSecond: Double
+    /// Episode events stored per second (a mix of opens, updates and closes), median over the batches.
+    public var eventsPerSecond: Double
+    /// The slowest event batch, as events per second.
+    public var worstEventsPerSecond: Double
+    /// Series summaries upserted per second (batches of `batchSize` updates of known series), median.
+    public var seriesUpdatesPerSecond: Double
     public var batches: Int
     public var batchSize: Int
 }
 
 extension Store {
-    /// Times `apply` with batches of `batchSize` episode events (opens, updates and closes over `seriesCount`
-    /// series, with a series summary per touched series) into a fresh file in `directory`, which is removed after.
+    /// Times `apply` on a fresh file in `directory` (removed afterwards): `batches` batches of `batchSize`
+    /// episode events cycling open → update → close over `seriesCount` series, then as many batches of series
+    /// summaries. One untimed batch of each warms the statement cache and the id caches, as in the daemon.
     public static func benchmarkApply(directory: String, batches: Int = 30, batchSize: Int = 1_000,
                                       seriesCount: Int = 1_000) throws(StoreError) -> StoreBenchmarkResult {
         precondition(batches > 0 && batchSize > 0 && seriesCount > 0, "benchmark sizes must be positive")
@@ -24,41 +27,61 @@ extension Store {
         let store = try Store(path: path)
         let keys = (0..<seriesCount).map { "bench.host\($0 / 10).metric\($0 % 10)" }
         var episodes = [Int](repeating: 0, count: seriesCount)
-        var rates: [Double] = []
         var time = 1_700_000_000.0
-        // One untimed batch first, so the statement cache and the series ids are warm as in the daemon.
-        for round in 0...batches {
+        var eventCount = 0
+
+        func eventBatch() -> WriteBatch {
             var events: [EpisodeEvent] = []
             events.reserveCapacity(batchSize)
-            var touched: [Int: Int] = [:]
-            for index in 0..<batchSize {
+            for _ in 0..<batchSize {
                 time += 0.001
-                let series = (round * batchSize + index) % seriesCount
+                let series = eventCount % seriesCount
                 let kind: EpisodeEventKind
-                switch (round * batchSize + index) / seriesCount % 3 {
+                switch eventCount / seriesCount % 3 {
                 case 0: kind = .open; episodes[series] += 1
                 case 1: kind = .update
                 default: kind = .close
                 }
+                eventCount += 1
                 events.append(EpisodeEvent(
                     kind: kind, series: keys[series], episode: max(episodes[series], 1), timestamp: time,
                     openedAt: time, closedAt: kind == .close ? time : nil, peakAt: time, peakScore: 0.995,
                     value: 42, predicted: 12, lower: 8, upper: 16, score: 0.995, threshold: 0.99, points: 3,
                     modelVersion: 1))
-                touched[series, default: 0] += 1
             }
-            let updates = touched.keys.map { series in
-                SeriesUpdate(key: keys[series], firstSeen: 1_700_000_000, lastSeen: time, points: round * 100,
-                             state: .trained, modelVersion: 1, lastScore: 0.5)
-            }
+            return WriteBatch(events: events)
+        }
+
+        func seriesBatch(_ round: Int) -> WriteBatch {
+            WriteBatch(series: (0..<batchSize).map { index in
+                SeriesUpdate(key: keys[(round * batchSize + index) % seriesCount], firstSeen: 1_700_000_000,
+                             lastSeen: time + Double(round), points: round * 100 + index, state: .trained,
+                             modelVersion: 1, lastScore: 0.5)
+            })
+        }
+
+        func timed(_ batch: WriteBatch) throws(StoreError) -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try store.apply(WriteBatch(events: events, series: updates))
+            _ = try store.apply(batch)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            if round > 0 { rates.append(Double(batchSize) / max(seconds, 1e-9)) }
+            return Double(batchSize) / max(seconds, 1e-9)
+        }
+
+        var eventRates: [Double] = []
+        var seriesRates: [Double] = []
+        for round in 0...batches {
+            let rate = try timed(eventBatch())
+            if round > 0 { eventRates.append(rate) }
+        }
+        for round in 0...batches {
+            let rate = try timed(seriesBatch(round))
+            if round > 0 { seriesRates.append(rate) }
         }
         try store.close()
-        rates.sort()
-        return StoreBenchmarkResult(medianRowsPerSecond: rates[rates.count / 2], worstRowsPerSecond: rates[0],
-                                    batches: batches, batchSize: batchSize)
+        eventRates.sort()
+        seriesRates.sort()
+        return StoreBenchmarkResult(
+            eventsPerSecond: eventRates[eventRates.count / 2], worstEventsPerSecond: eventRates[0],
+            seriesUpdatesPerSecond: seriesRates[seriesRates.count / 2], batches: batches, batchSize: batchSize)
     }
 }

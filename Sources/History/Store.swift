@@ -99,6 +99,8 @@ public final class Store: Sendable {
             // synchronous=NORMAL is safe under WAL: a commit survives a process crash and the file never
             // corrupts; only a power cut may lose the last few batches. FULL would fsync on every batch.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // A checkpoint batch of many models can grow the WAL to hundreds of MB; shrink it back afterwards.
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
         }
         return configuration
     }
@@ -130,8 +132,10 @@ public final class Store: Sendable {
         do {
             // GRDB closes the writer before the read-only readers, so the last connection cannot checkpoint:
             // do it here, leaving an empty -wal that readers of other users can open without creating files.
+            // Best effort: a CLI holding a read open makes it fail after the busy timeout, and the next start
+            // checkpoints anyway.
             if !isReadOnly {
-                _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             }
             try pool.close()
         } catch {
@@ -218,6 +222,8 @@ final class WriterCache: @unchecked Sendable {
     private let lock = NSLock()
     private var seriesIDs: [String: Int64] = [:]
     private var anomalyIDs: [EpisodeKey: Int64] = [:]
+    /// Per series id, the `series.last_episode` value as this writer last stored it.
+    private var lastEpisodes: [Int64: Int] = [:]
 
     func seriesID(for key: String) -> Int64? {
         lock.lock()
@@ -244,11 +250,24 @@ final class WriterCache: @unchecked Sendable {
         anomalyIDs[key] = id
     }
 
+    func lastEpisode(for seriesID: Int64) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        return lastEpisodes[seriesID]
+    }
+
+    func setLastEpisode(_ episode: Int, for seriesID: Int64) {
+        lock.lock()
+        defer { lock.unlock() }
+        lastEpisodes[seriesID] = episode
+    }
+
     func removeAll() {
         lock.lock()
         defer { lock.unlock() }
         seriesIDs.removeAll()
         anomalyIDs.removeAll()
+        lastEpisodes.removeAll()
     }
 }
 
@@ -262,7 +281,7 @@ struct EpisodeKey: Hashable {
 private struct BatchWriter {
     let db: Database
     let cache: WriterCache
-    /// Highest episode number written per series id in this batch.
+    /// Series whose highest episode number grew in this batch, with the new number.
     var lastEpisodes: [Int64: Int] = [:]
 
     init(db: Database, cache: WriterCache) {
@@ -343,7 +362,11 @@ private struct BatchWriter {
     /// Upserts the episode row; `updated_at` is the timestamp of the point behind the event (data time).
     mutating func record(_ event: EpisodeEvent) throws -> Int64 {
         let seriesID = try seriesID(event.series, seenAt: event.openedAt)
-        lastEpisodes[seriesID] = max(lastEpisodes[seriesID] ?? 0, event.episode)
+        // Only a new episode raises the stored maximum, so most events cost no series write.
+        let known = lastEpisodes[seriesID] ?? cache.lastEpisode(for: seriesID)
+        if known.map({ event.episode > $0 }) ?? true {
+            lastEpisodes[seriesID] = event.episode
+        }
         let key = EpisodeKey(seriesID: seriesID, episode: event.episode)
         let closedAt: Double? = event.kind == .close ? (event.closedAt ?? event.timestamp) : nil
         let reason: String? = event.kind == .close ? (event.reason ?? EpisodeCloseReason.recovered) : nil
@@ -434,6 +457,8 @@ private struct BatchWriter {
             sql: "UPDATE series SET last_episode = MAX(last_episode, ?) WHERE id = ?")
         for (seriesID, episode) in lastEpisodes {
             try statement.execute(arguments: [episode, seriesID])
+            // Cached before commit; a rollback clears the whole cache.
+            cache.setLastEpisode(max(episode, cache.lastEpisode(for: seriesID) ?? 0), for: seriesID)
         }
     }
 }
