@@ -37,6 +37,7 @@ extension SeriesDetector {
         w.int(retrainsRejected)
         w.double(lastRetrainAt ?? .nan)
         w.double(lastScore)
+        w.int(trainingCadencePoints)
         return w.bytes
     }
 
@@ -84,6 +85,7 @@ extension SeriesDetector {
         let rejected = try r.int()
         let lastRetrain = try r.double()
         let score = try r.double()
+        let cadence = try r.int()
         let state = RecurrentState(h: h, c: c)
         if let restoredModel {
             let zero = RecurrentState(shape: restoredModel.shape)
@@ -101,6 +103,6 @@ extension SeriesDetector {
                 model: restoredModel, version: version2, normaliser: Normaliser(center: center, scale: scale),
                 calendar: cal, state: state, pending: pend, scorer: restoredScorer, episodes: machine,
                 accepted: accepted, rejected: rejected, lastRetrain: lastRetrain.isNaN ? nil : lastRetrain,
-                lastScore: score)
+                lastScore: score, pointsAtLastTraining: cadence)
     }
 }

@@ -213,13 +213,14 @@ public final class SeriesDetector {
 
     var currentState: RecurrentState { recurrentState }
     var pendingPrediction: Prediction? { pending }
+    var trainingCadencePoints: Int { pointsAtLastTraining }
     func scorerCheckpoint() -> [UInt8] { scorer.checkpoint() }
 
     // swiftlint:disable:next function_parameter_count
     func restore(points: Int, first: Double, last: Double, values vs: [Double], timestamps ts: [Double],
                  excluded ex: [UInt8], model: RecurrentModel?, version: Int, normaliser: Normaliser, calendar: Bool,
                  state: RecurrentState, pending: Prediction?, scorer: Scorer, episodes: EpisodeMachine,
-                 accepted: Int, rejected: Int, lastRetrain: Double?, lastScore: Double) {
+                 accepted: Int, rejected: Int, lastRetrain: Double?, lastScore: Double, pointsAtLastTraining: Int) {
         pointsSeen = points
         firstTimestamp = first
         lastTimestamp = last
@@ -239,8 +240,8 @@ public final class SeriesDetector {
         retrainsRejected = rejected
         lastRetrainAt = lastRetrain
         self.lastScore = lastScore
-        // Retraining cadence restarts from the restored point count.
-        pointsAtLastTraining = points
+        // The retraining cadence continues where it was, so a restored series retrains at the same point counts.
+        self.pointsAtLastTraining = pointsAtLastTraining
     }
 
     /// A per-series, per-version seed: deterministic, different for each series and each retrain.

@@ -6,7 +6,7 @@ import Messaging
 import Testing
 
 /// A small, fast configuration for end-to-end runs (the defaults are sized for production series).
-func testConfig(threshold: Double = 0.5) -> String {
+func testConfig(threshold: Double = 0.9) -> String {
     """
     [model]
     hidden = 8
