@@ -44,10 +44,10 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Seed for weight initialisation and training (default 42).")
     var seed: UInt64?
 
-    @Option(help: "Scoring stage: \(ScorerKind.allCases.map(\.rawValue).joined(separator: "|")).")
+    @Option(help: "Scoring stage (default calibrated).")
     var scorer: ScorerKind?
 
-    @Option(help: "Recurrent cell: \(CellKind.allCases.map(\.rawValue).joined(separator: "|")).")
+    @Option(help: "Recurrent cell (default lstm).")
     var cell: CellKind?
 
     @Option(help: "Hidden units of the model.")
