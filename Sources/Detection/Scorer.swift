@@ -84,6 +84,9 @@ public struct ScoringConfig: Sendable, Equatable {
     /// Span (points) of an exponentially smoothed signed residual whose calibrated surprise also counts
     /// (max with the residual's): catches drifts and shifts the predictor follows; 0 = off.
     public var driftSpan: Int = 0
+    /// Weight of the calibrated surprise of the step change |value − previous value| (a persistence
+    /// forecast's residual) averaged into the stage's residual surprise; 0 = off.
+    public var changeWeight: Double = 0.3
     /// Calibrated stage: weight of the Gaussian-head surprise averaged with the calibrated residual surprise.
     public var gaussianWeight: Double = 0.3
     /// Calibrated stage: rank |residual| / predicted spread (model units) instead of raw |residual|.
@@ -109,6 +112,7 @@ public struct ScoringConfig: Sendable, Equatable {
         var b = 4 * h + 2 * (LogBins.signedCount + 1) // value history
         if kind == .calibrated { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
         if driftSpan > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
+        if changeWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
         if frozenDetection { b += (h + 63) / 64 * 8 }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if kind == .likelihood { b += 8 * likelihoodWindow }
@@ -133,6 +137,9 @@ public struct Scorer: Sendable {
     /// Calibration of the smoothed residual's magnitude (drift term).
     var drift: Calibrator
     var driftLevel = 0.0
+    /// Calibration of |value − previous value| (change term).
+    var changes: Calibrator
+    var previousValue = Double.nan
     var spread: SpreadTracker
     var onset: OnsetFilter
     var frozen: FrozenTracker
@@ -153,6 +160,9 @@ public struct Scorer: Sendable {
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
             : Calibrator(unusedSigned: false)
         drift = config.driftSpan > 0
+            ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
+            : Calibrator(unusedSigned: false)
+        changes = config.changeWeight > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
             : Calibrator(unusedSigned: false)
         spread = SpreadTracker(memory: config.spreadMemory)
@@ -182,6 +192,10 @@ public struct Scorer: Sendable {
         if let p = input.predicted, p.isFinite {
             let r = v - p
             var stage = ready ? stageSurprise(residual: r, value: v, spreadHint: input.predictedSpread) : 0
+            if config.changeWeight > 0 && previousValue.isFinite && changes.count >= config.minHistory {
+                let c = min(config.changeWeight, 1)
+                stage = (1 - c) * stage + c * changes.upperSurprise(abs(v - previousValue))
+            }
             if config.driftSpan > 0 {
                 driftLevel += 2 / (Double(config.driftSpan) + 1) * (r - driftLevel)
                 if drift.count >= config.minHistory { stage = max(stage, drift.upperSurprise(abs(driftLevel))) }
@@ -201,6 +215,10 @@ public struct Scorer: Sendable {
                 upper = hi
             }
             spread.update(value: v)
+        }
+        if config.changeWeight > 0 {
+            if previousValue.isFinite { changes.insert(abs(v - previousValue)) }
+            previousValue = v
         }
         frozen.observe(v)
         if ready && config.frozenDetection { s = max(s, frozen.surprise) }
@@ -295,6 +313,7 @@ public struct Scorer: Sendable {
         values.encode(into: &w)
         if config.kind == .calibrated { residuals.encode(into: &w) }
         if config.driftSpan > 0 { drift.encode(into: &w); w.double(driftLevel) }
+        if config.changeWeight > 0 { changes.encode(into: &w); w.double(previousValue) }
         spread.encode(into: &w)
         onset.encode(into: &w)
         frozen.encode(into: &w)
@@ -320,6 +339,7 @@ public struct Scorer: Sendable {
         try values.decode(from: &r)
         if config.kind == .calibrated { try residuals.decode(from: &r) }
         if config.driftSpan > 0 { try drift.decode(from: &r); driftLevel = try r.double() }
+        if config.changeWeight > 0 { try changes.decode(from: &r); previousValue = try r.double() }
         try spread.decode(from: &r)
         try onset.decode(from: &r)
         try frozen.decode(from: &r)

@@ -80,6 +80,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Calibrated stage: weight of the Gaussian-head surprise in [0, 1] (0 = off).")
     var gaussianWeight: Double?
 
+    @Option(help: "Weight in [0, 1] of the calibrated surprise of the step change (a persistence residual).")
+    var changeWeight: Double?
+
     @Flag(help: "Calibrated stage: rank residuals in units of the model's predicted spread.")
     var standardise = false
 
@@ -112,6 +115,7 @@ struct ReplayCommand: ParsableCommand {
         if let repeatFactor { c.scoring.repeatFactor = repeatFactor }
         if let tailSize { c.scoring.tailSize = tailSize }
         if standardise { c.scoring.standardise = true }
+        if let changeWeight { c.scoring.changeWeight = min(max(changeWeight, 0), 1) }
         if let gaussianWeight { c.scoring.gaussianWeight = min(max(gaussianWeight, 0), 1) }
         if let driftSpan { c.scoring.driftSpan = max(0, driftSpan) }
         return c
