@@ -81,6 +81,16 @@ public struct ScoringConfig: Sendable, Equatable {
     public var frozenDetection: Bool = false
     /// Surprise at the edge of the expected band [lower, upper] (2 = the band holds ~99 % of points).
     public var bandSurprise: Double = 2
+    /// Span (points) of an exponentially smoothed signed residual whose calibrated surprise also counts
+    /// (max with the residual's): catches drifts and shifts the predictor follows; 0 = off.
+    public var driftSpan: Int = 0
+    /// Weight of the calibrated surprise of the step change |value − previous value| (a persistence
+    /// forecast's residual) averaged into the stage's residual surprise; 0 = off.
+    public var changeWeight: Double = 0.3
+    /// Calibrated stage: weight of the Gaussian-head surprise averaged with the calibrated residual surprise.
+    public var gaussianWeight: Double = 0.3
+    /// Calibrated stage: rank |residual| / predicted spread (model units) instead of raw |residual|.
+    public var standardise: Bool = false
     /// Memory of the running spread (residual and likelihood stages), in points.
     public var spreadMemory: Int = 1000
     /// Likelihood stage: raw scores averaged over this many recent points.
@@ -101,6 +111,8 @@ public struct ScoringConfig: Sendable, Equatable {
         let h = min(max(history, 1), Int(UInt16.max))
         var b = 4 * h + 2 * (LogBins.signedCount + 1) // value history
         if kind == .calibrated { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
+        if driftSpan > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
+        if changeWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
         if frozenDetection { b += (h + 63) / 64 * 8 }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if kind == .likelihood { b += 8 * likelihoodWindow }
@@ -122,6 +134,12 @@ public struct Scorer: Sendable {
     var values: Calibrator
     /// Calibration of |residual| (calibrated stage).
     var residuals: Calibrator
+    /// Calibration of the smoothed residual's magnitude (drift term).
+    var drift: Calibrator
+    var driftLevel = 0.0
+    /// Calibration of |value − previous value| (change term).
+    var changes: Calibrator
+    var previousValue = Double.nan
     var spread: SpreadTracker
     var onset: OnsetFilter
     var frozen: FrozenTracker
@@ -139,6 +157,12 @@ public struct Scorer: Sendable {
         let h = min(max(config.history, 1), Int(UInt16.max))
         values = Calibrator(signed: true, capacity: h, tailSize: config.tailSize)
         residuals = config.kind == .calibrated
+            ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
+            : Calibrator(unusedSigned: false)
+        drift = config.driftSpan > 0
+            ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
+            : Calibrator(unusedSigned: false)
+        changes = config.changeWeight > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
             : Calibrator(unusedSigned: false)
         spread = SpreadTracker(memory: config.spreadMemory)
@@ -167,13 +191,22 @@ public struct Scorer: Sendable {
         let valueSurprise = ready ? values.twoSidedSurprise(v) : 0
         if let p = input.predicted, p.isFinite {
             let r = v - p
-            let stage = ready ? stageSurprise(residual: r, value: v, spreadHint: input.predictedSpread) : 0
+            var stage = ready ? stageSurprise(residual: r, value: v, spreadHint: input.predictedSpread) : 0
+            if config.changeWeight > 0 && previousValue.isFinite && changes.count >= config.minHistory {
+                let c = min(config.changeWeight, 1)
+                stage = (1 - c) * stage + c * changes.upperSurprise(abs(v - previousValue))
+            }
+            if config.driftSpan > 0 {
+                driftLevel += 2 / (Double(config.driftSpan) + 1) * (r - driftLevel)
+                if drift.count >= config.minHistory { stage = max(stage, drift.upperSurprise(abs(driftLevel))) }
+                drift.insert(abs(driftLevel))
+            }
             let w = min(max(config.valueWeight, 0), 1)
             s = (1 - w) * stage + w * valueSurprise
             let half = bandHalfWidth(spreadHint: input.predictedSpread)
             lower = p - half
             upper = p + half
-            updateStage(residual: r, value: v)
+            updateStage(residual: r, value: v, spreadHint: input.predictedSpread)
         } else {
             s = valueSurprise
             if let lo = values.quantile(pow(10, -config.bandSurprise) / 2),
@@ -182,6 +215,10 @@ public struct Scorer: Sendable {
                 upper = hi
             }
             spread.update(value: v)
+        }
+        if config.changeWeight > 0 {
+            if previousValue.isFinite { changes.insert(abs(v - previousValue)) }
+            previousValue = v
         }
         frozen.observe(v)
         if ready && config.frozenDetection { s = max(s, frozen.surprise) }
@@ -205,7 +242,10 @@ public struct Scorer: Sendable {
     mutating func stageSurprise(residual r: Double, value v: Double, spreadHint: Double?) -> Double {
         switch config.kind {
         case .calibrated:
-            return residuals.count >= config.minHistory ? residuals.upperSurprise(abs(r)) : 0
+            let cal = residuals.count >= config.minHistory ? residuals.upperSurprise(calibratedMagnitude(r, spreadHint)) : 0
+            guard config.gaussianWeight > 0 else { return cal }
+            let g = min(config.gaussianWeight, 1)
+            return (1 - g) * cal + g * Surprise.gaussianTwoSided(r / gaussianSpread(spreadHint))
         case .residual:
             return abs(r) / spread.spread * Surprise.log10e
         case .gaussian:
@@ -221,14 +261,21 @@ public struct Scorer: Sendable {
         }
     }
 
+    @inline(__always)
+    func calibratedMagnitude(_ r: Double, _ spreadHint: Double?) -> Double {
+        config.standardise ? abs(r) / gaussianSpread(spreadHint) : abs(r)
+    }
+
     /// Absorbs the residual into the statistics the stage scores against (after scoring it).
     @inline(__always)
-    mutating func updateStage(residual r: Double, value v: Double) {
+    mutating func updateStage(residual r: Double, value v: Double, spreadHint: Double?) {
         switch config.kind {
         case .calibrated:
-            residuals.insert(abs(r))
+            residuals.insert(calibratedMagnitude(r, spreadHint))
+            spread.update(residual: r, value: v)
             if residuals.sinceRefresh == 0 {
                 residualBand = residuals.quantile(1 - pow(10, -config.bandSurprise)) ?? 0
+                if config.standardise { residualBand *= gaussianSpread(spreadHint) }
             }
         case .residual, .gaussian, .dynamic:
             spread.update(residual: r, value: v)
@@ -265,6 +312,8 @@ public struct Scorer: Sendable {
         w.double(residualBand)
         values.encode(into: &w)
         if config.kind == .calibrated { residuals.encode(into: &w) }
+        if config.driftSpan > 0 { drift.encode(into: &w); w.double(driftLevel) }
+        if config.changeWeight > 0 { changes.encode(into: &w); w.double(previousValue) }
         spread.encode(into: &w)
         onset.encode(into: &w)
         frozen.encode(into: &w)
@@ -289,6 +338,8 @@ public struct Scorer: Sendable {
         residualBand = try r.double()
         try values.decode(from: &r)
         if config.kind == .calibrated { try residuals.decode(from: &r) }
+        if config.driftSpan > 0 { try drift.decode(from: &r); driftLevel = try r.double() }
+        if config.changeWeight > 0 { try changes.decode(from: &r); previousValue = try r.double() }
         try spread.decode(from: &r)
         try onset.decode(from: &r)
         try frozen.decode(from: &r)

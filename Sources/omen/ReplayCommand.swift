@@ -44,10 +44,10 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Seed for weight initialisation and training (default 42).")
     var seed: UInt64?
 
-    @Option(help: "Scoring stage: \(ScorerKind.allCases.map(\.rawValue).joined(separator: "|")).")
+    @Option(help: "Scoring stage (default calibrated).")
     var scorer: ScorerKind?
 
-    @Option(help: "Recurrent cell: \(CellKind.allCases.map(\.rawValue).joined(separator: "|")).")
+    @Option(help: "Recurrent cell (default lstm).")
     var cell: CellKind?
 
     @Option(help: "Hidden units of the model.")
@@ -77,6 +77,18 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Most extreme past values the exponential tail is fitted to.")
     var tailSize: Int?
 
+    @Option(help: "Calibrated stage: weight of the Gaussian-head surprise in [0, 1] (0 = off).")
+    var gaussianWeight: Double?
+
+    @Option(help: "Weight in [0, 1] of the calibrated surprise of the step change (a persistence residual).")
+    var changeWeight: Double?
+
+    @Flag(help: "Calibrated stage: rank residuals in units of the model's predicted spread.")
+    var standardise = false
+
+    @Option(help: "Span in points of the smoothed residual whose surprise also counts (0 = off).")
+    var driftSpan: Int?
+
     func validate() throws {
         if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be in [0, 1]") }
         if let valueWeight, !(0...1).contains(valueWeight) { throw ValidationError("--value-weight must be in [0, 1]") }
@@ -102,6 +114,10 @@ struct ReplayCommand: ParsableCommand {
         if frozen { c.scoring.frozenDetection = true }
         if let repeatFactor { c.scoring.repeatFactor = repeatFactor }
         if let tailSize { c.scoring.tailSize = tailSize }
+        if standardise { c.scoring.standardise = true }
+        if let changeWeight { c.scoring.changeWeight = min(max(changeWeight, 0), 1) }
+        if let gaussianWeight { c.scoring.gaussianWeight = min(max(gaussianWeight, 0), 1) }
+        if let driftSpan { c.scoring.driftSpan = max(0, driftSpan) }
         return c
     }
 

@@ -7,8 +7,8 @@
 //
 // Magnitude histories (residuals) bin |x| directly: resolution is relative to the residual itself. Signed
 // histories (values) bin (x − center)/scale, anchored on the series' own median and spread: a series at
-// 50 ± 1 would otherwise fall into three bins. They are re-anchored every `capacity` points (the ring keeps
-// each value's offset from the center as a Float) so a drifting level keeps its resolution.
+// 50 ± 1 would otherwise fall into three bins. They are re-anchored when the level or spread has moved (the
+// ring keeps each value's offset from the center as a Float) so a drifting level keeps its resolution.
 // Memory: 2 bytes per remembered magnitude or 4 per value, plus 2 bytes per bin (4 KB unsigned, 8 KB signed).
 
 /// Logarithmic binning of magnitudes and signed values.
@@ -133,8 +133,23 @@ struct RankHistory: Sendable {
         if head == capacity { head = 0 }
         if signed {
             sinceAnchor += 1
-            if (count == Self.firstAnchor && sinceAnchor == count) || sinceAnchor >= capacity { reanchor() }
+            if count == Self.firstAnchor && sinceAnchor == count {
+                reanchor()
+            } else if sinceAnchor & 255 == 0 && hasDrifted() {
+                reanchor()
+            }
         }
+    }
+
+    /// Whether the level or spread moved enough (a unit or a factor of two) that bins should be re-anchored;
+    /// checked from three order statistics, so the full re-sort runs only when it pays.
+    func hasDrifted() -> Bool {
+        guard count >= Self.firstAnchor else { return false }
+        let q1 = value(ofBin: bin(ofRank: max(1, count / 4)))
+        let q2 = value(ofBin: bin(ofRank: max(1, count / 2)))
+        let q3 = value(ofBin: bin(ofRank: max(1, (3 * count) / 4)))
+        let spread = (q3 - q1) / 1.349
+        return abs(q2 - center) > scale || spread > 2 * scale || spread < 0.5 * scale
     }
 
     /// Re-centres a signed history on its median with its interquartile spread as the unit, and rebins.
