@@ -1,6 +1,7 @@
 // `omen replay`: parses options, calls the Replay module, prints. The work lives in Replay.
 
 import ArgumentParser
+import Daemon
 import Detection
 import Recurrent
 import Replay
@@ -34,6 +35,9 @@ struct ReplayCommand: ParsableCommand {
 
     @Option(help: "Name of the value column. Default: 'value', else the first non-timestamp column.")
     var column: String?
+
+    @Option(help: "Daemon configuration file (TOML) whose model, training, learning, episodes, scoring and overrides apply.")
+    var config: String?
 
     @Option(help: "Write the scores CSV here (default: standard output).")
     var output: String?
@@ -99,9 +103,16 @@ struct ReplayCommand: ParsableCommand {
         if let tailSize, !(2...1000).contains(tailSize) { throw ValidationError("--tail-size must be in 2...1000") }
     }
 
-    /// The detector configuration: defaults, then flags.
-    func detectorConfig() -> DetectorConfig {
+    /// The detector configuration: defaults (or the file's, for this series), then flags.
+    func detectorConfig(series name: String) throws -> DetectorConfig {
         var c = DetectorConfig()
+        if let config {
+            do {
+                c = try ConfigLoader.load(path: config).detectorConfig(for: name)
+            } catch {
+                throw ValidationError("configuration error: \(error)")
+            }
+        }
         if let seed { c.model.seed = seed }
         if let scorer { c.scoring.kind = scorer }
         if let cell { c.model.cell = cell }
@@ -124,7 +135,7 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         let rows = try CSVSeriesReader(column: column).read(path: file)
         let name = series ?? String(file.split(separator: "/").last ?? Substring(file))
-        let runner = ReplayRunner(config: detectorConfig(), series: name)
+        let runner = ReplayRunner(config: try detectorConfig(series: name), series: name)
         let tty = isatty(STDERR_FILENO) == 1
         let result = runner.run(rows, progress: tty ? { done, total in Self.progress(done, total) } : nil)
         if tty { Self.stderr("\r\u{1B}[K") }

@@ -5,6 +5,15 @@ extension ScoringConfig {
     static var configKeys: [ConfigKey<ScoringConfig>] {
         [
             .choice("kind", \.kind),
+            .integer("history", \.history, 16...65_535),
+            .integer("tail_size", \.tailSize, 2...1_000),
+            .number("value_weight", \.valueWeight, .closed(0, 1)),
+            .number("gaussian_weight", \.gaussianWeight, .closed(0, 1)),
+            .number("change_weight", \.changeWeight, .closed(0, 1)),
+            .integer("min_history", \.minHistory, 0...65_535),
+            .integer("onset_window", \.onsetWindow, 0...100_000),
+            .number("repeat_factor", \.repeatFactor, .closed(0, 1)),
+            .flag("frozen_detection", \.frozenDetection),
         ]
     }
 }
