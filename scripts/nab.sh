@@ -36,4 +36,4 @@ end=$(date +%s.%N)
 
 python3 "$NAB_DIR/score.py" "$RESULTS"
 files=$(find "$RESULTS" -name '*.csv' | wc -l)
-printf 'wall time: %.1f s for %d files (%d at a time)\n' "$(echo "$end - $start" | bc -l)" "$files" "$JOBS"
+printf 'wall time: %.1f s for %d files (%d at a time)\n' "$(awk "BEGIN { print $end - $start }")" "$files" "$JOBS"
