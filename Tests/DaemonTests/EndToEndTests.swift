@@ -242,9 +242,13 @@ struct EndToEndTests {
         (daemon, ingest) = try start()
         #expect(try waitUntilConnected(endpoint: ingest, database: db), "stderr: \(daemon.stderr)")
         _ = try publishTestSeries(endpoint: ingest, rounds: 500..<560, spikeAt: -1, malformedEvery: 1_000_000)
+        // Every series (each shard writes its own summaries) has reported its last point.
+        let lastTimestamp = Double(1_700_000_000 + 559 * 60)
         let continued = eventually(timeout: 30) {
             let rows = (try? store.series()) ?? []
-            return rows.contains { $0.series == "e2e.spiky" && $0.points == 560 }
+            return ["e2e.quiet1", "e2e.quiet2", "e2e.spiky"].allSatisfy { key in
+                rows.contains { $0.series == key && $0.lastSeen == lastTimestamp }
+            } && rows.contains { $0.series == "e2e.spiky" && $0.points == 560 }
         }
         #expect(continued, "restored series did not continue its point count: \(String(describing: try? store.series()))")
         let rows = Dictionary(uniqueKeysWithValues: try store.series().map { ($0.series, $0) })
