@@ -18,6 +18,8 @@ struct BenchIngest: AsyncParsableCommand {
     @Option(help: "Hidden units.") var hidden = 32
     @Option(help: "Shard threads (0 = one per core).") var shards = 0
     @Option(help: "Trainer threads (0 = cores / 2).") var trainers = 0
+    @Option(help: "Publish at this many points/s (0 = as fast as possible); below capacity the latency is the pipeline's.")
+    var rate = 0.0
     @Flag(help: "Disable retraining (the baseline for 'ingest never waits for training').") var noRetrain = false
     @Option(name: .customLong("repeat"), help: "Repetitions; figures are medians.") var repeats = 1
     @Flag(help: "Print one JSON line.") var json = false
@@ -33,6 +35,7 @@ struct BenchIngest: AsyncParsableCommand {
         options.retrain = !noRetrain
         options.shards = shards
         options.trainers = trainers
+        options.rate = rate
         var logger = Logger(label: "omen.bench")
         logger.logLevel = .warning
         var results: [IngestBench.Result] = []
@@ -41,15 +44,15 @@ struct BenchIngest: AsyncParsableCommand {
             let v = results.map(f).sorted()
             return v[v.count / 2]
         }
-        let rate = median(\.pointsPerSecond)
+        let throughput = median(\.pointsPerSecond)
         let p50 = median(\.p50Microseconds)
         let p99 = median(\.p99Microseconds)
         let last = results[results.count - 1]
         if json {
-            print("{\"bench\":\"ingest\",\"series\":\(series),\"points\":\(last.points),\"points_per_s\":\(Int(rate)),\"p50_us\":\(Int(p50)),\"p99_us\":\(Int(p99)),\"trainings\":\(last.trainingsDone),\"training_backlog\":\(last.trainingBacklog),\"shards\":\(last.shards),\"trainers\":\(last.trainers),\"retrain\":\(!noRetrain),\"repeats\":\(results.count)}")
+            print("{\"bench\":\"ingest\",\"series\":\(series),\"points\":\(last.points),\"points_per_s\":\(Int(throughput)),\"p50_us\":\(Int(p50)),\"p99_us\":\(Int(p99)),\"trainings\":\(last.trainingsDone),\"training_backlog\":\(last.trainingBacklog),\"shards\":\(last.shards),\"trainers\":\(last.trainers),\"retrain\":\(!noRetrain),\"rate\":\(Int(self.rate)),\"repeats\":\(results.count)}")
         } else {
             print("ingest: \(series) series, \(last.points) points in \(String(format: "%.2f", last.seconds)) s (setup \(String(format: "%.1f", last.setupSeconds)) s, not timed)")
-            print("  points/s (median of \(results.count)): \(Int(rate))")
+            print("  points/s (median of \(results.count)): \(Int(throughput))\(self.rate > 0 ? " (publisher paced at \(Int(self.rate)))" : "")")
             print("  latency receive→scored: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs")
             print("  trainings during the run: \(last.trainingsDone), backlog at the end: \(last.trainingBacklog) series; shards \(last.shards), trainers \(last.trainers), retraining \(noRetrain ? "off" : "on")")
         }

@@ -18,6 +18,9 @@ public enum IngestBench {
         public var retrain = true
         public var shards = 0
         public var trainers = 0
+        /// Points per second the publisher sends at (0 = as fast as it can): below capacity, the latency figures
+        /// measure the pipeline rather than the queue in front of it.
+        public var rate = 0.0
         public init() {}
     }
 
@@ -122,7 +125,16 @@ public enum IngestBench {
         let trainingsBefore = daemon.stats.trainingsDone.load(ordering: .relaxed)
 
         let t0 = monotonicSeconds()
-        for m in messages { try publisher.send(frames: [m]) }
+        var sent = 0
+        for m in messages {
+            try publisher.send(frames: [m])
+            sent += options.recordsPerMessage
+            if options.rate > 0 {
+                let due = t0 + Double(sent) / options.rate
+                let wait = due - monotonicSeconds()
+                if wait > 0.0005 { Thread.sleep(forTimeInterval: wait) }
+            }
+        }
         let deadline = t0 + 600
         while daemon.stats.pointsProcessed.load(ordering: .relaxed) - baseline < total && monotonicSeconds() < deadline {
             Thread.sleep(forTimeInterval: 0.002)
