@@ -3,6 +3,8 @@
 // They work on raw bytes of a received frame so that a payload of many records is parsed without creating a
 // String per line; only series keys become Strings.
 
+import Detection
+
 /// ASCII codes the scanners compare against.
 enum ASCII {
     static let tab: UInt8 = 0x09
@@ -151,15 +153,6 @@ func parseInt64(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int64? {
     return negative ? -value : value
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil).
-func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-    let y = month <= 2 ? year - 1 : year
-    let era = (y >= 0 ? y : y - 399) / 400
-    let yoe = y - era * 400
-    let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-    return era * 146_097 + doe - 719_468
-}
 
 /// Parses an ISO-8601 / RFC 3339 date-time spanning exactly `p[start..<end]` into Unix seconds.
 ///
@@ -227,7 +220,7 @@ func parseISO8601(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double
         }
     }
     guard i == end else { return nil }
-    let days = daysFromCivil(year: year, month: month, day: day)
+    let days = CivilCalendar.days(year: year, month: month, day: day)
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
     return Double(seconds) + fraction
 }
@@ -271,16 +264,7 @@ public func formatISO8601(_ seconds: Double, fractionDigits: Int = 3) -> String 
     var total = Int(whole)
     let days = total >= 0 ? total / 86_400 : (total - 86_399) / 86_400
     total -= days * 86_400
-    // civil_from_days (H. Hinnant)
-    let z = days + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let doe = z - era * 146_097
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-    let mp = (5 * doy + 2) / 153
-    let day = doy - (153 * mp + 2) / 5 + 1
-    let month = mp < 10 ? mp + 3 : mp - 9
-    let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+    let (year, month, day) = CivilCalendar.date(days: days)
     func pad(_ v: Int, _ width: Int) -> String {
         let s = String(v)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s

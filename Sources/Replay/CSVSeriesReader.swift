@@ -2,6 +2,8 @@
 // Timestamps: `2014-04-01 00:00:00` (NAB; UTC), ISO-8601 (`2014-04-01T00:00:00Z`, fractional seconds,
 // `+02:00` offsets), or Unix seconds. The original timestamp text is kept so that output echoes it exactly.
 
+import Detection
+
 /// Why a CSV could not be read as a series.
 public enum ReplayError: Error, Equatable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
@@ -176,7 +178,7 @@ public enum Timestamps {
     private static func parseCalendar(_ s: [UInt8]) -> Double? {
         guard let y = digits(s, 0, 4), let mo = digits(s, 5, 2), let d = digits(s, 8, 2),
               (1...12).contains(mo), (1...31).contains(d) else { return nil }
-        var seconds = Double(daysFromCivil(y, mo, d)) * 86_400
+        var seconds = Double(CivilCalendar.days(year: y, month: mo, day: d)) * 86_400
         var i = 10
         if i < s.count {
             guard s[i] == 0x20 || s[i] == 0x54 || s[i] == 0x74 else { return nil }
@@ -226,32 +228,13 @@ public enum Timestamps {
         return seconds
     }
 
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(_ y0: Int, _ m: Int, _ d: Int) -> Int {
-        let y = m <= 2 ? y0 - 1 : y0
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (m + 9) % 12
-        let doy = (153 * mp + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
     /// `YYYY-MM-DD HH:MM` (UTC) for axis labels.
     static func format(_ t: Double) -> String {
         let secs = Int((t).rounded(.down))
         var days = secs / 86_400
         var rem = secs % 86_400
         if rem < 0 { rem += 86_400; days -= 1 }
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        let (y, m, d) = CivilCalendar.date(days: days)
         func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return "\(y)-\(two(m))-\(two(d)) \(two(rem / 3600)):\(two(rem % 3600 / 60))"
     }
