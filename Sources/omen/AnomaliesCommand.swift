@@ -88,6 +88,6 @@ struct CommandError: Error, CustomStringConvertible {
 
 /// Prints `error` on stderr as `omen: …` and returns the exit status 1 to throw.
 func exitWithMessage(_ error: any Error) -> ExitCode {
-    FileHandle.standardError.write(Data("omen: \(error)\n".utf8))
+    writeStandardError("omen: \(error)")
     return ExitCode.failure
 }

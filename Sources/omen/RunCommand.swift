@@ -40,7 +40,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             configuration = try config.map { try ConfigLoader.load(path: $0) } ?? DaemonConfig()
         } catch {
-            printError("omen: configuration error: \(error)")
+            writeStandardError("omen: configuration error: \(error)")
             throw ExitCode(78) // EX_CONFIG: systemd and operators read it as "fix the configuration".
         }
         if !ingest.isEmpty {
@@ -62,7 +62,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             try ConfigLoader.validate(configuration, file: config ?? "command line")
         } catch {
-            printError("omen: configuration error: \(error)")
+            writeStandardError("omen: configuration error: \(error)")
             throw ExitCode(78)
         }
         let level = ReloadableLogLevel(configuration.logLevel)
@@ -73,7 +73,7 @@ struct RunCommand: AsyncParsableCommand {
             try await daemon.run()
         } catch let error as DaemonError {
             logger.critical("\(error.description)")
-            printError("omen: \(error.description)")
+            writeStandardError("omen: \(error.description)")
             throw ExitCode(1)
         }
     }
@@ -83,9 +83,4 @@ struct RunCommand: AsyncParsableCommand {
         if spec.hasPrefix("bind:") { return (.bind, String(spec.dropFirst("bind:".count))) }
         return (.bind, spec)
     }
-}
-
-/// Writes a line to standard error.
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
 }
