@@ -11,6 +11,7 @@ public struct ByteWriter: Sendable {
     public init() {}
 
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
+    public mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     public mutating func int(_ v: Int) { u64(UInt64(bitPattern: Int64(v))) }
     public mutating func double(_ v: Double) { u64(v.bitPattern) }
@@ -45,6 +46,9 @@ public struct ByteReader: Sendable {
 
     public var isAtEnd: Bool { offset == bytes.count }
 
+    /// Bytes not read yet.
+    public var remaining: Int { bytes.count - offset }
+
     private mutating func take(_ n: Int) throws(CheckpointError) -> ArraySlice<UInt8> {
         guard n >= 0, offset + n <= bytes.count else {
             throw CheckpointError("checkpoint is truncated at byte \(offset) (needs \(n) more, has \(bytes.count - offset))")
@@ -54,6 +58,12 @@ public struct ByteReader: Sendable {
     }
 
     public mutating func u8() throws(CheckpointError) -> UInt8 { try take(1).first ?? 0 }
+
+    public mutating func u16() throws(CheckpointError) -> UInt16 {
+        var v: UInt16 = 0
+        for (i, b) in try take(2).enumerated() { v |= UInt16(b) << (8 * UInt16(i)) }
+        return v
+    }
 
     public mutating func u64() throws(CheckpointError) -> UInt64 {
         var v: UInt64 = 0

@@ -122,10 +122,7 @@ public struct ScoringConfig: Sendable, Equatable {
 }
 
 /// Why a scorer checkpoint could not be restored.
-public struct ScorerRestoreError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
+public typealias ScorerRestoreError = CheckpointError
 
 /// The scoring stage of one series: stateful, deterministic, no I/O.
 public struct Scorer: Sendable {
@@ -305,7 +302,7 @@ public struct Scorer: Sendable {
 
     /// The scorer's state (history, statistics) as bytes, for checkpoints.
     public func checkpoint() -> [UInt8] {
-        var w = ScorerByteWriter()
+        var w = ByteWriter()
         w.u8(Self.checkpointVersion)
         w.u8(Self.kindTag(config.kind))
         w.int(points)
@@ -325,7 +322,7 @@ public struct Scorer: Sendable {
     /// Restores a scorer from `checkpoint()` bytes written with the same config kind.
     public init(config: ScoringConfig, checkpoint: [UInt8]) throws(ScorerRestoreError) {
         self.init(config: config)
-        var r = ScorerByteReader(checkpoint)
+        var r = ByteReader(checkpoint)
         let version = try r.u8()
         guard version == Self.checkpointVersion else {
             throw ScorerRestoreError("scorer checkpoint has format version \(version), this build reads version \(Self.checkpointVersion); the series will recalibrate")
@@ -346,7 +343,7 @@ public struct Scorer: Sendable {
         if config.kind == .likelihood { try likelihood.decode(from: &r) }
         if config.kind == .dynamic { try dynamic.decode(from: &r) }
         guard r.isAtEnd else {
-            throw ScorerRestoreError("scorer checkpoint has \(r.bytes.count - r.offset) unexpected trailing bytes; the series will recalibrate")
+            throw ScorerRestoreError("scorer checkpoint has \(r.remaining) unexpected trailing bytes; the series will recalibrate")
         }
     }
 

@@ -115,7 +115,7 @@ struct Calibrator: Sendable {
         return history.value(ofBin: history.bin(ofRank: rank))
     }
 
-    func encode(into w: inout ScorerByteWriter) {
+    func encode(into w: inout ByteWriter) {
         history.encode(into: &w)
         w.int(min(sinceRefresh, Self.refreshEvery))
         for t in [upper, lower] {
@@ -125,7 +125,7 @@ struct Calibrator: Sendable {
         }
     }
 
-    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+    mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
         try history.decode(from: &r)
         sinceRefresh = try r.int()
         upper = TailFit(bin: try r.int(), threshold: try r.double(), meanExcess: try r.double())

@@ -233,7 +233,7 @@ struct RankHistory: Sendable {
         }
     }
 
-    func encode(into w: inout ScorerByteWriter) {
+    func encode(into w: inout ByteWriter) {
         w.int(capacity)
         w.int(head)
         w.int(count)
@@ -244,7 +244,7 @@ struct RankHistory: Sendable {
         for o in offsets { w.float(o) }
     }
 
-    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+    mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
         let cap = try r.int()
         guard cap == capacity else {
             throw ScorerRestoreError("scorer checkpoint has a history of \(cap) values but the configuration asks for \(capacity); the series will recalibrate")

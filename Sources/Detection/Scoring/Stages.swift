@@ -60,8 +60,8 @@ struct SpreadTracker: Sendable {
         meanAbsValue += a * (abs(value) - meanAbsValue)
     }
 
-    func encode(into w: inout ScorerByteWriter) { w.int(n); w.double(meanAbs); w.double(meanAbsValue) }
-    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+    func encode(into w: inout ByteWriter) { w.int(n); w.double(meanAbs); w.double(meanAbsValue) }
+    mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
         n = try r.int(); meanAbs = try r.double(); meanAbsValue = try r.double()
     }
 }
@@ -117,13 +117,13 @@ struct OnsetFilter: Sendable {
         t -= shift
     }
 
-    func encode(into w: inout ScorerByteWriter) {
+    func encode(into w: inout ByteWriter) {
         w.int(window); w.int(front); w.int(size); w.int(Int(t))
         for i in indices { w.int(Int(i)) }
         for v in values { w.float(v) }
     }
 
-    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+    mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
         guard try r.int() == window else {
             throw ScorerRestoreError("scorer checkpoint has a different onset window than the configuration; the series will recalibrate")
         }
@@ -183,12 +183,12 @@ struct FrozenTracker: Sendable {
         if head == capacity { head = 0 }
     }
 
-    func encode(into w: inout ScorerByteWriter) {
+    func encode(into w: inout ByteWriter) {
         w.int(capacity); w.int(head); w.int(count); w.int(repeats); w.int(run); w.int(maxRun); w.double(last)
         for b in bits { w.u64(b) }
     }
 
-    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+    mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
         guard try r.int() == capacity else {
             throw ScorerRestoreError("scorer checkpoint has a different history size than the configuration; the series will recalibrate")
         }
@@ -246,12 +246,12 @@ struct LikelihoodState: Sendable {
         return s
     }
 
-    func encode(into w: inout ScorerByteWriter) {
+    func encode(into w: inout ByteWriter) {
         w.int(shortWindow); w.int(head); w.int(filled); w.double(recentSum); w.int(n); w.double(mean); w.double(variance)
         for v in recent { w.double(v) }
     }
 
-    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+    mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
         guard try r.int() == shortWindow else {
             throw ScorerRestoreError("scorer checkpoint has a different likelihood window than the configuration; the series will recalibrate")
         }
@@ -353,13 +353,13 @@ struct DynamicThreshold: Sendable {
         epsilon = bestEps
     }
 
-    func encode(into w: inout ScorerByteWriter) {
+    func encode(into w: inout ByteWriter) {
         w.int(window); w.int(head); w.int(count); w.double(smoothed); w.u8(started ? 1 : 0); w.int(sinceRefresh)
         w.double(mean); w.double(sigma); w.double(epsilon)
         for v in errors { w.float(v) }
     }
 
-    mutating func decode(from r: inout ScorerByteReader) throws(ScorerRestoreError) {
+    mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
         guard try r.int() == window else {
             throw ScorerRestoreError("scorer checkpoint has a different dynamic-threshold window than the configuration; the series will recalibrate")
         }
