@@ -22,6 +22,9 @@ final class Ingest: @unchecked Sendable {
 
     /// Points per shard batch before it is handed over mid-round.
     static let batchSize = 512
+    /// Batches (of up to `batchSize` points) that may wait for one shard before ingest waits for it: about 1 M
+    /// points, a few seconds of work, so memory stays bounded when a shard falls behind.
+    static let maxQueuedBatches = 2_048
     /// Messages taken from one socket before the others get their turn.
     static let messagesPerTurn = 256
 
@@ -86,7 +89,12 @@ final class Ingest: @unchecked Sendable {
 
         func handOver(_ s: Int) {
             guard !pending[s].isEmpty else { return }
-            shards[s].mailbox.post(.points(pending[s], receivedAt: pendingSince[s]))
+            // At most `maxQueuedBatches` batches wait for a shard; beyond that ingest waits (bounded, so shutdown
+            // is never blocked) and the socket's receive queue absorbs the burst.
+            if !shards[s].mailbox.post(.points(pending[s], receivedAt: pendingSince[s]),
+                                       waitingBelow: Self.maxQueuedBatches, timeout: 1) {
+                stats.ingestStalls.wrappingAdd(1, ordering: .relaxed)
+            }
             pending[s] = []
             pending[s].reserveCapacity(Self.batchSize)
         }

@@ -12,7 +12,7 @@ final class Mailbox<Message: Sendable>: @unchecked Sendable {
     func post(_ message: Message) {
         condition.lock()
         messages.append(message)
-        condition.signal()
+        condition.broadcast() // the consumer and a producer waiting for room share the condition
         condition.unlock()
     }
 
@@ -21,8 +21,27 @@ final class Mailbox<Message: Sendable>: @unchecked Sendable {
         guard !batch.isEmpty else { return }
         condition.lock()
         messages.append(contentsOf: batch)
-        condition.signal()
+        condition.broadcast() // the consumer and a producer waiting for room share the condition
         condition.unlock()
+    }
+
+    /// Appends one message, first waiting (up to `timeout` seconds) while `limit` or more messages are queued.
+    /// Returns false when it had to wait at all, so the producer can count the stall. This is the backpressure
+    /// between ingest and a shard that falls behind: ingest stops reading its sockets, and libzmq's receive
+    /// queue (bounded by `receive_hwm`) holds what comes next, instead of this mailbox growing without bound.
+    @discardableResult
+    func post(_ message: Message, waitingBelow limit: Int, timeout: Double) -> Bool {
+        condition.lock()
+        var waited = false
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while messages.count >= limit && !closed {
+            waited = true
+            if !condition.wait(until: deadline) { break }
+        }
+        messages.append(message)
+        condition.broadcast()
+        condition.unlock()
+        return !waited
     }
 
     /// No more messages will be posted; the consumer drains what is there and then sees `closed`.
@@ -43,6 +62,8 @@ final class Mailbox<Message: Sendable>: @unchecked Sendable {
         }
         let out = messages
         messages.removeAll(keepingCapacity: true)
+        // Wake a producer waiting for room.
+        if !out.isEmpty { condition.broadcast() }
         return (out, closed && out.isEmpty)
     }
 
