@@ -212,7 +212,10 @@ struct PipelineService: Service {
         var lastProcessed = 0
         let hup = HangupSignal()
         while !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            // Cancelled at once by a graceful shutdown, so SIGTERM never waits out a stats interval.
+            _ = try? await cancelWhenGracefulShutdown {
+                try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            }
             let now = monotonicSeconds()
             if daemon.isHealthy(now: now, stale: max(10, 3 * interval)) { daemon.notify("WATCHDOG=1") }
             if hup.takePending() { reloadConfiguration() }
