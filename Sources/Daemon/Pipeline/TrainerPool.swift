@@ -35,8 +35,8 @@ final class TrainerPool: Sendable {
 
     /// Hands a job over; false when the pool is full (the caller keeps the series due).
     func submit(_ request: Request) -> Bool {
-        let (accepted, _) = inFlight.wrappingAdd(1, ordering: .relaxed)
-        if accepted >= capacity {
+        let (previous, _) = inFlight.wrappingAdd(1, ordering: .relaxed)
+        if previous >= capacity {
             inFlight.wrappingSubtract(1, ordering: .relaxed)
             return false
         }
