@@ -29,11 +29,12 @@ final class Shard: @unchecked Sendable {
 
     // Owned by the shard thread (and by the builder before `start()`).
     private var config: DaemonConfig
-    private var detectors: [String: SeriesDetector] = [:]
+    /// The series this shard owns; one dictionary lookup per point reaches the detector and its bookkeeping.
+    private var detectors: [String: SeriesSlot] = [:]
     /// Series due for training but not yet handed to the pool: key → age of its model (older first).
     private var due: [String: Double] = [:]
-    /// Series whose summary row changed since the last emission.
-    private var dirty: Set<String> = []
+    /// Series whose summary row changed since the last emission (each at most once: `SeriesSlot.dirty`).
+    private var dirty: [SeriesSlot] = []
     /// Highest episode number per series in the store, so a recreated series never reuses one.
     private var knownEpisodes: [String: Int] = [:]
     private var lastSummaryEmit = 0.0
@@ -57,9 +58,10 @@ final class Shard: @unchecked Sendable {
 
     /// Adds a restored detector (before `start()`).
     func adopt(_ detector: SeriesDetector) {
-        detectors[detector.key] = detector
+        let slot = SeriesSlot(detector)
+        detectors[detector.key] = slot
         stats.series.wrappingAdd(1, ordering: .relaxed)
-        if detector.isTrainingDue() { due[detector.key] = detector.lastRetrainAt ?? -.infinity }
+        if detector.isTrainingDue() { markDue(slot) }
     }
 
     /// Remembers the store's highest episode numbers (before `start()`).
@@ -124,17 +126,19 @@ final class Shard: @unchecked Sendable {
     }
 
     private func process(_ point: Point) {
-        let detector: SeriesDetector
+        let slot: SeriesSlot
         if let existing = detectors[point.key] {
-            detector = existing
+            slot = existing
         } else {
-            detector = SeriesDetector(key: point.key, config: config.detectorConfig(for: point.key))
+            let fresh = SeriesDetector(key: point.key, config: config.detectorConfig(for: point.key))
             if let known = knownEpisodes.removeValue(forKey: point.key) {
-                detector.reserveEpisodes(upTo: known)
+                fresh.reserveEpisodes(upTo: known)
             }
-            detectors[point.key] = detector
+            slot = SeriesSlot(fresh)
+            detectors[point.key] = slot
             stats.series.wrappingAdd(1, ordering: .relaxed)
         }
+        let detector = slot.detector
         do {
             let outcome = try detector.process(timestamp: point.timestamp, value: point.value)
             if let event = outcome.event { pendingEvents.append(event) }
@@ -143,10 +147,8 @@ final class Shard: @unchecked Sendable {
             return
         }
         stats.pointsProcessed.wrappingAdd(1, ordering: .relaxed)
-        dirty.insert(point.key)
-        if due[point.key] == nil, detector.isTrainingDue(now: wallSeconds()) {
-            due[point.key] = detector.lastRetrainAt ?? -.infinity
-        }
+        markDirty(slot)
+        if !slot.queued, detector.isTrainingDue(now: wallSeconds()) { markDue(slot) }
     }
 
     private func flushEvents() {
@@ -154,6 +156,18 @@ final class Shard: @unchecked Sendable {
         stats.events.wrappingAdd(pendingEvents.count, ordering: .relaxed)
         writer.mailbox.post(.events(pendingEvents))
         pendingEvents.removeAll(keepingCapacity: true)
+    }
+
+    private func markDirty(_ slot: SeriesSlot) {
+        guard !slot.dirty else { return }
+        slot.dirty = true
+        dirty.append(slot)
+    }
+
+    /// Adds a series to the due set, keyed by the age of its model (older first).
+    private func markDue(_ slot: SeriesSlot) {
+        slot.queued = true
+        due[slot.detector.key] = slot.detector.lastRetrainAt ?? -.infinity
     }
 
     // MARK: - Training
@@ -164,14 +178,17 @@ final class Shard: @unchecked Sendable {
             // Oldest model first: O(backlog) per submission, and submissions are few per second.
             guard let (key, _) = due.min(by: { $0.value < $1.value }) else { break }
             due.removeValue(forKey: key)
-            guard let detector = detectors[key], detector.isTrainingDue(now: wallSeconds()) else { continue }
+            guard let slot = detectors[key] else { continue }
+            slot.queued = false
+            let detector = slot.detector
+            guard detector.isTrainingDue(now: wallSeconds()) else { continue }
             let job = detector.makeTrainingJob(now: wallSeconds())
             let mailbox = self.mailbox
             if trainers.submit(TrainerPool.Request(job: job, deliver: { mailbox.post(.trained($0)) })) {
                 free -= 1
             } else {
                 detector.cancelTraining()
-                due[key] = detector.lastRetrainAt ?? -.infinity
+                markDue(slot)
                 break
             }
         }
@@ -179,9 +196,10 @@ final class Shard: @unchecked Sendable {
     }
 
     private func install(_ outcome: TrainingOutcome) {
-        guard let detector = detectors[outcome.key] else { return }
+        guard let slot = detectors[outcome.key] else { return }
+        let detector = slot.detector
         detector.install(outcome, at: wallSeconds())
-        dirty.insert(outcome.key)
+        markDirty(slot)
         if !outcome.accepted, let why = outcome.rejection {
             logger.debug("retrain rejected", metadata: ["series": "\(outcome.key)", "reason": "\(why)"])
         }
@@ -191,15 +209,13 @@ final class Shard: @unchecked Sendable {
         }
         // Points that arrived while the job ran may already make the next training due; do not wait for
         // another point to notice (a bursty series may send none for a while).
-        if due[outcome.key] == nil, detector.isTrainingDue(now: wallSeconds()) {
-            due[outcome.key] = detector.lastRetrainAt ?? -.infinity
-        }
+        if !slot.queued, detector.isTrainingDue(now: wallSeconds()) { markDue(slot) }
     }
 
     private func reload(_ newConfig: DaemonConfig) {
         config = newConfig
-        for (key, detector) in detectors {
-            detector.updateEpisodes(newConfig.detectorConfig(for: key).episodes)
+        for (key, slot) in detectors {
+            slot.detector.updateEpisodes(newConfig.detectorConfig(for: key).episodes)
         }
     }
 
@@ -209,9 +225,9 @@ final class Shard: @unchecked Sendable {
         guard !dirty.isEmpty else { return }
         var updates: [SeriesUpdate] = []
         updates.reserveCapacity(dirty.count)
-        for key in dirty {
-            guard let d = detectors[key] else { continue }
-            updates.append(Self.summary(of: d))
+        for slot in dirty {
+            slot.dirty = false
+            updates.append(Self.summary(of: slot.detector))
         }
         dirty.removeAll(keepingCapacity: true)
         writer.mailbox.post(.series(updates))
@@ -237,7 +253,7 @@ final class Shard: @unchecked Sendable {
         var batch: [ModelCheckpoint] = []
         var updates: [SeriesUpdate] = []
         while batch.count < limit, let key = checkpointQueue.popLast() {
-            guard let d = detectors[key] else { continue }
+            guard let d = detectors[key]?.detector else { continue }
             batch.append(Self.checkpoint(of: d))
             updates.append(Self.summary(of: d))
         }
@@ -249,7 +265,7 @@ final class Shard: @unchecked Sendable {
         guard config.storage.checkpointOnShutdown else { return }
         var batch: [ModelCheckpoint] = []
         var updates: [SeriesUpdate] = []
-        for d in detectors.values {
+        for d in detectors.values.map(\.detector) {
             d.cancelTraining()
             batch.append(Self.checkpoint(of: d))
             updates.append(Self.summary(of: d))
@@ -262,6 +278,17 @@ final class Shard: @unchecked Sendable {
         if !batch.isEmpty { writer.mailbox.post(.checkpoints(batch, series: updates)) }
         logger.debug("shard drained", metadata: ["shard": "\(index)", "series": "\(detectors.count)"])
     }
+}
+
+/// A series owned by a shard: its detector and the shard's bookkeeping flags, reached with one lookup.
+final class SeriesSlot {
+    let detector: SeriesDetector
+    /// In the shard's dirty list (its summary row changed since the last emission).
+    var dirty = false
+    /// In the shard's due set (waiting for a free trainer).
+    var queued = false
+
+    init(_ detector: SeriesDetector) { self.detector = detector }
 }
 
 /// The last time a thread showed it was alive (monotonic seconds), for the systemd watchdog.
