@@ -23,4 +23,28 @@ public enum CivilCalendar {
         let month = mp < 10 ? mp + 3 : mp - 9
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC) with `fractionDigits` digits of fraction (trailing zeros and an all-zero
+    /// fraction left out); "-" for NaN, infinity, or a time outside years 0000-9999.
+    public static func iso8601(_ seconds: Double, fractionDigits: Int = 0) -> String {
+        guard seconds.isFinite, abs(seconds) < 253_402_300_800 else { return "-" }
+        let whole = seconds.rounded(.down)
+        var total = Int(whole)
+        let days = total >= 0 ? total / 86_400 : (total - 86_399) / 86_400
+        total -= days * 86_400
+        let (year, month, day) = date(days: days)
+        var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(total / 3600, 2)):\(pad(total / 60 % 60, 2)):\(pad(total % 60, 2))"
+        if fractionDigits > 0 {
+            var scale = 1
+            for _ in 0..<fractionDigits { scale *= 10 }
+            let frac = min(scale - 1, Int(((seconds - whole) * Double(scale)).rounded()))
+            if frac > 0 { text += "." + pad(frac, fractionDigits) }
+        }
+        return text + "Z"
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    }
 }

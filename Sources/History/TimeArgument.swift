@@ -102,18 +102,7 @@ public enum TimeArgument {
 
     /// `2026-11-27T10:00:00Z` (whole seconds, UTC), the form the table shows; "-" for NaN or infinity.
     public static func formatISO8601(_ seconds: Double) -> String {
-        guard seconds.isFinite, abs(seconds) < 253_402_300_800 else { return "-" }
-        let whole = Int(seconds.rounded(.down))
-        let days = whole >= 0 ? whole / 86_400 : (whole - 86_399) / 86_400
-        let secondOfDay = whole - days * 86_400
-        let (year, month, day) = CivilCalendar.date(days: days)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3_600, 2)):"
-            + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+        CivilCalendar.iso8601(seconds)
     }
 
     private static func isLeap(_ year: Int) -> Bool { (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 }

@@ -257,24 +257,3 @@ func isValidUTF8(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
     return true
 }
 
-/// Formats seconds since the epoch as `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC), for logs and `omen tail`.
-public func formatISO8601(_ seconds: Double, fractionDigits: Int = 3) -> String {
-    guard seconds.isFinite else { return "-" }
-    let whole = seconds.rounded(.down)
-    var total = Int(whole)
-    let days = total >= 0 ? total / 86_400 : (total - 86_399) / 86_400
-    total -= days * 86_400
-    let (year, month, day) = CivilCalendar.date(days: days)
-    func pad(_ v: Int, _ width: Int) -> String {
-        let s = String(v)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
-    }
-    var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(total / 3600, 2)):\(pad(total / 60 % 60, 2)):\(pad(total % 60, 2))"
-    if fractionDigits > 0 {
-        var scale = 1
-        for _ in 0..<fractionDigits { scale *= 10 }
-        let frac = min(scale - 1, Int(((seconds - whole) * Double(scale)).rounded()))
-        if frac > 0 { text += "." + pad(frac, fractionDigits) }
-    }
-    return text + "Z"
-}

@@ -77,7 +77,7 @@ public struct PointEncoder: Sendable {
             var parts = point.key.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             while parts.count < 4 { parts.insert("", at: 0) }
             let name = parts.suffix(4).joined(separator: ":").map { $0 == " " || $0 == "\t" ? "_" : $0 }
-            out.append(contentsOf: Array("ESTP:\(String(name)): \(formatISO8601(point.timestamp, fractionDigits: 0)) 0 ".utf8))
+            out.append(contentsOf: Array("ESTP:\(String(name)): \(CivilCalendar.iso8601(point.timestamp, fractionDigits: 0)) 0 ".utf8))
             appendNumber(point.value, to: &out)
         }
         out.append(ASCII.newline)

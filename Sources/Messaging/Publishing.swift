@@ -42,7 +42,7 @@ public struct DemoGenerator: Sequence, IteratorProtocol, Sendable {
         public var magnitude: Double
 
         public var description: String {
-            "injected \(kind) on \(series) at point \(index) (t=\(formatISO8601(timestamp, fractionDigits: 0)), \(magnitude > 0 ? "+" : "")\(magnitude))"
+            "injected \(kind) on \(series) at point \(index) (t=\(CivilCalendar.iso8601(timestamp, fractionDigits: 0)), \(magnitude > 0 ? "+" : "")\(magnitude))"
         }
     }
 
@@ -198,7 +198,7 @@ public enum AlertFormatter {
             guard v.isFinite else { return "-" }
             return abs(v) >= 1e6 || (abs(v) < 1e-3 && v != 0) ? String(format: "%.4g", v) : String(format: "%.3f", v)
         }
-        var line = "\(formatISO8601(alert.ts, fractionDigits: 0)) \(alert.event.rawValue.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)) "
+        var line = "\(CivilCalendar.iso8601(alert.ts, fractionDigits: 0)) \(alert.event.rawValue.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)) "
         line += "\(alert.series) value=\(n(alert.value)) predicted=\(n(alert.predicted)) band=[\(n(alert.lower)), \(n(alert.upper))] "
         line += "score=\(n(alert.score)) threshold=\(n(alert.threshold)) points=\(alert.points) id=\(alert.id) model=v\(alert.modelVersion)"
         if let reason = alert.reason { line += " reason=\(reason)" }
