@@ -183,7 +183,7 @@ struct EndToEndTests {
 
         let status = daemon.stop(signal: SIGTERM, timeout: 60)
         #expect(status == 0, "exit status \(String(describing: status)); stderr: \(daemon.stderr)")
-        #expect(notify.waitFor("STOPPING=1", timeout: 1).contains { $0.contains("STOPPING=1") } || true)
+        #expect(notify.waitFor("STOPPING=1", timeout: 5).contains { $0.contains("STOPPING=1") }, "no STOPPING=1 on shutdown")
 
         // Everything flushed: every series has its final point count and a checkpoint.
         let after = try Store.openReadOnly(path: db)
