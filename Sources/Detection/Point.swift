@@ -5,11 +5,22 @@ public struct Point: Sendable, Equatable {
     /// Seconds since the Unix epoch.
     public var timestamp: Double
     public var value: Double
+    /// A dense id for `key` given by the ingest thread's key table (`noSeriesID` when none was given): a cache
+    /// of the key for routing and shard lookups, not part of the point's identity (`==` ignores it).
+    public var seriesID: UInt32
 
-    public init(key: String, timestamp: Double, value: Double) {
+    /// The `seriesID` of a point whose key was not interned.
+    public static let noSeriesID = UInt32.max
+
+    public init(key: String, timestamp: Double, value: Double, seriesID: UInt32 = Point.noSeriesID) {
         self.key = key
         self.timestamp = timestamp
         self.value = value
+        self.seriesID = seriesID
+    }
+
+    public static func == (a: Point, b: Point) -> Bool {
+        a.key == b.key && a.timestamp == b.timestamp && a.value == b.value
     }
 }
 

@@ -25,11 +25,14 @@ public struct PayloadParser: Sendable {
     private var tagRanges: [(start: Int, end: Int, keyEnd: Int)] = []
     private var fieldScratch: [InfluxField] = []
     private var keyScratch: [UInt8] = []
+    /// Interned series keys; parsers of one ingest thread share one table so their ids agree.
+    public let keys: SeriesKeyTable
 
     /// Creates a parser for one endpoint; `format: nil` detects the format of each record.
     public init(format: WireFormat? = nil, influxPrecision: InfluxPrecision = .nanoseconds,
-                maxFutureSeconds: Double = 86_400, estpStateLimit: Int = 100_000) {
+                maxFutureSeconds: Double = 86_400, estpStateLimit: Int = 100_000, keys: SeriesKeyTable = SeriesKeyTable()) {
         self.format = format
+        self.keys = keys
         self.influxPrecision = influxPrecision
         self.maxFutureSeconds = maxFutureSeconds
         self.estpStateLimit = estpStateLimit
@@ -134,16 +137,17 @@ public struct PayloadParser: Sendable {
         }
     }
 
-    /// Makes a series key from raw bytes, or says why it cannot be one.
+    /// Makes a series key from raw bytes (interned in `keys`, with its id), or says why it cannot be one.
     @inline(__always)
-    private static func makeKey(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> (String?, RejectReason) {
+    private func makeKey(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> (SeriesKey?, RejectReason) {
         let n = e - s
         if n <= 0 { return (nil, .malformed) }
-        if n > maxKeyBytes { return (nil, .keyTooLong) }
+        if n > Self.maxKeyBytes { return (nil, .keyTooLong) }
         var high: UInt8 = 0
         for i in s..<e { high |= p[i] }
         if high >= 0x80 && !isValidUTF8(p, s, e) { return (nil, .invalidUTF8) }
-        return (String(decoding: UnsafeBufferPointer(start: p + s, count: n), as: UTF8.self), .malformed)
+        let (key, id) = keys.intern(p + s, n)
+        return (SeriesKey(name: key, id: id), .malformed)
     }
 
     @inline(__always)
@@ -177,11 +181,12 @@ public struct PayloadParser: Sendable {
             guard let t = parseDouble(p, ts.0, ts.1) else { return reject(.malformed, line, &summary) }
             timestamp = t
         }
-        let (name, why) = Self.makeKey(p, key.0, key.1)
-        guard let name else { return reject(why, line, &summary) }
         guard v.isFinite else { return reject(.nonFinite, line, &summary) }
         guard timestampOK(timestamp, line) else { return reject(.badTimestamp, line, &summary) }
-        points.append(Point(key: name, timestamp: timestamp, value: v))
+        // The key last: only a record that is otherwise valid adds a key to the table.
+        let (name, why) = makeKey(p, key.0, key.1)
+        guard let name else { return reject(why, line, &summary) }
+        points.append(Point(key: name.name, timestamp: timestamp, value: v, seriesID: name.id))
         summary.records += 1
         summary.points += 1
     }
@@ -305,20 +310,20 @@ public struct PayloadParser: Sendable {
                 summary.skipped += 1
                 continue
             }
+            guard value.isFinite else {
+                reject(.nonFinite, line, &summary)
+                continue
+            }
             keyScratch.removeSubrange(prefixCount...)
             keyScratch.append(contentsOf: UnsafeBufferPointer(start: p + field.keyStart, count: field.keyEnd - field.keyStart))
             let (name, why) = keyScratch.withUnsafeBufferPointer { buffer in
-                Self.makeKey(buffer.baseAddress ?? p, 0, buffer.count)
+                makeKey(buffer.baseAddress ?? p, 0, buffer.count)
             }
             guard let name else {
                 reject(why, line, &summary)
                 continue
             }
-            guard value.isFinite else {
-                reject(.nonFinite, line, &summary)
-                continue
-            }
-            points.append(Point(key: name, timestamp: timestamp, value: value))
+            points.append(Point(key: name.name, timestamp: timestamp, value: value, seriesID: name.id))
             summary.points += 1
             emitted = true
         }
@@ -399,19 +404,19 @@ public struct PayloadParser: Sendable {
             reject(.nonFinite, line, &summary)
         case let .point(keyStart, keyEnd, decodedKey, value, ts):
             let timestamp = ts ?? line.receivedAt
-            let (name, why): (String?, RejectReason)
+            guard value.isFinite else { return reject(.nonFinite, line, &summary) }
+            guard timestampOK(timestamp, line) else { return reject(.badTimestamp, line, &summary) }
+            let (name, why): (SeriesKey?, RejectReason)
             if let decodedKey {
                 (name, why) = decodedKey.withUnsafeBufferPointer { buffer in
                     guard let base = buffer.baseAddress else { return (nil, .malformed) }
-                    return Self.makeKey(base, 0, buffer.count)
+                    return makeKey(base, 0, buffer.count)
                 }
             } else {
-                (name, why) = Self.makeKey(line.p, keyStart, keyEnd)
+                (name, why) = makeKey(line.p, keyStart, keyEnd)
             }
             guard let name else { return reject(why, line, &summary) }
-            guard value.isFinite else { return reject(.nonFinite, line, &summary) }
-            guard timestampOK(timestamp, line) else { return reject(.badTimestamp, line, &summary) }
-            points.append(Point(key: name, timestamp: timestamp, value: value))
+            points.append(Point(key: name.name, timestamp: timestamp, value: value, seriesID: name.id))
             summary.records += 1
             summary.points += 1
         case .badTimestamp:
@@ -446,10 +451,10 @@ public struct PayloadParser: Sendable {
         let marker = p[valueEnd - 1]
         if marker == ASCII.caret || marker == ASCII.apostrophe || marker == ASCII.plus { valueEnd -= 1 }
         guard let v = parseDouble(p, value.0, valueEnd) else { return reject(.malformed, line, &summary) }
-        let (key, why) = Self.makeKey(p, keyStart, keyEnd)
-        guard let key else { return reject(why, line, &summary) }
         guard v.isFinite else { return reject(.nonFinite, line, &summary) }
         guard timestampOK(timestamp, line) else { return reject(.badTimestamp, line, &summary) }
+        let (key, why) = makeKey(p, keyStart, keyEnd)
+        guard let key else { return reject(why, line, &summary) }
 
         var rate = v
         switch marker {
@@ -458,9 +463,9 @@ public struct PayloadParser: Sendable {
             guard seconds > 0 else { return reject(.malformed, line, &summary) }
             rate = v / seconds
         case ASCII.caret, ASCII.apostrophe:
-            let previous = estpLast[key]
+            let previous = estpLast[key.name]
             if previous == nil && estpLast.count >= estpStateLimit { estpLast.removeAll(keepingCapacity: true) }
-            estpLast[key] = (v, timestamp)
+            estpLast[key.name] = (v, timestamp)
             summary.records += 1
             guard let previous, timestamp > previous.timestamp else {
                 summary.skipped += 1
@@ -472,14 +477,20 @@ public struct PayloadParser: Sendable {
                 return
             }
             rate = (v - previous.value) / (timestamp - previous.timestamp)
-            points.append(Point(key: key, timestamp: timestamp, value: rate))
+            points.append(Point(key: key.name, timestamp: timestamp, value: rate, seriesID: key.id))
             summary.points += 1
             return
         default:
             break
         }
-        points.append(Point(key: key, timestamp: timestamp, value: rate))
+        points.append(Point(key: key.name, timestamp: timestamp, value: rate, seriesID: key.id))
         summary.records += 1
         summary.points += 1
     }
+}
+
+/// A series key made by the parser: the interned name and its id in the parser's key table.
+struct SeriesKey {
+    var name: String
+    var id: UInt32
 }

@@ -58,6 +58,8 @@ final class Ingest: @unchecked Sendable {
     private func run() {
         var sockets: [ZMQSocket] = []
         var parsers: [PayloadParser] = []
+        // One key table for every endpoint, so a series has one id whichever socket its points come through.
+        let keys = SeriesKeyTable()
         for endpoint in endpoints {
             do {
                 let socket = try ZMQSocket(context: context, type: .sub)
@@ -69,7 +71,7 @@ final class Ingest: @unchecked Sendable {
                 case .connect: try socket.connect(endpoint.endpoint)
                 }
                 sockets.append(socket)
-                parsers.append(PayloadParser(format: endpoint.format.wireFormat))
+                parsers.append(PayloadParser(format: endpoint.format.wireFormat, keys: keys))
             } catch {
                 startError.value = "\(endpoint.mode.rawValue) \(endpoint.endpoint): \(error)"
                 for socket in sockets { socket.close() }
@@ -129,7 +131,8 @@ final class Ingest: @unchecked Sendable {
                     }
                     stats.pointsReceived.wrappingAdd(scratch.count, ordering: .relaxed)
                     for point in scratch {
-                        let s = Int(stableHash(point.key) % shardCount)
+                        let route = point.seriesID == Point.noSeriesID ? stableHash(point.key) : keys.routes[Int(point.seriesID)]
+                        let s = Int(route % shardCount)
                         if pending[s].isEmpty { pendingSince[s] = receivedMono }
                         pending[s].append(point)
                         if pending[s].count >= Self.batchSize { handOver(s) }

@@ -90,14 +90,3 @@ func wallSeconds() -> Double {
     clock_gettime(CLOCK_REALTIME, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
-
-/// FNV-1a over the key's UTF-8: stable across processes and runs (Swift's Hasher is seeded per process).
-@inline(__always)
-func stableHash(_ key: String) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in key.utf8 {
-        h ^= UInt64(b)
-        h = h &* 0x100_0000_01b3
-    }
-    return h
-}

@@ -31,6 +31,9 @@ final class Shard: @unchecked Sendable {
     private var config: DaemonConfig
     /// The series this shard owns; one dictionary lookup per point reaches the detector and its bookkeeping.
     private var detectors: [String: SeriesSlot] = [:]
+    /// The same slots indexed by the ingest thread's series id (`Point.seriesID`): the per-point lookup, with no
+    /// hashing of the key. Filled on a series' first point from `detectors`; ids of other shards stay nil.
+    private var slotsByID: ContiguousArray<SeriesSlot?> = []
     /// Series due for training but not yet handed to the pool: key → age of its model (older first).
     private var due: [String: Double] = [:]
     /// Series whose summary row changed since the last emission (each at most once: `SeriesSlot.dirty`).
@@ -96,7 +99,15 @@ final class Shard: @unchecked Sendable {
             for message in messages {
                 switch message {
                 case .points(let points, let receivedAt):
-                    for point in points { process(point) }
+                    // Counters and the clock once per batch: atomics shared with the other shards would
+                    // bounce their cache line on every point.
+                    let now = wallSeconds()
+                    var processed = 0, outOfOrder = 0
+                    for point in points {
+                        if process(point, now: now) { processed += 1 } else { outOfOrder += 1 }
+                    }
+                    stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
+                    if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
                     latency.record(monotonicSeconds() - receivedAt)
                 case .trained(let outcome):
                     install(outcome)
@@ -125,7 +136,29 @@ final class Shard: @unchecked Sendable {
         }
     }
 
-    private func process(_ point: Point) {
+    /// Runs one point through its series; false when the series refused it (not newer than its last point).
+    private func process(_ point: Point, now: Double) -> Bool {
+        let id = Int(point.seriesID)
+        let slot: SeriesSlot
+        if point.seriesID != Point.noSeriesID, id < slotsByID.count, let known = slotsByID[id] {
+            slot = known
+        } else {
+            slot = lookUp(point)
+        }
+        let detector = slot.detector
+        do {
+            let outcome = try detector.process(timestamp: point.timestamp, value: point.value)
+            if let event = outcome.event { pendingEvents.append(event) }
+        } catch {
+            return false
+        }
+        markDirty(slot)
+        if !slot.queued, detector.isTrainingDue(now: now) { markDue(slot) }
+        return true
+    }
+
+    /// The slow path of a point's lookup: by key (creating the series on its first point), then remembered by id.
+    private func lookUp(_ point: Point) -> SeriesSlot {
         let slot: SeriesSlot
         if let existing = detectors[point.key] {
             slot = existing
@@ -138,17 +171,14 @@ final class Shard: @unchecked Sendable {
             detectors[point.key] = slot
             stats.series.wrappingAdd(1, ordering: .relaxed)
         }
-        let detector = slot.detector
-        do {
-            let outcome = try detector.process(timestamp: point.timestamp, value: point.value)
-            if let event = outcome.event { pendingEvents.append(event) }
-        } catch {
-            stats.pointsOutOfOrder.wrappingAdd(1, ordering: .relaxed)
-            return
+        if point.seriesID != Point.noSeriesID {
+            let id = Int(point.seriesID)
+            if id >= slotsByID.count {
+                slotsByID.append(contentsOf: repeatElement(nil, count: max(id + 1 - slotsByID.count, slotsByID.count)))
+            }
+            slotsByID[id] = slot
         }
-        stats.pointsProcessed.wrappingAdd(1, ordering: .relaxed)
-        markDirty(slot)
-        if !slot.queued, detector.isTrainingDue(now: wallSeconds()) { markDue(slot) }
+        return slot
     }
 
     private func flushEvents() {
