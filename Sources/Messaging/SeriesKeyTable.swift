@@ -100,8 +100,10 @@ public final class SeriesKeyTable: @unchecked Sendable {
     }
 }
 
-/// FNV-1a over a key's UTF-8 bytes: the shard a series belongs to. Stable across processes and runs (Swift's
-/// `Hasher` is seeded per process), so restored series and live points agree on their shard.
+/// FNV-1a over a key's UTF-8 bytes, finished with MurmurHash3's 64-bit mixer: the shard a series belongs to.
+/// Stable across processes and runs (Swift's `Hasher` is seeded per process), so restored series and live points
+/// agree on their shard. The mixer matters: FNV-1a's low bit is only the parity of the bytes' low bits, so
+/// `hash % shards` alone would split similar keys unevenly.
 @inline(__always)
 public func stableHash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -109,14 +111,24 @@ public func stableHash(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
         h ^= UInt64(p[i])
         h = h &* 0x100_0000_01b3
     }
-    return h
+    return fmix64(h)
+}
+
+@inline(__always)
+func fmix64(_ x: UInt64) -> UInt64 {
+    var h = x
+    h ^= h >> 33
+    h = h &* 0xff51_afd7_ed55_8ccd
+    h ^= h >> 33
+    h = h &* 0xc4ce_b9fe_1a85_ec53
+    return h ^ (h >> 33)
 }
 
 /// `stableHash` of a key given as a String.
 public func stableHash(_ key: String) -> UInt64 {
     var key = key
     return key.withUTF8 { bytes in
-        guard let base = bytes.baseAddress else { return 0xcbf2_9ce4_8422_2325 }  // the empty key's FNV-1a
+        guard let base = bytes.baseAddress else { return fmix64(0xcbf2_9ce4_8422_2325) }  // the empty key
         return stableHash(base, bytes.count)
     }
 }
