@@ -60,27 +60,8 @@ public enum IngestBench {
         config.detector.model.hiddenSize = options.hidden
         if !options.retrain { config.detector.learning.retrainEvery = 0 }
 
-        // One real training on a synthetic window gives a trained model; every series gets its own copy of
-        // the weights (perturbed so that copy-on-write really copies: 10,000 separate weight buffers).
         let warm = config.detector.learning.warmupPoints + 150
-        let base = SeriesDetector(key: "bench.base", config: config.detector)
-        for i in 0..<warm { _ = try? base.process(timestamp: 1_700_000_000 + Double(i) * 60, value: signal(series: 0, i: i)) }
-        let outcome = base.makeTrainingJob().run()
-        guard var model = outcome.model else { throw BenchError("base training produced no model") }
-
-        var detectors: [SeriesDetector] = []
-        detectors.reserveCapacity(options.series)
-        for s in 0..<options.series {
-            let key = "bench.host\(s / 100).metric\(s % 100)"
-            let d = SeriesDetector(key: key, config: config.detectorConfig(for: key))
-            for i in 0..<warm { _ = try? d.process(timestamp: 1_700_000_000 + Double(i) * 60, value: signal(series: s, i: i)) }
-            model.parameters[0] += 1e-6
-            var copy = outcome
-            copy.key = key
-            copy.model = model
-            d.install(copy)
-            detectors.append(d)
-        }
+        var detectors = try trainedDetectors(series: options.series, warm: warm, config: config)
 
         let daemon = try OmenDaemon(config: config, logger: logger)
         daemon.preload(detectors)
@@ -154,6 +135,30 @@ public enum IngestBench {
         daemon.stopPipeline()
         if processed < total { throw BenchError("only \(processed) of \(total) points were processed within 600 s") }
         return result
+    }
+
+    /// `series` detectors named `bench.hostH.metricM`, each fed `warm` points of its signal and holding a trained
+    /// model. One real training on a synthetic window gives the model; every series gets its own copy of the
+    /// weights (perturbed so that copy-on-write really copies: separate weight buffers, as in a real daemon).
+    static func trainedDetectors(series: Int, warm: Int, config: DaemonConfig) throws -> [SeriesDetector] {
+        let base = SeriesDetector(key: "bench.base", config: config.detector)
+        for i in 0..<warm { _ = try? base.process(timestamp: 1_700_000_000 + Double(i) * 60, value: signal(series: 0, i: i)) }
+        let outcome = base.makeTrainingJob().run()
+        guard var model = outcome.model else { throw BenchError("base training produced no model") }
+        var detectors: [SeriesDetector] = []
+        detectors.reserveCapacity(series)
+        for s in 0..<series {
+            let key = "bench.host\(s / 100).metric\(s % 100)"
+            let d = SeriesDetector(key: key, config: config.detectorConfig(for: key))
+            for i in 0..<warm { _ = try? d.process(timestamp: 1_700_000_000 + Double(i) * 60, value: signal(series: s, i: i)) }
+            model.parameters[0] += 1e-6
+            var copy = outcome
+            copy.key = key
+            copy.model = model
+            d.install(copy)
+            detectors.append(d)
+        }
+        return detectors
     }
 
     /// A daily-ish sine with a per-series phase and a little deterministic noise.

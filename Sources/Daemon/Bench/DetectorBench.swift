@@ -1,0 +1,51 @@
+import Detection
+import Foundation
+import Recurrent
+
+/// `omen bench detect`: the per-point work of a shard, alone on one thread: many series with trained models,
+/// each point scored, episode-checked and stepped (`SeriesDetector.process`), round-robin over the series as a
+/// busy daemon sees them. No sockets, no threads: the figure the ingest pipeline's shards are built from.
+public enum DetectorBench {
+    /// What was measured: nanoseconds per processed point, one value per repetition.
+    public struct Result: Sendable {
+        public var series: Int
+        public var pointsPerRepeat: Int
+        public var nanosecondsPerPoint: [Double]
+        public var setupSeconds: Double
+    }
+
+    public static func run(series: Int, pointsPerSeries: Int, repeats: Int, cell: CellKind, hidden: Int,
+                           scorer: ScorerKind = .calibrated) throws -> Result {
+        let setupStart = monotonicSeconds()
+        var config = DaemonConfig()
+        config.detector.model.cell = cell
+        config.detector.model.hiddenSize = hidden
+        // Retraining is the trainer pool's job, not the shard's: none here, so the figure is the per-point path.
+        config.detector.learning.retrainEvery = 0
+        config.detector.scoring.kind = scorer
+        let warm = config.detector.learning.warmupPoints + 150
+        let detectors = try IngestBench.trainedDetectors(series: series, warm: warm, config: config)
+        let setupSeconds = monotonicSeconds() - setupStart
+
+        var perPoint: [Double] = []
+        var i = warm
+        var sink = 0.0
+        for _ in 0..<max(1, repeats) {
+            let t0 = monotonicSeconds()
+            for _ in 0..<pointsPerSeries {
+                let ts = 1_700_000_000 + Double(i) * 60
+                for (s, d) in detectors.enumerated() {
+                    if let outcome = try? d.process(timestamp: ts, value: IngestBench.signal(series: s, i: i)) {
+                        sink += outcome.score
+                    }
+                }
+                i += 1
+            }
+            let seconds = monotonicSeconds() - t0
+            perPoint.append(seconds * 1e9 / Double(series * pointsPerSeries))
+        }
+        precondition(sink.isFinite || sink.isNaN, "keeps the scores alive")
+        return Result(series: series, pointsPerRepeat: series * pointsPerSeries, nanosecondsPerPoint: perPoint,
+                      setupSeconds: setupSeconds)
+    }
+}
