@@ -48,12 +48,18 @@ struct BenchIngest: AsyncParsableCommand {
         let p50 = median(\.p50Microseconds)
         let p99 = median(\.p99Microseconds)
         let last = results[results.count - 1]
+        // CPU microseconds per point by thread role, from the median-throughput run (where the time goes).
+        let typical = results.sorted { $0.pointsPerSecond < $1.pointsPerSecond }[results.count / 2]
+        let perPoint = typical.cpuSecondsByRole.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+            .map { (role: $0.key, us: $0.value * 1e6 / Double(max(1, typical.points))) }
+        let cpuJSON = perPoint.map { "\"\($0.role)\":\(String(format: "%.2f", $0.us))" }.joined(separator: ",")
         if json {
-            print("{\"bench\":\"ingest\",\"series\":\(series),\"points\":\(last.points),\"points_per_s\":\(Int(throughput)),\"p50_us\":\(Int(p50)),\"p99_us\":\(Int(p99)),\"trainings\":\(last.trainingsDone),\"training_backlog\":\(last.trainingBacklog),\"shards\":\(last.shards),\"trainers\":\(last.trainers),\"retrain\":\(!noRetrain),\"rate\":\(Int(self.rate)),\"repeats\":\(results.count)}")
+            print("{\"bench\":\"ingest\",\"series\":\(series),\"points\":\(last.points),\"points_per_s\":\(Int(throughput)),\"p50_us\":\(Int(p50)),\"p99_us\":\(Int(p99)),\"trainings\":\(last.trainingsDone),\"training_backlog\":\(last.trainingBacklog),\"shards\":\(last.shards),\"trainers\":\(last.trainers),\"retrain\":\(!noRetrain),\"rate\":\(Int(self.rate)),\"repeats\":\(results.count),\"cpu_us_per_point\":{\(cpuJSON)}}")
         } else {
             print("ingest: \(series) series, \(last.points) points in \(String(format: "%.2f", last.seconds)) s (setup \(String(format: "%.1f", last.setupSeconds)) s, not timed)")
             print("  points/s (median of \(results.count)): \(Int(throughput))\(self.rate > 0 ? " (publisher paced at \(Int(self.rate)))" : "")")
             print("  latency receive→scored: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs")
+            print("  CPU µs per point by thread: " + perPoint.map { "\($0.role) \(String(format: "%.2f", $0.us))" }.joined(separator: ", "))
             print("  trainings during the run: \(last.trainingsDone), backlog at the end: \(last.trainingBacklog) series; shards \(last.shards), trainers \(last.trainers), retraining \(noRetrain ? "off" : "on")")
         }
     }

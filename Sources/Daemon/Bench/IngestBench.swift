@@ -36,6 +36,9 @@ public enum IngestBench {
         public var shards: Int
         public var trainers: Int
         public var setupSeconds: Double
+        /// CPU seconds per thread role (`omen-shard`, `omen-ingest`, `omen-writer`, `omen-trainer`, `zmq-io`,
+        /// `other` = the publisher and runtime threads) during the timed run.
+        public var cpuSecondsByRole: [String: Double]
     }
 
     public static func run(_ options: Options, logger: Logger) throws -> Result {
@@ -105,6 +108,7 @@ public enum IngestBench {
         daemon.latency.reset()
         let trainingsBefore = daemon.stats.trainingsDone.load(ordering: .relaxed)
 
+        let cpuBefore = cpuSecondsByThreadRole()
         let t0 = monotonicSeconds()
         var sent = 0
         for m in messages {
@@ -121,6 +125,9 @@ public enum IngestBench {
             Thread.sleep(forTimeInterval: 0.002)
         }
         let seconds = monotonicSeconds() - t0
+        let cpuAfter = cpuSecondsByThreadRole()
+        var cpu: [String: Double] = [:]
+        for (role, after) in cpuAfter { cpu[role] = max(0, after - (cpuBefore[role] ?? 0)) }
         let processed = daemon.stats.pointsProcessed.load(ordering: .relaxed) - baseline
         let lat = daemon.latencyPercentiles()
         let result = Result(
@@ -128,7 +135,8 @@ public enum IngestBench {
             p50Microseconds: (lat?.p50 ?? .nan) * 1e6, p99Microseconds: (lat?.p99 ?? .nan) * 1e6,
             trainingsDone: daemon.stats.trainingsDone.load(ordering: .relaxed) - trainingsBefore,
             trainingBacklog: daemon.stats.trainingBacklog.load(ordering: .relaxed),
-            shards: daemon.shards.count, trainers: daemon.trainers.threads, setupSeconds: setupSeconds)
+            shards: daemon.shards.count, trainers: daemon.trainers.threads, setupSeconds: setupSeconds,
+            cpuSecondsByRole: cpu)
         publisher.close()
         context.terminate()
         daemon.stopIngest()

@@ -40,6 +40,7 @@ final class Ingest: @unchecked Sendable {
     /// Starts the thread; returns once every socket is bound or connected, or throws why one could not be.
     func start() throws(DaemonError) {
         let thread = Thread { [self] in
+            nameCurrentThread("omen-ingest")
             run()
             done.signal()
         }

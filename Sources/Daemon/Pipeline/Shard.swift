@@ -78,6 +78,7 @@ final class Shard: @unchecked Sendable {
         lastCheckpoint = now
         heartbeat.beat(now)
         let thread = Thread { [self] in
+            nameCurrentThread("omen-shard-\(index)")
             run()
             done.signal()
         }

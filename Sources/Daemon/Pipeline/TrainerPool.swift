@@ -49,6 +49,7 @@ final class TrainerPool: Sendable {
             finished.enter()
             let thread = Thread { [self] in
                 // Per-thread nice value: Linux applies setpriority(PRIO_PROCESS, tid) to one thread.
+                nameCurrentThread("omen-trainer-\(i)")
                 lowerThreadPriority(niceness)
                 work()
                 finished.leave()

@@ -46,6 +46,7 @@ final class Writer: @unchecked Sendable {
     /// Starts the thread and returns once the PUB sockets are bound (or throws why they could not be).
     func start() throws(ZMQError) {
         let thread = Thread { [self] in
+            nameCurrentThread("omen-writer")
             run()
             done.signal()
         }
