@@ -59,7 +59,7 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Precision of the headline figures: float32, bf16 or int8 (default: the detector's, \(SeriesDetector.defaultInference.rawValue)).")
     var inference: String = SeriesDetector.defaultInference.rawValue
 
-    @Option(name: .customLong("prefetch-ahead"), help: "Prefetch the weights of the series this many places ahead (the daemon's shard prefetches the next point's series: 1).")
+    @Option(name: .customLong("prefetch-ahead"), help: "In the prefetching variant, prefetch the weights of the series this many places ahead.")
     var prefetchAhead: Int = 1
 
     func validate() throws {
@@ -84,7 +84,7 @@ struct BenchStep: ParsableCommand {
                 + "\(Int(r.nsPerStep.rounded())) ns/step (one hot series, \(Int(r.flopsPerStep)) FLOP, "
                 + "\(format2(r.gflops)) GFLOP/s); "
                 + "\(format2(r.seriesStepsPerSecond / 1e6)) M series-steps/s over \(series) series "
-                + "(\(r.bytesPerSeries) weight bytes each, next series prefetched); medians of \(options.repetitions); "
+                + "(\(r.bytesPerSeries) weight bytes each); medians of \(options.repetitions); "
                 + "thread CPU time: \(Int(r.nsPerStepCPU.rounded())) ns/step, "
                 + "\(format2(r.seriesStepsPerSecondCPU / 1e6)) M series-steps/s")
             for p in r.byPrecision {

@@ -24,8 +24,9 @@ public struct StepBenchResult: Sendable {
     public var inference: InferencePrecision
     /// Median nanoseconds per step of one hot series (weights and state in cache).
     public var nsPerStep: Double
-    /// Median series-steps per second when stepping `series` series, each with its own weights, round-robin,
-    /// prefetching the next series' weights and state while stepping the current one (as the daemon's shard does).
+    /// Median series-steps per second when stepping `series` series, each with its own weights, round-robin, as
+    /// the daemon's shards do (no software prefetch: on this machine it did not beat the hardware prefetcher,
+    /// see `byPrecision`).
     public var seriesStepsPerSecond: Double
     /// Floating-point operations of one step (LSTM: 2·4H(H+I+1) + 2H, plus the variance row when present).
     public var flopsPerStep: Double
@@ -196,7 +197,7 @@ public func benchmarkStep(shape: ModelShape, series: Int = 10_000, hotSteps: Int
         let (plain, plainCPU) = many(models, prefetch: false)
         rows.append((precision, ns, rate, plain, first.bytesPerStep, nsCPU, rateCPU, plainCPU))
         if precision == inference || (rows.count == 1 && headline.hot == 0) {
-            headline = (ns, nsCPU, rate, rateCPU, first.bytesPerStep)
+            headline = (ns, nsCPU, plain, plainCPU, first.bytesPerStep)
         }
     }
     if sink == .infinity { print("") } // keeps the work observable to the optimiser
