@@ -85,8 +85,9 @@ public final class SeriesDetector {
     /// the bytes of weights streamed per step; see `InferencePrecision`.
     public static let defaultInference: InferencePrecision = .int8
 
-    /// Starts loading this series' step weights and recurrent state into cache. A shard calls it for the next
-    /// point's series while processing the current one, so the memory latency overlaps with work.
+    /// Starts loading this series' step weights and recurrent state into cache, for a shard to call on the next
+    /// point's series while processing the current one. (In `omen bench step`, series stepped in allocation
+    /// order, the hardware prefetcher already did as well; series scattered in memory are where it can help.)
     @inline(__always)
     public func prefetch() {
         inference?.prefetch()

@@ -62,6 +62,9 @@ struct BenchStep: ParsableCommand {
     @Option(name: .customLong("prefetch-ahead"), help: "In the prefetching variant, prefetch the weights of the series this many places ahead.")
     var prefetchAhead: Int = 1
 
+    @Flag(help: "Step the series in a fixed random order instead of allocation order.")
+    var shuffled = false
+
     func validate() throws {
         guard series >= 1, hotSteps >= 1, rounds >= 1, prefetchAhead >= 1 else {
             throw ValidationError("--series, --steps, --rounds and --prefetch-ahead must be at least 1")
@@ -75,7 +78,7 @@ struct BenchStep: ParsableCommand {
         let r = benchmarkStep(shape: options.shape, series: series, hotSteps: hotSteps, rounds: rounds,
                               repetitions: options.repetitions,
                               inference: InferencePrecision(rawValue: inference) ?? SeriesDetector.defaultInference,
-                              prefetchAhead: prefetchAhead)
+                              prefetchAhead: prefetchAhead, shuffled: shuffled)
         if options.json {
             print(r.json)
         } else {

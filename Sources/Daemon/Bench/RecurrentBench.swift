@@ -122,10 +122,11 @@ private func benchInputs(_ count: Int, seed: UInt64) -> [Float] {
 /// Measures the online step at every precision: one hot series (`hotSteps` steps per repetition), then
 /// `series` series with their own weights (distinct allocations, distinct seeds) stepped round-robin
 /// (`rounds` rounds per repetition), with and without prefetching the series `prefetchAhead` places ahead.
-/// The headline figures are those of `inference`.
+/// The headline figures are those of `inference`. `shuffled` steps the series in a fixed random order
+/// instead of allocation order (where the hardware prefetcher can run ahead across series).
 public func benchmarkStep(shape: ModelShape, series: Int = 10_000, hotSteps: Int = 200_000, rounds: Int = 10,
                           repetitions: Int = 7, inference: InferencePrecision = SeriesDetector.defaultInference,
-                          prefetchAhead: Int = 1)
+                          prefetchAhead: Int = 1, shuffled: Bool = false)
     -> StepBenchResult {
     let clock = ContinuousClock()
     let width = max(1, shape.inputSize)
@@ -165,9 +166,10 @@ public func benchmarkStep(shape: ModelShape, series: Int = 10_000, hotSteps: Int
                 let c0 = threadCPUSeconds()
                 let start = clock.now
                 for r in 0..<max(1, rounds) {
-                    for i in 0..<count {
+                    for position in 0..<count {
+                        let i = order[position]
                         if prefetch {
-                            let next = (i + ahead) % count
+                            let next = order[(position + ahead) % count]
                             models[next].prefetch()
                             states[next].prefetch()
                         }
@@ -184,6 +186,15 @@ public func benchmarkStep(shape: ModelShape, series: Int = 10_000, hotSteps: Int
     }
 
     let count = max(1, series)
+    // Allocation order, or a fixed random permutation (series scattered in memory, as a long-running daemon's are).
+    var order = Array(0..<count)
+    if shuffled {
+        var x: UInt64 = 99
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            order.swapAt(i, Int((x >> 33) % UInt64(i + 1)))
+        }
+    }
     let trained = (0..<count).map { RecurrentModel(shape: shape, seed: UInt64($0 + 1)) }
     var rows: [(precision: InferencePrecision, nsPerStep: Double, seriesStepsPerSecond: Double,
                 seriesStepsPerSecondNoPrefetch: Double, bytesPerSeries: Int,
