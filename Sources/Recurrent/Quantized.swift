@@ -51,38 +51,37 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         let tail = l.count - l.bx
         floatsAt = matrixBytes
         byteCount = matrixBytes + 4 * (2 * l.gh + tail)
-        let floats = (byteCount + 3) / 4
+        let floats = (byteCount + 3) / 4, at = matrixBytes
         storage = ManagedBuffer<Int, Float>.create(minimumCapacity: floats) { _ in floats }
-        let out = UnsafeMutableRawPointer(storage.withUnsafeMutablePointerToElements { e in
-            e.initialize(repeating: 0, count: floats)
-            return e
-        })
         let p = model.parameters
-        // Scales per column and block; stored with the 2^-24 of the q·2^24 decoding folded in.
-        var inverse = [Float](repeating: 0, count: 2 * l.gh)
-        for block in 0..<2 {
-            let first = block == 0 ? 0 : l.inputs, count = block == 0 ? l.inputs : l.hidden
-            for o in 0..<l.gh {
-                var largest: Float = 0
-                for j in first..<(first + count) { largest = max(largest, abs(p[j * l.gh + o])) }
-                let scale = largest / 127
-                inverse[block * l.gh + o] = scale > 0 ? 1 / scale : 0
-                out.storeBytes(of: scale * 0x1p-24, toByteOffset: floatsAt + 4 * (block * l.gh + o), as: Float.self)
+        storage.withUnsafeMutablePointerToElements { e in
+            e.initialize(repeating: 0, count: floats)
+            let out = UnsafeMutableRawPointer(e)
+            // Scales per column and block; stored with the 2^-24 of the q·2^24 decoding folded in.
+            var inverse = [Float](repeating: 0, count: 2 * l.gh)
+            for block in 0..<2 {
+                let first = block == 0 ? 0 : l.inputs, count = block == 0 ? l.inputs : l.hidden
+                for o in 0..<l.gh {
+                    var largest: Float = 0
+                    for j in first..<(first + count) { largest = max(largest, abs(p[j * l.gh + o])) }
+                    let scale = largest / 127
+                    inverse[block * l.gh + o] = scale > 0 ? 1 / scale : 0
+                    out.storeBytes(of: scale * 0x1p-24, toByteOffset: at + 4 * (block * l.gh + o), as: Float.self)
+                }
             }
-        }
-        for j in 0..<rows {
-            let inv = j < l.inputs ? 0 : l.gh
-            for o in 0..<l.gh {
-                let q = (p[j * l.gh + o] * inverse[inv + o]).rounded(.toNearestOrAwayFromZero)
-                let byte = Int8(max(-127, min(127, q)))
-                // Block of 32 columns; inside it weight w = 8b + k lives in byte b of word k.
-                let block = o / 32, w = o % 32
-                let offset = j * l.gh + block * 32 + 4 * (w % 8) + w / 8
-                out.storeBytes(of: byte, toByteOffset: offset, as: Int8.self)
+            for j in 0..<rows {
+                let inv = j < l.inputs ? 0 : l.gh
+                for o in 0..<l.gh {
+                    let q = (p[j * l.gh + o] * inverse[inv + o]).rounded(.toNearestOrAwayFromZero)
+                    let byte = Int8(max(-127, min(127, q)))
+                    // Block of 32 columns; inside it weight w = 8b + k lives in byte b of word k.
+                    let block = o / 32, w = o % 32
+                    out.storeBytes(of: byte, toByteOffset: j * l.gh + block * 32 + 4 * (w % 8) + w / 8, as: Int8.self)
+                }
             }
-        }
-        for i in 0..<tail {
-            out.storeBytes(of: p[l.bx + i], toByteOffset: floatsAt + 4 * (2 * l.gh + i), as: Float.self)
+            for i in 0..<tail {
+                out.storeBytes(of: p[l.bx + i], toByteOffset: at + 4 * (2 * l.gh + i), as: Float.self)
+            }
         }
     }
 
