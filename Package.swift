@@ -18,7 +18,9 @@ let package = Package(
         // libzmq, from Debian's libzmq3-dev (see Sources/CZeroMQ/module.modulemap).
         .systemLibrary(name: "CZeroMQ"),
         // The maths: LSTM / GRU / RNN cells, truncated BPTT, Adam. Pure values, no I/O.
-        .target(name: "Recurrent"),
+        // Header-only C helpers Swift cannot spell (software prefetch).
+        .target(name: "COmenSupport"),
+        .target(name: "Recurrent", dependencies: ["COmenSupport"]),
         // One series at a time: features, model step, residual, scoring, episodes.
         .target(name: "Detection", dependencies: ["Recurrent"]),
         // SQLite: schema, migrations, batched writes, named queries.

@@ -41,7 +41,16 @@ public final class SeriesDetector {
     /// The rolling window: one ring of (timestamp, value, inside-an-episode) so a point costs one append.
     private(set) var window: Ring<WindowPoint>
 
-    public private(set) var model: RecurrentModel?
+    /// The trained Float32 weights (what training warm-starts from and checkpoints store).
+    public private(set) var model: RecurrentModel? {
+        didSet { inference = model.map { InferenceModel($0, precision: inferencePrecision) } }
+    }
+    /// The copy of `model` the online step reads, derived whenever weights are installed or restored (never stored).
+    private var inference: InferenceModel?
+    /// The precision of that copy (`defaultInference` unless changed; Float32 for shapes without a compact form).
+    public var inferencePrecision: InferencePrecision = SeriesDetector.defaultInference {
+        didSet { inference = model.map { InferenceModel($0, precision: inferencePrecision) } }
+    }
     public private(set) var modelVersion = 0
     public private(set) var normaliser = Normaliser.identity
     public private(set) var calendar = false
@@ -70,6 +79,19 @@ public final class SeriesDetector {
         recurrentState = RecurrentState(shape: Self.shape(config))
         scorer = Scorer(config: config.scoring)
         episodes = EpisodeMachine(config: config.episodes)
+    }
+
+    /// The precision of the weights the online step reads by default. Stepping thousands of series is bound by
+    /// the bytes of weights streamed per step; see `InferencePrecision`.
+    public static let defaultInference: InferencePrecision = .int8
+
+    /// Starts loading this series' step weights and recurrent state into cache, for a shard to call on the next
+    /// point's series while processing the current one. (In `omen bench step`, series stepped in allocation
+    /// order, the hardware prefetcher already did as well; series scattered in memory are where it can help.)
+    @inline(__always)
+    public func prefetch() {
+        inference?.prefetch()
+        recurrentState.prefetch()
     }
 
     static func shape(_ config: DetectorConfig) -> ModelShape {
@@ -127,11 +149,11 @@ public final class SeriesDetector {
         window.append(WindowPoint(timestamp: timestamp, value: value, excluded: episodes.isOpen))
 
         // 4. Step the model to predict the next value.
-        if let model {
+        if let inference {
             pending = withUnsafeTemporaryAllocation(of: Float.self, capacity: Features.width) { buffer in
                 guard let base = buffer.baseAddress else { return nil }
                 Features.write(value: value, timestamp: timestamp, normaliser: normaliser, calendar: calendar, into: base)
-                return model.step(input: UnsafeBufferPointer(buffer), state: &recurrentState)
+                return inference.step(input: UnsafeBufferPointer(buffer), state: &recurrentState)
             }
         }
         return PointOutcome(prediction: predicted, lower: scored.lower, upper: scored.upper, score: scored.score,
@@ -190,23 +212,25 @@ public final class SeriesDetector {
     }
 
     private func reprime() {
-        guard let model else { return }
+        guard let inference else { return }
         let n = Swift.min(config.learning.reprimePoints, window.count)
-        recurrentState = RecurrentState(shape: model.shape)
+        recurrentState = RecurrentState(shape: inference.shape)
         guard n > 0 else {
             pending = nil
             return
         }
+        // Through the same copy the per-point step uses, so the state is the one that copy would have reached.
         let recent = window.suffix(n)
-        var inputs = [Float](repeating: 0, count: n * Features.width)
-        inputs.withUnsafeMutableBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
+        pending = withUnsafeTemporaryAllocation(of: Float.self, capacity: Features.width) { buffer -> Prediction? in
+            guard let base = buffer.baseAddress else { return nil }
+            var last: Prediction?
             for i in 0..<n {
-                Features.write(value: recent[i].value, timestamp: recent[i].timestamp, normaliser: normaliser, calendar: calendar,
-                               into: base + i * Features.width)
+                Features.write(value: recent[i].value, timestamp: recent[i].timestamp, normaliser: normaliser,
+                               calendar: calendar, into: base)
+                last = inference.step(input: UnsafeBufferPointer(buffer), state: &recurrentState)
             }
+            return last
         }
-        pending = model.run(inputs: inputs, state: &recurrentState).last
     }
 
     // MARK: - Checkpoint support (the blob layout lives in SeriesDetector+Checkpoint.swift)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Daemon
+import Detection
 import Recurrent
 
 /// Flags shared by the recurrent-engine benchmarks.
@@ -55,28 +56,46 @@ struct BenchStep: ParsableCommand {
     @Option(help: "Rounds over all series per repetition.")
     var rounds: Int = 10
 
+    @Option(help: "Precision of the headline figures: float32, bf16 or int8 (default: the detector's, \(SeriesDetector.defaultInference.rawValue)).")
+    var inference: String = SeriesDetector.defaultInference.rawValue
+
+    @Option(name: .customLong("prefetch-ahead"), help: "In the prefetching variant, prefetch the weights of the series this many places ahead.")
+    var prefetchAhead: Int = 1
+
+    @Flag(help: "Step the series in a fixed random order instead of allocation order.")
+    var shuffled = false
+
     func validate() throws {
-        guard series >= 1, hotSteps >= 1, rounds >= 1 else {
-            throw ValidationError("--series, --steps and --rounds must be at least 1")
+        guard series >= 1, hotSteps >= 1, rounds >= 1, prefetchAhead >= 1 else {
+            throw ValidationError("--series, --steps, --rounds and --prefetch-ahead must be at least 1")
+        }
+        guard InferencePrecision(rawValue: inference) != nil else {
+            throw ValidationError("--inference must be one of float32, bf16, int8 (got \(inference))")
         }
     }
 
     func run() throws {
         let r = benchmarkStep(shape: options.shape, series: series, hotSteps: hotSteps, rounds: rounds,
-                              repetitions: options.repetitions)
+                              repetitions: options.repetitions,
+                              inference: InferencePrecision(rawValue: inference) ?? SeriesDetector.defaultInference,
+                              prefetchAhead: prefetchAhead, shuffled: shuffled)
         if options.json {
             print(r.json)
         } else {
             let s = options.shape
-            print("step \(s.cell.rawValue) hidden \(s.hiddenSize) input \(s.inputSize): "
+            print("step \(s.cell.rawValue) hidden \(s.hiddenSize) input \(s.inputSize), \(r.inference.rawValue) weights: "
                 + "\(Int(r.nsPerStep.rounded())) ns/step (one hot series, \(Int(r.flopsPerStep)) FLOP, "
                 + "\(format2(r.gflops)) GFLOP/s); "
                 + "\(format2(r.seriesStepsPerSecond / 1e6)) M series-steps/s over \(series) series "
-                + "(\(r.bytesPerSeries) weight bytes each); medians of \(options.repetitions); thread CPU time: "
-                + "\(Int(r.nsPerStepCPU.rounded())) ns/step, \(format2(r.seriesStepsPerSecondCPU / 1e6)) M series-steps/s")
-            if let ns = r.nsPerStepBF16, let rate = r.seriesStepsPerSecondBF16, let cpu = r.seriesStepsPerSecondBF16CPU {
-                print("bfloat16 inference copy: \(Int(ns.rounded())) ns/step (hot); \(format2(rate / 1e6)) M series-steps/s "
-                    + "(thread CPU: \(format2(cpu / 1e6)) M)")
+                + "(\(r.bytesPerSeries) weight bytes each); medians of \(options.repetitions); "
+                + "thread CPU time: \(Int(r.nsPerStepCPU.rounded())) ns/step, "
+                + "\(format2(r.seriesStepsPerSecondCPU / 1e6)) M series-steps/s")
+            for p in r.byPrecision {
+                print("  \(p.precision.rawValue): \(Int(p.nsPerStep.rounded())) ns/step hot; "
+                    + "\(format2(p.seriesStepsPerSecond / 1e6)) M series-steps/s with prefetch, "
+                    + "\(format2(p.seriesStepsPerSecondNoPrefetch / 1e6)) M without; \(p.bytesPerSeries) bytes/series; "
+                    + "thread CPU: \(Int(p.nsPerStepCPU.rounded())) ns, \(format2(p.seriesStepsPerSecondCPU / 1e6)) M, "
+                    + "\(format2(p.seriesStepsPerSecondNoPrefetchCPU / 1e6)) M")
             }
         }
     }

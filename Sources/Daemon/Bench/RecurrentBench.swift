@@ -1,6 +1,7 @@
 // Benchmarks of the recurrent engine (`omen bench step`, `omen bench train`). Single thread, medians of
 // several repetitions; the figures are what issue 2's targets are stated in.
 
+import Detection
 import Recurrent
 
 #if canImport(Glibc)
@@ -19,9 +20,13 @@ private func threadCPUSeconds() -> Double {
 
 /// What one `omen bench step` run measured.
 public struct StepBenchResult: Sendable {
+    /// The precision of the headline figures (the detector's default unless `--inference` chose another).
+    public var inference: InferencePrecision
     /// Median nanoseconds per step of one hot series (weights and state in cache).
     public var nsPerStep: Double
-    /// Median series-steps per second when stepping `series` series, each with its own weights, round-robin.
+    /// Median series-steps per second when stepping `series` series, each with its own weights, round-robin, as
+    /// the daemon's shards do (no software prefetch: on this machine it did not beat the hardware prefetcher,
+    /// see `byPrecision`).
     public var seriesStepsPerSecond: Double
     /// Floating-point operations of one step (LSTM: 2·4H(H+I+1) + 2H, plus the variance row when present).
     public var flopsPerStep: Double
@@ -34,20 +39,28 @@ public struct StepBenchResult: Sendable {
     /// The same two figures from thread CPU time (excludes time the core was taken by other processes).
     public var nsPerStepCPU: Double
     public var seriesStepsPerSecondCPU: Double
-    /// The same figures for the bfloat16 inference copy (`CompactRecurrentModel`); nil when the shape is unsupported.
-    public var nsPerStepBF16: Double?
-    public var seriesStepsPerSecondBF16: Double?
-    public var seriesStepsPerSecondBF16CPU: Double?
+    /// Every precision's figures (hot ns/step, many-series rate with and without prefetch, bytes per series);
+    /// a precision the shape cannot use is left out.
+    public var byPrecision: [(precision: InferencePrecision, nsPerStep: Double, seriesStepsPerSecond: Double,
+                              seriesStepsPerSecondNoPrefetch: Double, bytesPerSeries: Int,
+                              nsPerStepCPU: Double, seriesStepsPerSecondCPU: Double, seriesStepsPerSecondNoPrefetchCPU: Double)]
 
     /// One JSON line with every figure.
     public var json: String {
-        "{\"ns_per_step\":\(fmt(nsPerStep)),\"series_steps_per_s\":\(fmt(seriesStepsPerSecond)),"
+        var s = "{\"inference\":\"\(inference.rawValue)\",\"ns_per_step\":\(fmt(nsPerStep)),"
+            + "\"series_steps_per_s\":\(fmt(seriesStepsPerSecond)),"
             + "\"flops_per_step\":\(fmt(flopsPerStep)),\"gflops\":\(fmt(gflops)),"
             + "\"gflops_many_series\":\(fmt(gflopsManySeries)),\"bytes_per_series\":\(bytesPerSeries),"
-            + "\"ns_per_step_cpu\":\(fmt(nsPerStepCPU)),\"series_steps_per_s_cpu\":\(fmt(seriesStepsPerSecondCPU)),"
-            + "\"ns_per_step_bf16\":\(fmt(nsPerStepBF16 ?? .nan)),"
-            + "\"series_steps_per_s_bf16\":\(fmt(seriesStepsPerSecondBF16 ?? .nan)),"
-            + "\"series_steps_per_s_bf16_cpu\":\(fmt(seriesStepsPerSecondBF16CPU ?? .nan))}"
+            + "\"ns_per_step_cpu\":\(fmt(nsPerStepCPU)),\"series_steps_per_s_cpu\":\(fmt(seriesStepsPerSecondCPU))"
+        for p in byPrecision {
+            let n = p.precision.rawValue
+            s += ",\"ns_per_step_\(n)\":\(fmt(p.nsPerStep)),\"series_steps_per_s_\(n)\":\(fmt(p.seriesStepsPerSecond)),"
+                + "\"series_steps_per_s_\(n)_no_prefetch\":\(fmt(p.seriesStepsPerSecondNoPrefetch)),"
+                + "\"bytes_per_series_\(n)\":\(p.bytesPerSeries),\"ns_per_step_\(n)_cpu\":\(fmt(p.nsPerStepCPU)),"
+                + "\"series_steps_per_s_\(n)_cpu\":\(fmt(p.seriesStepsPerSecondCPU)),"
+                + "\"series_steps_per_s_\(n)_no_prefetch_cpu\":\(fmt(p.seriesStepsPerSecondNoPrefetchCPU))"
+        }
+        return s + "}"
     }
 }
 
@@ -106,99 +119,105 @@ private func benchInputs(_ count: Int, seed: UInt64) -> [Float] {
     }
 }
 
-/// Measures the online step: one hot series (`hotSteps` steps per repetition), then `series` series with their
-/// own weights stepped round-robin (`rounds` rounds per repetition).
+/// Measures the online step at every precision: one hot series (`hotSteps` steps per repetition), then
+/// `series` series with their own weights (distinct allocations, distinct seeds) stepped round-robin
+/// (`rounds` rounds per repetition), with and without prefetching the series `prefetchAhead` places ahead.
+/// The headline figures are those of `inference`. `shuffled` steps the series in a fixed random order
+/// instead of allocation order (where the hardware prefetcher can run ahead across series).
 public func benchmarkStep(shape: ModelShape, series: Int = 10_000, hotSteps: Int = 200_000, rounds: Int = 10,
-                          repetitions: Int = 7) -> StepBenchResult {
+                          repetitions: Int = 7, inference: InferencePrecision = SeriesDetector.defaultInference,
+                          prefetchAhead: Int = 1, shuffled: Bool = false)
+    -> StepBenchResult {
     let clock = ContinuousClock()
     let width = max(1, shape.inputSize)
     let inputs = benchInputs(1024 * width, seed: 1)
     let flops = stepFlops(shape)
-
-    let model = RecurrentModel(shape: shape, seed: 1)
-    var state = RecurrentState(shape: shape)
     var sink: Float = 0
-    var hot = [Double](), hotCPU = [Double]()
-    inputs.withUnsafeBufferPointer { all in
-        for _ in 0..<max(1, repetitions) {
-            let cpu = threadCPUSeconds()
-            let start = clock.now
-            for s in 0..<hotSteps {
-                let row = UnsafeBufferPointer(rebasing: all[((s & 1023) * width)..<((s & 1023) * width + width)])
-                sink += model.step(input: row, state: &state).mean
-            }
-            hot.append(seconds(clock.now - start) * 1e9 / Double(hotSteps))
-            hotCPU.append((threadCPUSeconds() - cpu) * 1e9 / Double(hotSteps))
-        }
-    }
+    let reps = max(1, repetitions)
+    let ahead = max(1, prefetchAhead)
 
-    let count = max(1, series)
-    var models = (0..<count).map { RecurrentModel(shape: shape, seed: UInt64($0 + 1)) }
-    var states = [RecurrentState](repeating: RecurrentState(shape: shape), count: count)
-    var many = [Double](), manyCPU = [Double]()
-    inputs.withUnsafeBufferPointer { all in
-        for _ in 0..<max(1, repetitions) {
-            let cpu = threadCPUSeconds()
-            let start = clock.now
-            for r in 0..<max(1, rounds) {
-                for i in 0..<count {
-                    let k = (i + r) & 1023
-                    let row = UnsafeBufferPointer(rebasing: all[(k * width)..<(k * width + width)])
-                    sink += models[i].step(input: row, state: &states[i]).mean
-                }
-            }
-            many.append(Double(count * max(1, rounds)) / seconds(clock.now - start))
-            manyCPU.append(Double(count * max(1, rounds)) / (threadCPUSeconds() - cpu))
-        }
-    }
-    // The same two cases with the bfloat16 inference copies.
-    var hotBF16: Double?, manyBF16: Double?, manyBF16CPU: Double?
-    if let compact = CompactRecurrentModel(model) {
-        var times = [Double]()
-        var st = RecurrentState(shape: shape)
+    /// (wall, cpu) medians of ns per step of one hot series.
+    func hot(_ model: InferenceModel) -> (Double, Double) {
+        var state = RecurrentState(shape: shape)
+        var wall = [Double](), cpu = [Double]()
         inputs.withUnsafeBufferPointer { all in
-            for _ in 0..<max(1, repetitions) {
+            for _ in 0..<reps {
+                let c0 = threadCPUSeconds()
                 let start = clock.now
                 for s in 0..<hotSteps {
                     let row = UnsafeBufferPointer(rebasing: all[((s & 1023) * width)..<((s & 1023) * width + width)])
-                    sink += compact.step(input: row, state: &st).mean
+                    sink += model.step(input: row, state: &state).mean
                 }
-                times.append(seconds(clock.now - start) * 1e9 / Double(hotSteps))
+                wall.append(seconds(clock.now - start) * 1e9 / Double(hotSteps))
+                cpu.append((threadCPUSeconds() - c0) * 1e9 / Double(hotSteps))
             }
         }
-        hotBF16 = median(times)
-        let compacts = models.compactMap { CompactRecurrentModel($0) }
-        models.removeAll()
-        var rates = [Double](), ratesCPU = [Double]()
+        return (median(wall), median(cpu))
+    }
+
+    /// (wall, cpu) medians of series-steps per second over all series, round-robin.
+    func many(_ models: [InferenceModel], prefetch: Bool) -> (Double, Double) {
+        let count = models.count
+        var states = (0..<count).map { _ in RecurrentState(shape: shape) }
+        var wall = [Double](), cpu = [Double]()
+        let steps = Double(count * max(1, rounds))
         inputs.withUnsafeBufferPointer { all in
-            for _ in 0..<max(1, repetitions) {
-                let cpu = threadCPUSeconds()
+            for _ in 0..<reps {
+                let c0 = threadCPUSeconds()
                 let start = clock.now
                 for r in 0..<max(1, rounds) {
-                    for i in 0..<compacts.count {
+                    for position in 0..<count {
+                        let i = order[position]
+                        if prefetch {
+                            let next = order[(position + ahead) % count]
+                            models[next].prefetch()
+                            states[next].prefetch()
+                        }
                         let k = (i + r) & 1023
                         let row = UnsafeBufferPointer(rebasing: all[(k * width)..<(k * width + width)])
-                        sink += compacts[i].step(input: row, state: &states[i]).mean
+                        sink += models[i].step(input: row, state: &states[i]).mean
                     }
                 }
-                rates.append(Double(compacts.count * max(1, rounds)) / seconds(clock.now - start))
-                ratesCPU.append(Double(compacts.count * max(1, rounds)) / (threadCPUSeconds() - cpu))
+                wall.append(steps / seconds(clock.now - start))
+                cpu.append(steps / (threadCPUSeconds() - c0))
             }
         }
-        manyBF16 = median(rates)
-        manyBF16CPU = median(ratesCPU)
+        return (median(wall), median(cpu))
     }
-    models.removeAll()
+
+    let count = max(1, series)
+    // Allocation order, or a fixed random permutation (series scattered in memory, as a long-running daemon's are).
+    var order = Array(0..<count)
+    if shuffled {
+        var x: UInt64 = 99
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            order.swapAt(i, Int((x >> 33) % UInt64(i + 1)))
+        }
+    }
+    let trained = (0..<count).map { RecurrentModel(shape: shape, seed: UInt64($0 + 1)) }
+    var rows: [(precision: InferencePrecision, nsPerStep: Double, seriesStepsPerSecond: Double,
+                seriesStepsPerSecondNoPrefetch: Double, bytesPerSeries: Int,
+                nsPerStepCPU: Double, seriesStepsPerSecondCPU: Double, seriesStepsPerSecondNoPrefetchCPU: Double)] = []
+    var headline = (hot: 0.0, hotCPU: 0.0, many: 0.0, manyCPU: 0.0, bytes: 0)
+    for precision in InferencePrecision.allCases {
+        let models = trained.map { InferenceModel($0, precision: precision) }
+        guard let first = models.first, first.precision == precision else { continue }
+        let (ns, nsCPU) = hot(first)
+        let (rate, rateCPU) = many(models, prefetch: true)
+        let (plain, plainCPU) = many(models, prefetch: false)
+        rows.append((precision, ns, rate, plain, first.bytesPerStep, nsCPU, rateCPU, plainCPU))
+        if precision == inference || (rows.count == 1 && headline.hot == 0) {
+            headline = (ns, nsCPU, plain, plainCPU, first.bytesPerStep)
+        }
+    }
     if sink == .infinity { print("") } // keeps the work observable to the optimiser
 
-    let ns = median(hot)
-    let perSecond = median(many)
-    return StepBenchResult(nsPerStep: ns, seriesStepsPerSecond: perSecond, flopsPerStep: flops,
-                           gflops: flops / ns, gflopsManySeries: flops * perSecond / 1e9,
-                           bytesPerSeries: 4 * RecurrentModel.parameterCount(for: shape),
-                           nsPerStepCPU: median(hotCPU), seriesStepsPerSecondCPU: median(manyCPU),
-                           nsPerStepBF16: hotBF16, seriesStepsPerSecondBF16: manyBF16,
-                           seriesStepsPerSecondBF16CPU: manyBF16CPU)
+    let used = rows.contains { $0.precision == inference } ? inference : .float32
+    return StepBenchResult(inference: used, nsPerStep: headline.hot, seriesStepsPerSecond: headline.many,
+                           flopsPerStep: flops, gflops: flops / headline.hot,
+                           gflopsManySeries: flops * headline.many / 1e9, bytesPerSeries: headline.bytes,
+                           nsPerStepCPU: headline.hotCPU, seriesStepsPerSecondCPU: headline.manyCPU, byPrecision: rows)
 }
 
 /// Measures one retrain of a fresh model on a noisy sine window (early stopping off, so every epoch runs).

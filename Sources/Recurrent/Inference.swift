@@ -1,0 +1,131 @@
+// The weights the online step reads. Training and checkpoints always use the Float32 `RecurrentModel`; a
+// detector derives a compact copy from it whenever weights are installed, because stepping thousands of
+// series is bound by the bytes of weights streamed from memory per step.
+
+import COmenSupport
+
+/// The storage precision of the weights the online step reads.
+public enum InferencePrecision: String, Sendable, CaseIterable, Codable {
+    /// The trained Float32 weights themselves (4 bytes per weight).
+    case float32
+    /// bfloat16 gate matrices (`CompactRecurrentModel`, 2 bytes per weight).
+    case bfloat16 = "bf16"
+    /// int8 gate matrices with a Float32 scale per gate column and block (`QuantizedRecurrentModel`, 1 byte).
+    case int8
+}
+
+/// A model ready for the online step at some precision: the Float32 model or a compact copy derived from it.
+public enum InferenceModel: Sendable, Equatable {
+    case float32(RecurrentModel)
+    case bfloat16(CompactRecurrentModel)
+    case int8(QuantizedRecurrentModel)
+
+    /// The copy of `model` at `precision`; the Float32 model itself when the shape has no compact form
+    /// (hidden size not a multiple of 16, see `CompactRecurrentModel.supports` / `QuantizedRecurrentModel.supports`).
+    public init(_ model: RecurrentModel, precision: InferencePrecision) {
+        switch precision {
+        case .float32:
+            self = .float32(model)
+        case .bfloat16:
+            self = CompactRecurrentModel(model).map { .bfloat16($0) } ?? .float32(model)
+        case .int8:
+            self = QuantizedRecurrentModel(model).map { .int8($0) } ?? .float32(model)
+        }
+    }
+
+    /// The precision actually in use (Float32 after a fallback).
+    public var precision: InferencePrecision {
+        switch self {
+        case .float32: return .float32
+        case .bfloat16: return .bfloat16
+        case .int8: return .int8
+        }
+    }
+
+    public var shape: ModelShape {
+        switch self {
+        case .float32(let m): return m.shape
+        case .bfloat16(let m): return m.shape
+        case .int8(let m): return m.shape
+        }
+    }
+
+    /// Weight bytes one step reads.
+    public var bytesPerStep: Int {
+        switch self {
+        case .float32(let m): return 4 * m.parameters.count
+        case .bfloat16(let m): return m.bytesPerStep
+        case .int8(let m): return m.bytesPerStep
+        }
+    }
+
+    /// The online step, as `RecurrentModel.step`. Allocates nothing.
+    @inline(__always)
+    public func step(input: UnsafeBufferPointer<Float>, state: inout RecurrentState) -> Prediction {
+        switch self {
+        case .float32(let m): return m.step(input: input, state: &state)
+        case .bfloat16(let m): return m.step(input: input, state: &state)
+        case .int8(let m): return m.step(input: input, state: &state)
+        }
+    }
+
+    /// Starts loading the weights into cache (see `QuantizedRecurrentModel.prefetch`).
+    @inline(__always)
+    public func prefetch() {
+        switch self {
+        case .float32(let m): m.prefetch()
+        case .bfloat16(let m): m.prefetch()
+        case .int8(let m): m.prefetch()
+        }
+    }
+}
+
+extension RecurrentModel {
+    /// Starts loading the weights into cache: call it for the next series while stepping the current one.
+    @inline(__always)
+    public func prefetch() {
+        parameters.withUnsafeBytes { b in
+            if let p = b.baseAddress { omen_prefetch_range(p, b.count) }
+        }
+    }
+}
+
+extension CompactRecurrentModel {
+    /// Weight bytes one step reads (bf16 matrices and the Float32 tail).
+    public var bytesPerStep: Int { 4 * matrices.count + 4 * rest.count }
+
+    /// Starts loading the weights into cache: call it for the next series while stepping the current one.
+    @inline(__always)
+    public func prefetch() {
+        matrices.withUnsafeBytes { b in
+            if let p = b.baseAddress { omen_prefetch_range(p, b.count) }
+        }
+        rest.withUnsafeBytes { b in
+            if let p = b.baseAddress { omen_prefetch_range(p, b.count) }
+        }
+    }
+}
+
+extension RecurrentState {
+    /// Starts loading h and c into cache for writing (two small heap buffers, each with the array header just
+    /// before its elements, which the step's uniqueness check reads), as the models' `prefetch()`.
+    @inline(__always)
+    public func prefetch() {
+        h.withUnsafeBytes { b in
+            if let p = b.baseAddress { prefetchForWrite(p - 32, b.count + 32) }
+        }
+        c.withUnsafeBytes { b in
+            if let p = b.baseAddress { prefetchForWrite(p - 32, b.count + 32) }
+        }
+    }
+}
+
+/// Prefetches [p, p + bytes) for writing; prefetching never faults, whatever the address.
+@inline(__always) private func prefetchForWrite(_ p: UnsafeRawPointer, _ bytes: Int) {
+    var o = 0
+    while o < bytes {
+        omen_prefetch_write(p + o)
+        o += 64
+    }
+    omen_prefetch_write(p + (bytes - 1))
+}
