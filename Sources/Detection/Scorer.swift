@@ -101,6 +101,13 @@ public struct ScoringConfig: Sendable, Equatable {
     public var dynamicSmoothing: Int = 30
     /// Dynamic stage: points between threshold choices.
     public var dynamicRefresh: Int = 100
+    /// Weight of the second-level calibration: the combined surprise is ranked against this series' own
+    /// history of combined surprises (same history length and tail), and that rank's surprise is blended in,
+    /// so a series that is always surprising (bursty, noisy) cannot keep firing at the rate of a quiet one;
+    /// 0 = off.
+    public var selfWeight: Double = 0.7
+    /// Scores of history before the second-level calibration applies (before it, the surprise is used as is).
+    public var selfMinHistory: Int = 200
 
     public init() {}
 
@@ -114,6 +121,7 @@ public struct ScoringConfig: Sendable, Equatable {
         if driftSpan > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
         if changeWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
         if frozenDetection { b += (h + 63) / 64 * 8 }
+        if selfWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if kind == .likelihood { b += 8 * likelihoodWindow }
         if kind == .dynamic { b += 4 * dynamicWindow }
@@ -137,6 +145,8 @@ public struct Scorer: Sendable {
     /// Calibration of |value − previous value| (change term).
     var changes: Calibrator
     var previousValue = Double.nan
+    /// Calibration of the combined surprise against its own past (second-level calibration).
+    var selfScores: Calibrator
     var spread: SpreadTracker
     var onset: OnsetFilter
     var frozen: FrozenTracker
@@ -147,7 +157,12 @@ public struct Scorer: Sendable {
     /// Half-width of the residual band, refreshed with the residual tail fits.
     var residualBand = 0.0
 
-    static let checkpointVersion: UInt8 = 1
+    /// Version 2 adds the second-level calibration history; version 1 checkpoints still restore (that
+    /// history then starts empty).
+    static let checkpointVersion: UInt8 = 2
+    /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
+    /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
+    static let selfFloor = 1.0
 
     public init(config: ScoringConfig) {
         self.config = config
@@ -161,6 +176,9 @@ public struct Scorer: Sendable {
             : Calibrator(unusedSigned: false)
         changes = config.changeWeight > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
+            : Calibrator(unusedSigned: false)
+        selfScores = config.selfWeight > 0
+            ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize, refreshEvery: 1)
             : Calibrator(unusedSigned: false)
         spread = SpreadTracker(memory: config.spreadMemory)
         onset = OnsetFilter(window: config.onsetWindow)
@@ -224,6 +242,14 @@ public struct Scorer: Sendable {
 
         // Cap at p = 1e-300 so that scores stay below 1 and a threshold can always be swept.
         s = s.isFinite ? min(max(s, 0), 300) : 0
+        if config.selfWeight > 0 {
+            let raw = s
+            if selfScores.count >= max(config.selfMinHistory, 1) && s >= Self.selfFloor {
+                let b = min(config.selfWeight, 1)
+                s = min((1 - b) * s + b * selfScores.upperSurprise(s), 300)
+            }
+            selfScores.insert(raw)
+        }
         var kept = s
         if config.onsetWindow > 0 {
             let prev = onset.previousMax()
@@ -311,6 +337,7 @@ public struct Scorer: Sendable {
         if config.kind == .calibrated { residuals.encode(into: &w) }
         if config.driftSpan > 0 { drift.encode(into: &w); w.double(driftLevel) }
         if config.changeWeight > 0 { changes.encode(into: &w); w.double(previousValue) }
+        if config.selfWeight > 0 { selfScores.encode(into: &w) }
         spread.encode(into: &w)
         onset.encode(into: &w)
         frozen.encode(into: &w)
@@ -319,12 +346,12 @@ public struct Scorer: Sendable {
         return w.bytes
     }
 
-    /// Restores a scorer from `checkpoint()` bytes written with the same config kind.
+    /// Restores a scorer from `checkpoint()` bytes written with the same config kind (this version or 1).
     public init(config: ScoringConfig, checkpoint: [UInt8]) throws(ScorerRestoreError) {
         self.init(config: config)
         var r = ByteReader(checkpoint)
         let version = try r.u8()
-        guard version == Self.checkpointVersion else {
+        guard version == Self.checkpointVersion || version == 1 else {
             throw ScorerRestoreError("scorer checkpoint has format version \(version), this build reads version \(Self.checkpointVersion); the series will recalibrate")
         }
         let tag = try r.u8()
@@ -337,6 +364,7 @@ public struct Scorer: Sendable {
         if config.kind == .calibrated { try residuals.decode(from: &r) }
         if config.driftSpan > 0 { try drift.decode(from: &r); driftLevel = try r.double() }
         if config.changeWeight > 0 { try changes.decode(from: &r); previousValue = try r.double() }
+        if config.selfWeight > 0 && version >= 2 { try selfScores.decode(from: &r) }
         try spread.decode(from: &r)
         try onset.decode(from: &r)
         try frozen.decode(from: &r)

@@ -102,6 +102,7 @@ struct ScoringStageTests {
     func flagsAnomalyAndNotNormal(kind: ScorerKind, scenario: Scenario) {
         var config = ScoringConfig(kind: kind)
         config.history = 2000
+        config.selfWeight = 0 // the stage's own evidence; the second level has its own tests
         let s = scores(scenario, config)
         let onset = scenario.anomalyAt
         let normalMax = s[(Scenario.learning + 100)..<onset].max() ?? 0
@@ -149,7 +150,9 @@ struct ScoringStageTests {
     /// A constant warm-up (all zeros) never divides by a zero spread: scores stay finite, in [0, 1), and a change is flagged.
     @Test(arguments: ScorerKind.allCases)
     func constantStretchHasAFiniteRule(kind: ScorerKind) {
-        var scorer = Scorer(config: ScoringConfig(kind: kind))
+        var config = ScoringConfig(kind: kind)
+        config.selfWeight = kind == .calibrated ? config.selfWeight : 0 // the default stack, and each stage alone
+        var scorer = Scorer(config: config)
         var s: [Double] = []
         for t in 0..<1000 {
             let v = t < 900 ? 0.0 : 1.0
@@ -203,6 +206,56 @@ struct ScoringStageTests {
     }
 }
 
+struct ScoringSelfCalibrationTests {
+    /// Scores (no onset filter) of a noisy series with a spike of +`size` every 150 points from point 450.
+    static func recurringSpikes(selfWeight: Double, size: Double = 10) -> [Double] {
+        var config = ScoringConfig()
+        config.history = 2000
+        config.onsetWindow = 0
+        config.selfWeight = selfWeight
+        var scorer = Scorer(config: config)
+        var noise = Noise(seed: 13)
+        var s: [Double] = []
+        for t in 0..<3000 {
+            let v = 50 + noise.gaussian() + (t >= 450 && t % 150 == 0 ? size : 0)
+            s.append(scorer.score(ScoreInput(timestamp: Double(t), value: v, predicted: t < 300 ? nil : 50,
+                                             predictedSpread: t < 300 ? nil : 1)).score)
+        }
+        return s
+    }
+
+    /// Ranking the surprise against the series' own past surprises discounts a kind of event the series
+    /// produces all the time, while the first such event is still flagged at once.
+    @Test func recurringEventsAreDiscounted() {
+        let off = Self.recurringSpikes(selfWeight: 0)
+        let on = Self.recurringSpikes(selfWeight: 0.7)
+        #expect(on[450] >= flagThreshold, "first spike scored \(on[450])")
+        let late = [2550, 2700, 2850]
+        for t in late {
+            #expect(on[t] < off[t] - 0.05, "spike \(t): \(on[t]) with, \(off[t]) without the second level")
+        }
+        // Ordinary points of the quiet stretches stay quiet.
+        let ordinary = (1000..<3000).filter { $0 % 150 != 0 && $0 % 150 != 1 }
+        #expect((ordinary.map { on[$0] }.max() ?? 1) < flagThreshold)
+    }
+
+    /// Until it has `selfMinHistory` scores, and below its floor, the second level leaves the surprise as is.
+    @Test func shortHistoryAndNoEvidenceAreLeftAlone() {
+        var a = ScoringConfig()
+        a.onsetWindow = 0
+        var b = a
+        b.selfWeight = 0
+        let sa = scores(Scenario.all[0], a)
+        let sb = scores(Scenario.all[0], b)
+        #expect(sa[0..<a.selfMinHistory] == sb[0..<a.selfMinHistory])
+        let floorScore = Scorer.selfFloor / (Scorer.selfFloor + a.surpriseHalf)
+        let weak = (a.selfMinHistory..<sa.count).filter { sb[$0] < floorScore }
+        #expect(weak.count > 100)
+        #expect(weak.allSatisfy { sa[$0] == sb[$0] })
+        #expect(sa[a.selfMinHistory...] != sb[a.selfMinHistory...])
+    }
+}
+
 struct ScoringCheckpointTests {
     /// A restored scorer continues exactly where the original left off, for every stage.
     @Test(arguments: ScorerKind.allCases)
@@ -234,6 +287,19 @@ struct ScoringCheckpointTests {
         wrongVersion[0] = 99
         #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(), checkpoint: wrongVersion) }
         #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(), checkpoint: []) }
+    }
+
+    /// A version-1 checkpoint (before the second-level calibration) still restores; that history starts empty.
+    @Test func versionOneCheckpointRestores() throws {
+        var old = ScoringConfig()
+        old.selfWeight = 0 // version 1 wrote exactly what version 2 writes without the second level
+        var a = Scorer(config: old)
+        for t in 0..<300 { _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: nil, predictedSpread: nil)) }
+        var blob = a.checkpoint()
+        blob[0] = 1
+        let b = try Scorer(config: ScoringConfig(), checkpoint: blob)
+        #expect(b.points == 300)
+        #expect(b.selfScores.count == 0)
     }
 }
 

@@ -30,16 +30,21 @@ struct Calibrator: Sendable {
     var lower = TailFit()
     private(set) var sinceRefresh = Int.max / 2
     /// Refresh the tail fits after this many inserts: the fits move slowly and cost ~k order statistics.
-    static let refreshEvery = 32
+    let refreshEvery: Int
+    static let defaultRefresh = 32
 
-    init(signed: Bool, capacity: Int, tailSize: Int) {
+    /// `refreshEvery` 1 keeps the tail current at every point (worth it where a burst of new extremes
+    /// must count against the next point at once: the second-level calibration of scores).
+    init(signed: Bool, capacity: Int, tailSize: Int, refreshEvery: Int = Calibrator.defaultRefresh) {
         history = RankHistory(signed: signed, capacity: capacity)
         self.tailSize = max(1, tailSize)
+        self.refreshEvery = max(1, refreshEvery)
     }
 
     init(unusedSigned signed: Bool) {
         history = RankHistory(unusedSigned: signed)
         tailSize = 1
+        refreshEvery = Calibrator.defaultRefresh
     }
 
     var count: Int { history.count }
@@ -47,7 +52,7 @@ struct Calibrator: Sendable {
     mutating func insert(_ x: Double) {
         history.insert(x)
         sinceRefresh += 1
-        if sinceRefresh >= Self.refreshEvery { refreshTails() }
+        if sinceRefresh >= refreshEvery { refreshTails() }
     }
 
     mutating func refreshTails() {
@@ -117,7 +122,7 @@ struct Calibrator: Sendable {
 
     func encode(into w: inout ByteWriter) {
         history.encode(into: &w)
-        w.int(min(sinceRefresh, Self.refreshEvery))
+        w.int(min(sinceRefresh, refreshEvery))
         for t in [upper, lower] {
             w.int(t.bin)
             w.double(t.threshold)
