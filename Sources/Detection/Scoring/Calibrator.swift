@@ -60,18 +60,24 @@ struct Calibrator: Sendable {
         let n = history.count
         let k = min(tailSize, n)
         guard k >= 2 else { upper = TailFit(); lower = TailFit(); return }
-        // Upper tail: the k largest values are ranks n-k+1 ... n.
-        let ub = history.bin(ofRank: n - k + 1)
-        let u = history.value(ofBin: ub)
-        var excess = 0.0
-        for r in (n - k + 2)...n { excess += history.value(ofBin: history.bin(ofRank: r)) - u }
-        upper = TailFit(bin: ub, threshold: u, meanExcess: excess / Double(k - 1))
-        if history.signed {
-            let lb = history.bin(ofRank: k)
-            let l = history.value(ofBin: lb)
-            var lx = 0.0
-            for r in 1..<k { lx += l - history.value(ofBin: history.bin(ofRank: r)) }
-            lower = TailFit(bin: lb, threshold: l, meanExcess: lx / Double(k - 1))
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: k) { buffer in
+            guard let bins = buffer.baseAddress else { return }
+            // Upper tail: the k largest values (ranks n-k+1 ... n), largest first; the k-th is the threshold.
+            history.largestBins(k, into: bins)
+            let ub = bins[k - 1]
+            let u = history.value(ofBin: ub)
+            var excess = 0.0
+            // Summed from rank n-k+2 up to n, the order the fit has always used (bit-identical results).
+            for i in stride(from: k - 2, through: 0, by: -1) { excess += history.value(ofBin: bins[i]) - u }
+            upper = TailFit(bin: ub, threshold: u, meanExcess: excess / Double(k - 1))
+            if history.signed {
+                history.smallestBins(k, into: bins)
+                let lb = bins[k - 1]
+                let l = history.value(ofBin: lb)
+                var lx = 0.0
+                for i in 0..<(k - 1) { lx += l - history.value(ofBin: bins[i]) }
+                lower = TailFit(bin: lb, threshold: l, meanExcess: lx / Double(k - 1))
+            }
         }
     }
 
