@@ -119,6 +119,14 @@ public final class SeriesDetector {
 
     /// Processes one point. Points must arrive in increasing timestamp order; others are rejected.
     public func process(timestamp: Double, value: Double) throws(PointRejection) -> PointOutcome {
+        try process(timestamp: timestamp, value: value, prefetching: nil)
+    }
+
+    /// As `process(timestamp:value:)`, fetching `next`'s step weights and state into cache meanwhile: a shard
+    /// passes the detector of its next point, so that point's weights arrive while this one is stepped (int8
+    /// copies spread the fetch over the step; `omen bench step` measures the effect). Same outcome either way.
+    public func process(timestamp: Double, value: Double,
+                        prefetching next: SeriesDetector?) throws(PointRejection) -> PointOutcome {
         guard value.isFinite, timestamp.isFinite else { throw .nonFinite }
         guard timestamp > lastTimestamp else { throw .outOfOrder }
 
@@ -153,7 +161,11 @@ public final class SeriesDetector {
             pending = withUnsafeTemporaryAllocation(of: Float.self, capacity: Features.width) { buffer in
                 guard let base = buffer.baseAddress else { return nil }
                 Features.write(value: value, timestamp: timestamp, normaliser: normaliser, calendar: calendar, into: base)
-                return inference.step(input: UnsafeBufferPointer(buffer), state: &recurrentState)
+                guard let next, next !== self, let upcoming = next.inference else {
+                    return inference.step(input: UnsafeBufferPointer(buffer), state: &recurrentState)
+                }
+                next.recurrentState.prefetch()
+                return inference.step(input: UnsafeBufferPointer(buffer), state: &recurrentState, prefetching: upcoming)
             }
         }
         return PointOutcome(prediction: predicted, lower: scored.lower, upper: scored.upper, score: scored.score,

@@ -69,6 +69,18 @@ public enum InferenceModel: Sendable, Equatable {
         }
     }
 
+    /// The online step, fetching `next`'s weights into cache meanwhile (spread over the step for int8 copies, see
+    /// `QuantizedRecurrentModel.step(input:state:prefetching:)`; one burst up front otherwise).
+    @inline(__always)
+    public func step(input: UnsafeBufferPointer<Float>, state: inout RecurrentState,
+                     prefetching next: InferenceModel) -> Prediction {
+        if case .int8(let m) = self, case .int8(let n) = next {
+            return m.step(input: input, state: &state, prefetching: n)
+        }
+        next.prefetch()
+        return step(input: input, state: &state)
+    }
+
     /// Starts loading the weights into cache (see `QuantizedRecurrentModel.prefetch`).
     @inline(__always)
     public func prefetch() {

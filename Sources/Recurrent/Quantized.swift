@@ -104,6 +104,20 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
     /// The online step, as `RecurrentModel.step`: consume one input, advance `state`, predict the next value.
     /// Allocates nothing.
     public func step(input: UnsafeBufferPointer<Float>, state: inout RecurrentState) -> Prediction {
+        stepCore(input: input, state: &state, next: nil)
+    }
+
+    /// The online step, fetching `next`'s weights into cache meanwhile: one line of `next` per line of this
+    /// model's matrices as the product reads them, so the memory traffic is spread over the step instead of
+    /// queued in one burst (`prefetch()`) ahead of this model's own loads.
+    public func step(input: UnsafeBufferPointer<Float>, state: inout RecurrentState,
+                     prefetching next: QuantizedRecurrentModel) -> Prediction {
+        stepCore(input: input, state: &state, next: next)
+    }
+
+    @inline(__always)
+    private func stepCore(input: UnsafeBufferPointer<Float>, state: inout RecurrentState,
+                          next: QuantizedRecurrentModel?) -> Prediction {
         let l = Layout(shape)
         precondition(input.count >= l.inputs, "step input has fewer floats than shape.inputSize")
         precondition(state.h.count == l.hidden && (l.cell != .lstm || state.c.count == l.hidden),
@@ -113,6 +127,14 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         // Offsets into the Float32 tail (the layout shifted by bx).
         let bh = l.bh - l.bx, headW = l.headW - l.bx, headB = l.headB - l.bx
         let floatsAt = floatsAt
+        // The next model's matrices at the same offsets: `delta` bytes away (0, a cache hit, when there is none).
+        var delta = 0
+        if let next, next.byteCount == byteCount {
+            let nextBase = next.storage.withUnsafeMutablePointerToElements { UnsafeRawPointer($0) }
+            omen_prefetch_write(Unmanaged.passUnretained(next.storage).toOpaque())
+            omen_prefetch_range(nextBase + floatsAt, byteCount - floatsAt)
+            delta = storage.withUnsafeMutablePointerToElements { nextBase - UnsafeRawPointer($0) }
+        }
         return storage.withUnsafeMutablePointerToElements { e -> Prediction in
             let base = UnsafeRawPointer(e)
             let wx = base, wh = base + l.inputs * gh
@@ -124,7 +146,7 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
                     guard let hp = hb.baseAddress else { return Prediction(mean: 0, logVariance: 0) }
                     switch l.cell {
                     case .lstm:
-                        affineInt8(a, gh, bias: r, wx, x, l.inputs, sx, wh, hp, h, sh)
+                        affineInt8(a, gh, bias: r, wx, x, l.inputs, sx, wh, hp, h, sh, prefetch: delta)
                         state.c.withUnsafeMutableBufferPointer { cb in
                             if let c = cb.baseAddress {
                                 Float.lstmPointwise(a, cPrev: c, cOut: c, hOut: hp, h)
@@ -132,11 +154,11 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
                         }
                     case .gru:
                         let ah = a + gh
-                        affineInt8(a, gh, bias: r, wx, x, l.inputs, sx, wh, hp, 0, sh)
-                        affineInt8(ah, gh, bias: r + bh, wx, x, 0, sx, wh, hp, h, sh)
+                        affineInt8(a, gh, bias: r, wx, x, l.inputs, sx, wh, hp, 0, sh, prefetch: delta)
+                        affineInt8(ah, gh, bias: r + bh, wx, x, 0, sx, wh, hp, h, sh, prefetch: delta)
                         Float.gruPointwise(a, ah: ah, hPrev: hp, hOut: hp, h)
                     case .rnn:
-                        affineInt8(a, gh, bias: r, wx, x, l.inputs, sx, wh, hp, h, sh)
+                        affineInt8(a, gh, bias: r, wx, x, l.inputs, sx, wh, hp, h, sh, prefetch: delta)
                         Float.tanh(a, h)
                         hp.update(from: a, count: h)
                     }
@@ -162,16 +184,19 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
 }
 
 /// out[0..<n] = bias + su ⊙ Σ_j u[j]·Qu_j + sv ⊙ Σ_j v[j]·Qv_j, rows of n int8 weights (n a multiple of 32).
-/// Four SIMD16 accumulators per 64-column panel stay in registers over each block's rows.
+/// Four SIMD16 accumulators per 64-column panel stay in registers over each block's rows. Each 64-byte row
+/// segment read also prefetches the line `prefetch` bytes away (the next model's same line).
 @inline(__always)
 func affineInt8(_ out: UnsafeMutablePointer<Float>, _ n: Int, bias: UnsafePointer<Float>,
                 _ qu: UnsafeRawPointer, _ u: UnsafePointer<Float>, _ ku: Int, _ su: UnsafePointer<Float>,
-                _ qv: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ kv: Int, _ sv: UnsafePointer<Float>) {
+                _ qv: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ kv: Int, _ sv: UnsafePointer<Float>,
+                prefetch delta: Int = 0) {
     var o = 0
     while o + 64 <= n {
         var a0 = V16(), a1 = V16(), a2 = V16(), a3 = V16()
         var r = qu + o
         for j in 0..<ku {
+            omen_prefetch(r + delta)
             let s = V16(repeating: u[j])
             let (w0, w1) = loadInt8Block(r), (w2, w3) = loadInt8Block(r + 32)
             a0 = a0.addingProduct(s, w0); a1 = a1.addingProduct(s, w1)
@@ -185,6 +210,7 @@ func affineInt8(_ out: UnsafeMutablePointer<Float>, _ n: Int, bias: UnsafePointe
         a0 = V16(); a1 = V16(); a2 = V16(); a3 = V16()
         r = qv + o
         for j in 0..<kv {
+            omen_prefetch(r + delta)
             let s = V16(repeating: v[j])
             let (w0, w1) = loadInt8Block(r), (w2, w3) = loadInt8Block(r + 32)
             a0 = a0.addingProduct(s, w0); a1 = a1.addingProduct(s, w1)
@@ -201,6 +227,7 @@ func affineInt8(_ out: UnsafeMutablePointer<Float>, _ n: Int, bias: UnsafePointe
         var a0 = V16(), a1 = V16()
         var r = qu + o
         for j in 0..<ku {
+            omen_prefetch(r + delta)
             let s = V16(repeating: u[j])
             let (w0, w1) = loadInt8Block(r)
             a0 = a0.addingProduct(s, w0); a1 = a1.addingProduct(s, w1)
@@ -209,6 +236,7 @@ func affineInt8(_ out: UnsafeMutablePointer<Float>, _ n: Int, bias: UnsafePointe
         var c0 = V16(), c1 = V16()
         r = qv + o
         for j in 0..<kv {
+            omen_prefetch(r + delta)
             let s = V16(repeating: v[j])
             let (w0, w1) = loadInt8Block(r)
             c0 = c0.addingProduct(s, w0); c1 = c1.addingProduct(s, w1)

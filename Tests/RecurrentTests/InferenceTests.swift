@@ -107,6 +107,25 @@ import Glibc
         }
     }
 
+    /// Stepping while prefetching another series' weights gives bit-identical predictions and states.
+    @Test(arguments: InferencePrecision.allCases)
+    func prefetchingStepIsTheSameStep(precision: InferencePrecision) {
+        let shape = ModelShape(cell: .lstm, inputSize: 5, hiddenSize: 32)
+        let model = InferenceModel(RecurrentModel(shape: shape, seed: 5), precision: precision)
+        let other = InferenceModel(RecurrentModel(shape: shape, seed: 6), precision: precision)
+        var rng = SeededGenerator(seed: 8)
+        var a = RecurrentState(shape: shape), b = RecurrentState(shape: shape)
+        var same = true
+        for _ in 0..<50 {
+            let x = (0..<5).map { _ in Float(rng.symmetric(1.5)) }
+            let pa = x.withUnsafeBufferPointer { model.step(input: $0, state: &a) }
+            let pb = x.withUnsafeBufferPointer { model.step(input: $0, state: &b, prefetching: other) }
+            same = same && pa == pb && a == b
+        }
+        #expect(same)
+        #expect(model.precision == precision)
+    }
+
     /// `InferenceModel` keeps the Float32 model for shapes without a compact form and reports the precision in use.
     @Test func fallsBackToFloat32() {
         let odd = RecurrentModel(shape: ModelShape(cell: .lstm, inputSize: 5, hiddenSize: 20), seed: 1)

@@ -168,14 +168,15 @@ public func benchmarkStep(shape: ModelShape, series: Int = 10_000, hotSteps: Int
                 for r in 0..<max(1, rounds) {
                     for position in 0..<count {
                         let i = order[position]
-                        if prefetch {
-                            let next = order[(position + ahead) % count]
-                            models[next].prefetch()
-                            states[next].prefetch()
-                        }
                         let k = (i + r) & 1023
                         let row = UnsafeBufferPointer(rebasing: all[(k * width)..<(k * width + width)])
-                        sink += models[i].step(input: row, state: &states[i]).mean
+                        if prefetch {
+                            let next = order[(position + ahead) % count]
+                            states[next].prefetch()
+                            sink += models[i].step(input: row, state: &states[i], prefetching: models[next]).mean
+                        } else {
+                            sink += models[i].step(input: row, state: &states[i]).mean
+                        }
                     }
                 }
                 wall.append(steps / seconds(clock.now - start))
