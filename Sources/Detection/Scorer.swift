@@ -108,6 +108,16 @@ public struct ScoringConfig: Sendable, Equatable {
     public var selfWeight: Double = 0.7
     /// Scores of history before the second-level calibration applies (before it, the surprise is used as is).
     public var selfMinHistory: Int = 200
+    /// Weight, inside the value term, of the value's two-sided surprise against the series' own past values at
+    /// the same time of day (contextual anomalies: a normal level at an unusual hour, a daily peak that does
+    /// not come); used once the model predicts, when points are 1 s to 6 h apart. 0 = off.
+    public var contextWeight: Double = 0.5
+    /// Time-of-day bins the day is cut into for the contextual term.
+    public var contextBins: Int = 24
+    /// Past values each time-of-day bin remembers.
+    public var contextHistory: Int = 250
+    /// Values a time-of-day bin needs before its surprise counts (until then it contributes 0).
+    public var contextMinHistory: Int = 20
 
     public init() {}
 
@@ -122,6 +132,7 @@ public struct ScoringConfig: Sendable, Equatable {
         if changeWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
         if frozenDetection { b += (h + 63) / 64 * 8 }
         if selfWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
+        if contextWeight > 0 { b += max(contextBins, 1) * (8 * max(contextHistory, 1) + 8) }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if kind == .likelihood { b += 8 * likelihoodWindow }
         if kind == .dynamic { b += 4 * dynamicWindow }
@@ -147,6 +158,8 @@ public struct Scorer: Sendable {
     var previousValue = Double.nan
     /// Calibration of the combined surprise against its own past (second-level calibration).
     var selfScores: Calibrator
+    /// Values per time of day (contextual term).
+    var context: TimeOfDayContext
     var spread: SpreadTracker
     var onset: OnsetFilter
     var frozen: FrozenTracker
@@ -157,9 +170,9 @@ public struct Scorer: Sendable {
     /// Half-width of the residual band, refreshed with the residual tail fits.
     var residualBand = 0.0
 
-    /// Version 2 adds the second-level calibration history; version 1 checkpoints still restore (that
-    /// history then starts empty).
-    static let checkpointVersion: UInt8 = 2
+    /// Version 2 adds the second-level calibration history, version 3 the time-of-day histories; older
+    /// checkpoints still restore (what they lack starts empty).
+    static let checkpointVersion: UInt8 = 3
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0
@@ -180,6 +193,9 @@ public struct Scorer: Sendable {
         selfScores = config.selfWeight > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize, refreshEvery: 1)
             : Calibrator(unusedSigned: false)
+        context = config.contextWeight > 0
+            ? TimeOfDayContext(bins: config.contextBins, capacity: config.contextHistory, tailSize: config.tailSize)
+            : TimeOfDayContext(unused: ())
         spread = SpreadTracker(memory: config.spreadMemory)
         onset = OnsetFilter(window: config.onsetWindow)
         frozen = FrozenTracker(capacity: config.frozenDetection ? h : 0)
@@ -203,8 +219,15 @@ public struct Scorer: Sendable {
         var s = 0.0
         var lower = v, upper = v
 
-        let valueSurprise = ready ? values.twoSidedSurprise(v) : 0
+        var valueSurprise = ready ? values.twoSidedSurprise(v) : 0
+        let useContext = config.contextWeight > 0 && context.applies
         if let p = input.predicted, p.isFinite {
+            if useContext {
+                let c = min(config.contextWeight, 1)
+                let cs = context.count(at: input.timestamp) >= config.contextMinHistory
+                    ? context.surprise(v, at: input.timestamp) : 0
+                valueSurprise = (1 - c) * valueSurprise + c * cs
+            }
             let r = v - p
             var stage = ready ? stageSurprise(residual: r, value: v, spreadHint: input.predictedSpread) : 0
             if config.changeWeight > 0 && previousValue.isFinite && changes.count >= config.minHistory {
@@ -234,6 +257,10 @@ public struct Scorer: Sendable {
         if config.changeWeight > 0 {
             if previousValue.isFinite { changes.insert(abs(v - previousValue)) }
             previousValue = v
+        }
+        if config.contextWeight > 0 {
+            context.observe(timestamp: input.timestamp)
+            if context.applies { context.insert(v, at: input.timestamp) }
         }
         frozen.observe(v)
         if ready && config.frozenDetection { s = max(s, frozen.surprise) }
@@ -338,6 +365,7 @@ public struct Scorer: Sendable {
         if config.driftSpan > 0 { drift.encode(into: &w); w.double(driftLevel) }
         if config.changeWeight > 0 { changes.encode(into: &w); w.double(previousValue) }
         if config.selfWeight > 0 { selfScores.encode(into: &w) }
+        if config.contextWeight > 0 { context.encode(into: &w) }
         spread.encode(into: &w)
         onset.encode(into: &w)
         frozen.encode(into: &w)
@@ -346,12 +374,12 @@ public struct Scorer: Sendable {
         return w.bytes
     }
 
-    /// Restores a scorer from `checkpoint()` bytes written with the same config kind (this version or 1).
+    /// Restores a scorer from `checkpoint()` bytes written with the same config kind (this version or an older one).
     public init(config: ScoringConfig, checkpoint: [UInt8]) throws(ScorerRestoreError) {
         self.init(config: config)
         var r = ByteReader(checkpoint)
         let version = try r.u8()
-        guard version == Self.checkpointVersion || version == 1 else {
+        guard (1...Self.checkpointVersion).contains(version) else {
             throw ScorerRestoreError("scorer checkpoint has format version \(version), this build reads version \(Self.checkpointVersion); the series will recalibrate")
         }
         let tag = try r.u8()
@@ -365,6 +393,7 @@ public struct Scorer: Sendable {
         if config.driftSpan > 0 { try drift.decode(from: &r); driftLevel = try r.double() }
         if config.changeWeight > 0 { try changes.decode(from: &r); previousValue = try r.double() }
         if config.selfWeight > 0 && version >= 2 { try selfScores.decode(from: &r) }
+        if config.contextWeight > 0 && version >= 3 { try context.decode(from: &r) }
         try spread.decode(from: &r)
         try onset.decode(from: &r)
         try frozen.decode(from: &r)

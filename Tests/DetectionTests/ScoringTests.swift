@@ -179,6 +179,7 @@ struct ScoringStageTests {
     /// whose residual stays large is reported at its onset and then only when it gets more extreme.
     @Test func onsetsNotRepeats() {
         var config = ScoringConfig()
+        config.contextWeight = 0 // the time-of-day term absorbs a shift within its hour bins; this is about onsets
         config.onsetWindow = 0
         let unfiltered = scores(Scenario.all[1], config) // level shift: the residual stays large after the onset
         config.onsetWindow = 200
@@ -256,6 +257,59 @@ struct ScoringSelfCalibrationTests {
     }
 }
 
+struct ScoringContextTests {
+    /// Value-term scores of a daily cycle (288 points a day, 5 minutes apart) whose model predicts it
+    /// perfectly, with the noon level appearing around midnight for 20 points from 2583.
+    static func daytimeLevelAtNight(contextWeight: Double) -> [Double] {
+        var config = ScoringConfig()
+        config.valueWeight = 1 // the value term alone: the residual would catch it anyway
+        config.selfWeight = 0
+        config.contextWeight = contextWeight
+        var scorer = Scorer(config: config)
+        var noise = Noise(seed: 17)
+        var s: [Double] = []
+        for t in 0..<3000 {
+            let phase = 2 * Double.pi * Double(t % 288) / 288
+            let clean = 50 - 20 * cos(phase)
+            let v = (t >= 2583 && t < 2603) ? 70 + noise.gaussian() : clean + noise.gaussian()
+            s.append(scorer.score(ScoreInput(timestamp: Double(t) * 300, value: v, predicted: t < 300 ? nil : v,
+                                             predictedSpread: 1)).score)
+        }
+        return s
+    }
+
+    /// A level that is common at noon but appears at midnight is flagged by the time-of-day term within a few
+    /// points (and not by the value's surprise against all its history), while normal days stay quiet.
+    @Test func unusualLevelForTheTimeOfDayIsFlagged() {
+        let on = Self.daytimeLevelAtNight(contextWeight: 0.5)
+        let off = Self.daytimeLevelAtNight(contextWeight: 0)
+        let normalMax = on[900..<2583].max() ?? 1
+        #expect(normalMax < flagThreshold, "normal days reached \(normalMax)")
+        let hit = firstFlag(on, from: 2583, threshold: flagThreshold)
+        #expect(hit != nil && (hit ?? .max) - 2583 <= 3, "first flag \(hit.map { $0 - 2583 } ?? -1) points in")
+        #expect((off[2583..<2603].max() ?? 1) < flagThreshold)
+    }
+
+    /// Time-of-day bins: a bin needs its minimum history, and a constant bin gives the rank bound, not a
+    /// division by zero.
+    @Test func binsRankWithinTheirOwnHour() {
+        var c = TimeOfDayContext(bins: 24, capacity: 50, tailSize: 10)
+        for day in 0..<60 {
+            let t = Double(day) * 86_400
+            c.observe(timestamp: t)
+            c.insert(5, at: t + 3_600) // 01:00 is always 5
+            c.insert(Double(day % 10), at: t + 7_200) // 02:00 varies 0...9
+        }
+        #expect(c.count(at: 3_600) == 50)
+        #expect(c.count(at: 10_800) == 0)
+        #expect(c.surprise(5, at: 3_600) < 0.1)
+        let jump = c.surprise(6, at: 3_600)
+        #expect(jump.isFinite && abs(jump - (log10(51) - log10(2))) < 1e-9) // rank bound 1/(n+1), two-sided
+        #expect(c.surprise(4.5, at: 7_200) < 0.5)
+        #expect(c.surprise(30, at: 7_200) > 3)
+    }
+}
+
 struct ScoringCheckpointTests {
     /// A restored scorer continues exactly where the original left off, for every stage.
     @Test(arguments: ScorerKind.allCases)
@@ -289,10 +343,12 @@ struct ScoringCheckpointTests {
         #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(), checkpoint: []) }
     }
 
-    /// A version-1 checkpoint (before the second-level calibration) still restores; that history starts empty.
+    /// A version-1 checkpoint (before the second level and the time-of-day term) still restores; their
+    /// histories start empty.
     @Test func versionOneCheckpointRestores() throws {
         var old = ScoringConfig()
-        old.selfWeight = 0 // version 1 wrote exactly what version 2 writes without the second level
+        old.selfWeight = 0 // version 1 wrote exactly what version 3 writes without the second level and context
+        old.contextWeight = 0
         var a = Scorer(config: old)
         for t in 0..<300 { _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: nil, predictedSpread: nil)) }
         var blob = a.checkpoint()
@@ -300,6 +356,7 @@ struct ScoringCheckpointTests {
         let b = try Scorer(config: ScoringConfig(), checkpoint: blob)
         #expect(b.points == 300)
         #expect(b.selfScores.count == 0)
+        #expect(b.context.counts.allSatisfy { $0 == 0 })
     }
 }
 

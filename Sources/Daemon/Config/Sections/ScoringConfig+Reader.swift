@@ -16,6 +16,10 @@ extension ScoringConfig {
             .flag("frozen_detection", \.frozenDetection),
             .number("self_weight", \.selfWeight, .closed(0, 1)),
             .integer("self_min_history", \.selfMinHistory, 0...65_535),
+            .number("context_weight", \.contextWeight, .closed(0, 1)),
+            .integer("context_bins", \.contextBins, 1...1_440),
+            .integer("context_history", \.contextHistory, 2...10_000),
+            .integer("context_min_history", \.contextMinHistory, 0...10_000),
         ]
     }
 }
