@@ -16,6 +16,7 @@ struct BenchDetect: AsyncParsableCommand {
     @Option(help: "Cell: lstm, gru or rnn.") var cell = "lstm"
     @Option(help: "Hidden units.") var hidden = 32
     @Option(help: "Scoring stage: calibrated, residual, gaussian, likelihood or dynamic.") var scorer = "calibrated"
+    @Flag(help: "Do not fetch the next series' weights while processing a point (the shards do).") var noPrefetch = false
     @Option(name: .customLong("repeat"), help: "Repetitions; the figure is their median.") var repeats = 5
     @Flag(help: "Print one JSON line.") var json = false
 
@@ -25,13 +26,13 @@ struct BenchDetect: AsyncParsableCommand {
             throw ValidationError("--scorer must be calibrated, residual, gaussian, likelihood or dynamic")
         }
         let r = try DetectorBench.run(series: series, pointsPerSeries: points, repeats: repeats, cell: kind, hidden: hidden,
-                                      scorer: scorerKind)
+                                      scorer: scorerKind, prefetch: !noPrefetch)
         let sorted = r.nanosecondsPerPoint.sorted()
         let median = sorted[sorted.count / 2]
         let perSecond = 1e9 / median
         if json {
             let runs = r.nanosecondsPerPoint.map { String(Int($0.rounded())) }.joined(separator: ",")
-            print("{\"bench\":\"detect\",\"series\":\(series),\"cell\":\"\(cell)\",\"scorer\":\"\(scorer)\",\"hidden\":\(hidden),\"ns_per_point\":\(Int(median.rounded())),\"points_per_s\":\(Int(perSecond)),\"runs_ns\":[\(runs)]}")
+            print("{\"bench\":\"detect\",\"series\":\(series),\"cell\":\"\(cell)\",\"scorer\":\"\(scorer)\",\"prefetch\":\(!noPrefetch),\"hidden\":\(hidden),\"ns_per_point\":\(Int(median.rounded())),\"points_per_s\":\(Int(perSecond)),\"runs_ns\":[\(runs)]}")
         } else {
             print("detect: \(series) series × \(points) points per repetition, \(sorted.count) repetitions (setup \(String(format: "%.1f", r.setupSeconds)) s, not timed)")
             print("  ns per point (median): \(Int(median.rounded()))  → \(Int(perSecond)) points/s on one thread")

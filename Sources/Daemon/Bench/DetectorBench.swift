@@ -4,7 +4,8 @@ import Recurrent
 
 /// `omen bench detect`: the per-point work of a shard, alone on one thread: many series with trained models,
 /// each point scored, episode-checked and stepped (`SeriesDetector.process`), round-robin over the series as a
-/// busy daemon sees them. No sockets, no threads: the figure the ingest pipeline's shards are built from.
+/// busy daemon sees them, fetching the next series' weights meanwhile as a shard does (`prefetch: false` to
+/// compare). No sockets, no threads: the figure the ingest pipeline's shards are built from.
 public enum DetectorBench {
     /// What was measured: nanoseconds per processed point, one value per repetition.
     public struct Result: Sendable {
@@ -15,7 +16,7 @@ public enum DetectorBench {
     }
 
     public static func run(series: Int, pointsPerSeries: Int, repeats: Int, cell: CellKind, hidden: Int,
-                           scorer: ScorerKind = .calibrated) throws -> Result {
+                           scorer: ScorerKind = .calibrated, prefetch: Bool = true) throws -> Result {
         let setupStart = monotonicSeconds()
         var config = DaemonConfig()
         config.detector.model.cell = cell
@@ -35,7 +36,9 @@ public enum DetectorBench {
             for _ in 0..<pointsPerSeries {
                 let ts = 1_700_000_000 + Double(i) * 60
                 for (s, d) in detectors.enumerated() {
-                    if let outcome = try? d.process(timestamp: ts, value: IngestBench.signal(series: s, i: i)) {
+                    // As a shard does: the next point's detector is fetched while this one is processed.
+                    let next = prefetch && s + 1 < detectors.count ? detectors[s + 1] : nil
+                    if let outcome = try? d.process(timestamp: ts, value: IngestBench.signal(series: s, i: i), prefetching: next) {
                         sink += outcome.score
                     }
                 }

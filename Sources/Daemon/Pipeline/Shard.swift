@@ -1,3 +1,4 @@
+import COmenSupport
 import Detection
 import Foundation
 import History
@@ -104,8 +105,10 @@ final class Shard: @unchecked Sendable {
                     // bounce their cache line on every point.
                     let now = wallSeconds()
                     var processed = 0, outOfOrder = 0
-                    for point in points {
-                        if process(point, now: now) { processed += 1 } else { outOfOrder += 1 }
+                    points.withUnsafeBufferPointer { batch in
+                        for i in batch.indices {
+                            if process(batch, i, now: now) { processed += 1 } else { outOfOrder += 1 }
+                        }
                     }
                     stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
                     if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
@@ -137,18 +140,31 @@ final class Shard: @unchecked Sendable {
         }
     }
 
-    /// Runs one point through its series; false when the series refused it (not newer than its last point).
-    private func process(_ point: Point, now: Double) -> Bool {
+    /// The slot of a point's series when it is already known by id (no lookup by key, no creation).
+    @inline(__always)
+    private func knownSlot(_ point: Point) -> SeriesSlot? {
         let id = Int(point.seriesID)
-        let slot: SeriesSlot
-        if point.seriesID != Point.noSeriesID, id < slotsByID.count, let known = slotsByID[id] {
-            slot = known
-        } else {
-            slot = lookUp(point)
+        guard point.seriesID != Point.noSeriesID, id < slotsByID.count else { return nil }
+        return slotsByID[id]
+    }
+
+    /// Runs point `i` of a batch through its series; false when the series refused it (not newer than its last
+    /// point). With thousands of series every series' state is cold in cache, so the points ahead are fetched
+    /// in stages while this one is processed: the slot three points ahead, the detector object two ahead (its
+    /// fields say where the rest lives), and the next point's weights and recurrent state during this step.
+    private func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double) -> Bool {
+        let point = batch[i]
+        if i + 3 < batch.count, let ahead = knownSlot(batch[i + 3]) {
+            omen_prefetch(Unmanaged.passUnretained(ahead).toOpaque())
         }
+        if i + 2 < batch.count, let ahead = knownSlot(batch[i + 2]) {
+            omen_prefetch_range(Unmanaged.passUnretained(ahead.detector).toOpaque(), SeriesDetector.hotObjectBytes)
+        }
+        let next = i + 1 < batch.count ? knownSlot(batch[i + 1])?.detector : nil
+        let slot = knownSlot(point) ?? lookUp(point)
         let detector = slot.detector
         do {
-            let outcome = try detector.process(timestamp: point.timestamp, value: point.value)
+            let outcome = try detector.process(timestamp: point.timestamp, value: point.value, prefetching: next)
             if let event = outcome.event { pendingEvents.append(event) }
         } catch {
             return false

@@ -203,9 +203,16 @@ struct RankHistory: Sendable {
         guard bin >= 0 else { return 0 }
         let b = min(bin, binCount - 1)
         let blocks = blocks
+        let total = count
         return counts.withUnsafeBufferPointer { c in
+            // Each level is summed from whichever end is nearer: at most half the blocks and half a block.
             let block = b >> 6
-            return Self.sum(c, 0, block) + Self.sum(c, blocks + (block << 6), blocks + b + 1)
+            let below = 2 * block <= blocks ? Self.sum(c, 0, block) : total - Self.sum(c, block, blocks)
+            let start = block << 6, end = min(start + Self.blockSize, binCount)
+            let within = 2 * (b + 1 - start) <= end - start
+                ? Self.sum(c, blocks + start, blocks + b + 1)
+                : Int(c[block]) - Self.sum(c, blocks + b + 1, blocks + end)
+            return below + within
         }
     }
 
