@@ -43,6 +43,7 @@ test: deps
 bench: build
 	$(BIN) bench step
 	$(BIN) bench train
+	$(BIN) bench detect
 	$(BIN) bench ingest
 
 nab: build
