@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Replay", dependencies: ["Detection"]),
         // Configuration, shards, trainer pool, writer, lifecycle (signals, systemd notify), benchmarks.
         .target(name: "Daemon", dependencies: [
-            "Recurrent", "Detection", "History", "Messaging", "Replay", "COmenSupport",
+            "Recurrent", "Detection", "History", "Messaging", "Replay",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -94,10 +94,6 @@ public final class SeriesDetector {
         recurrentState.prefetch()
     }
 
-    /// Bytes from the start of a detector object worth prefetching before its point: the object's own fields
-    /// (counters, the scorer's and window's array references and ring positions), not the arrays themselves.
-    public static let hotObjectBytes = 1024
-
     static func shape(_ config: DetectorConfig) -> ModelShape {
         ModelShape(cell: config.model.cell, inputSize: Features.width, hiddenSize: config.model.hiddenSize,
                    gaussianHead: true)

@@ -1,4 +1,3 @@
-import COmenSupport
 import Detection
 import Foundation
 import History
@@ -149,17 +148,10 @@ final class Shard: @unchecked Sendable {
     }
 
     /// Runs point `i` of a batch through its series; false when the series refused it (not newer than its last
-    /// point). With thousands of series every series' state is cold in cache, so the points ahead are fetched
-    /// in stages while this one is processed: the slot three points ahead, the detector object two ahead (its
-    /// fields say where the rest lives), and the next point's weights and recurrent state during this step.
+    /// point). The next point's detector is passed along so that its weights and recurrent state are fetched
+    /// during this point's step (with thousands of series they are cold in cache).
     private func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double) -> Bool {
         let point = batch[i]
-        if i + 3 < batch.count, let ahead = knownSlot(batch[i + 3]) {
-            omen_prefetch(Unmanaged.passUnretained(ahead).toOpaque())
-        }
-        if i + 2 < batch.count, let ahead = knownSlot(batch[i + 2]) {
-            omen_prefetch_range(Unmanaged.passUnretained(ahead.detector).toOpaque(), SeriesDetector.hotObjectBytes)
-        }
         let next = i + 1 < batch.count ? knownSlot(batch[i + 1])?.detector : nil
         let slot = knownSlot(point) ?? lookUp(point)
         let detector = slot.detector
