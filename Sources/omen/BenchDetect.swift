@@ -32,7 +32,7 @@ struct BenchDetect: AsyncParsableCommand {
         let perSecond = 1e9 / median
         if json {
             let runs = r.nanosecondsPerPoint.map { String(Int($0.rounded())) }.joined(separator: ",")
-            print("{\"bench\":\"detect\",\"series\":\(series),\"cell\":\"\(cell)\",\"scorer\":\"\(scorer)\",\"prefetch\":\(!noPrefetch),\"hidden\":\(hidden),\"ns_per_point\":\(Int(median.rounded())),\"points_per_s\":\(Int(perSecond)),\"runs_ns\":[\(runs)]}")
+            print("{\"bench\":\"detect\",\"series\":\(series),\"cell\":\"\(cell)\",\"scorer\":\"\(scorer)\",\"prefetch\":\(!noPrefetch),\"hidden\":\(hidden),\"ns_per_point\":\(Int(median.rounded())),\"points_per_s\":\(Int(perSecond)),\"runs_ns\":[\(runs)],\"score_sum\":\(r.scoreSum)}")
         } else {
             print("detect: \(series) series × \(points) points per repetition, \(sorted.count) repetitions (setup \(String(format: "%.1f", r.setupSeconds)) s, not timed)")
             print("  ns per point (median): \(Int(median.rounded()))  → \(Int(perSecond)) points/s on one thread")
