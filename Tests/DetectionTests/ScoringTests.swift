@@ -133,6 +133,23 @@ struct ScoringStageTests {
         #expect(hit != nil && (hit ?? .max) - 2500 <= 3)
     }
 
+    /// A series that has only ever been one value stays quiet however its model jitters around it (a retrained
+    /// model's small offset is the model's error, not the data's), and its first real change is still flagged.
+    @Test func constantSeriesIgnoresModelJitter() {
+        var scorer = Scorer(config: ScoringConfig())
+        var s: [Double] = []
+        for t in 0..<1200 {
+            // Predictions within 1e-4 of the constant, then a retrained model 0.05 off from point 1000 on.
+            let p = t < 1000 ? 42 + (t % 2 == 0 ? 1e-4 : -1e-4) : 42.05
+            let v = t == 1150 ? 45.0 : 42.0
+            s.append(scorer.score(ScoreInput(timestamp: Double(t) * 60, value: v, predicted: t < 300 ? nil : p,
+                                             predictedSpread: t < 1000 ? 1e-4 : 1e-3)).score)
+        }
+        // Quiet below the daemon's default threshold, not only below the tests' flag level.
+        #expect((s[0..<1150].max() ?? 1) < EpisodeConfig().threshold)
+        #expect(s[1150] >= flagThreshold)
+    }
+
     /// While the model is learning (no prediction) the value's own surprise scores a spike, from ~50 points on.
     @Test func valueEvidenceScoresWhileLearning() {
         var scorer = Scorer(config: ScoringConfig())
