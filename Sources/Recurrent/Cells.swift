@@ -54,10 +54,26 @@ func cellForward<F: EngineScalar>(_ l: Layout, _ p: UnsafePointer<F>, x: UnsafeP
 /// Head: mean = w_m·h + b_m; raw log-variance = w_v·h + b_v (0 without a Gaussian head). Unclamped.
 @inline(__always)
 func headForward<F: EngineScalar>(_ l: Layout, _ p: UnsafePointer<F>, _ h: UnsafePointer<F>) -> (mean: F, raw: F) {
-    let mean = F.dot(p + l.headW, h, l.hidden) + p[l.headB]
-    guard l.outputs == 2 else { return (mean, 0) }
-    let raw = F.dot(p + l.headW + l.hidden, h, l.hidden) + p[l.headB + 1]
+    headForward(rows: p + l.headW, biases: p + l.headB, h, l.hidden, outputs: l.outputs)
+}
+
+/// The same head over its own rows (`outputs` rows of `hidden` weights) and biases, wherever they are stored
+/// (the inference copies keep them in a Float32 tail of their own).
+@inline(__always)
+func headForward<F: EngineScalar>(rows w: UnsafePointer<F>, biases b: UnsafePointer<F>, _ h: UnsafePointer<F>,
+                                  _ hidden: Int, outputs: Int) -> (mean: F, raw: F) {
+    let mean = F.dot(w, h, hidden) + b[0]
+    guard outputs == 2 else { return (mean, 0) }
+    let raw = F.dot(w + hidden, h, hidden) + b[1]
     return (mean, raw)
+}
+
+/// The online prediction from the head: the raw log-variance clamped (0 without a Gaussian head).
+@inline(__always)
+func headPrediction(rows w: UnsafePointer<Float>, biases b: UnsafePointer<Float>, _ h: UnsafePointer<Float>,
+                    _ hidden: Int, outputs: Int) -> Prediction {
+    let (mean, raw) = headForward(rows: w, biases: b, h, hidden, outputs: outputs)
+    return Prediction(mean: mean, logVariance: outputs == 2 ? clampLogVariance(raw) : 0)
 }
 
 // MARK: - Backward

@@ -83,10 +83,7 @@ public struct CompactRecurrentModel: Sendable, Equatable {
                             Float.tanh(a, h)
                             hp.update(from: a, count: h)
                         }
-                        let mean = Float.dot(r + headW, hp, h) + r[headB]
-                        guard l.outputs == 2 else { return Prediction(mean: mean, logVariance: 0) }
-                        let raw = Float.dot(r + headW + h, hp, h) + r[headB + 1]
-                        return Prediction(mean: mean, logVariance: clampLogVariance(raw))
+                        return headPrediction(rows: r + headW, biases: r + headB, hp, h, outputs: l.outputs)
                     }
                 }
             }

@@ -28,8 +28,7 @@ extension RecurrentModel {
                         // GRU and RNN have no cell state; the stash's tail stands in as the unused c.
                         cellForward(l, p, x: x, hPrev: h, cPrev: h, stash: stash, hOut: h, cOut: stash)
                     }
-                    let (mean, raw) = headForward(l, p, UnsafePointer(h))
-                    return Prediction(mean: mean, logVariance: l.outputs == 2 ? clampLogVariance(raw) : 0)
+                    return headPrediction(rows: p + l.headW, biases: p + l.headB, h, l.hidden, outputs: l.outputs)
                 }
             }
         }
