@@ -139,15 +139,14 @@ public struct PayloadParser: Sendable {
 
     /// Makes a series key from raw bytes (interned in `keys`, with its id), or says why it cannot be one.
     @inline(__always)
-    private func makeKey(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> (SeriesKey?, RejectReason) {
+    private func makeKey(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> ((key: String, id: UInt32)?, RejectReason) {
         let n = e - s
         if n <= 0 { return (nil, .malformed) }
         if n > Self.maxKeyBytes { return (nil, .keyTooLong) }
         var high: UInt8 = 0
         for i in s..<e { high |= p[i] }
         if high >= 0x80 && !isValidUTF8(p, s, e) { return (nil, .invalidUTF8) }
-        let (key, id) = keys.intern(p + s, n)
-        return (SeriesKey(name: key, id: id), .malformed)
+        return (keys.intern(p + s, n), .malformed)
     }
 
     @inline(__always)
@@ -186,7 +185,7 @@ public struct PayloadParser: Sendable {
         // The key last: only a record that is otherwise valid adds a key to the table.
         let (name, why) = makeKey(p, key.0, key.1)
         guard let name else { return reject(why, line, &summary) }
-        points.append(Point(key: name.name, timestamp: timestamp, value: v, seriesID: name.id))
+        points.append(Point(key: name.key, timestamp: timestamp, value: v, seriesID: name.id))
         summary.records += 1
         summary.points += 1
     }
@@ -323,7 +322,7 @@ public struct PayloadParser: Sendable {
                 reject(why, line, &summary)
                 continue
             }
-            points.append(Point(key: name.name, timestamp: timestamp, value: value, seriesID: name.id))
+            points.append(Point(key: name.key, timestamp: timestamp, value: value, seriesID: name.id))
             summary.points += 1
             emitted = true
         }
@@ -406,7 +405,7 @@ public struct PayloadParser: Sendable {
             let timestamp = ts ?? line.receivedAt
             guard value.isFinite else { return reject(.nonFinite, line, &summary) }
             guard timestampOK(timestamp, line) else { return reject(.badTimestamp, line, &summary) }
-            let (name, why): (SeriesKey?, RejectReason)
+            let (name, why): ((key: String, id: UInt32)?, RejectReason)
             if let decodedKey {
                 (name, why) = decodedKey.withUnsafeBufferPointer { buffer in
                     guard let base = buffer.baseAddress else { return (nil, .malformed) }
@@ -416,7 +415,7 @@ public struct PayloadParser: Sendable {
                 (name, why) = makeKey(line.p, keyStart, keyEnd)
             }
             guard let name else { return reject(why, line, &summary) }
-            points.append(Point(key: name.name, timestamp: timestamp, value: value, seriesID: name.id))
+            points.append(Point(key: name.key, timestamp: timestamp, value: value, seriesID: name.id))
             summary.records += 1
             summary.points += 1
         case .badTimestamp:
@@ -453,8 +452,8 @@ public struct PayloadParser: Sendable {
         guard let v = parseDouble(p, value.0, valueEnd) else { return reject(.malformed, line, &summary) }
         guard v.isFinite else { return reject(.nonFinite, line, &summary) }
         guard timestampOK(timestamp, line) else { return reject(.badTimestamp, line, &summary) }
-        let (key, why) = makeKey(p, keyStart, keyEnd)
-        guard let key else { return reject(why, line, &summary) }
+        let (series, why) = makeKey(p, keyStart, keyEnd)
+        guard let series else { return reject(why, line, &summary) }
 
         var rate = v
         switch marker {
@@ -463,9 +462,9 @@ public struct PayloadParser: Sendable {
             guard seconds > 0 else { return reject(.malformed, line, &summary) }
             rate = v / seconds
         case ASCII.caret, ASCII.apostrophe:
-            let previous = estpLast[key.name]
+            let previous = estpLast[series.key]
             if previous == nil && estpLast.count >= estpStateLimit { estpLast.removeAll(keepingCapacity: true) }
-            estpLast[key.name] = (v, timestamp)
+            estpLast[series.key] = (v, timestamp)
             summary.records += 1
             guard let previous, timestamp > previous.timestamp else {
                 summary.skipped += 1
@@ -477,20 +476,15 @@ public struct PayloadParser: Sendable {
                 return
             }
             rate = (v - previous.value) / (timestamp - previous.timestamp)
-            points.append(Point(key: key.name, timestamp: timestamp, value: rate, seriesID: key.id))
+            points.append(Point(key: series.key, timestamp: timestamp, value: rate, seriesID: series.id))
             summary.points += 1
             return
         default:
             break
         }
-        points.append(Point(key: key.name, timestamp: timestamp, value: rate, seriesID: key.id))
+        points.append(Point(key: series.key, timestamp: timestamp, value: rate, seriesID: series.id))
         summary.records += 1
         summary.points += 1
     }
 }
 
-/// A series key made by the parser: the interned name and its id in the parser's key table.
-struct SeriesKey {
-    var name: String
-    var id: UInt32
-}
