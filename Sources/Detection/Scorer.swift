@@ -242,7 +242,7 @@ public struct Scorer: Sendable {
             // A series that has never varied, and does not now, shows nothing unusual: a residual then measures
             // only the model's jitter around the constant (a retrained model's small offset would otherwise be
             // a new extreme of a history of near-zero residuals).
-            if ready && values.history.split(v).ties == values.count { stage = 0 }
+            if ready && values.history.allShareBin(of: v) { stage = 0 }
             let w = min(max(config.valueWeight, 0), 1)
             s = (1 - w) * stage + w * valueSurprise
             let half = bandHalfWidth(spreadHint: input.predictedSpread)

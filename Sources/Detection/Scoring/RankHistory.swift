@@ -296,14 +296,13 @@ struct RankHistory: Sendable {
         }
     }
 
-    /// (strictly below, same bin, strictly above) counts for `x`; values sharing x's bin count as ties.
+    /// Whether every remembered value shares `x`'s bin (the history has never varied and `x` does not either):
+    /// a single count read.
     @inline(__always)
-    func split(_ x: Double) -> (below: Int, ties: Int, above: Int) {
-        let b = bin(of: x)
-        let below = countAtOrBelow(bin: b - 1)
-        let ties = b >= 0 && b < binCount ? Int(counts[blocks + b]) : 0
-        return (below, ties, count - below - ties)
+    func allShareBin(of x: Double) -> Bool {
+        count > 0 && Int(counts[blocks + bin(of: x)]) == count
     }
+
 
     /// Rebuilds the counts from the ring (after a checkpoint restore or a re-anchoring).
     mutating func rebuildTree() {
