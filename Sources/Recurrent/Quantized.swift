@@ -3,15 +3,16 @@
 // what sets the rate.
 //
 // Quantisation: symmetric, one Float32 scale per gate column (output unit) and per block (Wx, Wh), so the
-// scale factors out of the column-panel product: a = b + sx ⊙ Σ_j x_j q_j + sh ⊙ Σ_j h_j q_j.
+// scale factors out of the column-panel product: a = b + sx ⊙ Σ_j x_j q_j + sh ⊙ Σ_j h_j q_j. Each step also
+// quantises x and h to int16 (one scale each, max|·|/32767: a relative step of 3e-5, far below the weights'
+// 1/254), so both sums are exact int32 dot products (`omen_i8_gates` in COmenSupport: AVX2 `vpmaddwd`, 16
+// weights per instruction, instead of widening every weight to a Float).
 //
 // Storage: one allocation per model, its reference count included (so one contiguous stream to prefetch and no
 // second object whose count a copy of the model would touch), holding
-//   matrix  (I + H) rows × GH int8, each 32-weight block as 8 UInt32 words: byte b of word k is weight 8b + k
+//   panels  the (I + H) × GH int8 weights in the panel order `omen_i8_panel_offset` defines: 64 gate columns
+//           at a time, rows in pairs, so the kernel reads one contiguous stream
 //   floats  sx (GH), sh (GH), then the Float32 tail of the parameter layout (bx, bh, head rows, head biases)
-// One 32-byte load yields 32 weights; each byte is moved to the top of its 32-bit lane (a shift and a mask)
-// and converted exactly to Float as q·2^24, the 2^-24 being folded into the stored scales. Swift's SIMD
-// Int8→Int32 widening conversions compile to out-of-line calls here; shifts, masks and Int32→Float do not.
 
 import COmenSupport
 #if canImport(Glibc)
@@ -22,7 +23,7 @@ import Darwin
 
 /// A read-only inference copy of a model with int8 gate matrices (one scale per gate column and block);
 /// predictions differ from the Float32 model by the quantisation (≤ 1/254 of a column's largest weight per
-/// weight). Training stays Float32.
+/// weight, and 1/65534 of the largest input per step). Training stays Float32.
 public struct QuantizedRecurrentModel: Sendable, Equatable {
     public let shape: ModelShape
     /// Written once in `init`, then only read, so sharing it across threads is safe.
@@ -30,11 +31,17 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
     private let byteCount: Int
     /// Byte offset of the Float section (scales, then the Float32 tail).
     private let floatsAt: Int
+    /// The shape's sizes, kept so the step does not recompute a `Layout`.
+    private let inputs: Int, hidden: Int, gh: Int, outputs: Int, stashWidth: Int
+    /// Offsets of bh, the head rows and the head biases in the Float32 tail.
+    private let tailBH: Int, tailHeadW: Int, tailHeadB: Int
 
-    /// Whether a shape can be quantised: the hidden size a multiple of 16 and the gate width a multiple of 32.
+    /// Whether a shape can be quantised: the hidden size a multiple of 16, and at most 512 inputs and hidden
+    /// units (so the kernel's int32 sums cannot overflow).
     public static func supports(_ shape: ModelShape) -> Bool {
         let l = Layout(shape)
-        return l.hidden > 0 && l.hidden % 16 == 0 && l.gh % 32 == 0 && l.inputs > 0
+        return l.hidden > 0 && l.hidden % 16 == 0 && l.inputs > 0
+            && l.inputs <= Int(OMEN_I8_MAX_INPUTS) && l.hidden <= Int(OMEN_I8_MAX_INPUTS)
     }
 
     /// Weight bytes one step reads (matrices, scales, biases and head).
@@ -46,8 +53,17 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         guard Self.supports(model.shape), model.parameters.count == l.count,
               model.parameters.allSatisfy({ $0.isFinite }) else { return nil }
         shape = model.shape
+        inputs = l.inputs
+        hidden = l.hidden
+        gh = l.gh
+        outputs = l.outputs
+        stashWidth = l.stashWidth
+        tailBH = l.bh - l.bx
+        tailHeadW = l.headW - l.bx
+        tailHeadB = l.headB - l.bx
         let rows = l.inputs + l.hidden
-        let matrixBytes = rows * l.gh
+        let pairs = (l.inputs + 1) / 2 + (l.hidden + 1) / 2
+        let matrixBytes = 2 * pairs * l.gh  // a multiple of 32: gh is a multiple of 16
         let tail = l.count - l.bx
         floatsAt = matrixBytes
         byteCount = matrixBytes + 4 * (2 * l.gh + tail)
@@ -57,7 +73,6 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         storage.withUnsafeMutablePointerToElements { e in
             e.initialize(repeating: 0, count: floats)
             let out = UnsafeMutableRawPointer(e)
-            // Scales per column and block; stored with the 2^-24 of the q·2^24 decoding folded in.
             var inverse = [Float](repeating: 0, count: 2 * l.gh)
             for block in 0..<2 {
                 let first = block == 0 ? 0 : l.inputs, count = block == 0 ? l.inputs : l.hidden
@@ -66,7 +81,7 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
                     for j in first..<(first + count) { largest = max(largest, abs(p[j * l.gh + o])) }
                     let scale = largest / 127
                     inverse[block * l.gh + o] = scale > 0 ? 1 / scale : 0
-                    out.storeBytes(of: scale * 0x1p-24, toByteOffset: at + 4 * (block * l.gh + o), as: Float.self)
+                    out.storeBytes(of: scale, toByteOffset: at + 4 * (block * l.gh + o), as: Float.self)
                 }
             }
             for j in 0..<rows {
@@ -74,9 +89,8 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
                 for o in 0..<l.gh {
                     let q = (p[j * l.gh + o] * inverse[inv + o]).rounded(.toNearestOrAwayFromZero)
                     let byte = Int8(max(-127, min(127, q)))
-                    // Block of 32 columns; inside it weight w = 8b + k lives in byte b of word k.
-                    let block = o / 32, w = o % 32
-                    out.storeBytes(of: byte, toByteOffset: j * l.gh + block * 32 + 4 * (w % 8) + w / 8, as: Int8.self)
+                    let offset = omen_i8_panel_offset(Int32(l.gh), Int32(l.inputs), Int32(l.hidden), Int32(j), Int32(o))
+                    out.storeBytes(of: byte, toByteOffset: offset, as: Int8.self)
                 }
             }
             for i in 0..<tail {
@@ -118,16 +132,14 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
     @inline(__always)
     private func stepCore(input: UnsafeBufferPointer<Float>, state: inout RecurrentState,
                           next: QuantizedRecurrentModel?) -> Prediction {
-        let l = Layout(shape)
-        precondition(input.count >= l.inputs, "step input has fewer floats than shape.inputSize")
-        precondition(state.h.count == l.hidden && (l.cell != .lstm || state.c.count == l.hidden),
+        let h = hidden, gh = gh, inputs = inputs
+        precondition(input.count >= inputs, "step input has fewer floats than shape.inputSize")
+        precondition(state.h.count == h && (shape.cell != .lstm || state.c.count == h),
                      "recurrent state does not match the model shape")
         guard let x = input.baseAddress else { return Prediction(mean: 0, logVariance: 0) }
-        let h = l.hidden, gh = l.gh
-        // Offsets into the Float32 tail (the layout shifted by bx).
-        let bh = l.bh - l.bx, headW = l.headW - l.bx, headB = l.headB - l.bx
-        let floatsAt = floatsAt
-        // The next model's matrices at the same offsets: `delta` bytes away (0, a cache hit, when there is none).
+        let floatsAt = floatsAt, outputs = outputs
+        let tailBH = tailBH, tailHeadW = tailHeadW, tailHeadB = tailHeadB
+        // The next model's panels at the same offsets: `delta` bytes away (0: no prefetch).
         var delta = 0
         if let next, next.byteCount == byteCount {
             let nextBase = next.storage.withUnsafeMutablePointerToElements { UnsafeRawPointer($0) }
@@ -135,18 +147,18 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
             omen_prefetch_range(nextBase + floatsAt, byteCount - floatsAt)
             delta = storage.withUnsafeMutablePointerToElements { nextBase - UnsafeRawPointer($0) }
         }
+        let cell = shape.cell
         return storage.withUnsafeMutablePointerToElements { e -> Prediction in
-            let base = UnsafeRawPointer(e)
-            let wx = base, wh = base + l.inputs * gh
+            let panels = UnsafeRawPointer(e).assumingMemoryBound(to: Int8.self)
             let f = UnsafePointer(e) + floatsAt / 4
             let sx = f, sh = f + gh, r = f + 2 * gh
-            return withUnsafeTemporaryAllocation(of: Float.self, capacity: l.stashWidth) { sb -> Prediction in
+            return withUnsafeTemporaryAllocation(of: Float.self, capacity: stashWidth) { sb -> Prediction in
                 guard let a = sb.baseAddress else { return Prediction(mean: 0, logVariance: 0) }
                 return state.h.withUnsafeMutableBufferPointer { hb -> Prediction in
                     guard let hp = hb.baseAddress else { return Prediction(mean: 0, logVariance: 0) }
-                    switch l.cell {
+                    switch cell {
                     case .lstm:
-                        affineInt8(a, gh, bias: r, wx, x, l.inputs, sx, wh, hp, h, sh, prefetch: delta)
+                        omen_i8_gates(a, nil, Int32(gh), r, nil, panels, sx, sh, x, Int32(inputs), hp, Int32(h), delta)
                         state.c.withUnsafeMutableBufferPointer { cb in
                             if let c = cb.baseAddress {
                                 Float.lstmPointwise(a, cPrev: c, cOut: c, hOut: hp, h)
@@ -154,94 +166,17 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
                         }
                     case .gru:
                         let ah = a + gh
-                        affineInt8(a, gh, bias: r, wx, x, l.inputs, sx, wh, hp, 0, sh, prefetch: delta)
-                        affineInt8(ah, gh, bias: r + bh, wx, x, 0, sx, wh, hp, h, sh, prefetch: delta)
+                        omen_i8_gates(a, ah, Int32(gh), r, r + tailBH, panels, sx, sh, x, Int32(inputs), hp, Int32(h),
+                                      delta)
                         Float.gruPointwise(a, ah: ah, hPrev: hp, hOut: hp, h)
                     case .rnn:
-                        affineInt8(a, gh, bias: r, wx, x, l.inputs, sx, wh, hp, h, sh, prefetch: delta)
+                        omen_i8_gates(a, nil, Int32(gh), r, nil, panels, sx, sh, x, Int32(inputs), hp, Int32(h), delta)
                         Float.tanh(a, h)
                         hp.update(from: a, count: h)
                     }
-                    return headPrediction(rows: r + headW, biases: r + headB, hp, h, outputs: l.outputs)
+                    return headPrediction(rows: r + tailHeadW, biases: r + tailHeadB, hp, h, outputs: outputs)
                 }
             }
         }
-    }
-}
-
-/// 32 int8 weights of one block as two V16 (weights 0..<16, 16..<32), each exactly q·2^24.
-@inline(__always) func loadInt8Block(_ p: UnsafeRawPointer) -> (V16, V16) {
-    let w = p.loadUnaligned(as: SIMD8<UInt32>.self)
-    let top = SIMD8<UInt32>(repeating: 0xFF00_0000)
-    let b0 = SIMD8<Float>(unsafeBitCast(w &<< 24, to: SIMD8<Int32>.self))
-    let b1 = SIMD8<Float>(unsafeBitCast((w &<< 16) & top, to: SIMD8<Int32>.self))
-    let b2 = SIMD8<Float>(unsafeBitCast((w &<< 8) & top, to: SIMD8<Int32>.self))
-    let b3 = SIMD8<Float>(unsafeBitCast(w & top, to: SIMD8<Int32>.self))
-    return (V16(lowHalf: b0, highHalf: b1), V16(lowHalf: b2, highHalf: b3))
-}
-
-/// out[0..<n] = bias + su ⊙ Σ_j u[j]·Qu_j + sv ⊙ Σ_j v[j]·Qv_j, rows of n int8 weights (n a multiple of 32).
-/// Four SIMD16 accumulators per 64-column panel stay in registers over each block's rows. Each 64-byte row
-/// segment read also prefetches the line `prefetch` bytes away (the next model's same line).
-@inline(__always)
-func affineInt8(_ out: UnsafeMutablePointer<Float>, _ n: Int, bias: UnsafePointer<Float>,
-                _ qu: UnsafeRawPointer, _ u: UnsafePointer<Float>, _ ku: Int, _ su: UnsafePointer<Float>,
-                _ qv: UnsafeRawPointer, _ v: UnsafePointer<Float>, _ kv: Int, _ sv: UnsafePointer<Float>,
-                prefetch delta: Int = 0) {
-    var o = 0
-    while o + 64 <= n {
-        var a0 = V16(), a1 = V16(), a2 = V16(), a3 = V16()
-        var r = qu + o
-        for j in 0..<ku {
-            omen_prefetch(r + delta)
-            let s = V16(repeating: u[j])
-            let (w0, w1) = loadInt8Block(r), (w2, w3) = loadInt8Block(r + 32)
-            a0 = a0.addingProduct(s, w0); a1 = a1.addingProduct(s, w1)
-            a2 = a2.addingProduct(s, w2); a3 = a3.addingProduct(s, w3)
-            r += n
-        }
-        store16(load16(bias + o).addingProduct(a0, load16(su + o)), out + o)
-        store16(load16(bias + o + 16).addingProduct(a1, load16(su + o + 16)), out + o + 16)
-        store16(load16(bias + o + 32).addingProduct(a2, load16(su + o + 32)), out + o + 32)
-        store16(load16(bias + o + 48).addingProduct(a3, load16(su + o + 48)), out + o + 48)
-        a0 = V16(); a1 = V16(); a2 = V16(); a3 = V16()
-        r = qv + o
-        for j in 0..<kv {
-            omen_prefetch(r + delta)
-            let s = V16(repeating: v[j])
-            let (w0, w1) = loadInt8Block(r), (w2, w3) = loadInt8Block(r + 32)
-            a0 = a0.addingProduct(s, w0); a1 = a1.addingProduct(s, w1)
-            a2 = a2.addingProduct(s, w2); a3 = a3.addingProduct(s, w3)
-            r += n
-        }
-        store16(load16(out + o).addingProduct(a0, load16(sv + o)), out + o)
-        store16(load16(out + o + 16).addingProduct(a1, load16(sv + o + 16)), out + o + 16)
-        store16(load16(out + o + 32).addingProduct(a2, load16(sv + o + 32)), out + o + 32)
-        store16(load16(out + o + 48).addingProduct(a3, load16(sv + o + 48)), out + o + 48)
-        o += 64
-    }
-    while o + 32 <= n {
-        var a0 = V16(), a1 = V16()
-        var r = qu + o
-        for j in 0..<ku {
-            omen_prefetch(r + delta)
-            let s = V16(repeating: u[j])
-            let (w0, w1) = loadInt8Block(r)
-            a0 = a0.addingProduct(s, w0); a1 = a1.addingProduct(s, w1)
-            r += n
-        }
-        var c0 = V16(), c1 = V16()
-        r = qv + o
-        for j in 0..<kv {
-            omen_prefetch(r + delta)
-            let s = V16(repeating: v[j])
-            let (w0, w1) = loadInt8Block(r)
-            c0 = c0.addingProduct(s, w0); c1 = c1.addingProduct(s, w1)
-            r += n
-        }
-        store16(load16(bias + o).addingProduct(a0, load16(su + o)).addingProduct(c0, load16(sv + o)), out + o)
-        store16(load16(bias + o + 16).addingProduct(a1, load16(su + o + 16)).addingProduct(c1, load16(sv + o + 16)),
-                out + o + 16)
-        o += 32
     }
 }

@@ -1,9 +1,10 @@
-// Small C helpers Swift has no spelling for. Header-only: static inline functions are imported and inlined
-// into Swift callers.
+// Small C helpers Swift has no spelling for: software prefetch, and the int8 × int16 integer dot products of
+// the int8 online step (AVX2 `vpmaddwd`; Swift's SIMD types have no widening multiply-add).
 #ifndef OMEN_SUPPORT_H
 #define OMEN_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// Software prefetch of the cache line holding `p` into all cache levels, for reading. Never faults.
 static inline void omen_prefetch(const void *p) {
@@ -24,6 +25,40 @@ static inline void omen_prefetch_range(const void *p, size_t bytes) {
     if (bytes > 0) {
         __builtin_prefetch(c + bytes - 1, 0, 3);
     }
+}
+
+/// Largest input count (x or h) `omen_i8_gates` accepts: 256 pairs keep every int32 sum exact
+/// (256 · 2 · 32767 · 127 < 2^31).
+#define OMEN_I8_MAX_INPUTS 512
+
+/// Gate pre-activations of one step from int8 weights, with the two input vectors quantised to int16 on the fly
+/// (each with its own scale, max|·|/32767) so the products are exact integer sums:
+///   out[o]  = bias[o]  + su[o]·us·Σ_j Qu[j][o]·uq[j]  (+ sv[o]·vs·Σ_j Qv[j][o]·vq[j] when outH is NULL)
+///   outH[o] = biasH[o] + sv[o]·vs·Σ_j Qv[j][o]·vq[j]                                   (when outH is not NULL)
+/// `n` outputs (a multiple of 16), `ku`, `kv` ≤ OMEN_I8_MAX_INPUTS. Weights in panels (see `omen_i8_panel_offset`):
+/// panel p covers outputs [64p, 64p + w) with w = min(64, n − 64p); inside it, for each pair of inputs (x pairs
+/// first, then h pairs, odd counts padded with a zero row), w/8 groups of 16 bytes: Q[2q][o], Q[2q+1][o] for
+/// the group's 8 outputs o, interleaved. A non-finite input makes the outputs it feeds NaN, as in Float32.
+/// Every 64 weight bytes read also prefetch the line `prefetch_delta` bytes away (0: none).
+/// AVX2 when the CPU has it, else portable C with the same integer sums.
+void omen_i8_gates(float *out, float *outH, int n, const float *bias, const float *biasH,
+                   const int8_t *panels, const float *su, const float *sv,
+                   const float *u, int ku, const float *v, int kv, ptrdiff_t prefetch_delta);
+
+/// `omen_i8_gates` in portable C whatever the CPU: the reference the AVX2 version must match (tests call it).
+void omen_i8_gates_portable(float *out, float *outH, int n, const float *bias, const float *biasH,
+                            const int8_t *panels, const float *su, const float *sv,
+                            const float *u, int ku, const float *v, int kv);
+
+/// Byte offset in the panel layout of weight Q[j][o] (j < ku: input-side row j; else recurrent row j − ku).
+static inline size_t omen_i8_panel_offset(int n, int ku, int kv, int j, int o) {
+    int pairs = (ku + 1) / 2 + (kv + 1) / 2;
+    int panel = o / 64, w = (n - 64 * panel) < 64 ? (n - 64 * panel) : 64;
+    int pair = j < ku ? j / 2 : (ku + 1) / 2 + (j - ku) / 2;
+    int second = j < ku ? j % 2 : (j - ku) % 2;
+    int oo = o % 64;
+    return (size_t)panel * 64 * 2 * pairs + (size_t)pair * 2 * w + (size_t)(oo / 8) * 16 + (size_t)(oo % 8) * 2
+        + (size_t)second;
 }
 
 #endif
