@@ -19,27 +19,26 @@
 #define OMEN_X86_64 1
 #endif
 
-/// Quantises k floats to int16 with the scale max|x| / 32767, padding to an even count with a zero; returns
-/// the scale (0 when every value is 0, NaN when one is not finite: the products it feeds then become NaN).
+/// Quantises k floats to int16 with the scale max|x| / 32767 over the finite values, padding to an even count
+/// with a zero; returns the scale (0 when every value is 0). A non-finite value counts as 0: the callers never
+/// pass one (the detector rejects non-finite points), and a NaN here would otherwise poison the recurrent state
+/// for good.
 static inline __attribute__((always_inline)) float quantize_scalar(const float *x, int k, int16_t *q) {
     float m = 0;
-    int bad = 0;
     for (int i = 0; i < k; i++) {
         float a = fabsf(x[i]);
-        if (!(a <= FLT_MAX)) {
-            bad = 1;
-        } else if (a > m) {
+        if (a <= FLT_MAX && a > m) {
             m = a;
         }
     }
     int padded = k + (k & 1);
-    if (bad || m == 0) {
+    if (m == 0) {
         memset(q, 0, sizeof(int16_t) * (size_t)padded);
-        return bad ? NAN : 0;
+        return 0;
     }
     float inv = 32767.0f / m;
     for (int i = 0; i < k; i++) {
-        float r = __builtin_rintf(x[i] * inv);
+        float r = fabsf(x[i]) <= FLT_MAX ? __builtin_rintf(x[i] * inv) : 0;
         q[i] = (int16_t)(r > 32767.0f ? 32767.0f : (r < -32767.0f ? -32767.0f : r));
     }
     if (k & 1) {
@@ -89,36 +88,94 @@ static void gates_portable(float *out, float *outH, int n, const float *bias, co
     }
 }
 
+// tanh as Eigen's rational approximation (odd degree 13 over even degree 6, clamped where tanh rounds to ±1):
+// one division instead of an exp and a division, absolute error ~1e-7. NaN passes through.
+#define TANH_CLAMP 7.90531110763549805f
+#define TANH_A1 4.89352455891786e-03f
+#define TANH_A3 6.37261928875436e-04f
+#define TANH_A5 1.48572235717979e-05f
+#define TANH_A7 5.12229709037114e-08f
+#define TANH_A9 -8.60467152213735e-11f
+#define TANH_A11 2.00018790482477e-13f
+#define TANH_A13 -2.76076847742355e-16f
+#define TANH_B0 4.89352518554385e-03f
+#define TANH_B2 2.26843463243900e-03f
+#define TANH_B4 1.18534705686654e-04f
+#define TANH_B6 1.19825839466702e-06f
+
+static inline float tanh_scalar(float x) {
+    x = x > TANH_CLAMP ? TANH_CLAMP : (x < -TANH_CLAMP ? -TANH_CLAMP : x);
+    float x2 = x * x;
+    float p = fmaf(x2, TANH_A13, TANH_A11);
+    p = fmaf(x2, p, TANH_A9);
+    p = fmaf(x2, p, TANH_A7);
+    p = fmaf(x2, p, TANH_A5);
+    p = fmaf(x2, p, TANH_A3);
+    p = fmaf(x2, p, TANH_A1);
+    p = p * x;
+    float q = fmaf(x2, TANH_B6, TANH_B4);
+    q = fmaf(x2, q, TANH_B2);
+    q = fmaf(x2, q, TANH_B0);
+    return p / q;
+}
+
+static inline float sigmoid_scalar(float x) {
+    return fmaf(0.5f, tanh_scalar(0.5f * x), 0.5f);
+}
+
+float omen_i8_lstm_step_portable(int hidden, const int8_t *panels, const float *sx, const float *sh,
+                                 const float *bias, const float *head_w, const float *head_b, int outputs,
+                                 const float *x, int ku, float *h, float *c, float *raw) {
+    float a[4 * OMEN_I8_MAX_INPUTS];
+    gates_portable(a, NULL, 4 * hidden, bias, NULL, panels, sx, sh, x, ku, h, hidden);
+    float mean = head_b[0], var = outputs == 2 ? head_b[1] : 0;
+    for (int k = 0; k < hidden; k++) {
+        float i = sigmoid_scalar(a[k]), f = sigmoid_scalar(a[hidden + k]), o = sigmoid_scalar(a[2 * hidden + k]);
+        float g = tanh_scalar(a[3 * hidden + k]);
+        float cn = fmaf(f, c[k], i * g);
+        float hn = o * tanh_scalar(cn);
+        c[k] = cn;
+        h[k] = hn;
+        mean = fmaf(hn, head_w[k], mean);
+        if (outputs == 2) var = fmaf(hn, head_w[hidden + k], var);
+    }
+    *raw = var;
+    return mean;
+}
+
 // MARK: - AVX2
 
 #if OMEN_X86_64
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
-/// As `quantize_scalar` (bit-identical results), eight lanes at a time when k is a multiple of 8.
+/// As `quantize_scalar` (bit-identical results: the same max, reciprocal, product and round-to-nearest-even),
+/// eight lanes at a time; the last partial group is a masked load, so lanes past k quantise to 0. `q` has room
+/// for k rounded up to a multiple of 8.
 AVX2 static inline __attribute__((always_inline)) float quantize_avx2(const float *x, int k, int16_t *q) {
-    if (k % 8 != 0) {
-        return quantize_scalar(x, k, q);
-    }
+    static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
     const __m256 sign = _mm256_set1_ps(-0.0f), huge = _mm256_set1_ps(FLT_MAX);
-    __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    __m256 m = _mm256_setzero_ps();
     for (int i = 0; i < k; i += 8) {
-        __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i));
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, huge, _CMP_NLE_UQ)); // NaN or infinite
-        m = _mm256_max_ps(m, a);
+        __m256i mask = _mm256_loadu_si256((const __m256i *)(lanes + 8 - (k - i < 8 ? k - i : 8)));
+        __m256 a = _mm256_andnot_ps(sign, _mm256_maskload_ps(x + i, mask));
+        m = _mm256_max_ps(m, _mm256_and_ps(a, _mm256_cmp_ps(a, huge, _CMP_LE_OQ))); // non-finite → 0
     }
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
     float mx = _mm_cvtss_f32(m4);
-    if (_mm256_movemask_ps(bad) != 0 || mx == 0) {
-        memset(q, 0, sizeof(int16_t) * (size_t)k);
-        return _mm256_movemask_ps(bad) != 0 ? NAN : 0;
+    int rounded = (k + 7) & ~7;
+    if (mx == 0) {
+        memset(q, 0, sizeof(int16_t) * (size_t)rounded);
+        return 0;
     }
-    float inv = 32767.0f / mx;
-    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256 vinv = _mm256_set1_ps(32767.0f / mx);
     for (int i = 0; i < k; i += 8) {
-        __m256i r = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
+        __m256i mask = _mm256_loadu_si256((const __m256i *)(lanes + 8 - (k - i < 8 ? k - i : 8)));
+        __m256 v = _mm256_maskload_ps(x + i, mask);
+        v = _mm256_and_ps(v, _mm256_cmp_ps(_mm256_andnot_ps(sign, v), huge, _CMP_LE_OQ));
+        __m256i r = _mm256_cvtps_epi32(_mm256_mul_ps(v, vinv));
         __m128i p = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
         _mm_storeu_si128((__m128i *)(q + i), p);
     }
@@ -172,8 +229,8 @@ AVX2 static inline __attribute__((always_inline)) void panel_avx2(
 AVX2 static void gates_avx2(float *out, float *outH, int n, const float *bias, const float *biasH,
                             const int8_t *panels, const float *su, const float *sv,
                             const float *u, int ku, const float *v, int kv, ptrdiff_t delta) {
-    int16_t uq[OMEN_I8_MAX_INPUTS + 2] __attribute__((aligned(32)));
-    int16_t vq[OMEN_I8_MAX_INPUTS + 2] __attribute__((aligned(32)));
+    int16_t uq[OMEN_I8_MAX_INPUTS + 8] __attribute__((aligned(32)));
+    int16_t vq[OMEN_I8_MAX_INPUTS + 8] __attribute__((aligned(32)));
     float us = quantize_avx2(u, ku, uq);
     float vs = quantize_avx2(v, kv, vq);
     int pu = (ku + 1) / 2, pv = (kv + 1) / 2;
@@ -200,6 +257,62 @@ AVX2 static void gates_avx2(float *out, float *outH, int n, const float *bias, c
     }
 }
 
+AVX2 static inline __attribute__((always_inline)) __m256 tanh8(__m256 x) {
+    const __m256 lim = _mm256_set1_ps(TANH_CLAMP);
+    x = _mm256_min_ps(lim, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), lim), x)); // NaN passes (2nd operand)
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_fmadd_ps(x2, _mm256_set1_ps(TANH_A13), _mm256_set1_ps(TANH_A11));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(TANH_A9));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(TANH_A7));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(TANH_A5));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(TANH_A3));
+    p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(TANH_A1));
+    p = _mm256_mul_ps(p, x);
+    __m256 q = _mm256_fmadd_ps(x2, _mm256_set1_ps(TANH_B6), _mm256_set1_ps(TANH_B4));
+    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(TANH_B2));
+    q = _mm256_fmadd_ps(x2, q, _mm256_set1_ps(TANH_B0));
+    // p/q through the reciprocal estimate and one Newton step (relative error ~1e-7, q ≥ 0.0049): a division
+    // has a fifth of the throughput.
+    __m256 r = _mm256_rcp_ps(q);
+    r = _mm256_mul_ps(r, _mm256_fnmadd_ps(q, r, _mm256_set1_ps(2.0f)));
+    return _mm256_mul_ps(p, r);
+}
+
+AVX2 static inline __attribute__((always_inline)) __m256 sigmoid8(__m256 x) {
+    const __m256 half = _mm256_set1_ps(0.5f);
+    return _mm256_fmadd_ps(half, tanh8(_mm256_mul_ps(half, x)), half);
+}
+
+AVX2 static inline __attribute__((always_inline)) float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static float lstm_step_avx2(int hidden, const int8_t *panels, const float *sx, const float *sh,
+                                 const float *bias, const float *head_w, const float *head_b, int outputs,
+                                 const float *x, int ku, float *h, float *c, float *raw, ptrdiff_t delta) {
+    float a[4 * OMEN_I8_MAX_INPUTS] __attribute__((aligned(32)));
+    gates_avx2(a, NULL, 4 * hidden, bias, NULL, panels, sx, sh, x, ku, h, hidden, delta);
+    // Activations as one pass of independent vectors (the out-of-order core overlaps them), then the state.
+    for (int k = 0; k < 3 * hidden; k += 8) _mm256_store_ps(a + k, sigmoid8(_mm256_load_ps(a + k)));
+    for (int k = 3 * hidden; k < 4 * hidden; k += 8) _mm256_store_ps(a + k, tanh8(_mm256_load_ps(a + k)));
+    __m256 mean = _mm256_setzero_ps(), var = _mm256_setzero_ps();
+    for (int k = 0; k < hidden; k += 8) {
+        __m256 i = _mm256_load_ps(a + k), f = _mm256_load_ps(a + hidden + k);
+        __m256 o = _mm256_load_ps(a + 2 * hidden + k), g = _mm256_load_ps(a + 3 * hidden + k);
+        __m256 cn = _mm256_fmadd_ps(f, _mm256_loadu_ps(c + k), _mm256_mul_ps(i, g));
+        __m256 hn = _mm256_mul_ps(o, tanh8(cn));
+        _mm256_storeu_ps(c + k, cn);
+        _mm256_storeu_ps(h + k, hn);
+        mean = _mm256_fmadd_ps(hn, _mm256_loadu_ps(head_w + k), mean);
+        if (outputs == 2) var = _mm256_fmadd_ps(hn, _mm256_loadu_ps(head_w + hidden + k), var);
+    }
+    *raw = outputs == 2 ? hsum8(var) + head_b[1] : 0;
+    return hsum8(mean) + head_b[0];
+}
+
 #endif
 
 void omen_i8_gates(float *out, float *outH, int n, const float *bias, const float *biasH,
@@ -212,6 +325,18 @@ void omen_i8_gates(float *out, float *outH, int n, const float *bias, const floa
     }
 #endif
     gates_portable(out, outH, n, bias, biasH, panels, su, sv, u, ku, v, kv);
+}
+
+float omen_i8_lstm_step(int hidden, const int8_t *panels, const float *sx, const float *sh, const float *bias,
+                        const float *head_w, const float *head_b, int outputs,
+                        const float *x, int ku, float *h, float *c, float *raw, ptrdiff_t prefetch_delta) {
+#if OMEN_X86_64
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && hidden % 8 == 0) {
+        return lstm_step_avx2(hidden, panels, sx, sh, bias, head_w, head_b, outputs, x, ku, h, c, raw,
+                              prefetch_delta);
+    }
+#endif
+    return omen_i8_lstm_step_portable(hidden, panels, sx, sh, bias, head_w, head_b, outputs, x, ku, h, c, raw);
 }
 
 void omen_i8_gates_portable(float *out, float *outH, int n, const float *bias, const float *biasH,

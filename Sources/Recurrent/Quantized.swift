@@ -152,24 +152,30 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
             let panels = UnsafeRawPointer(e).assumingMemoryBound(to: Int8.self)
             let f = UnsafePointer(e) + floatsAt / 4
             let sx = f, sh = f + gh, r = f + 2 * gh
+            if cell == .lstm {
+                // One fused C call: gates, pointwise, head (the hot path: no stash, no Swift loops).
+                return state.h.withUnsafeMutableBufferPointer { hb -> Prediction in
+                    state.c.withUnsafeMutableBufferPointer { cb -> Prediction in
+                        guard let hp = hb.baseAddress, let c = cb.baseAddress else {
+                            return Prediction(mean: 0, logVariance: 0)
+                        }
+                        var raw: Float = 0
+                        let mean = omen_i8_lstm_step(Int32(h), panels, sx, sh, r, r + tailHeadW, r + tailHeadB,
+                                                     Int32(outputs), x, Int32(inputs), hp, c, &raw, delta)
+                        return Prediction(mean: mean, logVariance: outputs == 2 ? clampLogVariance(raw) : 0)
+                    }
+                }
+            }
             return withUnsafeTemporaryAllocation(of: Float.self, capacity: stashWidth) { sb -> Prediction in
                 guard let a = sb.baseAddress else { return Prediction(mean: 0, logVariance: 0) }
                 return state.h.withUnsafeMutableBufferPointer { hb -> Prediction in
                     guard let hp = hb.baseAddress else { return Prediction(mean: 0, logVariance: 0) }
-                    switch cell {
-                    case .lstm:
-                        omen_i8_gates(a, nil, Int32(gh), r, nil, panels, sx, sh, x, Int32(inputs), hp, Int32(h), delta)
-                        state.c.withUnsafeMutableBufferPointer { cb in
-                            if let c = cb.baseAddress {
-                                Float.lstmPointwise(a, cPrev: c, cOut: c, hOut: hp, h)
-                            }
-                        }
-                    case .gru:
+                    if cell == .gru {
                         let ah = a + gh
                         omen_i8_gates(a, ah, Int32(gh), r, r + tailBH, panels, sx, sh, x, Int32(inputs), hp, Int32(h),
                                       delta)
                         Float.gruPointwise(a, ah: ah, hPrev: hp, hOut: hp, h)
-                    case .rnn:
+                    } else {
                         omen_i8_gates(a, nil, Int32(gh), r, nil, panels, sx, sh, x, Int32(inputs), hp, Int32(h), delta)
                         Float.tanh(a, h)
                         hp.update(from: a, count: h)
