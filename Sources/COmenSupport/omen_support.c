@@ -47,6 +47,40 @@ static inline __attribute__((always_inline)) float quantize_scalar(const float *
     return m / 32767.0f;
 }
 
+/// IEEE half-precision bits to Float (exact).
+static inline float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+    if (exponent == 0) {
+        float f = (float)mantissa * 0x1p-24f; // zero and subnormals, exactly
+        return sign ? -f : f;
+    }
+    uint32_t bits = exponent == 31 ? (sign | 0x7F800000 | (mantissa << 13))
+                                   : (sign | ((exponent + 112) << 23) | (mantissa << 13));
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+uint16_t omen_f16_bits(float f) {
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t ax = x & 0x7FFFFFFF;
+    if (ax >= 0x7F800000) {
+        return sign | 0x7C00 | (ax > 0x7F800000 ? 0x200 : 0); // infinity, NaN
+    }
+    if (ax >= 0x477FF000) {
+        return sign | 0x7C00; // rounds past the largest half (65504)
+    }
+    if (ax < 0x38800000) { // below 2^-14: a subnormal half, round(|f| · 2^24) (the product is exact)
+        float a;
+        memcpy(&a, &ax, sizeof a);
+        return sign | (uint16_t)__builtin_rintf(a * 0x1p24f);
+    }
+    uint32_t r = ax + 0xFFF + ((ax >> 13) & 1); // round to nearest even on the 13 dropped bits
+    return sign | (uint16_t)((r - 0x38000000) >> 13);
+}
+
 static inline int32_t pair_at(const int16_t *q, int pair) {
     int32_t v;
     memcpy(&v, q + 2 * pair, sizeof v);
@@ -55,12 +89,12 @@ static inline int32_t pair_at(const int16_t *q, int pair) {
 
 // MARK: - Portable
 
-static void gates_portable(float *out, float *outH, int n, const float *bias, const float *biasH,
-                           const int8_t *panels, const float *su, const float *sv,
+static void gates_portable(float *out, float *outH, int n, const uint16_t *bias, const uint16_t *biasH,
+                           const int8_t *panels, const uint16_t *su, const uint16_t *sv, float unit,
                            const float *u, int ku, const float *v, int kv) {
     int16_t uq[OMEN_I8_MAX_INPUTS + 2], vq[OMEN_I8_MAX_INPUTS + 2];
-    float us = quantize_scalar(u, ku, uq);
-    float vs = quantize_scalar(v, kv, vq);
+    float cu = quantize_scalar(u, ku, uq) * unit;
+    float cv = quantize_scalar(v, kv, vq) * unit;
     int pu = (ku + 1) / 2, pv = (kv + 1) / 2;
     const int8_t *w = panels;
     for (int o0 = 0; o0 < n; o0 += 64) {
@@ -76,12 +110,12 @@ static void gates_portable(float *out, float *outH, int n, const float *bias, co
                 sv32 += (int32_t)col[0] * vq[2 * q] + (int32_t)col[1] * vq[2 * q + 1];
                 col += 2 * width;
             }
-            float a = fmaf((float)su32, su[o0 + o] * us, bias[o0 + o]);
+            float a = fmaf((float)su32, half_to_float(su[o0 + o]) * cu, half_to_float(bias[o0 + o]));
             if (outH) {
                 out[o0 + o] = a;
-                outH[o0 + o] = fmaf((float)sv32, sv[o0 + o] * vs, biasH[o0 + o]);
+                outH[o0 + o] = fmaf((float)sv32, half_to_float(sv[o0 + o]) * cv, half_to_float(biasH[o0 + o]));
             } else {
-                out[o0 + o] = fmaf((float)sv32, sv[o0 + o] * vs, a);
+                out[o0 + o] = fmaf((float)sv32, half_to_float(sv[o0 + o]) * cv, a);
             }
         }
         w += (size_t)(pu + pv) * 2 * (size_t)width;
@@ -123,11 +157,11 @@ static inline float sigmoid_scalar(float x) {
     return fmaf(0.5f, tanh_scalar(0.5f * x), 0.5f);
 }
 
-float omen_i8_lstm_step_portable(int hidden, const int8_t *panels, const float *sx, const float *sh,
-                                 const float *bias, const float *head_w, const float *head_b, int outputs,
+float omen_i8_lstm_step_portable(int hidden, const int8_t *panels, const uint16_t *sx, const uint16_t *sh, float unit,
+                                 const uint16_t *bias, const float *head_w, const float *head_b, int outputs,
                                  const float *x, int ku, float *h, float *c, float *raw) {
     float a[4 * OMEN_I8_MAX_INPUTS];
-    gates_portable(a, NULL, 4 * hidden, bias, NULL, panels, sx, sh, x, ku, h, hidden);
+    gates_portable(a, NULL, 4 * hidden, bias, NULL, panels, sx, sh, unit, x, ku, h, hidden);
     float mean = head_b[0], var = outputs == 2 ? head_b[1] : 0;
     for (int k = 0; k < hidden; k++) {
         float i = sigmoid_scalar(a[k]), f = sigmoid_scalar(a[hidden + k]), o = sigmoid_scalar(a[2 * hidden + k]);
@@ -147,7 +181,12 @@ float omen_i8_lstm_step_portable(int hidden, const int8_t *panels, const float *
 
 #if OMEN_X86_64
 
-#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/// Eight IEEE half-precision values (exact conversion, as `half_to_float`).
+AVX2 static inline __attribute__((always_inline)) __m256 load_half8(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
 
 /// As `quantize_scalar` (bit-identical results: the same max, reciprocal, product and round-to-nearest-even),
 /// eight lanes at a time; the last partial group is a masked load, so lanes past k quantise to 0. `q` has room
@@ -184,8 +223,8 @@ AVX2 static inline __attribute__((always_inline)) float quantize_avx2(const floa
 
 /// One panel of G groups of 8 outputs: pu input-side pairs, then pv recurrent pairs, each 16·G bytes.
 AVX2 static inline __attribute__((always_inline)) void panel_avx2(
-    const int G, float *out, float *outH, const float *bias, const float *biasH, const int8_t *w,
-    const float *su, const float *sv, float us, float vs, const int16_t *uq, int pu, const int16_t *vq, int pv,
+    const int G, float *out, float *outH, const uint16_t *bias, const uint16_t *biasH, const int8_t *w,
+    const uint16_t *su, const uint16_t *sv, float us, float vs, const int16_t *uq, int pu, const int16_t *vq, int pv,
     ptrdiff_t delta) {
     __m256i acc[8];
     for (int g = 0; g < G; g++) acc[g] = _mm256_setzero_si256();
@@ -202,8 +241,8 @@ AVX2 static inline __attribute__((always_inline)) void panel_avx2(
     }
     const __m256 cu = _mm256_set1_ps(us);
     for (int g = 0; g < G; g++) {
-        __m256 s = _mm256_mul_ps(_mm256_loadu_ps(su + 8 * g), cu);
-        _mm256_storeu_ps(out + 8 * g, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[g]), s, _mm256_loadu_ps(bias + 8 * g)));
+        __m256 s = _mm256_mul_ps(load_half8(su + 8 * g), cu);
+        _mm256_storeu_ps(out + 8 * g, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[g]), s, load_half8(bias + 8 * g)));
         acc[g] = _mm256_setzero_si256();
     }
     for (int q = 0; q < pv; q++) {
@@ -220,25 +259,25 @@ AVX2 static inline __attribute__((always_inline)) void panel_avx2(
     const __m256 cv = _mm256_set1_ps(vs);
     float *dst = outH ? outH : out;
     for (int g = 0; g < G; g++) {
-        __m256 s = _mm256_mul_ps(_mm256_loadu_ps(sv + 8 * g), cv);
-        __m256 base = outH ? _mm256_loadu_ps(biasH + 8 * g) : _mm256_loadu_ps(out + 8 * g);
+        __m256 s = _mm256_mul_ps(load_half8(sv + 8 * g), cv);
+        __m256 base = outH ? load_half8(biasH + 8 * g) : _mm256_loadu_ps(out + 8 * g);
         _mm256_storeu_ps(dst + 8 * g, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[g]), s, base));
     }
 }
 
-AVX2 static void gates_avx2(float *out, float *outH, int n, const float *bias, const float *biasH,
-                            const int8_t *panels, const float *su, const float *sv,
+AVX2 static void gates_avx2(float *out, float *outH, int n, const uint16_t *bias, const uint16_t *biasH,
+                            const int8_t *panels, const uint16_t *su, const uint16_t *sv, float unit,
                             const float *u, int ku, const float *v, int kv, ptrdiff_t delta) {
     int16_t uq[OMEN_I8_MAX_INPUTS + 8] __attribute__((aligned(32)));
     int16_t vq[OMEN_I8_MAX_INPUTS + 8] __attribute__((aligned(32)));
-    float us = quantize_avx2(u, ku, uq);
-    float vs = quantize_avx2(v, kv, vq);
+    float us = quantize_avx2(u, ku, uq) * unit;
+    float vs = quantize_avx2(v, kv, vq) * unit;
     int pu = (ku + 1) / 2, pv = (kv + 1) / 2;
     const int8_t *w = panels;
     for (int o = 0; o < n; o += 64) {
         int width = n - o < 64 ? n - o : 64;
         float *oh = outH ? outH + o : NULL;
-        const float *bh = outH ? biasH + o : NULL;
+        const uint16_t *bh = outH ? biasH + o : NULL;
         switch (width / 8) {
         case 8:
             panel_avx2(8, out + o, oh, bias + o, bh, w, su + o, sv + o, us, vs, uq, pu, vq, pv, delta);
@@ -290,11 +329,11 @@ AVX2 static inline __attribute__((always_inline)) float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-AVX2 static float lstm_step_avx2(int hidden, const int8_t *panels, const float *sx, const float *sh,
-                                 const float *bias, const float *head_w, const float *head_b, int outputs,
+AVX2 static float lstm_step_avx2(int hidden, const int8_t *panels, const uint16_t *sx, const uint16_t *sh, float unit,
+                                 const uint16_t *bias, const float *head_w, const float *head_b, int outputs,
                                  const float *x, int ku, float *h, float *c, float *raw, ptrdiff_t delta) {
     float a[4 * OMEN_I8_MAX_INPUTS] __attribute__((aligned(32)));
-    gates_avx2(a, NULL, 4 * hidden, bias, NULL, panels, sx, sh, x, ku, h, hidden, delta);
+    gates_avx2(a, NULL, 4 * hidden, bias, NULL, panels, sx, sh, unit, x, ku, h, hidden, delta);
     // Activations as one pass of independent vectors (the out-of-order core overlaps them), then the state.
     for (int k = 0; k < 3 * hidden; k += 8) _mm256_store_ps(a + k, sigmoid8(_mm256_load_ps(a + k)));
     for (int k = 3 * hidden; k < 4 * hidden; k += 8) _mm256_store_ps(a + k, tanh8(_mm256_load_ps(a + k)));
@@ -315,32 +354,33 @@ AVX2 static float lstm_step_avx2(int hidden, const int8_t *panels, const float *
 
 #endif
 
-void omen_i8_gates(float *out, float *outH, int n, const float *bias, const float *biasH,
-                   const int8_t *panels, const float *su, const float *sv,
+void omen_i8_gates(float *out, float *outH, int n, const uint16_t *bias, const uint16_t *biasH,
+                   const int8_t *panels, const uint16_t *su, const uint16_t *sv, float unit,
                    const float *u, int ku, const float *v, int kv, ptrdiff_t prefetch_delta) {
 #if OMEN_X86_64
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        gates_avx2(out, outH, n, bias, biasH, panels, su, sv, u, ku, v, kv, prefetch_delta);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+        gates_avx2(out, outH, n, bias, biasH, panels, su, sv, unit, u, ku, v, kv, prefetch_delta);
         return;
     }
 #endif
-    gates_portable(out, outH, n, bias, biasH, panels, su, sv, u, ku, v, kv);
+    gates_portable(out, outH, n, bias, biasH, panels, su, sv, unit, u, ku, v, kv);
 }
 
-float omen_i8_lstm_step(int hidden, const int8_t *panels, const float *sx, const float *sh, const float *bias,
+float omen_i8_lstm_step(int hidden, const int8_t *panels, const uint16_t *sx, const uint16_t *sh, float unit,
+                        const uint16_t *bias,
                         const float *head_w, const float *head_b, int outputs,
                         const float *x, int ku, float *h, float *c, float *raw, ptrdiff_t prefetch_delta) {
 #if OMEN_X86_64
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && hidden % 8 == 0) {
-        return lstm_step_avx2(hidden, panels, sx, sh, bias, head_w, head_b, outputs, x, ku, h, c, raw,
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") && hidden % 8 == 0) {
+        return lstm_step_avx2(hidden, panels, sx, sh, unit, bias, head_w, head_b, outputs, x, ku, h, c, raw,
                               prefetch_delta);
     }
 #endif
-    return omen_i8_lstm_step_portable(hidden, panels, sx, sh, bias, head_w, head_b, outputs, x, ku, h, c, raw);
+    return omen_i8_lstm_step_portable(hidden, panels, sx, sh, unit, bias, head_w, head_b, outputs, x, ku, h, c, raw);
 }
 
-void omen_i8_gates_portable(float *out, float *outH, int n, const float *bias, const float *biasH,
-                            const int8_t *panels, const float *su, const float *sv,
+void omen_i8_gates_portable(float *out, float *outH, int n, const uint16_t *bias, const uint16_t *biasH,
+                            const int8_t *panels, const uint16_t *su, const uint16_t *sv, float unit,
                             const float *u, int ku, const float *v, int kv) {
-    gates_portable(out, outH, n, bias, biasH, panels, su, sv, u, ku, v, kv);
+    gates_portable(out, outH, n, bias, biasH, panels, su, sv, unit, u, ku, v, kv);
 }

@@ -12,7 +12,10 @@
 // second object whose count a copy of the model would touch), holding
 //   panels  the (I + H) × GH int8 weights in the panel order `omen_i8_panel_offset` defines: 64 gate columns
 //           at a time, rows in pairs, so the kernel reads one contiguous stream
-//   floats  sx (GH), sh (GH), then the Float32 tail of the parameter layout (bx, bh, head rows, head biases)
+//   halves  sx (GH), sh (GH), bx (GH), bh (GH, GRU only) as IEEE half precision: the scales multiplied by a
+//           power of two (`unit` undoes it) so the largest sits near 2^14, far from the half range's ends; a
+//           half's relative error (2^-11) is a tenth of the int8 weights' own
+//   floats  head rows, head biases (Float32: the prediction itself is read from them)
 
 import COmenSupport
 #if canImport(Glibc)
@@ -29,12 +32,13 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
     /// Written once in `init`, then only read, so sharing it across threads is safe.
     nonisolated(unsafe) private let storage: ManagedBuffer<Int, Float>
     private let byteCount: Int
-    /// Byte offset of the Float section (scales, then the Float32 tail).
+    /// Byte offset of the half-precision section (scales, biases); the Float32 head follows at `headAt`.
     private let floatsAt: Int
+    private let headAt: Int
+    /// The power of two the stored half-precision scales are multiplied by to give the true scales.
+    private let unit: Float
     /// The shape's sizes, kept so the step does not recompute a `Layout`.
     private let inputs: Int, hidden: Int, gh: Int, outputs: Int, stashWidth: Int
-    /// Offsets of bh, the head rows and the head biases in the Float32 tail.
-    private let tailBH: Int, tailHeadW: Int, tailHeadB: Int
 
     /// Whether a shape can be quantised: the hidden size a multiple of 16, and at most 512 inputs and hidden
     /// units (so the kernel's int32 sums cannot overflow).
@@ -58,33 +62,43 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         gh = l.gh
         outputs = l.outputs
         stashWidth = l.stashWidth
-        tailBH = l.bh - l.bx
-        tailHeadW = l.headW - l.bx
-        tailHeadB = l.headB - l.bx
-        let rows = l.inputs + l.hidden
         let pairs = (l.inputs + 1) / 2 + (l.hidden + 1) / 2
         let matrixBytes = 2 * pairs * l.gh  // a multiple of 32: gh is a multiple of 16
-        let tail = l.count - l.bx
+        let halves = (l.cell == .gru ? 4 : 3) * l.gh
+        let head = l.outputs * l.hidden + l.outputs
         floatsAt = matrixBytes
-        byteCount = matrixBytes + 4 * (2 * l.gh + tail)
-        let floats = (byteCount + 3) / 4, at = matrixBytes
-        storage = ManagedBuffer<Int, Float>.create(minimumCapacity: floats) { _ in floats }
+        headAt = matrixBytes + 2 * halves
+        byteCount = headAt + 4 * head
         let p = model.parameters
+        // Scales per column and block, and the power of two that puts the largest near 2^14 in half precision.
+        var scales = [Float](repeating: 0, count: 2 * l.gh)
+        for block in 0..<2 {
+            let first = block == 0 ? 0 : l.inputs, count = block == 0 ? l.inputs : l.hidden
+            for o in 0..<l.gh {
+                var largest: Float = 0
+                for j in first..<(first + count) { largest = max(largest, abs(p[j * l.gh + o])) }
+                scales[block * l.gh + o] = largest / 127
+            }
+        }
+        let largestScale = scales.max() ?? 0
+        let shift = largestScale > 0 ? max(-100, min(100, 14 - Int(largestScale.exponent))) : 0
+        let up = Float(sign: .plus, exponent: shift, significand: 1)
+        unit = Float(sign: .plus, exponent: -shift, significand: 1)
+        let floats = (byteCount + 3) / 4, halvesAt = matrixBytes, headAt = headAt
+        storage = ManagedBuffer<Int, Float>.create(minimumCapacity: floats) { _ in floats }
         storage.withUnsafeMutablePointerToElements { e in
             e.initialize(repeating: 0, count: floats)
             let out = UnsafeMutableRawPointer(e)
+            // Quantise against the scale as stored (rounded to half precision), so each weight is the nearest
+            // multiple of the scale the step will use.
             var inverse = [Float](repeating: 0, count: 2 * l.gh)
-            for block in 0..<2 {
-                let first = block == 0 ? 0 : l.inputs, count = block == 0 ? l.inputs : l.hidden
-                for o in 0..<l.gh {
-                    var largest: Float = 0
-                    for j in first..<(first + count) { largest = max(largest, abs(p[j * l.gh + o])) }
-                    let scale = largest / 127
-                    inverse[block * l.gh + o] = scale > 0 ? 1 / scale : 0
-                    out.storeBytes(of: scale, toByteOffset: at + 4 * (block * l.gh + o), as: Float.self)
-                }
+            for i in 0..<(2 * l.gh) {
+                let bits = omen_f16_bits(scales[i] * up)
+                out.storeBytes(of: bits, toByteOffset: halvesAt + 2 * i, as: UInt16.self)
+                let stored = halfToFloat(bits) * unit
+                inverse[i] = stored > 0 ? 1 / stored : 0
             }
-            for j in 0..<rows {
+            for j in 0..<(l.inputs + l.hidden) {
                 let inv = j < l.inputs ? 0 : l.gh
                 for o in 0..<l.gh {
                     let q = (p[j * l.gh + o] * inverse[inv + o]).rounded(.toNearestOrAwayFromZero)
@@ -93,8 +107,13 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
                     out.storeBytes(of: byte, toByteOffset: offset, as: Int8.self)
                 }
             }
-            for i in 0..<tail {
-                out.storeBytes(of: p[l.bx + i], toByteOffset: at + 4 * (2 * l.gh + i), as: Float.self)
+            // Biases bx (and bh), then the head rows and biases.
+            for i in 0..<(halves - 2 * l.gh) {
+                let bias = max(-65504, min(65504, p[l.bx + i])) // the half range; a sigmoid there is saturated anyway
+                out.storeBytes(of: omen_f16_bits(bias), toByteOffset: halvesAt + 2 * (2 * l.gh + i), as: UInt16.self)
+            }
+            for i in 0..<head {
+                out.storeBytes(of: p[l.headW + i], toByteOffset: headAt + 4 * i, as: Float.self)
             }
         }
     }
@@ -137,8 +156,7 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         precondition(state.h.count == h && (shape.cell != .lstm || state.c.count == h),
                      "recurrent state does not match the model shape")
         guard let x = input.baseAddress else { return Prediction(mean: 0, logVariance: 0) }
-        let floatsAt = floatsAt, outputs = outputs
-        let tailBH = tailBH, tailHeadW = tailHeadW, tailHeadB = tailHeadB
+        let floatsAt = floatsAt, headAt = headAt, outputs = outputs, unit = unit
         // The next model's panels at the same offsets: `delta` bytes away (0: no prefetch).
         var delta = 0
         if let next, next.byteCount == byteCount {
@@ -150,8 +168,10 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         let cell = shape.cell
         return storage.withUnsafeMutablePointerToElements { e -> Prediction in
             let panels = UnsafeRawPointer(e).assumingMemoryBound(to: Int8.self)
-            let f = UnsafePointer(e) + floatsAt / 4
-            let sx = f, sh = f + gh, r = f + 2 * gh
+            let halves = (UnsafeRawPointer(e) + floatsAt).assumingMemoryBound(to: UInt16.self)
+            let sx = halves, sh = halves + gh, bx = halves + 2 * gh, bh = halves + 3 * gh
+            let head = (UnsafeRawPointer(e) + headAt).assumingMemoryBound(to: Float.self)
+            let headW = head, headB = head + outputs * h
             if cell == .lstm {
                 // One fused C call: gates, pointwise, head (the hot path: no stash, no Swift loops).
                 return state.h.withUnsafeMutableBufferPointer { hb -> Prediction in
@@ -160,7 +180,7 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
                             return Prediction(mean: 0, logVariance: 0)
                         }
                         var raw: Float = 0
-                        let mean = omen_i8_lstm_step(Int32(h), panels, sx, sh, r, r + tailHeadW, r + tailHeadB,
+                        let mean = omen_i8_lstm_step(Int32(h), panels, sx, sh, unit, bx, headW, headB,
                                                      Int32(outputs), x, Int32(inputs), hp, c, &raw, delta)
                         return Prediction(mean: mean, logVariance: outputs == 2 ? clampLogVariance(raw) : 0)
                     }
@@ -172,17 +192,27 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
                     guard let hp = hb.baseAddress else { return Prediction(mean: 0, logVariance: 0) }
                     if cell == .gru {
                         let ah = a + gh
-                        omen_i8_gates(a, ah, Int32(gh), r, r + tailBH, panels, sx, sh, x, Int32(inputs), hp, Int32(h),
+                        omen_i8_gates(a, ah, Int32(gh), bx, bh, panels, sx, sh, unit, x, Int32(inputs), hp, Int32(h),
                                       delta)
                         Float.gruPointwise(a, ah: ah, hPrev: hp, hOut: hp, h)
                     } else {
-                        omen_i8_gates(a, nil, Int32(gh), r, nil, panels, sx, sh, x, Int32(inputs), hp, Int32(h), delta)
+                        omen_i8_gates(a, nil, Int32(gh), bx, nil, panels, sx, sh, unit, x, Int32(inputs), hp, Int32(h),
+                                      delta)
                         Float.tanh(a, h)
                         hp.update(from: a, count: h)
                     }
-                    return headPrediction(rows: r + tailHeadW, biases: r + tailHeadB, hp, h, outputs: outputs)
+                    return headPrediction(rows: headW, biases: headB, hp, h, outputs: outputs)
                 }
             }
         }
     }
+}
+
+/// IEEE half-precision bits to Float (exact), as the kernels read them.
+func halfToFloat(_ bits: UInt16) -> Float {
+    let sign: Float = bits & 0x8000 != 0 ? -1 : 1
+    let exponent = Int((bits >> 10) & 0x1F), mantissa = Float(bits & 0x3FF)
+    if exponent == 0 { return sign * mantissa * 0x1p-24 }
+    if exponent == 31 { return mantissa == 0 ? sign * .infinity : .nan }
+    return sign * Float(sign: .plus, exponent: exponent - 15, significand: 1 + mantissa / 1024)
 }

@@ -29,7 +29,26 @@ private func floats(_ count: Int, _ scale: Double, _ rng: inout SeededGenerator)
     (0..<count).map { _ in Float(rng.symmetric(scale)) }
 }
 
+/// Half-precision bits of each value (scales and biases are stored so).
+private func halves(_ values: [Float]) -> [UInt16] {
+    values.map { omen_f16_bits($0) }
+}
+
 @Suite struct Int8KernelTests {
+    /// Float → half bits rounds to nearest even and round-trips every half exactly (normals, subnormals, zero,
+    /// infinity), as the kernels' conversions read them.
+    @Test func halfPrecisionConversion() {
+        var exact = true
+        for bits in UInt16(0)...UInt16(0xFFFF) where (bits & 0x7C00) != 0x7C00 || (bits & 0x3FF) == 0 {
+            exact = exact && omen_f16_bits(halfToFloat(bits)) == bits
+        }
+        #expect(exact)
+        #expect(omen_f16_bits(1 + 0x1p-11) == omen_f16_bits(1))          // a tie rounds to even
+        #expect(omen_f16_bits(1 + 3 * 0x1p-11) == omen_f16_bits(1) + 2)  // ... and up to even
+        #expect(omen_f16_bits(70_000) == 0x7C00)
+        #expect(halfToFloat(omen_f16_bits(0.1)) == Float(Float16(0.1)))
+    }
+
     /// The AVX2 gate kernel computes bit-for-bit what the portable C reference computes (same quantisation, same
     /// exact integer sums, same fused epilogue), for every panel width and odd input counts, with and without a
     /// separate recurrent output (GRU).
@@ -37,8 +56,10 @@ private func floats(_ count: Int, _ scale: Double, _ rng: inout SeededGenerator)
     func avx2MatchesPortable(n: Int, ku: Int, kv: Int) {
         var rng = SeededGenerator(seed: UInt64(n * 31 + ku))
         let panels = Panels(n: n, ku: ku, kv: kv, rng: &rng)
-        let su = floats(n, 0.01, &rng).map { abs($0) }, sv = floats(n, 0.01, &rng).map { abs($0) }
-        let bias = floats(n, 1, &rng), biasH = floats(n, 1, &rng)
+        // Scales stored ×1024 with unit 2^-10, as a model stores them.
+        let su = halves(floats(n, 10, &rng).map { abs($0) }), sv = halves(floats(n, 10, &rng).map { abs($0) })
+        let bias = halves(floats(n, 1, &rng)), biasH = halves(floats(n, 1, &rng))
+        let unit: Float = 0x1p-10
         var same = true
         for trial in 0..<20 {
             let u = floats(ku, trial % 3 == 0 ? 40 : 1.5, &rng), v = floats(kv, 1, &rng)
@@ -48,13 +69,13 @@ private func floats(_ count: Int, _ scale: Double, _ rng: inout SeededGenerator)
                 a.withUnsafeMutableBufferPointer { a in
                     ah.withUnsafeMutableBufferPointer { ah in
                         omen_i8_gates(a.baseAddress, separate ? ah.baseAddress : nil, Int32(n), bias, biasH,
-                                      panels.bytes, su, sv, u, Int32(ku), v, Int32(kv), 0)
+                                      panels.bytes, su, sv, unit, u, Int32(ku), v, Int32(kv), 0)
                     }
                 }
                 b.withUnsafeMutableBufferPointer { b in
                     bh.withUnsafeMutableBufferPointer { bh in
                         omen_i8_gates_portable(b.baseAddress, separate ? bh.baseAddress : nil, Int32(n), bias, biasH,
-                                               panels.bytes, su, sv, u, Int32(ku), v, Int32(kv))
+                                               panels.bytes, su, sv, unit, u, Int32(ku), v, Int32(kv))
                     }
                 }
                 same = same && a == b && ah == bh
@@ -72,17 +93,20 @@ private func floats(_ count: Int, _ scale: Double, _ rng: inout SeededGenerator)
         let extreme = ku == 512
         let panels = Panels(n: n, ku: ku, kv: kv, rng: &rng, extreme: extreme)
         let su = [Float](repeating: 0.01, count: n), sv = [Float](repeating: 0.02, count: n)
-        let bias = floats(n, 1, &rng)
+        let bias = floats(n, 1, &rng).map { halfToFloat(omen_f16_bits($0)) }
         let u = extreme ? [Float](repeating: 3, count: ku) : floats(ku, 2, &rng)
         let v = extreme ? (0..<kv).map { $0 % 2 == 0 ? Float(1) : -1 } : floats(kv, 1, &rng)
         var out = [Float](repeating: 0, count: n)
-        omen_i8_gates(&out, nil, Int32(n), bias, nil, panels.bytes, su, sv, u, Int32(ku), v, Int32(kv), 0)
+        omen_i8_gates(&out, nil, Int32(n), halves(bias), nil, panels.bytes, halves(su.map { $0 * 4096 }),
+                      halves(sv.map { $0 * 4096 }), 0x1p-12, u, Int32(ku), v, Int32(kv), 0)
         var worst = 0.0
         for o in 0..<n {
             var su64 = 0.0, sv64 = 0.0
             for j in 0..<ku { su64 += Double(panels.plain[j][o]) * Double(u[j]) }
             for j in 0..<kv { sv64 += Double(panels.plain[ku + j][o]) * Double(v[j]) }
-            let exact = Double(bias[o]) + Double(su[o]) * su64 + Double(sv[o]) * sv64
+            let stu = Double(halfToFloat(omen_f16_bits(su[o] * 4096))) / 4096
+            let stv = Double(halfToFloat(omen_f16_bits(sv[o] * 4096))) / 4096
+            let exact = Double(bias[o]) + stu * su64 + stv * sv64
             let largest = 127 * (Double(su[o]) * Double(ku) * 3 + Double(sv[o]) * Double(kv))
             worst = max(worst, abs(Double(out[o]) - exact) / largest)
         }
@@ -95,16 +119,16 @@ private func floats(_ count: Int, _ scale: Double, _ rng: inout SeededGenerator)
         let hidden = 32, ku = 5, n = 4 * hidden
         var rng = SeededGenerator(seed: 11)
         let panels = Panels(n: n, ku: ku, kv: hidden, rng: &rng)
-        let su = floats(n, 0.01, &rng).map { abs($0) }, sv = floats(n, 0.02, &rng).map { abs($0) }
-        let bias = floats(n, 1, &rng), headW = floats(2 * hidden, 0.3, &rng), headB = floats(2, 0.1, &rng)
+        let su = halves(floats(n, 0.01, &rng).map { abs($0) }), sv = halves(floats(n, 0.02, &rng).map { abs($0) })
+        let bias = halves(floats(n, 1, &rng)), headW = floats(2 * hidden, 0.3, &rng), headB = floats(2, 0.1, &rng)
         var h1 = [Float](repeating: 0, count: hidden), c1 = h1, h2 = h1, c2 = h1
         var worst: Float = 0
         for _ in 0..<100 {
             let x = floats(ku, 1.5, &rng)
             var r1: Float = 0, r2: Float = 0
-            let m1 = omen_i8_lstm_step(Int32(hidden), panels.bytes, su, sv, bias, headW, headB, 2, x, Int32(ku),
+            let m1 = omen_i8_lstm_step(Int32(hidden), panels.bytes, su, sv, 1, bias, headW, headB, 2, x, Int32(ku),
                                        &h1, &c1, &r1, 0)
-            let m2 = omen_i8_lstm_step_portable(Int32(hidden), panels.bytes, su, sv, bias, headW, headB, 2, x,
+            let m2 = omen_i8_lstm_step_portable(Int32(hidden), panels.bytes, su, sv, 1, bias, headW, headB, 2, x,
                                                 Int32(ku), &h2, &c2, &r2)
             worst = max(worst, abs(m1 - m2), abs(r1 - r2))
             for k in 0..<hidden { worst = max(worst, abs(h1[k] - h2[k]), abs(c1[k] - c2[k])) }
