@@ -10,7 +10,8 @@ public enum InferencePrecision: String, Sendable, CaseIterable, Codable {
     case float32
     /// bfloat16 gate matrices (`CompactRecurrentModel`, 2 bytes per weight).
     case bfloat16 = "bf16"
-    /// int8 gate matrices with a Float32 scale per gate column and block (`QuantizedRecurrentModel`, 1 byte).
+    /// int8 gate matrices, one half-precision scale per gate column and block, x and h quantised to int16 per
+    /// step so the products are exact integer sums (`QuantizedRecurrentModel`, 1 byte per weight).
     case int8
 }
 

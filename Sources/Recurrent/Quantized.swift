@@ -2,7 +2,7 @@
 // series, each with its own weights, is bound by streaming the weights from memory, so bytes per step are
 // what sets the rate.
 //
-// Quantisation: symmetric, one Float32 scale per gate column (output unit) and per block (Wx, Wh), so the
+// Quantisation: symmetric, one scale per gate column (output unit) and per block (Wx, Wh), so the
 // scale factors out of the column-panel product: a = b + sx ⊙ Σ_j x_j q_j + sh ⊙ Σ_j h_j q_j. Each step also
 // quantises x and h to int16 (one scale each, max|·|/32767: a relative step of 3e-5, far below the weights'
 // 1/254), so both sums are exact int32 dot products (`omen_i8_gates` in COmenSupport: AVX2 `vpmaddwd`, 16
@@ -26,14 +26,15 @@ import Darwin
 
 /// A read-only inference copy of a model with int8 gate matrices (one scale per gate column and block);
 /// predictions differ from the Float32 model by the quantisation (≤ 1/254 of a column's largest weight per
-/// weight, and 1/65534 of the largest input per step). Training stays Float32.
+/// weight, 2^-11 relative per scale and bias, 1/65534 of the largest input per step) and by the LSTM's rational
+/// sigmoid/tanh (absolute error ~1e-7). Training stays Float32.
 public struct QuantizedRecurrentModel: Sendable, Equatable {
     public let shape: ModelShape
     /// Written once in `init`, then only read, so sharing it across threads is safe.
     nonisolated(unsafe) private let storage: ManagedBuffer<Int, Float>
     private let byteCount: Int
     /// Byte offset of the half-precision section (scales, biases); the Float32 head follows at `headAt`.
-    private let floatsAt: Int
+    private let halvesAt: Int
     private let headAt: Int
     /// The power of two the stored half-precision scales are multiplied by to give the true scales.
     private let unit: Float
@@ -66,7 +67,7 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         let matrixBytes = 2 * pairs * l.gh  // a multiple of 32: gh is a multiple of 16
         let halves = (l.cell == .gru ? 4 : 3) * l.gh
         let head = l.outputs * l.hidden + l.outputs
-        floatsAt = matrixBytes
+        halvesAt = matrixBytes
         headAt = matrixBytes + 2 * halves
         byteCount = headAt + 4 * head
         let p = model.parameters
@@ -156,19 +157,19 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         precondition(state.h.count == h && (shape.cell != .lstm || state.c.count == h),
                      "recurrent state does not match the model shape")
         guard let x = input.baseAddress else { return Prediction(mean: 0, logVariance: 0) }
-        let floatsAt = floatsAt, headAt = headAt, outputs = outputs, unit = unit
+        let halvesAt = halvesAt, headAt = headAt, outputs = outputs, unit = unit
         // The next model's panels at the same offsets: `delta` bytes away (0: no prefetch).
         var delta = 0
         if let next, next.byteCount == byteCount {
             let nextBase = next.storage.withUnsafeMutablePointerToElements { UnsafeRawPointer($0) }
             omen_prefetch_write(Unmanaged.passUnretained(next.storage).toOpaque())
-            omen_prefetch_range(nextBase + floatsAt, byteCount - floatsAt)
+            omen_prefetch_range(nextBase + halvesAt, byteCount - halvesAt)
             delta = storage.withUnsafeMutablePointerToElements { nextBase - UnsafeRawPointer($0) }
         }
         let cell = shape.cell
         return storage.withUnsafeMutablePointerToElements { e -> Prediction in
             let panels = UnsafeRawPointer(e).assumingMemoryBound(to: Int8.self)
-            let halves = (UnsafeRawPointer(e) + floatsAt).assumingMemoryBound(to: UInt16.self)
+            let halves = (UnsafeRawPointer(e) + halvesAt).assumingMemoryBound(to: UInt16.self)
             let sx = halves, sh = halves + gh, bx = halves + 2 * gh, bh = halves + 3 * gh
             let head = (UnsafeRawPointer(e) + headAt).assumingMemoryBound(to: Float.self)
             let headW = head, headB = head + outputs * h

@@ -86,7 +86,8 @@ struct BenchStep: ParsableCommand {
             print("step \(s.cell.rawValue) hidden \(s.hiddenSize) input \(s.inputSize), \(r.inference.rawValue) weights: "
                 + "\(Int(r.nsPerStep.rounded())) ns/step (one hot series, \(Int(r.flopsPerStep)) FLOP, "
                 + "\(format2(r.gflops)) GFLOP/s); "
-                + "\(format2(r.seriesStepsPerSecond / 1e6)) M series-steps/s over \(series) series "
+                + "\(format2(r.seriesStepsPerSecond / 1e6)) M series-steps/s over \(series) series, prefetching "
+                + "\(r.prefetchAhead) ahead (the detector prefetches 1) "
                 + "(\(r.bytesPerSeries) weight bytes each); medians of \(options.repetitions); "
                 + "thread CPU time: \(Int(r.nsPerStepCPU.rounded())) ns/step, "
                 + "\(format2(r.seriesStepsPerSecondCPU / 1e6)) M series-steps/s")

@@ -25,9 +25,11 @@ public struct StepBenchResult: Sendable {
     /// Median nanoseconds per step of one hot series (weights and state in cache).
     public var nsPerStep: Double
     /// Median series-steps per second when stepping `series` series, each with its own weights, round-robin, as
-    /// the daemon's shards do (no software prefetch: on this machine it did not beat the hardware prefetcher,
-    /// see `byPrecision`).
+    /// the daemon's shards do: each step prefetches the next series' weights and state, as
+    /// `SeriesDetector.process(timestamp:value:prefetching:)` does (`byPrecision` also has the rate without).
     public var seriesStepsPerSecond: Double
+    /// How many places ahead the many-series case prefetches (1: the next series, as the detector).
+    public var prefetchAhead: Int
     /// Floating-point operations of one step (LSTM: 2·4H(H+I+1) + 2H, plus the variance row when present).
     public var flopsPerStep: Double
     /// GFLOP/s of the hot series.
@@ -48,7 +50,7 @@ public struct StepBenchResult: Sendable {
     /// One JSON line with every figure.
     public var json: String {
         var s = "{\"inference\":\"\(inference.rawValue)\",\"ns_per_step\":\(fmt(nsPerStep)),"
-            + "\"series_steps_per_s\":\(fmt(seriesStepsPerSecond)),"
+            + "\"series_steps_per_s\":\(fmt(seriesStepsPerSecond)),\"prefetch_ahead\":\(prefetchAhead),"
             + "\"flops_per_step\":\(fmt(flopsPerStep)),\"gflops\":\(fmt(gflops)),"
             + "\"gflops_many_series\":\(fmt(gflopsManySeries)),\"bytes_per_series\":\(bytesPerSeries),"
             + "\"ns_per_step_cpu\":\(fmt(nsPerStepCPU)),\"series_steps_per_s_cpu\":\(fmt(seriesStepsPerSecondCPU))"
@@ -209,13 +211,14 @@ public func benchmarkStep(shape: ModelShape, series: Int = 10_000, hotSteps: Int
         let (plain, plainCPU) = many(models, prefetch: false)
         rows.append((precision, ns, rate, plain, first.bytesPerStep, nsCPU, rateCPU, plainCPU))
         if precision == inference || (rows.count == 1 && headline.hot == 0) {
-            headline = (ns, nsCPU, plain, plainCPU, first.bytesPerStep)
+            headline = (ns, nsCPU, rate, rateCPU, first.bytesPerStep)
         }
     }
     if sink == .infinity { print("") } // keeps the work observable to the optimiser
 
     let used = rows.contains { $0.precision == inference } ? inference : .float32
     return StepBenchResult(inference: used, nsPerStep: headline.hot, seriesStepsPerSecond: headline.many,
+                           prefetchAhead: ahead,
                            flopsPerStep: flops, gflops: flops / headline.hot,
                            gflopsManySeries: flops * headline.many / 1e9, bytesPerSeries: headline.bytes,
                            nsPerStepCPU: headline.hotCPU, seriesStepsPerSecondCPU: headline.manyCPU, byPrecision: rows)
