@@ -352,13 +352,18 @@ AVX2 static float lstm_step_avx2(int hidden, const int8_t *panels, const uint16_
     return hsum8(mean) + head_b[0];
 }
 
+/// Whether this CPU runs the AVX2 kernels (checked per call: a load and a test of a word filled at start-up).
+static inline int has_avx2(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
 #endif
 
 void omen_i8_gates(float *out, float *outH, int n, const uint16_t *bias, const uint16_t *biasH,
                    const int8_t *panels, const uint16_t *su, const uint16_t *sv, float unit,
                    const float *u, int ku, const float *v, int kv, ptrdiff_t prefetch_delta) {
 #if OMEN_X86_64
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+    if (has_avx2()) {
         gates_avx2(out, outH, n, bias, biasH, panels, su, sv, unit, u, ku, v, kv, prefetch_delta);
         return;
     }
@@ -371,7 +376,7 @@ float omen_i8_lstm_step(int hidden, const int8_t *panels, const uint16_t *sx, co
                         const float *head_w, const float *head_b, int outputs,
                         const float *x, int ku, float *h, float *c, float *raw, ptrdiff_t prefetch_delta) {
 #if OMEN_X86_64
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") && hidden % 8 == 0) {
+    if (has_avx2() && hidden % 8 == 0) {
         return lstm_step_avx2(hidden, panels, sx, sh, unit, bias, head_w, head_b, outputs, x, ku, h, c, raw,
                               prefetch_delta);
     }

@@ -36,8 +36,8 @@ uint16_t omen_f16_bits(float f);
 
 /// Gate pre-activations of one step from int8 weights, with the two input vectors quantised to int16 on the fly
 /// (each with its own scale, max|·|/32767) so the products are exact integer sums:
-///   out[o]  = bias[o]  + su[o]·unit·us·Σ_j Qu[j][o]·uq[j]  (+ sv[o]·unit·vs·Σ_j Qv[j][o]·vq[j] when outH is NULL)
-///   outH[o] = biasH[o] + sv[o]·unit·vs·Σ_j Qv[j][o]·vq[j]                                   (when outH is not NULL)
+///   out[o]  = bias[o]  + su[o]·unit·us·Σ_j Qu[j][o]·uq[j]   (+ sv[o]·unit·vs·Σ_j Qv[j][o]·vq[j] if outH is NULL)
+///   outH[o] = biasH[o] + sv[o]·unit·vs·Σ_j Qv[j][o]·vq[j]    (if outH is not NULL: the GRU's separate h side)
 /// bias, biasH, su and sv are IEEE half-precision bits; `unit` is a power of two that brings the column scales
 /// (stored multiplied by 1/unit) back from the half-precision range.
 /// `n` outputs (a multiple of 16), `ku`, `kv` ≤ OMEN_I8_MAX_INPUTS. Weights in panels (see `omen_i8_panel_offset`):
@@ -55,14 +55,13 @@ void omen_i8_gates(float *out, float *outH, int n, const uint16_t *bias, const u
 /// then the head: returns w_m·h + b_m and writes w_v·h + b_v into *raw when `outputs` is 2 (else 0).
 /// σ and tanh are a rational approximation (absolute error below 1e-6). `hidden` ≤ OMEN_I8_MAX_INPUTS.
 float omen_i8_lstm_step(int hidden, const int8_t *panels, const uint16_t *sx, const uint16_t *sh, float unit,
-                        const uint16_t *bias,
-                        const float *head_w, const float *head_b, int outputs,
+                        const uint16_t *bias, const float *head_w, const float *head_b, int outputs,
                         const float *x, int ku, float *h, float *c, float *raw, ptrdiff_t prefetch_delta);
 
 /// `omen_i8_lstm_step` in portable C whatever the CPU (the reference for tests).
 float omen_i8_lstm_step_portable(int hidden, const int8_t *panels, const uint16_t *sx, const uint16_t *sh,
-                                 float unit, const uint16_t *bias, const float *head_w, const float *head_b, int outputs,
-                                 const float *x, int ku, float *h, float *c, float *raw);
+                                 float unit, const uint16_t *bias, const float *head_w, const float *head_b,
+                                 int outputs, const float *x, int ku, float *h, float *c, float *raw);
 
 /// `omen_i8_gates` in portable C whatever the CPU: the reference the AVX2 version must match (tests call it).
 void omen_i8_gates_portable(float *out, float *outH, int n, const uint16_t *bias, const uint16_t *biasH,
@@ -76,8 +75,8 @@ static inline size_t omen_i8_panel_offset(int n, int ku, int kv, int j, int o) {
     int pair = j < ku ? j / 2 : (ku + 1) / 2 + (j - ku) / 2;
     int second = j < ku ? j % 2 : (j - ku) % 2;
     int oo = o % 64;
-    return (size_t)panel * 64 * 2 * pairs + (size_t)pair * 2 * w + (size_t)(oo / 8) * 16 + (size_t)(oo % 8) * 2
-        + (size_t)second;
+    return (size_t)panel * 64 * 2 * (size_t)pairs + (size_t)pair * 2 * (size_t)w + (size_t)(oo / 8) * 16
+        + (size_t)(oo % 8) * 2 + (size_t)second;
 }
 
 #endif
