@@ -334,6 +334,13 @@ AVX2 static float lstm_step_avx2(int hidden, const int8_t *panels, const uint16_
                                  const float *x, int ku, float *h, float *c, float *raw, ptrdiff_t delta) {
     float a[4 * OMEN_I8_MAX_INPUTS] __attribute__((aligned(32)));
     gates_avx2(a, NULL, 4 * hidden, bias, NULL, panels, sx, sh, unit, x, ku, h, hidden, delta);
+    if (delta) {
+        // The next model's scales, biases and head, while the activations run (its panels were fetched during
+        // the products, one line per line read).
+        const char *tail = (const char *)sx + delta, *end = (const char *)(head_b + outputs) + delta;
+        for (; tail < end; tail += 64) _mm_prefetch(tail, _MM_HINT_T0);
+        _mm_prefetch(end - 1, _MM_HINT_T0);
+    }
     // Activations as one pass of independent vectors (the out-of-order core overlaps them), then the state.
     for (int k = 0; k < 3 * hidden; k += 8) _mm256_store_ps(a + k, sigmoid8(_mm256_load_ps(a + k)));
     for (int k = 3 * hidden; k < 4 * hidden; k += 8) _mm256_store_ps(a + k, tanh8(_mm256_load_ps(a + k)));

@@ -163,7 +163,8 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         if let next, next.byteCount == byteCount {
             let nextBase = next.storage.withUnsafeMutablePointerToElements { UnsafeRawPointer($0) }
             omen_prefetch_write(Unmanaged.passUnretained(next.storage).toOpaque())
-            omen_prefetch_range(nextBase + halvesAt, byteCount - halvesAt)
+            // The fused LSTM step fetches the rest after its products; the other cells take it in one burst.
+            if shape.cell != .lstm { omen_prefetch_range(nextBase + halvesAt, byteCount - halvesAt) }
             delta = storage.withUnsafeMutablePointerToElements { nextBase - UnsafeRawPointer($0) }
         }
         let cell = shape.cell
