@@ -1,0 +1,25 @@
+// With thousands of series a point's scorer state is cold: every history it ranks against and inserts into
+// costs cache misses, and in program order each miss waits for the code before it. Issuing the loads of every
+// line the point will touch at once, before any of that code, lets them overlap.
+
+import Foundation
+
+/// TEMPORARY A/B switch: OMEN_NO_SCORER_PREFETCH=1 turns the hint off.
+enum ScorerPrefetchSwitch {
+    static let on = ProcessInfo.processInfo.environment["OMEN_NO_SCORER_PREFETCH"] == nil
+}
+
+extension Scorer {
+    /// Starts loading the cache lines that scoring `input` will read and write (a hint: no effect on results).
+    @inline(__always)
+    func prefetch(_ input: ScoreInput) {
+        let v = input.value
+        guard v.isFinite, ScorerPrefetchSwitch.on else { return }
+        values.history.prefetch(forValue: v)
+        if let p = input.predicted, p.isFinite, residuals.history.isUsed { residuals.history.prefetch(forValue: v - p) }
+        if context.bins > 0 && context.applies { context.prefetch(at: input.timestamp) }
+        if changes.history.isUsed && previousValue.isFinite { changes.history.prefetch(forValue: v - previousValue) }
+        // The combined surprise is not known yet; its tail (refitted every point) is where the scan reads.
+        if selfScores.history.isUsed { selfScores.history.prefetch(bin: selfScores.upper.bin) }
+    }
+}
