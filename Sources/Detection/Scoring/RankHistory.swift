@@ -192,9 +192,12 @@ struct RankHistory: Sendable {
         omen_prefetch_write(UnsafeRawPointer(e + ringStart) + (signed ? 4 : 2) * head)
     }
 
-    /// Remembers `x`, forgetting the oldest value when full.
-    mutating func insert(_ x: Double) {
+    /// Remembers `x`, forgetting the oldest value when full. Returns the bin `x` went into and the bin of the
+    /// value forgotten (-1 if none) for magnitude histories; signed histories, which may re-anchor, return (-1, -1).
+    @discardableResult
+    mutating func insert(_ x: Double) -> (inserted: Int, evicted: Int) {
         let e = uniqueElements()
+        var result = (inserted: -1, evicted: -1)
         if signed {
             if count == capacity { add(e, offsetBin(offset(e, head)), -1) } else { count += 1 }
             let off = Float(x - center)
@@ -202,9 +205,16 @@ struct RankHistory: Sendable {
             add(e, offsetBin(off), 1)
         } else {
             let b = bin(of: x)
-            if count == capacity { add(e, Int(e[ringStart + head]), -1) } else { count += 1 }
+            if count == capacity {
+                let old = Int(e[ringStart + head])
+                add(e, old, -1)
+                result.evicted = old
+            } else {
+                count += 1
+            }
             e[ringStart + head] = UInt16(truncatingIfNeeded: b)
             add(e, b, 1)
+            result.inserted = b
         }
         head += 1
         if head == capacity { head = 0 }
@@ -216,6 +226,7 @@ struct RankHistory: Sendable {
                 reanchor()
             }
         }
+        return result
     }
 
     /// Whether the level or spread moved enough (a unit or a factor of two) that bins should be re-anchored;
