@@ -215,6 +215,7 @@ public struct Scorer: Sendable {
             return ScoreOutput(score: 0, lower: v, upper: v)
         }
         points += 1
+        prefetch(input)
         let ready = values.count >= config.minHistory
         var s = 0.0
         var lower = v, upper = v

@@ -30,12 +30,15 @@ struct BenchDetect: AsyncParsableCommand {
         let sorted = r.nanosecondsPerPoint.sorted()
         let median = sorted[sorted.count / 2]
         let perSecond = 1e9 / median
+        let cpuSorted = r.cpuNanosecondsPerPoint.sorted()
+        let cpuMedian = cpuSorted[cpuSorted.count / 2]
         if json {
             let runs = r.nanosecondsPerPoint.map { String(Int($0.rounded())) }.joined(separator: ",")
-            print("{\"bench\":\"detect\",\"series\":\(series),\"cell\":\"\(cell)\",\"scorer\":\"\(scorer)\",\"prefetch\":\(!noPrefetch),\"hidden\":\(hidden),\"ns_per_point\":\(Int(median.rounded())),\"points_per_s\":\(Int(perSecond)),\"runs_ns\":[\(runs)],\"score_sum\":\(r.scoreSum)}")
+            print("{\"bench\":\"detect\",\"series\":\(series),\"cell\":\"\(cell)\",\"scorer\":\"\(scorer)\",\"prefetch\":\(!noPrefetch),\"hidden\":\(hidden),\"ns_per_point\":\(Int(median.rounded())),\"cpu_ns_per_point\":\(Int(cpuMedian.rounded())),\"points_per_s\":\(Int(perSecond)),\"runs_ns\":[\(runs)],\"score_sum\":\(r.scoreSum)}")
         } else {
             print("detect: \(series) series × \(points) points per repetition, \(sorted.count) repetitions (setup \(String(format: "%.1f", r.setupSeconds)) s, not timed)")
             print("  ns per point (median): \(Int(median.rounded()))  → \(Int(perSecond)) points/s on one thread")
+            print("  CPU ns per point (median): \(Int(cpuMedian.rounded()))")
             print("  runs: \(r.nanosecondsPerPoint.map { String(Int($0.rounded())) }.joined(separator: " "))")
         }
     }

@@ -2,6 +2,12 @@ import Detection
 import Foundation
 import Recurrent
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// `omen bench detect`: the per-point work of a shard, alone on one thread: many series with trained models,
 /// each point scored, episode-checked and stepped (`SeriesDetector.process`), round-robin over the series as a
 /// busy daemon sees them, fetching the next series' weights meanwhile as a shard does (`prefetch: false` to
@@ -12,6 +18,9 @@ public enum DetectorBench {
         public var series: Int
         public var pointsPerRepeat: Int
         public var nanosecondsPerPoint: [Double]
+        /// The same in CPU time of the bench thread: on a loaded machine wall time also counts the time other
+        /// processes held the core, so A/B comparisons read this one.
+        public var cpuNanosecondsPerPoint: [Double]
         public var setupSeconds: Double
         /// Sum of every score computed (returned so the optimiser cannot drop the work; also a cheap check that
         /// two builds scored the same points alike).
@@ -32,10 +41,12 @@ public enum DetectorBench {
         let setupSeconds = monotonicSeconds() - setupStart
 
         var perPoint: [Double] = []
+        var cpuPerPoint: [Double] = []
         var i = warm
         var scoreSum = 0.0
         for _ in 0..<max(1, repeats) {
             let t0 = monotonicSeconds()
+            let c0 = benchThreadCPUSeconds()
             for _ in 0..<pointsPerSeries {
                 let ts = 1_700_000_000 + Double(i) * 60
                 for (s, d) in detectors.enumerated() {
@@ -48,9 +59,19 @@ public enum DetectorBench {
                 i += 1
             }
             let seconds = monotonicSeconds() - t0
+            let cpu = benchThreadCPUSeconds() - c0
             perPoint.append(seconds * 1e9 / Double(series * pointsPerSeries))
+            cpuPerPoint.append(cpu * 1e9 / Double(series * pointsPerSeries))
         }
         return Result(series: series, pointsPerRepeat: series * pointsPerSeries, nanosecondsPerPoint: perPoint,
+                      cpuNanosecondsPerPoint: cpuPerPoint,
                       setupSeconds: setupSeconds, scoreSum: scoreSum)
     }
+}
+
+/// CPU time of the calling thread in seconds.
+func benchThreadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

@@ -29,6 +29,10 @@ struct Calibrator: Sendable {
     var upper = TailFit()
     var lower = TailFit()
     private(set) var sinceRefresh = Int.max / 2
+    /// Whether an insert since the last refit reached the upper tail (magnitude histories): while none has, the k
+    /// largest values, and so the fit, are what they were, and a due refit is skipped (the second level refits at
+    /// every point, and almost every point lands below its tail).
+    private var upperTailTouched = true
     /// Refresh the tail fits after this many inserts: the fits move slowly and cost ~k order statistics.
     let refreshEvery: Int
     static let defaultRefresh = 32
@@ -50,13 +54,25 @@ struct Calibrator: Sendable {
     var count: Int { history.count }
 
     mutating func insert(_ x: Double) {
-        history.insert(x)
+        let (inserted, evicted) = history.insert(x)
+        // Signed histories report no bins (-1): they may have re-anchored, and their lower tail counts too.
+        if inserted < 0 || inserted >= upper.bin || evicted >= upper.bin { upperTailTouched = true }
         sinceRefresh += 1
-        if sinceRefresh >= refreshEvery { refreshTails() }
+        if sinceRefresh >= refreshEvery {
+            // Skipped only where the fit provably stays the same: a full tail (k fixed at `tailSize`) none of
+            // whose values arrived or left.
+            if !upperTailTouched && upper.bin >= 0 {
+                sinceRefresh = 0
+            } else {
+                refreshTails()
+            }
+        }
     }
 
     mutating func refreshTails() {
         sinceRefresh = 0
+        // Until the tail holds `tailSize` values, every insert changes which values it holds.
+        upperTailTouched = history.count < tailSize
         let n = history.count
         let k = min(tailSize, n)
         guard k >= 2 else { upper = TailFit(); lower = TailFit(); return }
@@ -138,6 +154,7 @@ struct Calibrator: Sendable {
 
     mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
         try history.decode(from: &r)
+        upperTailTouched = true
         sinceRefresh = try r.int()
         upper = TailFit(bin: try r.int(), threshold: try r.double(), meanExcess: try r.double())
         lower = TailFit(bin: try r.int(), threshold: try r.double(), meanExcess: try r.double())

@@ -13,6 +13,12 @@
 // 50 ± 1 would otherwise fall into three bins. They are re-anchored when the level or spread has moved (the
 // ring keeps each value's offset from the center as a Float) so a drifting level keeps its resolution.
 // Memory: 2 bytes per remembered magnitude or 4 per value, plus 2 bytes per bin (4 KB unsigned, 8 KB signed).
+//
+// Layout: one copy-on-write allocation per history (block totals, then per-bin counts, then the ring), so a point
+// pays one uniqueness check whose reference count shares its cache line with the block totals every query reads,
+// instead of one cold array header per buffer.
+
+import COmenSupport
 
 /// Logarithmic binning of magnitudes and signed values.
 enum LogBins {
@@ -62,14 +68,13 @@ struct RankHistory: Sendable {
     let signed: Bool
     let capacity: Int
     let binCount: Int
-    /// Counts in one buffer: `blocks` per-block totals (64 bins each), then one count per bin.
-    private(set) var counts: [UInt16]
-    /// Number of 64-bin blocks (the per-bin counts start at this index of `counts`).
+    /// Number of 64-bin blocks (the per-bin counts start at this index of the storage).
     let blocks: Int
-    /// Arrival-ordered bin indices (magnitude histories), `count` of them ending just before `head`.
-    private(set) var ring: [UInt16]
-    /// Arrival-ordered offsets from `center` (signed histories).
-    private(set) var offsets: [Float]
+    /// Index (in UInt16 elements) where the ring starts: bin indices (magnitudes) or Float offsets (values).
+    private let ringStart: Int
+    /// `blocks` per-block totals, `binCount` per-bin counts, then the ring, in one allocation. Copy-on-write: it is
+    /// only written after `isKnownUniquelyReferenced`, so a copied history never shares a mutation.
+    nonisolated(unsafe) private var storage: ManagedBuffer<Int, UInt16>
     /// Affine anchor of signed histories: bins are taken over (x − center) / scale.
     private(set) var center = 0.0
     private(set) var scale = 1.0
@@ -86,13 +91,16 @@ struct RankHistory: Sendable {
         self.capacity = capacity
         binCount = signed ? LogBins.signedCount : LogBins.magnitudeCount
         blocks = (binCount + Self.blockSize - 1) / Self.blockSize
-        counts = [UInt16](repeating: 0, count: blocks + binCount)
-        ring = signed ? [] : [UInt16](repeating: 0, count: capacity)
-        offsets = signed ? [Float](repeating: 0, count: capacity) : []
+        // Float offsets are read at 4-byte alignment.
+        ringStart = (blocks + binCount + 1) & ~1
+        storage = Self.allocate(ringStart + (signed ? 2 : 1) * capacity)
     }
 
     /// Bins per block of the first count level.
     static let blockSize = 64
+
+    /// The storage unused histories share (never written: a write would copy it first).
+    nonisolated(unsafe) private static let empty = allocate(0)
 
     /// An empty placeholder for stages that do not use this history (no allocation).
     init(unusedSigned signed: Bool) {
@@ -100,12 +108,47 @@ struct RankHistory: Sendable {
         capacity = 0
         binCount = 0
         blocks = 0
-        counts = []
-        ring = []
-        offsets = []
+        ringStart = 0
+        storage = Self.empty
     }
 
     var isUsed: Bool { capacity > 0 }
+
+    private static func allocate(_ elements: Int) -> ManagedBuffer<Int, UInt16> {
+        let buffer = ManagedBuffer<Int, UInt16>.create(minimumCapacity: elements) { _ in elements }
+        buffer.withUnsafeMutablePointerToElements { $0.initialize(repeating: 0, count: elements) }
+        return buffer
+    }
+
+    /// The elements, for reading (no uniqueness check).
+    @inline(__always)
+    private var elements: UnsafeMutablePointer<UInt16> {
+        storage.withUnsafeMutablePointerToElements { $0 }
+    }
+
+    /// The elements, for writing: copies the storage first when another history shares it.
+    @inline(__always)
+    private mutating func uniqueElements() -> UnsafeMutablePointer<UInt16> {
+        if !isKnownUniquelyReferenced(&storage) {
+            let n = storage.header
+            let copy = Self.allocate(n)
+            copy.withUnsafeMutablePointerToElements { to in
+                storage.withUnsafeMutablePointerToElements { from in to.update(from: from, count: n) }
+            }
+            storage = copy
+        }
+        return storage.withUnsafeMutablePointerToElements { $0 }
+    }
+
+    @inline(__always)
+    private func offset(_ e: UnsafeMutablePointer<UInt16>, _ i: Int) -> Float {
+        UnsafeRawPointer(e + ringStart).load(fromByteOffset: 4 * i, as: Float.self)
+    }
+
+    @inline(__always)
+    private func setOffset(_ e: UnsafeMutablePointer<UInt16>, _ i: Int, _ v: Float) {
+        UnsafeMutableRawPointer(e + ringStart).storeBytes(of: v, toByteOffset: 4 * i, as: Float.self)
+    }
 
     @inline(__always)
     func bin(of x: Double) -> Int {
@@ -120,18 +163,58 @@ struct RankHistory: Sendable {
     @inline(__always)
     private func offsetBin(_ offset: Float) -> Int { LogBins.signedBin(Double(offset) / scale) }
 
-    /// Remembers `x`, forgetting the oldest value when full.
-    mutating func insert(_ x: Double) {
+    /// Starts loading the cache lines that ranking and inserting `x` will touch: the reference count and block
+    /// totals, `x`'s block of bin counts and the ring slot the insert writes. Issued together, their misses
+    /// overlap instead of following one another through the point's dependent code.
+    @inline(__always)
+    func prefetch(forValue x: Double) {
+        guard capacity > 0 else { return }
+        let e = elements
+        omen_prefetch_write(Unmanaged.passUnretained(storage).toOpaque())
+        omen_prefetch_range(e, 2 * blocks)
+        let b = min(max(bin(of: x), 0), binCount - 1)
+        let first = blocks + (b & ~(Self.blockSize - 1))
+        omen_prefetch_range(e + first, 2 * min(Self.blockSize, blocks + binCount - first))
+        omen_prefetch_write(UnsafeRawPointer(e + ringStart) + (signed ? 4 : 2) * head)
+    }
+
+    /// As `prefetch(forValue:)` when the value is not known yet but its likely bin is (e.g. the tail's).
+    @inline(__always)
+    func prefetch(bin: Int) {
+        guard capacity > 0 else { return }
+        let e = elements
+        omen_prefetch_write(Unmanaged.passUnretained(storage).toOpaque())
+        omen_prefetch_range(e, 2 * blocks)
+        if bin >= 0 {
+            let first = blocks + (min(bin, binCount - 1) & ~(Self.blockSize - 1))
+            omen_prefetch_range(e + first, 2 * min(Self.blockSize, blocks + binCount - first))
+        }
+        omen_prefetch_write(UnsafeRawPointer(e + ringStart) + (signed ? 4 : 2) * head)
+    }
+
+    /// Remembers `x`, forgetting the oldest value when full. Returns the bin `x` went into and the bin of the
+    /// value forgotten (-1 if none) for magnitude histories; signed histories, which may re-anchor, return (-1, -1).
+    @discardableResult
+    mutating func insert(_ x: Double) -> (inserted: Int, evicted: Int) {
+        let e = uniqueElements()
+        var result = (inserted: -1, evicted: -1)
         if signed {
-            if count == capacity { add(offsetBin(offsets[head]), -1) } else { count += 1 }
+            if count == capacity { add(e, offsetBin(offset(e, head)), -1) } else { count += 1 }
             let off = Float(x - center)
-            offsets[head] = off
-            add(offsetBin(off), 1)
+            setOffset(e, head, off)
+            add(e, offsetBin(off), 1)
         } else {
             let b = bin(of: x)
-            if count == capacity { add(Int(ring[head]), -1) } else { count += 1 }
-            ring[head] = UInt16(truncatingIfNeeded: b)
-            add(b, 1)
+            if count == capacity {
+                let old = Int(e[ringStart + head])
+                add(e, old, -1)
+                result.evicted = old
+            } else {
+                count += 1
+            }
+            e[ringStart + head] = UInt16(truncatingIfNeeded: b)
+            add(e, b, 1)
+            result.inserted = b
         }
         head += 1
         if head == capacity { head = 0 }
@@ -143,6 +226,7 @@ struct RankHistory: Sendable {
                 reanchor()
             }
         }
+        return result
     }
 
     /// Whether the level or spread moved enough (a unit or a factor of two) that bins should be re-anchored;
@@ -161,9 +245,10 @@ struct RankHistory: Sendable {
     mutating func reanchor() {
         sinceAnchor = 0
         guard count > 0 else { return }
+        let e = uniqueElements()
         let start = (head - count + capacity) % capacity
         var vs = [Double](repeating: 0, count: count)
-        for j in 0..<count { vs[j] = center + Double(offsets[(start + j) % capacity]) }
+        for j in 0..<count { vs[j] = center + Double(offset(e, (start + j) % capacity)) }
         var sorted = vs
         sorted.sort()
         let median = sorted[count / 2]
@@ -171,30 +256,33 @@ struct RankHistory: Sendable {
         let newScale = max(iqr / 1.349, 1e-9 * max(abs(median), 1e-300), 1e-300)
         center = median
         scale = newScale
-        for j in 0..<count { offsets[(start + j) % capacity] = Float(vs[j] - median) }
+        for j in 0..<count { setOffset(e, (start + j) % capacity, Float(vs[j] - median)) }
         rebuildTree()
     }
 
     @inline(__always)
-    private mutating func add(_ bin: Int, _ delta: Int) {
-        let blocks = blocks
-        counts.withUnsafeMutableBufferPointer { c in
-            if delta > 0 {
-                c[bin >> 6] &+= 1
-                c[blocks + bin] &+= 1
-            } else {
-                c[bin >> 6] &-= 1
-                c[blocks + bin] &-= 1
-            }
+    private func add(_ c: UnsafeMutablePointer<UInt16>, _ bin: Int, _ delta: Int) {
+        if delta > 0 {
+            c[bin >> 6] &+= 1
+            c[blocks + bin] &+= 1
+        } else {
+            c[bin >> 6] &-= 1
+            c[blocks + bin] &-= 1
         }
     }
 
     /// Σ c[from..<to] (a short run of counts; integer sums vectorise).
     @inline(__always)
-    private static func sum(_ c: UnsafeBufferPointer<UInt16>, _ from: Int, _ to: Int) -> Int {
+    private static func sum(_ c: UnsafeMutablePointer<UInt16>, _ from: Int, _ to: Int) -> Int {
         var s: UInt32 = 0
         for i in from..<to { s &+= UInt32(c[i]) }
         return Int(s)
+    }
+
+    /// Whether the four bin counts c[i..<i+4] are all zero (one 8-byte load).
+    @inline(__always)
+    private static func emptyQuad(_ c: UnsafeMutablePointer<UInt16>, _ i: Int) -> Bool {
+        UnsafeRawPointer(c + i).loadUnaligned(as: UInt64.self) == 0
     }
 
     /// Values in bins 0...bin.
@@ -202,97 +290,96 @@ struct RankHistory: Sendable {
     func countAtOrBelow(bin: Int) -> Int {
         guard bin >= 0 else { return 0 }
         let b = min(bin, binCount - 1)
-        let blocks = blocks
-        let total = count
-        return counts.withUnsafeBufferPointer { c in
-            // Each level is summed from whichever end is nearer: at most half the blocks and half a block.
-            let block = b >> 6
-            let below = 2 * block <= blocks ? Self.sum(c, 0, block) : total - Self.sum(c, block, blocks)
-            let start = block << 6, end = min(start + Self.blockSize, binCount)
-            let within = 2 * (b + 1 - start) <= end - start
-                ? Self.sum(c, blocks + start, blocks + b + 1)
-                : Int(c[block]) - Self.sum(c, blocks + b + 1, blocks + end)
-            return below + within
-        }
+        let c = elements
+        // Each level is summed from whichever end is nearer: at most half the blocks and half a block.
+        let block = b >> 6
+        let below = 2 * block <= blocks ? Self.sum(c, 0, block) : count - Self.sum(c, block, blocks)
+        let start = block << 6, end = min(start + Self.blockSize, binCount)
+        let within = 2 * (b + 1 - start) <= end - start
+            ? Self.sum(c, blocks + start, blocks + b + 1)
+            : Int(c[block]) - Self.sum(c, blocks + b + 1, blocks + end)
+        return below + within
     }
 
     /// The bin of the k-th smallest remembered value (k in 1...count).
     func bin(ofRank k: Int) -> Int {
-        let blocks = blocks, binCount = binCount
-        return counts.withUnsafeBufferPointer { c in
-            if 2 * k > count {
-                // High ranks (the tails' order statistics) are found from the top, scanning fewer blocks.
-                var remaining = count - k + 1
-                var block = blocks - 1
-                while block > 0 && Int(c[block]) < remaining {
-                    remaining -= Int(c[block])
-                    block -= 1
-                }
-                let first = block << 6
-                var bin = min(first + Self.blockSize, binCount) - 1
-                while bin > first && Int(c[blocks + bin]) < remaining {
-                    remaining -= Int(c[blocks + bin])
-                    bin -= 1
-                }
-                return bin
-            }
-            var remaining = k
-            var block = 0
-            while block < blocks - 1 && Int(c[block]) < remaining {
+        let c = elements
+        if 2 * k > count {
+            // High ranks (the tails' order statistics) are found from the top, scanning fewer blocks.
+            var remaining = count - k + 1
+            var block = blocks - 1
+            while block > 0 && Int(c[block]) < remaining {
                 remaining -= Int(c[block])
-                block += 1
+                block -= 1
             }
-            var bin = block << 6
-            let last = min(bin + Self.blockSize, binCount) - 1
-            while bin < last && Int(c[blocks + bin]) < remaining {
+            let first = block << 6
+            var bin = min(first + Self.blockSize, binCount) - 1
+            while bin > first && Int(c[blocks + bin]) < remaining {
                 remaining -= Int(c[blocks + bin])
-                bin += 1
+                bin -= 1
             }
-            return bin // 0-based bin index of the k-th value
+            return bin
         }
+        var remaining = k
+        var block = 0
+        while block < blocks - 1 && Int(c[block]) < remaining {
+            remaining -= Int(c[block])
+            block += 1
+        }
+        var bin = block << 6
+        let last = min(bin + Self.blockSize, binCount) - 1
+        while bin < last && Int(c[blocks + bin]) < remaining {
+            remaining -= Int(c[blocks + bin])
+            bin += 1
+        }
+        return bin // 0-based bin index of the k-th value
     }
 
     /// Writes the bins of the `k` largest remembered values into `out[0..<k]`, largest first (a bin repeats once
-    /// per value in it): one scan down from the top block, skipping empty blocks, where k separate order
-    /// statistics would each walk the whole structure. `k` must be at most `count`.
+    /// per value in it): one scan down from the top block, skipping empty blocks and runs of four empty bins,
+    /// where k separate order statistics would each walk the whole structure. `k` must be at most `count`.
     func largestBins(_ k: Int, into out: UnsafeMutablePointer<Int>) {
-        let blocks = blocks, binCount = binCount
-        counts.withUnsafeBufferPointer { c in
-            var filled = 0
-            var block = blocks - 1
-            while filled < k && block >= 0 {
-                if c[block] != 0 {
-                    var bin = min((block << 6) + Self.blockSize, binCount) - 1
-                    let first = block << 6
-                    while filled < k && bin >= first {
-                        var n = Int(c[blocks + bin])
-                        while n > 0 && filled < k { out[filled] = bin; filled += 1; n -= 1 }
-                        bin -= 1
+        let c = elements
+        var filled = 0
+        var block = blocks - 1
+        while filled < k && block >= 0 {
+            if c[block] != 0 {
+                let first = block << 6
+                var bin = min(first + Self.blockSize, binCount) - 1
+                while filled < k && bin >= first {
+                    if bin - 3 >= first && Self.emptyQuad(c, blocks + bin - 3) {
+                        bin -= 4
+                        continue
                     }
+                    var n = Int(c[blocks + bin])
+                    while n > 0 && filled < k { out[filled] = bin; filled += 1; n -= 1 }
+                    bin -= 1
                 }
-                block -= 1
             }
+            block -= 1
         }
     }
 
     /// Writes the bins of the `k` smallest remembered values into `out[0..<k]`, smallest first.
     func smallestBins(_ k: Int, into out: UnsafeMutablePointer<Int>) {
-        let blocks = blocks, binCount = binCount
-        counts.withUnsafeBufferPointer { c in
-            var filled = 0
-            var block = 0
-            while filled < k && block < blocks {
-                if c[block] != 0 {
-                    var bin = block << 6
-                    let end = min(bin + Self.blockSize, binCount)
-                    while filled < k && bin < end {
-                        var n = Int(c[blocks + bin])
-                        while n > 0 && filled < k { out[filled] = bin; filled += 1; n -= 1 }
-                        bin += 1
+        let c = elements
+        var filled = 0
+        var block = 0
+        while filled < k && block < blocks {
+            if c[block] != 0 {
+                var bin = block << 6
+                let end = min(bin + Self.blockSize, binCount)
+                while filled < k && bin < end {
+                    if bin + 4 <= end && Self.emptyQuad(c, blocks + bin) {
+                        bin += 4
+                        continue
                     }
+                    var n = Int(c[blocks + bin])
+                    while n > 0 && filled < k { out[filled] = bin; filled += 1; n -= 1 }
+                    bin += 1
                 }
-                block += 1
             }
+            block += 1
         }
     }
 
@@ -300,17 +387,17 @@ struct RankHistory: Sendable {
     /// a single count read.
     @inline(__always)
     func allShareBin(of x: Double) -> Bool {
-        count > 0 && Int(counts[blocks + bin(of: x)]) == count
+        count > 0 && Int(elements[blocks + bin(of: x)]) == count
     }
-
 
     /// Rebuilds the counts from the ring (after a checkpoint restore or a re-anchoring).
     mutating func rebuildTree() {
-        for i in counts.indices { counts[i] = 0 }
+        let e = uniqueElements()
+        e.update(repeating: 0, count: blocks + binCount)
         let start = (head - count + capacity) % max(capacity, 1)
         for j in 0..<count {
             let i = (start + j) % capacity
-            add(signed ? offsetBin(offsets[i]) : Int(ring[i]), 1)
+            add(e, signed ? offsetBin(offset(e, i)) : Int(e[ringStart + i]), 1)
         }
     }
 
@@ -321,8 +408,12 @@ struct RankHistory: Sendable {
         w.double(center)
         w.double(scale)
         w.int(sinceAnchor)
-        for b in ring { w.u16(b) }
-        for o in offsets { w.float(o) }
+        let e = elements
+        if signed {
+            for i in 0..<capacity { w.float(offset(e, i)) }
+        } else {
+            for i in 0..<capacity { w.u16(e[ringStart + i]) }
+        }
     }
 
     mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
@@ -341,14 +432,18 @@ struct RankHistory: Sendable {
         guard center.isFinite, scale.isFinite, scale > 0 else {
             throw ScorerRestoreError("scorer checkpoint has an invalid value anchor; the series will recalibrate")
         }
-        for i in ring.indices {
-            let b = try r.u16()
-            guard Int(b) < binCount else {
-                throw ScorerRestoreError("scorer checkpoint has a history bin out of range; the series will recalibrate")
+        let e = uniqueElements()
+        if signed {
+            for i in 0..<capacity { setOffset(e, i, try r.float()) }
+        } else {
+            for i in 0..<capacity {
+                let b = try r.u16()
+                guard Int(b) < binCount else {
+                    throw ScorerRestoreError("scorer checkpoint has a history bin out of range; the series will recalibrate")
+                }
+                e[ringStart + i] = b
             }
-            ring[i] = b
         }
-        for i in offsets.indices { offsets[i] = try r.float() }
         rebuildTree()
     }
 }

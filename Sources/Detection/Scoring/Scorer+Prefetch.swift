@@ -1,0 +1,20 @@
+// With thousands of series a point's scorer state is cold: every history it ranks against and inserts into
+// costs cache misses, and in program order each miss waits for the code before it. Issuing the loads of every
+// line the point will touch at once, before any of that code, lets them overlap. (`omen bench detect`, 10,000
+// series: CPU time per point 5.0-5.6 µs without, 4.3-4.8 µs with. Issuing them one point ahead from the shard
+// instead, or as well, measured no better.)
+
+extension Scorer {
+    /// Starts loading the cache lines that scoring `input` will read and write (a hint: no effect on results).
+    @inline(__always)
+    func prefetch(_ input: ScoreInput) {
+        let v = input.value
+        guard v.isFinite else { return }
+        values.history.prefetch(forValue: v)
+        if let p = input.predicted, p.isFinite, residuals.history.isUsed { residuals.history.prefetch(forValue: v - p) }
+        if context.bins > 0 && context.applies { context.prefetch(at: input.timestamp) }
+        if changes.history.isUsed && previousValue.isFinite { changes.history.prefetch(forValue: v - previousValue) }
+        // The combined surprise is not known yet; its tail (refitted every point) is where the scan reads.
+        if selfScores.history.isUsed { selfScores.history.prefetch(bin: selfScores.upper.bin) }
+    }
+}
