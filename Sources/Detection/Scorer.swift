@@ -173,6 +173,7 @@ public struct Scorer: Sendable {
     var gaussianZ: Calibrator
     /// Divisor of z from the Gaussian calibration (1 = the head's spread is trusted as is).
     var gaussianScale = 1.0
+    var gaussianReference = GaussianReference()
     /// Values per time of day (contextual term).
     var context: TimeOfDayContext
     var spread: SpreadTracker
@@ -346,7 +347,7 @@ public struct Scorer: Sendable {
             residuals.insert(calibratedMagnitude(r, spreadHint))
             if config.usesGaussianCalibration {
                 gaussianZ.insert(abs(r) / gaussianSpread(spreadHint))
-                if gaussianZ.sinceRefresh == 0 { gaussianScale = gaussianZ.calibrationScale() }
+                if gaussianZ.sinceRefresh == 0 { gaussianScale = gaussianZ.calibrationScale(reference: &gaussianReference) }
             }
             spread.update(residual: r, value: v)
             if residuals.sinceRefresh == 0 {

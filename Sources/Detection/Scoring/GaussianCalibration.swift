@@ -27,14 +27,24 @@ extension Surprise {
     }
 }
 
+/// g_k for the history size it was computed at: it only changes while the history fills, so a full history
+/// refreshes its scale without solving for it again.
+struct GaussianReference: Sendable {
+    var count = -1
+    var z = 0.0
+}
+
 extension Calibrator {
     /// For a history of Gaussian |z|: the factor the predicted spread must be widened by so that the k-th
     /// largest past |z| sits where a Gaussian puts it (at least 1).
-    func calibrationScale() -> Double {
+    func calibrationScale(reference: inout GaussianReference) -> Double {
         let n = history.count
         guard upper.bin >= 0, n >= 2 else { return 1 }
-        let k = Double(min(tailSize, n))
-        let g = Surprise.gaussianTwoSidedInverse(surprise: log10((Double(n) + 1) / k))
+        if reference.count != n {
+            let k = Double(min(tailSize, n))
+            reference = GaussianReference(count: n, z: Surprise.gaussianTwoSidedInverse(surprise: log10((Double(n) + 1) / k)))
+        }
+        let g = reference.z
         guard g > 0, upper.threshold.isFinite else { return 1 }
         return max(1, upper.threshold / g)
     }
