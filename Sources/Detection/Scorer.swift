@@ -89,7 +89,7 @@ public struct ScoringConfig: Sendable, Equatable {
     public var changeWeight: Double = 0.3
     /// Calibrated stage: weight of the Gaussian-head surprise averaged with the calibrated residual surprise.
     public var gaussianWeight: Double = 0.3
-    /// Calibrated stage: rescale the Gaussian head's z by how far this series' own past z's reach beyond what a
+    /// Gaussian and calibrated stages: rescale the Gaussian head's z by how far this series' own past z's reach beyond what a
     /// Gaussian would give: z is divided by max(1, z_k / g_k), where z_k is the `gaussianTail`-th largest past
     /// |z| and g_k the |z| a Gaussian exceeds with the same probability. A head that is overconfident on this
     /// series (recurring spikes far outside its predicted spread) is discounted; a calibrated one is left alone.
@@ -130,8 +130,11 @@ public struct ScoringConfig: Sendable, Equatable {
 
     public init(kind: ScorerKind) { self.kind = kind }
 
-    /// Whether the Gaussian calibration keeps a history (only the calibrated stage blends the Gaussian head in).
-    var usesGaussianCalibration: Bool { kind == .calibrated && gaussianWeight > 0 && gaussianCalibration }
+    /// Whether the Gaussian calibration keeps a history: the gaussian stage, and the calibrated stage when it
+    /// blends the Gaussian head in.
+    var usesGaussianCalibration: Bool {
+        gaussianCalibration && (kind == .gaussian || (kind == .calibrated && gaussianWeight > 0))
+    }
 
     /// Bytes of scorer state one series holds with this configuration (for capacity planning).
     public var bytesPerSeries: Int {
@@ -322,8 +325,7 @@ public struct Scorer: Sendable {
         case .residual:
             return abs(r) / spread.spread * Surprise.log10e
         case .gaussian:
-            let sd = gaussianSpread(spreadHint)
-            return Surprise.gaussianTwoSided(r / sd)
+            return Surprise.gaussianTwoSided(r / (gaussianSpread(spreadHint) * gaussianScale))
         case .likelihood:
             // HTM's raw score is 0 when predicted and 1 when not: |r| in units of 4 spreads, clipped at 1.
             let raw = min(1, abs(r) / (4 * spread.spread))
@@ -345,20 +347,28 @@ public struct Scorer: Sendable {
         switch config.kind {
         case .calibrated:
             residuals.insert(calibratedMagnitude(r, spreadHint))
-            if config.usesGaussianCalibration {
-                gaussianZ.insert(abs(r) / gaussianSpread(spreadHint))
-                if gaussianZ.sinceRefresh == 0 { gaussianScale = gaussianZ.calibrationScale(reference: &gaussianReference) }
-            }
+            observeGaussian(residual: r, spreadHint: spreadHint)
             spread.update(residual: r, value: v)
             if residuals.sinceRefresh == 0 {
                 residualBand = residuals.quantile(1 - pow(10, -config.bandSurprise)) ?? 0
                 if config.standardise { residualBand *= gaussianSpread(spreadHint) }
             }
-        case .residual, .gaussian, .dynamic:
+        case .gaussian:
+            observeGaussian(residual: r, spreadHint: spreadHint)
+            spread.update(residual: r, value: v)
+        case .residual, .dynamic:
             spread.update(residual: r, value: v)
         case .likelihood:
             break // updated while scoring
         }
+    }
+
+    /// Adds this point's Gaussian |z| to the calibration's history (and refreshes the scale with its tail).
+    @inline(__always)
+    mutating func observeGaussian(residual r: Double, spreadHint: Double?) {
+        guard config.usesGaussianCalibration else { return }
+        gaussianZ.insert(abs(r) / gaussianSpread(spreadHint))
+        if gaussianZ.sinceRefresh == 0 { gaussianScale = gaussianZ.calibrationScale(reference: &gaussianReference) }
     }
 
     /// The predicted standard deviation, or a Laplace-consistent fallback from the running spread.
@@ -376,7 +386,7 @@ public struct Scorer: Sendable {
         case .residual, .likelihood, .dynamic:
             return spread.spread * b / Surprise.log10e
         case .gaussian:
-            return gaussianSpread(spreadHint) * (2 * b / Surprise.log10e).squareRoot()
+            return gaussianSpread(spreadHint) * gaussianScale * (2 * b / Surprise.log10e).squareRoot()
         }
     }
 

@@ -278,8 +278,8 @@ struct ScoringSelfCalibrationTests {
 struct ScoringGaussianCalibrationTests {
     /// Scores (no onset filter) of a series whose Gaussian head is calibrated on ordinary points (spread 1 for
     /// noise of sd 1) but which spikes by +30 (z = 30) every 50 points from point 400, and by +`last` once at 2900.
-    static func overconfidentSpikes(calibrate: Bool, last: Double = 30) -> [Double] {
-        var config = ScoringConfig()
+    static func overconfidentSpikes(_ kind: ScorerKind = .calibrated, calibrate: Bool, last: Double = 30) -> [Double] {
+        var config = ScoringConfig(kind: kind)
         config.history = 2000
         config.onsetWindow = 0
         config.gaussianCalibration = calibrate
@@ -298,9 +298,10 @@ struct ScoringGaussianCalibrationTests {
     /// A spike the head calls a z = 30 event stops scoring once the series has had it many times (its own z's
     /// say the head's spread is too narrow for it), while the first one is flagged at once and the normal
     /// stretches stay quiet.
-    @Test func recurringOverconfidentSpikesAreDiscounted() {
-        let on = Self.overconfidentSpikes(calibrate: true)
-        let off = Self.overconfidentSpikes(calibrate: false)
+    @Test(arguments: [ScorerKind.calibrated, .gaussian])
+    func recurringOverconfidentSpikesAreDiscounted(kind: ScorerKind) {
+        let on = Self.overconfidentSpikes(kind, calibrate: true)
+        let off = Self.overconfidentSpikes(kind, calibrate: false)
         #expect(on[400] >= flagThreshold, "first spike scored \(on[400])")
         for t in [2700, 2750, 2800, 2850] {
             #expect(on[t] < flagThreshold, "spike \(t) scored \(on[t]) with the calibration")
@@ -312,8 +313,9 @@ struct ScoringGaussianCalibrationTests {
 
     /// A spike far beyond the ones the series keeps having is still flagged at once after the calibration has
     /// widened the spread.
-    @Test func aNewLargerSpikeIsStillFlagged() {
-        let on = Self.overconfidentSpikes(calibrate: true, last: 300)
+    @Test(arguments: [ScorerKind.calibrated, .gaussian])
+    func aNewLargerSpikeIsStillFlagged(kind: ScorerKind) {
+        let on = Self.overconfidentSpikes(kind, calibrate: true, last: 300)
         #expect(on[2900] >= flagThreshold, "larger spike scored \(on[2900])")
     }
 
