@@ -94,7 +94,8 @@ public struct ScoringConfig: Sendable, Equatable {
     /// |z| and g_k the |z| a Gaussian exceeds with the same probability. A head that is overconfident on this
     /// series (recurring spikes far outside its predicted spread) is discounted; a calibrated one is left alone.
     public var gaussianCalibration: Bool = true
-    /// Rank of the past |z| the Gaussian calibration compares with its Gaussian counterpart (the k-th largest).
+    /// Rank of the past |z| the Gaussian calibration compares with its Gaussian counterpart (the k-th largest; at
+    /// most 255).
     public var gaussianTail: Int = 10
     /// Calibrated stage: rank |residual| / predicted spread (model units) instead of raw |residual|.
     public var standardise: Bool = false
@@ -145,7 +146,10 @@ public struct ScoringConfig: Sendable, Equatable {
         if changeWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
         if frozenDetection { b += (h + 63) / 64 * 8 }
         if selfWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
-        if usesGaussianCalibration { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
+        if usesGaussianCalibration {
+            let k = min(max(2, gaussianTail), 255)
+            b += GaussianCalibration.blocks * (4 * k + 1 + 4) + 64
+        }
         if contextWeight > 0 { b += max(contextBins, 1) * (8 * max(contextHistory, 1) + 8) }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if kind == .likelihood { b += 8 * likelihoodWindow }
@@ -172,11 +176,10 @@ public struct Scorer: Sendable {
     var previousValue = Double.nan
     /// Calibration of the combined surprise against its own past (second-level calibration).
     var selfScores: Calibrator
-    /// Calibration of the Gaussian head's |z| (Gaussian calibration).
-    var gaussianZ: Calibrator
+    /// The largest recent Gaussian |z| and the spread correction they imply (Gaussian calibration).
+    var gaussian: GaussianCalibration
     /// Divisor of z from the Gaussian calibration (1 = the head's spread is trusted as is).
-    var gaussianScale = 1.0
-    var gaussianReference = GaussianReference()
+    var gaussianScale: Double { gaussian.scale }
     /// Values per time of day (contextual term).
     var context: TimeOfDayContext
     var spread: SpreadTracker
@@ -212,9 +215,9 @@ public struct Scorer: Sendable {
         selfScores = config.selfWeight > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize, refreshEvery: 1)
             : Calibrator(unusedSigned: false)
-        gaussianZ = config.usesGaussianCalibration
-            ? Calibrator(signed: false, capacity: h, tailSize: config.gaussianTail)
-            : Calibrator(unusedSigned: false)
+        gaussian = config.usesGaussianCalibration
+            ? GaussianCalibration(history: h, k: config.gaussianTail)
+            : GaussianCalibration(unused: ())
         context = config.contextWeight > 0
             ? TimeOfDayContext(bins: config.contextBins, capacity: config.contextHistory, tailSize: config.tailSize)
             : TimeOfDayContext(unused: ())
@@ -367,8 +370,7 @@ public struct Scorer: Sendable {
     @inline(__always)
     mutating func observeGaussian(residual r: Double, spreadHint: Double?) {
         guard config.usesGaussianCalibration else { return }
-        gaussianZ.insert(abs(r) / gaussianSpread(spreadHint))
-        if gaussianZ.sinceRefresh == 0 { gaussianScale = gaussianZ.calibrationScale(reference: &gaussianReference) }
+        gaussian.insert(abs(r) / gaussianSpread(spreadHint))
     }
 
     /// The predicted standard deviation, or a Laplace-consistent fallback from the running spread.
@@ -403,7 +405,7 @@ public struct Scorer: Sendable {
         if config.changeWeight > 0 { changes.encode(into: &w); w.double(previousValue) }
         if config.selfWeight > 0 { selfScores.encode(into: &w) }
         if config.contextWeight > 0 { context.encode(into: &w) }
-        if config.usesGaussianCalibration { gaussianZ.encode(into: &w); w.double(gaussianScale) }
+        if config.usesGaussianCalibration { gaussian.encode(into: &w) }
         spread.encode(into: &w)
         onset.encode(into: &w)
         frozen.encode(into: &w)
@@ -432,7 +434,7 @@ public struct Scorer: Sendable {
         if config.changeWeight > 0 { try changes.decode(from: &r); previousValue = try r.double() }
         if config.selfWeight > 0 && version >= 2 { try selfScores.decode(from: &r) }
         if config.contextWeight > 0 && version >= 3 { try context.decode(from: &r) }
-        if config.usesGaussianCalibration && version >= 4 { try gaussianZ.decode(from: &r); gaussianScale = try r.double() }
+        if config.usesGaussianCalibration && version >= 4 { try gaussian.decode(from: &r) }
         try spread.decode(from: &r)
         try onset.decode(from: &r)
         try frozen.decode(from: &r)

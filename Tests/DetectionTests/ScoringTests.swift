@@ -333,6 +333,19 @@ struct ScoringGaussianCalibrationTests {
         #expect(scorer.gaussianScale < 1.25, "scale \(scorer.gaussianScale)")
     }
 
+    /// The correction follows the k largest |z| of the recent window only: two z = 50 points widen the spread at
+    /// once, and once their block has left the window the scale is back near 1.
+    @Test func calibrationForgetsWithItsWindow() {
+        var g = GaussianCalibration(history: 160, k: 2) // 16 blocks of 10 points
+        var noise = Noise(seed: 31)
+        g.insert(50)
+        g.insert(50)
+        for _ in 0..<40 { g.insert(abs(noise.gaussian())) }
+        #expect(g.scale > 10, "scale \(g.scale) with the spikes in the window")
+        for _ in 0..<200 { g.insert(abs(noise.gaussian())) }
+        #expect(g.scale < 2, "scale \(g.scale) after they left")
+    }
+
     /// The inverse Gaussian tail returns the |z| whose two-sided surprise was asked for.
     @Test func inverseGaussianTailRoundTrips() {
         for s in [0.5, 1, 3, 10, 50] {
@@ -442,7 +455,7 @@ struct ScoringCheckpointTests {
         blob[0] = 3
         let b = try Scorer(config: ScoringConfig(), checkpoint: blob)
         #expect(b.points == 600)
-        #expect(b.gaussianZ.count == 0 && b.gaussianScale == 1)
+        #expect(b.gaussian.seen.allSatisfy { $0 == 0 } && b.gaussianScale == 1)
         #expect(b.residuals.count == a.residuals.count)
     }
 
