@@ -48,8 +48,8 @@ public struct LearningConfig: Sendable, Equatable {
 /// The episode state machine and alerting discipline.
 public struct EpisodeConfig: Sendable, Equatable {
     /// A score at or above this opens an episode. Scores are s / (s + 4) with s = −log10 p, so 0.35 means a tail
-    /// probability of about 6e-3 for an onset: NAB's sweep selects 0.36–0.38 for its standard profile and
-    /// 0.38–0.40 for its low-false-positive one.
+    /// probability of about 6e-3 for an onset: NAB's sweep selects 0.37–0.38 for its standard profile and for its
+    /// low-false-positive one.
     public var threshold: Double = 0.35
     /// Normal points in a row that close an episode.
     public var closeAfter: Int = 10

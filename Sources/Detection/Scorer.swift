@@ -89,6 +89,14 @@ public struct ScoringConfig: Sendable, Equatable {
     public var changeWeight: Double = 0.3
     /// Calibrated stage: weight of the Gaussian-head surprise averaged with the calibrated residual surprise.
     public var gaussianWeight: Double = 0.3
+    /// Gaussian and calibrated stages: rescale the Gaussian head's z by how far this series' own past z's reach beyond what a
+    /// Gaussian would give: z is divided by max(1, z_k / g_k), where z_k is the `gaussianTail`-th largest past
+    /// |z| and g_k the |z| a Gaussian exceeds with the same probability. A head that is overconfident on this
+    /// series (recurring spikes far outside its predicted spread) is discounted; a calibrated one is left alone.
+    public var gaussianCalibration: Bool = true
+    /// Rank of the past |z| the Gaussian calibration compares with its Gaussian counterpart (the k-th largest; at
+    /// most 255).
+    public var gaussianTail: Int = 10
     /// Calibrated stage: rank |residual| / predicted spread (model units) instead of raw |residual|.
     public var standardise: Bool = false
     /// Memory of the running spread (residual and likelihood stages), in points.
@@ -123,6 +131,12 @@ public struct ScoringConfig: Sendable, Equatable {
 
     public init(kind: ScorerKind) { self.kind = kind }
 
+    /// Whether the Gaussian calibration keeps a history: the gaussian stage, and the calibrated stage when it
+    /// blends the Gaussian head in.
+    var usesGaussianCalibration: Bool {
+        gaussianCalibration && (kind == .gaussian || (kind == .calibrated && gaussianWeight > 0))
+    }
+
     /// Bytes of scorer state one series holds with this configuration (for capacity planning).
     public var bytesPerSeries: Int {
         let h = min(max(history, 1), Int(UInt16.max))
@@ -132,6 +146,10 @@ public struct ScoringConfig: Sendable, Equatable {
         if changeWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
         if frozenDetection { b += (h + 63) / 64 * 8 }
         if selfWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
+        if usesGaussianCalibration {
+            let k = min(max(2, gaussianTail), 255)
+            b += GaussianCalibration.blocks * (4 * k + 1 + 4) + 64
+        }
         if contextWeight > 0 { b += max(contextBins, 1) * (8 * max(contextHistory, 1) + 8) }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if kind == .likelihood { b += 8 * likelihoodWindow }
@@ -158,6 +176,10 @@ public struct Scorer: Sendable {
     var previousValue = Double.nan
     /// Calibration of the combined surprise against its own past (second-level calibration).
     var selfScores: Calibrator
+    /// The largest recent Gaussian |z| and the spread correction they imply (Gaussian calibration).
+    var gaussian: GaussianCalibration
+    /// Divisor of z from the Gaussian calibration (1 = the head's spread is trusted as is).
+    var gaussianScale: Double { gaussian.scale }
     /// Values per time of day (contextual term).
     var context: TimeOfDayContext
     var spread: SpreadTracker
@@ -170,9 +192,9 @@ public struct Scorer: Sendable {
     /// Half-width of the residual band, refreshed with the residual tail fits.
     var residualBand = 0.0
 
-    /// Version 2 adds the second-level calibration history, version 3 the time-of-day histories; older
-    /// checkpoints still restore (what they lack starts empty).
-    static let checkpointVersion: UInt8 = 3
+    /// Version 2 adds the second-level calibration history, version 3 the time-of-day histories, version 4 the
+    /// Gaussian calibration's history of |z|; older checkpoints still restore (what they lack starts empty).
+    static let checkpointVersion: UInt8 = 4
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0
@@ -193,6 +215,9 @@ public struct Scorer: Sendable {
         selfScores = config.selfWeight > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize, refreshEvery: 1)
             : Calibrator(unusedSigned: false)
+        gaussian = config.usesGaussianCalibration
+            ? GaussianCalibration(history: h, k: config.gaussianTail)
+            : GaussianCalibration(unused: ())
         context = config.contextWeight > 0
             ? TimeOfDayContext(bins: config.contextBins, capacity: config.contextHistory, tailSize: config.tailSize)
             : TimeOfDayContext(unused: ())
@@ -300,12 +325,11 @@ public struct Scorer: Sendable {
             let cal = residuals.count >= config.minHistory ? residuals.upperSurprise(calibratedMagnitude(r, spreadHint)) : 0
             guard config.gaussianWeight > 0 else { return cal }
             let g = min(config.gaussianWeight, 1)
-            return (1 - g) * cal + g * Surprise.gaussianTwoSided(r / gaussianSpread(spreadHint))
+            return (1 - g) * cal + g * Surprise.gaussianTwoSided(r / (gaussianSpread(spreadHint) * gaussianScale))
         case .residual:
             return abs(r) / spread.spread * Surprise.log10e
         case .gaussian:
-            let sd = gaussianSpread(spreadHint)
-            return Surprise.gaussianTwoSided(r / sd)
+            return Surprise.gaussianTwoSided(r / (gaussianSpread(spreadHint) * gaussianScale))
         case .likelihood:
             // HTM's raw score is 0 when predicted and 1 when not: |r| in units of 4 spreads, clipped at 1.
             let raw = min(1, abs(r) / (4 * spread.spread))
@@ -327,16 +351,27 @@ public struct Scorer: Sendable {
         switch config.kind {
         case .calibrated:
             residuals.insert(calibratedMagnitude(r, spreadHint))
+            observeGaussian(residual: r, spreadHint: spreadHint)
             spread.update(residual: r, value: v)
             if residuals.sinceRefresh == 0 {
                 residualBand = residuals.quantile(1 - pow(10, -config.bandSurprise)) ?? 0
                 if config.standardise { residualBand *= gaussianSpread(spreadHint) }
             }
-        case .residual, .gaussian, .dynamic:
+        case .gaussian:
+            observeGaussian(residual: r, spreadHint: spreadHint)
+            spread.update(residual: r, value: v)
+        case .residual, .dynamic:
             spread.update(residual: r, value: v)
         case .likelihood:
             break // updated while scoring
         }
+    }
+
+    /// Adds this point's Gaussian |z| to the calibration's history (and refreshes the scale with its tail).
+    @inline(__always)
+    mutating func observeGaussian(residual r: Double, spreadHint: Double?) {
+        guard config.usesGaussianCalibration else { return }
+        gaussian.insert(abs(r) / gaussianSpread(spreadHint))
     }
 
     /// The predicted standard deviation, or a Laplace-consistent fallback from the running spread.
@@ -354,7 +389,7 @@ public struct Scorer: Sendable {
         case .residual, .likelihood, .dynamic:
             return spread.spread * b / Surprise.log10e
         case .gaussian:
-            return gaussianSpread(spreadHint) * (2 * b / Surprise.log10e).squareRoot()
+            return gaussianSpread(spreadHint) * gaussianScale * (2 * b / Surprise.log10e).squareRoot()
         }
     }
 
@@ -371,6 +406,7 @@ public struct Scorer: Sendable {
         if config.changeWeight > 0 { changes.encode(into: &w); w.double(previousValue) }
         if config.selfWeight > 0 { selfScores.encode(into: &w) }
         if config.contextWeight > 0 { context.encode(into: &w) }
+        if config.usesGaussianCalibration { gaussian.encode(into: &w) }
         spread.encode(into: &w)
         onset.encode(into: &w)
         frozen.encode(into: &w)
@@ -399,6 +435,7 @@ public struct Scorer: Sendable {
         if config.changeWeight > 0 { try changes.decode(from: &r); previousValue = try r.double() }
         if config.selfWeight > 0 && version >= 2 { try selfScores.decode(from: &r) }
         if config.contextWeight > 0 && version >= 3 { try context.decode(from: &r) }
+        if config.usesGaussianCalibration && version >= 4 { try gaussian.decode(from: &r) }
         try spread.decode(from: &r)
         try onset.decode(from: &r)
         try frozen.decode(from: &r)

@@ -231,6 +231,7 @@ struct ScoringSelfCalibrationTests {
         config.history = 2000
         config.onsetWindow = 0
         config.selfWeight = selfWeight
+        config.gaussianCalibration = false // it discounts these spikes too; this measures the second level alone
         var scorer = Scorer(config: config)
         var noise = Noise(seed: 13)
         var s: [Double] = []
@@ -271,6 +272,86 @@ struct ScoringSelfCalibrationTests {
         #expect(weak.count > 100)
         #expect(weak.allSatisfy { sa[$0] == sb[$0] })
         #expect(sa[a.selfMinHistory...] != sb[a.selfMinHistory...])
+    }
+}
+
+struct ScoringGaussianCalibrationTests {
+    /// Scores (no onset filter) of a series whose Gaussian head is calibrated on ordinary points (spread 1 for
+    /// noise of sd 1) but which spikes by +30 (z = 30) every 50 points from point 400, and by +`last` once at 2900.
+    static func overconfidentSpikes(_ kind: ScorerKind = .calibrated, calibrate: Bool, last: Double = 30) -> [Double] {
+        var config = ScoringConfig(kind: kind)
+        config.history = 2000
+        config.onsetWindow = 0
+        config.gaussianCalibration = calibrate
+        var scorer = Scorer(config: config)
+        var noise = Noise(seed: 23)
+        var s: [Double] = []
+        for t in 0..<3000 {
+            let spike = t == 2900 ? last : (t >= 400 && t % 50 == 0 && t < 2900 ? 30 : 0)
+            let v = 50 + noise.gaussian() + spike
+            s.append(scorer.score(ScoreInput(timestamp: Double(t), value: v, predicted: t < 300 ? nil : 50,
+                                             predictedSpread: t < 300 ? nil : 1)).score)
+        }
+        return s
+    }
+
+    /// A spike the head calls a z = 30 event stops scoring once the series has had it many times (its own z's
+    /// say the head's spread is too narrow for it), while the first one is flagged at once and the normal
+    /// stretches stay quiet.
+    @Test(arguments: [ScorerKind.calibrated, .gaussian])
+    func recurringOverconfidentSpikesAreDiscounted(kind: ScorerKind) {
+        let on = Self.overconfidentSpikes(kind, calibrate: true)
+        let off = Self.overconfidentSpikes(kind, calibrate: false)
+        #expect(on[400] >= flagThreshold, "first spike scored \(on[400])")
+        for t in [2700, 2750, 2800, 2850] {
+            #expect(on[t] < flagThreshold, "spike \(t) scored \(on[t]) with the calibration")
+            #expect(off[t] >= flagThreshold, "spike \(t) scored \(off[t]) without it")
+        }
+        let ordinary = (1000..<2900).filter { $0 % 50 != 0 && $0 % 50 != 1 }
+        #expect((ordinary.map { on[$0] }.max() ?? 1) < flagThreshold)
+    }
+
+    /// A spike far beyond the ones the series keeps having is still flagged at once after the calibration has
+    /// widened the spread.
+    @Test(arguments: [ScorerKind.calibrated, .gaussian])
+    func aNewLargerSpikeIsStillFlagged(kind: ScorerKind) {
+        let on = Self.overconfidentSpikes(kind, calibrate: true, last: 300)
+        #expect(on[2900] >= flagThreshold, "larger spike scored \(on[2900])")
+    }
+
+    /// On a head whose spread matches its residuals the calibration stays at 1: its z's reach where a
+    /// Gaussian's do, so the scores are those without it.
+    @Test func aCalibratedHeadIsLeftAlone() {
+        var config = ScoringConfig()
+        config.history = 2000
+        var scorer = Scorer(config: config)
+        var noise = Noise(seed: 29)
+        for t in 0..<3000 {
+            _ = scorer.score(ScoreInput(timestamp: Double(t), value: 50 + noise.gaussian(), predicted: t < 300 ? nil : 50,
+                                        predictedSpread: t < 300 ? nil : 1))
+        }
+        #expect(scorer.gaussianScale < 1.25, "scale \(scorer.gaussianScale)")
+    }
+
+    /// The correction follows the k largest |z| of the recent window only: two z = 50 points widen the spread at
+    /// once, and once their block has left the window the scale is back near 1.
+    @Test func calibrationForgetsWithItsWindow() {
+        var g = GaussianCalibration(history: 160, k: 2) // 16 blocks of 10 points
+        var noise = Noise(seed: 31)
+        g.insert(50)
+        g.insert(50)
+        for _ in 0..<40 { g.insert(abs(noise.gaussian())) }
+        #expect(g.scale > 10, "scale \(g.scale) with the spikes in the window")
+        for _ in 0..<200 { g.insert(abs(noise.gaussian())) }
+        #expect(g.scale < 2, "scale \(g.scale) after they left")
+    }
+
+    /// The inverse Gaussian tail returns the |z| whose two-sided surprise was asked for.
+    @Test func inverseGaussianTailRoundTrips() {
+        for s in [0.5, 1, 3, 10, 50] {
+            let z = Surprise.gaussianTwoSidedInverse(surprise: s)
+            #expect(abs(Surprise.gaussianTwoSided(z) - s) < 1e-6 * max(1, s), "s \(s): z \(z)")
+        }
     }
 }
 
@@ -360,12 +441,31 @@ struct ScoringCheckpointTests {
         #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(), checkpoint: []) }
     }
 
+    /// A version-3 checkpoint (before the Gaussian calibration) still restores, with an empty |z| history and
+    /// the head's spread trusted as is.
+    @Test func versionThreeCheckpointRestores() throws {
+        var old = ScoringConfig()
+        old.gaussianCalibration = false // version 3 wrote exactly what version 4 writes without the |z| history
+        var a = Scorer(config: old)
+        for t in 0..<600 {
+            _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: t < 300 ? nil : 3,
+                                   predictedSpread: t < 300 ? nil : 2))
+        }
+        var blob = a.checkpoint()
+        blob[0] = 3
+        let b = try Scorer(config: ScoringConfig(), checkpoint: blob)
+        #expect(b.points == 600)
+        #expect(b.gaussian.seen.allSatisfy { $0 == 0 } && b.gaussianScale == 1)
+        #expect(b.residuals.count == a.residuals.count)
+    }
+
     /// A version-1 checkpoint (before the second level and the time-of-day term) still restores; their
     /// histories start empty.
     @Test func versionOneCheckpointRestores() throws {
         var old = ScoringConfig()
-        old.selfWeight = 0 // version 1 wrote exactly what version 3 writes without the second level and context
+        old.selfWeight = 0 // version 1 wrote exactly what version 4 writes without these three stages
         old.contextWeight = 0
+        old.gaussianCalibration = false
         var a = Scorer(config: old)
         for t in 0..<300 { _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: nil, predictedSpread: nil)) }
         var blob = a.checkpoint()

@@ -9,6 +9,8 @@ extension ScoringConfig {
             .integer("tail_size", \.tailSize, 2...1_000),
             .number("value_weight", \.valueWeight, .closed(0, 1)),
             .number("gaussian_weight", \.gaussianWeight, .closed(0, 1)),
+            .flag("gaussian_calibration", \.gaussianCalibration),
+            .integer("gaussian_tail", \.gaussianTail, 2...255),
             .number("change_weight", \.changeWeight, .closed(0, 1)),
             .integer("min_history", \.minHistory, 0...65_535),
             .integer("onset_window", \.onsetWindow, 0...100_000),

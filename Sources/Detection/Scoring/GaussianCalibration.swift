@@ -1,0 +1,174 @@
+// How far to trust the Gaussian head's predicted spread on this series.
+//
+// An NLL-trained variance is overconfident where the training window was quieter than what follows: recurring
+// spikes then sit at z of 50-100 again and again, and an analytic Gaussian tail calls each of them a 1e-500
+// event. The series' own history of |z| says how far its z's really reach: if the k-th largest of n past |z|
+// is z_k, while a Gaussian exceeds that rank's probability k/(n+1) only beyond g_k, the head's spread is too
+// small by z_k / g_k on this series' evidence, and z is divided by that factor (never by less than 1, so a
+// calibrated or underconfident head is left as it is). A first spike is still scored at full strength: it is
+// the k-th recurrence that moves z_k.
+//
+// Only the k largest |z| matter, so the history is not kept whole: the last `history` points are cut into
+// `blocks` consecutive blocks, each remembering its own k largest |z|. The k largest of the window are among
+// them, exactly (at block granularity: the oldest block leaves whole). 16 blocks × k = 10 Floats is 720 bytes per
+// series, and a point touches one small sorted run instead of a 16 KB rank history.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Surprise {
+    /// The |z| whose two-sided Gaussian tail has probability 10^(−s), by bisection (called on refreshes only).
+    static func gaussianTwoSidedInverse(surprise s: Double) -> Double {
+        guard s > 0 else { return 0 }
+        var lo = 0.0, hi = 40.0
+        for _ in 0..<48 {
+            let mid = 0.5 * (lo + hi)
+            if gaussianTwoSided(mid) < s { lo = mid } else { hi = mid }
+        }
+        return 0.5 * (lo + hi)
+    }
+}
+
+/// The k largest Gaussian |z| of a series' recent points, and the spread correction they imply.
+struct GaussianCalibration: Sendable {
+    /// Blocks the window is cut into.
+    static let blocks = 16
+    let k: Int
+    /// Points per block (the window is `blocks` × `blockLength` points, rounded up from the history).
+    let blockLength: Int
+    /// Per block, its largest |z| in ascending order: `fill[b]` of the `k` slots at `b * k`.
+    var tops: [Float]
+    var fill: [UInt8]
+    /// Points each block has seen.
+    var seen: [Int32]
+    /// Block being filled.
+    var current = 0
+    var sinceRefresh = 0
+    /// The divisor of z (1 = the head's spread is trusted as is).
+    private(set) var scale = 1.0
+    /// g_k for the window size it was solved at (it changes only while the window fills).
+    var referenceCount = -1
+    var referenceZ = 0.0
+    /// Refresh the scale after this many points, as the calibrators' tail fits do.
+    static let refreshEvery = 32
+
+    init(history: Int, k: Int) {
+        self.k = min(max(2, k), 255)
+        blockLength = max(1, (max(1, history) + Self.blocks - 1) / Self.blocks)
+        tops = [Float](repeating: 0, count: Self.blocks * self.k)
+        fill = [UInt8](repeating: 0, count: Self.blocks)
+        seen = [Int32](repeating: 0, count: Self.blocks)
+    }
+
+    /// A placeholder when the calibration is off (no allocation).
+    init(unused: ()) {
+        k = 2
+        blockLength = 1
+        tops = []
+        fill = []
+        seen = []
+    }
+
+    /// Remembers one |z| (after it was scored).
+    mutating func insert(_ z: Double) {
+        guard z.isFinite else { return }
+        if Int(seen[current]) >= blockLength {
+            current = current + 1 == Self.blocks ? 0 : current + 1
+            seen[current] = 0
+            fill[current] = 0
+        }
+        seen[current] += 1
+        keep(Float(z))
+        sinceRefresh += 1
+        if sinceRefresh >= Self.refreshEvery { refresh() }
+    }
+
+    /// Adds `v` to the current block's ascending run of its largest values; a full run drops its smallest, so
+    /// most points stop at one comparison.
+    @inline(__always)
+    private mutating func keep(_ v: Float) {
+        let base = current * k
+        let n = Int(fill[current])
+        if n < k {
+            var j = n
+            while j > 0 && tops[base + j - 1] > v {
+                tops[base + j] = tops[base + j - 1]
+                j -= 1
+            }
+            tops[base + j] = v
+            fill[current] = UInt8(n + 1)
+        } else if v > tops[base] {
+            var j = 0
+            while j + 1 < k && tops[base + j + 1] < v {
+                tops[base + j] = tops[base + j + 1]
+                j += 1
+            }
+            tops[base + j] = v
+        }
+    }
+
+    /// Recomputes the scale from the k largest |z| of the window.
+    mutating func refresh() {
+        sinceRefresh = 0
+        var n = 0
+        for s in seen { n += Int(s) }
+        let kk = min(k, n)
+        guard kk >= 2 else { scale = 1; return }
+        // The kk-th largest of the blocks' runs: take the largest remaining block head kk times (16 × k compares,
+        // each run is already sorted).
+        var zk: Float = 0
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.blocks) { next in
+            for b in 0..<Self.blocks { next[b] = Int(fill[b]) - 1 }
+            for _ in 0..<kk {
+                var best = -1
+                var bestValue = -Float.infinity
+                for b in 0..<Self.blocks where next[b] >= 0 {
+                    let v = tops[b * k + next[b]]
+                    if v > bestValue { bestValue = v; best = b }
+                }
+                guard best >= 0 else { break }
+                zk = bestValue
+                next[best] -= 1
+            }
+        }
+        if referenceCount != n {
+            referenceCount = n
+            referenceZ = Surprise.gaussianTwoSidedInverse(surprise: log10((Double(n) + 1) / Double(kk)))
+        }
+        scale = referenceZ > 0 ? max(1, Double(zk) / referenceZ) : 1
+    }
+
+    func encode(into w: inout ByteWriter) {
+        w.int(k)
+        w.int(blockLength)
+        w.int(current)
+        w.int(sinceRefresh)
+        w.double(scale)
+        for v in tops { w.float(v) }
+        for f in fill { w.u8(f) }
+        for s in seen { w.int(Int(s)) }
+    }
+
+    mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
+        guard try r.int() == k, try r.int() == blockLength else {
+            throw ScorerRestoreError("scorer checkpoint has a different Gaussian calibration size than the configuration; the series will recalibrate")
+        }
+        current = try r.int()
+        sinceRefresh = try r.int()
+        scale = try r.double()
+        guard current >= 0, current < Self.blocks else {
+            throw ScorerRestoreError("scorer checkpoint has an inconsistent Gaussian calibration; the series will recalibrate")
+        }
+        for i in tops.indices { tops[i] = try r.float() }
+        for i in fill.indices {
+            fill[i] = try r.u8()
+            guard Int(fill[i]) <= k else {
+                throw ScorerRestoreError("scorer checkpoint has an inconsistent Gaussian calibration; the series will recalibrate")
+            }
+        }
+        for i in seen.indices { seen[i] = Int32(truncatingIfNeeded: try r.int()) }
+    }
+}
