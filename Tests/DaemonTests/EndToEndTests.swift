@@ -231,6 +231,15 @@ struct EndToEndTests {
 
         // Corrupt one blob's format version byte.
         let queue = try DatabaseQueue(path: db)
+        func savedAt() throws -> [String: Double] {
+            try queue.read { db in
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT s.key, m.saved_at FROM models m JOIN series s ON s.id = m.series_id
+                    """)
+                return Dictionary(uniqueKeysWithValues: rows.map { (row: Row) in (row[0] as String, row[1] as Double) })
+            }
+        }
+        let savedBefore = try savedAt()
         try queue.write { db in
             try db.execute(sql: """
                 UPDATE models SET blob = X'FF' || substr(blob, 2)
@@ -241,6 +250,25 @@ struct EndToEndTests {
 
         (daemon, ingest) = try start()
         #expect(try waitUntilConnected(endpoint: ingest, database: db), "stderr: \(daemon.stderr)")
+        // Restored series that receive nothing are not rewritten by the 1 s checkpoint rounds: once a round has
+        // rewritten the probe series (which gets points), the idle ones still have their old checkpoints.
+        let probeContext = try ZMQContext()
+        let probe = try ZMQSocket(context: probeContext, type: .pub)
+        try probe.connect(ingest)
+        var sent = 0
+        let probeRewritten = eventually(timeout: 30) {
+            sent += 1
+            _ = try? probe.send(frames: [Array("e2e.probe 2 \(1_650_000_000 + sent)".utf8)])
+            let saved = (try? savedAt()) ?? [:]
+            return saved["e2e.probe"] != nil && saved["e2e.probe"] != savedBefore["e2e.probe"]
+        }
+        probe.close()
+        probeContext.terminate()
+        #expect(probeRewritten, "no checkpoint round after the restart: \(daemon.stderr)")
+        let savedIdle = try savedAt()
+        for key in ["e2e.quiet1", "e2e.spiky"] {
+            #expect(savedIdle[key] != nil && savedIdle[key] == savedBefore[key], "idle \(key) was checkpointed again")
+        }
         _ = try publishTestSeries(endpoint: ingest, rounds: 500..<560, spikeAt: -1, malformedEvery: 1_000_000)
         // Every series (each shard writes its own summaries) has reported its last point.
         let lastTimestamp = Double(1_700_000_000 + 559 * 60)

@@ -45,7 +45,7 @@ public struct StorageConfig: Sendable, Equatable {
     /// … or when this many rows are pending.
     public var flushRows: Int = 1000
     /// Seconds between checkpoints of every series' model and state (also written on shutdown).
-    public var checkpointInterval: Double = 60
+    public var checkpointInterval: Double = 300
     /// Closed episodes older than this many days are deleted (0 = keep forever).
     public var retentionDays: Double = 0
     /// Checkpoint every series on graceful shutdown (benchmarks turn it off; not a file key).

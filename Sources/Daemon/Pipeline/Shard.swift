@@ -62,6 +62,7 @@ final class Shard: @unchecked Sendable {
     /// Adds a restored detector (before `start()`).
     func adopt(_ detector: SeriesDetector) {
         let slot = SeriesSlot(detector)
+        slot.checkpointed = (detector.pointsSeen, detector.modelVersion)
         detectors[detector.key] = slot
         stats.series.wrappingAdd(1, ordering: .relaxed)
         if detector.isTrainingDue() { markDue(slot) }
@@ -133,7 +134,8 @@ final class Shard: @unchecked Sendable {
             if config.storage.checkpointInterval > 0 && now - lastCheckpoint >= config.storage.checkpointInterval
                 && checkpointQueue.isEmpty {
                 lastCheckpoint = now
-                checkpointQueue = Array(detectors.keys)
+                // Only series that changed since their stored checkpoint: an idle series is not rewritten.
+                checkpointQueue = detectors.compactMap { $0.value.isCheckpointCurrent ? nil : $0.key }
             }
             checkpointSlice()
         }
@@ -292,7 +294,9 @@ final class Shard: @unchecked Sendable {
         var batch: [ModelCheckpoint] = []
         var updates: [SeriesUpdate] = []
         while batch.count < limit, let key = checkpointQueue.popLast() {
-            guard let d = detectors[key]?.detector else { continue }
+            guard let slot = detectors[key] else { continue }
+            let d = slot.detector
+            slot.checkpointed = (d.pointsSeen, d.modelVersion)
             batch.append(Self.checkpoint(of: d))
             updates.append(Self.summary(of: d))
         }
@@ -304,8 +308,11 @@ final class Shard: @unchecked Sendable {
         guard config.storage.checkpointOnShutdown else { return }
         var batch: [ModelCheckpoint] = []
         var updates: [SeriesUpdate] = []
-        for d in detectors.values.map(\.detector) {
+        for slot in detectors.values {
+            let d = slot.detector
             d.cancelTraining()
+            guard !slot.isCheckpointCurrent else { continue }
+            slot.checkpointed = (d.pointsSeen, d.modelVersion)
             batch.append(Self.checkpoint(of: d))
             updates.append(Self.summary(of: d))
             if batch.count >= 256 {
@@ -326,8 +333,16 @@ final class SeriesSlot {
     var dirty = false
     /// In the shard's due set (waiting for a free trainer).
     var queued = false
+    /// What the stored checkpoint holds: points seen and model version when it was taken (nil: none stored yet).
+    var checkpointed: (points: Int, version: Int)?
 
     init(_ detector: SeriesDetector) { self.detector = detector }
+
+    /// The stored checkpoint already holds this series as it is (no point and no new model since).
+    var isCheckpointCurrent: Bool {
+        guard let c = checkpointed else { return false }
+        return c.points == detector.pointsSeen && c.version == detector.modelVersion
+    }
 }
 
 /// The last time a thread showed it was alive (monotonic seconds), for the systemd watchdog.
