@@ -7,7 +7,12 @@ public struct EpisodeMachine: Sendable, Equatable {
     /// The last episode number handed out; the next episode gets `lastEpisode + 1`.
     public private(set) var lastEpisode: Int
     /// The open episode, if any.
-    public private(set) var open: EpisodeEvent?
+    public private(set) var open: EpisodeEvent? {
+        didSet { isOpen = open != nil }
+    }
+    /// Whether an episode is open. Stored, not computed from `open`, so that reading it through the detector
+    /// (every point, twice) loads one Bool instead of copying the machine with its episode's strings.
+    public private(set) var isOpen = false
     private var normalRun = 0
     private var refractoryLeft = 0
 
@@ -15,8 +20,6 @@ public struct EpisodeMachine: Sendable, Equatable {
         self.config = config
         self.lastEpisode = lastEpisode
     }
-
-    public var isOpen: Bool { open != nil }
 
     /// Raises the episode counter (after a restart, to the highest number the store has seen).
     public mutating func reserveEpisodes(upTo n: Int) {
@@ -118,6 +121,7 @@ extension EpisodeMachine {
                                 peakAt: peakAt, peakScore: peak, value: value, predicted: predicted, lower: lower,
                                 upper: upper, score: score, threshold: threshold, points: points,
                                 modelVersion: version)
+            isOpen = true  // observers do not run in initialisers
         }
     }
 }

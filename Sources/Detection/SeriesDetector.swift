@@ -46,7 +46,9 @@ public final class SeriesDetector {
         didSet { inference = model.map { InferenceModel($0, precision: inferencePrecision) } }
     }
     /// The copy of `model` the online step reads, derived whenever weights are installed or restored (never stored).
-    private var inference: InferenceModel?
+    private var inference: InferenceModel? {
+        didSet { footprint = StepFootprint(model: inference, state: recurrentState) }
+    }
     /// The precision of that copy (`defaultInference` unless changed; Float32 for shapes without a compact form).
     public var inferencePrecision: InferencePrecision = SeriesDetector.defaultInference {
         didSet { inference = model.map { InferenceModel($0, precision: inferencePrecision) } }
@@ -54,7 +56,11 @@ public final class SeriesDetector {
     public private(set) var modelVersion = 0
     public private(set) var normaliser = Normaliser.identity
     public private(set) var calendar = false
+    /// Stepped in place (no observer: one would copy it in and out of every step). Whoever replaces it refreshes
+    /// `footprint`.
     private var recurrentState: RecurrentState
+    /// Where this series' next step reads and writes, for the previous point to prefetch (see `StepFootprint`).
+    private var footprint = StepFootprint()
     /// The prediction of the next value in model units, made after the last point.
     private var pending: Prediction?
 
@@ -90,8 +96,8 @@ public final class SeriesDetector {
     /// order, the hardware prefetcher already did as well; series scattered in memory are where it can help.)
     @inline(__always)
     public func prefetch() {
-        inference?.prefetch()
-        recurrentState.prefetch()
+        footprint.prefetchWeights()
+        footprint.prefetchState()
     }
 
     static func shape(_ config: DetectorConfig) -> ModelShape {
@@ -161,10 +167,12 @@ public final class SeriesDetector {
             pending = withUnsafeTemporaryAllocation(of: Float.self, capacity: Features.width) { buffer in
                 guard let base = buffer.baseAddress else { return nil }
                 Features.write(value: value, timestamp: timestamp, normaliser: normaliser, calendar: calendar, into: base)
-                guard let next, next !== self, let upcoming = next.inference else {
+                guard let next, next !== self else {
                     return inference.step(input: UnsafeBufferPointer(buffer), state: &recurrentState)
                 }
-                next.recurrentState.prefetch()
+                // By address only: copying next's model or state would write its cold reference counts.
+                let upcoming = next.footprint
+                upcoming.prefetchState()
                 return inference.step(input: UnsafeBufferPointer(buffer), state: &recurrentState, prefetching: upcoming)
             }
         }
@@ -227,6 +235,7 @@ public final class SeriesDetector {
         guard let inference else { return }
         let n = Swift.min(config.learning.reprimePoints, window.count)
         recurrentState = RecurrentState(shape: inference.shape)
+        footprint = StepFootprint(model: inference, state: recurrentState)
         guard n > 0 else {
             pending = nil
             return
@@ -269,6 +278,7 @@ public final class SeriesDetector {
         self.normaliser = normaliser
         self.calendar = calendar
         recurrentState = model == nil ? RecurrentState(shape: Self.shape(config)) : state
+        footprint = StepFootprint(model: inference, state: recurrentState)
         self.pending = model == nil ? nil : pending
         self.scorer = scorer
         self.episodes = episodes

@@ -82,6 +82,24 @@ public enum InferenceModel: Sendable, Equatable {
         return step(input: input, state: &state)
     }
 
+    /// As `step(input:state:prefetching:)` with the next series given by its footprint (addresses only).
+    @inline(__always)
+    public func step(input: UnsafeBufferPointer<Float>, state: inout RecurrentState,
+                     prefetching next: StepFootprint) -> Prediction {
+        if case .int8(let m) = self { return m.step(input: input, state: &state, prefetching: next) }
+        next.prefetchWeights()
+        return step(input: input, state: &state)
+    }
+
+    /// The weights one step reads, as an address range (for `StepFootprint`; valid while this model lives).
+    var weightRange: (UnsafeRawPointer?, Int) {
+        switch self {
+        case .float32(let m): return (m.parameters.withUnsafeBytes { $0.baseAddress }, 4 * m.parameters.count)
+        case .bfloat16(let m): return (m.matrices.withUnsafeBytes { $0.baseAddress }, 4 * m.matrices.count)
+        case .int8(let m): return (m.weightBase, m.bytesPerStep)
+        }
+    }
+
     /// Starts loading the weights into cache (see `QuantizedRecurrentModel.prefetch`).
     @inline(__always)
     public func prefetch() {
@@ -130,6 +148,47 @@ extension RecurrentState {
         c.withUnsafeBytes { b in
             if let p = b.baseAddress { prefetchForWrite(p - 32, b.count + 32) }
         }
+    }
+}
+
+/// Where one series' online step reads and writes (its weights, h and c) as bare addresses, so that the step
+/// before it can prefetch them without copying the model or the state: a copy writes reference counts on lines
+/// that are, by definition, cold (`swift_retain` on them was 5% of a shard's time). Addresses only: one made
+/// stale by a change of its owner costs a useless prefetch, never a fault (prefetches do not fault). Refresh it
+/// whenever the model or the state is replaced.
+public struct StepFootprint {
+    var weights: UnsafeRawPointer?
+    var weightBytes = 0
+    /// h's and c's storage from their array headers on (the step's uniqueness check reads the header).
+    private var h: UnsafeRawPointer?
+    private var c: UnsafeRawPointer?
+    private var stateBytes = 0
+
+    /// No footprint: prefetching it does nothing.
+    public init() {}
+
+    /// The footprint of stepping `state` with `model` (weights: none while there is no model).
+    public init(model: InferenceModel?, state: RecurrentState) {
+        if let (w, n) = model?.weightRange {
+            weights = w
+            weightBytes = w == nil ? 0 : n
+        }
+        h = state.h.withUnsafeBytes { $0.baseAddress.map { $0 - 32 } }
+        c = state.c.withUnsafeBytes { $0.baseAddress.map { $0 - 32 } }
+        stateBytes = 4 * state.h.count + 32
+    }
+
+    /// Starts loading the weights into cache.
+    @inline(__always)
+    public func prefetchWeights() {
+        if let weights, weightBytes > 0 { omen_prefetch_range(weights, weightBytes) }
+    }
+
+    /// Starts loading h and c into cache for writing.
+    @inline(__always)
+    public func prefetchState() {
+        if let h { prefetchForWrite(h, stateBytes) }
+        if let c { prefetchForWrite(c, stateBytes) }
     }
 }
 

@@ -146,12 +146,29 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
     /// queued in one burst (`prefetch()`) ahead of this model's own loads.
     public func step(input: UnsafeBufferPointer<Float>, state: inout RecurrentState,
                      prefetching next: QuantizedRecurrentModel) -> Prediction {
-        stepCore(input: input, state: &state, next: next)
+        omen_prefetch_write(Unmanaged.passUnretained(next.storage).toOpaque())
+        return stepCore(input: input, state: &state, next: next.byteCount == byteCount ? next.weightBase : nil)
+    }
+
+    /// As `step(input:state:prefetching:)` with the next model given by its footprint's address only (no copy of
+    /// it, so no write to its cold reference count); a footprint of another size is prefetched in one burst.
+    public func step(input: UnsafeBufferPointer<Float>, state: inout RecurrentState,
+                     prefetching next: StepFootprint) -> Prediction {
+        guard next.weightBytes == byteCount, let base = next.weights else {
+            next.prefetchWeights()
+            return stepCore(input: input, state: &state, next: nil)
+        }
+        return stepCore(input: input, state: &state, next: base)
+    }
+
+    /// The address of the weights the step reads (for footprints; valid while this model's storage lives).
+    var weightBase: UnsafeRawPointer {
+        storage.withUnsafeMutablePointerToElements { UnsafeRawPointer($0) }
     }
 
     @inline(__always)
     private func stepCore(input: UnsafeBufferPointer<Float>, state: inout RecurrentState,
-                          next: QuantizedRecurrentModel?) -> Prediction {
+                          next nextBase: UnsafeRawPointer?) -> Prediction {
         let h = hidden, gh = gh, inputs = inputs
         precondition(input.count >= inputs, "step input has fewer floats than shape.inputSize")
         precondition(state.h.count == h && (shape.cell != .lstm || state.c.count == h),
@@ -160,9 +177,7 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         let halvesAt = halvesAt, headAt = headAt, outputs = outputs, unit = unit
         // The next model's panels at the same offsets: `delta` bytes away (0: no prefetch).
         var delta = 0
-        if let next, next.byteCount == byteCount {
-            let nextBase = next.storage.withUnsafeMutablePointerToElements { UnsafeRawPointer($0) }
-            omen_prefetch_write(Unmanaged.passUnretained(next.storage).toOpaque())
+        if let nextBase {
             // The fused LSTM step fetches the rest after its products; the other cells take it in one burst.
             if shape.cell != .lstm { omen_prefetch_range(nextBase + halvesAt, byteCount - halvesAt) }
             delta = storage.withUnsafeMutablePointerToElements { nextBase - UnsafeRawPointer($0) }

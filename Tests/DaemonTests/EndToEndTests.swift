@@ -231,8 +231,13 @@ struct EndToEndTests {
 
         // Corrupt one blob's format version byte.
         let queue = try DatabaseQueue(path: db)
+        // Its own connection each time: `queue` is closed before the restart.
         func savedAt() throws -> [String: Double] {
-            try queue.read { db in
+            var readOnly = Configuration()
+            readOnly.readonly = true
+            let reader = try DatabaseQueue(path: db, configuration: readOnly)
+            defer { try? reader.close() }
+            return try reader.read { db in
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT s.key, m.saved_at FROM models m JOIN series s ON s.id = m.series_id
                     """)

@@ -112,20 +112,33 @@ import Glibc
         }
     }
 
-    /// Stepping while prefetching another series' weights gives bit-identical predictions and states.
+    /// Stepping while prefetching another series' weights (by model or by footprint, of the same or another
+    /// size) gives bit-identical predictions and states.
     @Test(arguments: InferencePrecision.allCases)
     func prefetchingStepIsTheSameStep(precision: InferencePrecision) {
         let shape = ModelShape(cell: .lstm, inputSize: 5, hiddenSize: 32)
         let model = InferenceModel(RecurrentModel(shape: shape, seed: 5), precision: precision)
         let other = InferenceModel(RecurrentModel(shape: shape, seed: 6), precision: precision)
+        let wider = ModelShape(cell: .lstm, inputSize: 5, hiddenSize: 48)
+        let otherState = RecurrentState(shape: shape)
+        let footprints = [StepFootprint(model: other, state: otherState),
+                          StepFootprint(model: InferenceModel(RecurrentModel(shape: wider, seed: 7), precision: precision),
+                                        state: RecurrentState(shape: wider)),
+                          StepFootprint()]
         var rng = SeededGenerator(seed: 8)
         var a = RecurrentState(shape: shape), b = RecurrentState(shape: shape)
+        var viaFootprint = Array(repeating: RecurrentState(shape: shape), count: footprints.count)
         var same = true
         for _ in 0..<50 {
             let x = (0..<5).map { _ in Float(rng.symmetric(1.5)) }
             let pa = x.withUnsafeBufferPointer { model.step(input: $0, state: &a) }
             let pb = x.withUnsafeBufferPointer { model.step(input: $0, state: &b, prefetching: other) }
             same = same && pa == pb && a == b
+            for (i, footprint) in footprints.enumerated() {
+                footprint.prefetchState()
+                let pf = x.withUnsafeBufferPointer { model.step(input: $0, state: &viaFootprint[i], prefetching: footprint) }
+                same = same && pf == pa && viaFootprint[i] == a
+            }
         }
         #expect(same)
         #expect(model.precision == precision)
