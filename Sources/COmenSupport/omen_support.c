@@ -221,6 +221,25 @@ AVX2 static inline __attribute__((always_inline)) float quantize_avx2(const floa
     return mx / 32767.0f;
 }
 
+/// Adds one input block's products to the panel's G accumulators: per pair of quantised inputs, 16 int8 weights
+/// per accumulator (`vpmaddwd`: exact int32 sums), prefetching the next model's same lines `delta` bytes away.
+/// Returns the weights that follow the block.
+AVX2 static inline __attribute__((always_inline)) const int8_t *madd_pairs_avx2(
+    const int G, __m256i *acc, const int8_t *w, const int16_t *xq, int pairs, ptrdiff_t delta) {
+    for (int q = 0; q < pairs; q++) {
+        const __m256i b = _mm256_set1_epi32(pair_at(xq, q));
+        if (delta) {
+            for (int g = 0; g < G; g += 4) _mm_prefetch((const char *)(w + 16 * g + delta), _MM_HINT_T0);
+        }
+        for (int g = 0; g < G; g++) {
+            __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16 * g)));
+            acc[g] = _mm256_add_epi32(acc[g], _mm256_madd_epi16(wv, b));
+        }
+        w += 16 * G;
+    }
+    return w;
+}
+
 /// One panel of G groups of 8 outputs: pu input-side pairs, then pv recurrent pairs, each 16·G bytes.
 AVX2 static inline __attribute__((always_inline)) void panel_avx2(
     const int G, float *out, float *outH, const uint16_t *bias, const uint16_t *biasH, const int8_t *w,
@@ -228,34 +247,14 @@ AVX2 static inline __attribute__((always_inline)) void panel_avx2(
     ptrdiff_t delta) {
     __m256i acc[8];
     for (int g = 0; g < G; g++) acc[g] = _mm256_setzero_si256();
-    for (int q = 0; q < pu; q++) {
-        const __m256i b = _mm256_set1_epi32(pair_at(uq, q));
-        if (delta) {
-            for (int g = 0; g < G; g += 4) _mm_prefetch((const char *)(w + 16 * g + delta), _MM_HINT_T0);
-        }
-        for (int g = 0; g < G; g++) {
-            __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16 * g)));
-            acc[g] = _mm256_add_epi32(acc[g], _mm256_madd_epi16(wv, b));
-        }
-        w += 16 * G;
-    }
+    w = madd_pairs_avx2(G, acc, w, uq, pu, delta);
     const __m256 cu = _mm256_set1_ps(us);
     for (int g = 0; g < G; g++) {
         __m256 s = _mm256_mul_ps(load_half8(su + 8 * g), cu);
         _mm256_storeu_ps(out + 8 * g, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[g]), s, load_half8(bias + 8 * g)));
         acc[g] = _mm256_setzero_si256();
     }
-    for (int q = 0; q < pv; q++) {
-        const __m256i b = _mm256_set1_epi32(pair_at(vq, q));
-        if (delta) {
-            for (int g = 0; g < G; g += 4) _mm_prefetch((const char *)(w + 16 * g + delta), _MM_HINT_T0);
-        }
-        for (int g = 0; g < G; g++) {
-            __m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16 * g)));
-            acc[g] = _mm256_add_epi32(acc[g], _mm256_madd_epi16(wv, b));
-        }
-        w += 16 * G;
-    }
+    w = madd_pairs_avx2(G, acc, w, vq, pv, delta);
     const __m256 cv = _mm256_set1_ps(vs);
     float *dst = outH ? outH : out;
     for (int g = 0; g < G; g++) {

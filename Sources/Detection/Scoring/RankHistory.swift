@@ -74,7 +74,7 @@ struct RankHistory: Sendable {
     private let ringStart: Int
     /// `blocks` per-block totals, `binCount` per-bin counts, then the ring, in one allocation. Copy-on-write: it is
     /// only written after `isKnownUniquelyReferenced`, so a copied history never shares a mutation.
-    nonisolated(unsafe) private var storage: ManagedBuffer<Int, UInt16>
+    private var storage: FlatBuffer<UInt16>
     /// Affine anchor of signed histories: bins are taken over (x − center) / scale.
     private(set) var center = 0.0
     private(set) var scale = 1.0
@@ -93,14 +93,14 @@ struct RankHistory: Sendable {
         blocks = (binCount + Self.blockSize - 1) / Self.blockSize
         // Float offsets are read at 4-byte alignment.
         ringStart = (blocks + binCount + 1) & ~1
-        storage = Self.allocate(ringStart + (signed ? 2 : 1) * capacity)
+        storage = FlatBuffer(count: ringStart + (signed ? 2 : 1) * capacity)
     }
 
     /// Bins per block of the first count level.
     static let blockSize = 64
 
     /// The storage unused histories share (never written: a write would copy it first).
-    nonisolated(unsafe) private static let empty = allocate(0)
+    private static let empty = FlatBuffer<UInt16>(count: 0)
 
     /// An empty placeholder for stages that do not use this history (no allocation).
     init(unusedSigned signed: Bool) {
@@ -114,31 +114,11 @@ struct RankHistory: Sendable {
 
     var isUsed: Bool { capacity > 0 }
 
-    private static func allocate(_ elements: Int) -> ManagedBuffer<Int, UInt16> {
-        let buffer = ManagedBuffer<Int, UInt16>.create(minimumCapacity: elements) { _ in elements }
-        buffer.withUnsafeMutablePointerToElements { $0.initialize(repeating: 0, count: elements) }
-        return buffer
-    }
-
-    /// The elements, for reading (no uniqueness check).
     @inline(__always)
-    private var elements: UnsafeMutablePointer<UInt16> {
-        storage.withUnsafeMutablePointerToElements { $0 }
-    }
+    private var elements: UnsafeMutablePointer<UInt16> { storage.elements }
 
-    /// The elements, for writing: copies the storage first when another history shares it.
     @inline(__always)
-    private mutating func uniqueElements() -> UnsafeMutablePointer<UInt16> {
-        if !isKnownUniquelyReferenced(&storage) {
-            let n = storage.header
-            let copy = Self.allocate(n)
-            copy.withUnsafeMutablePointerToElements { to in
-                storage.withUnsafeMutablePointerToElements { from in to.update(from: from, count: n) }
-            }
-            storage = copy
-        }
-        return storage.withUnsafeMutablePointerToElements { $0 }
-    }
+    private mutating func uniqueElements() -> UnsafeMutablePointer<UInt16> { storage.uniqueElements() }
 
     @inline(__always)
     private func offset(_ e: UnsafeMutablePointer<UInt16>, _ i: Int) -> Float {
@@ -170,7 +150,7 @@ struct RankHistory: Sendable {
     func prefetch(forValue x: Double) {
         guard capacity > 0 else { return }
         let e = elements
-        omen_prefetch_write(Unmanaged.passUnretained(storage).toOpaque())
+        omen_prefetch_write(storage.headerAddress)
         omen_prefetch_range(e, 2 * blocks)
         let b = min(max(bin(of: x), 0), binCount - 1)
         let first = blocks + (b & ~(Self.blockSize - 1))
@@ -183,7 +163,7 @@ struct RankHistory: Sendable {
     func prefetch(bin: Int) {
         guard capacity > 0 else { return }
         let e = elements
-        omen_prefetch_write(Unmanaged.passUnretained(storage).toOpaque())
+        omen_prefetch_write(storage.headerAddress)
         omen_prefetch_range(e, 2 * blocks)
         if bin >= 0 {
             let first = blocks + (min(bin, binCount - 1) & ~(Self.blockSize - 1))

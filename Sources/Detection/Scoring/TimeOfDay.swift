@@ -28,7 +28,7 @@ struct TimeOfDayContext: Sendable {
     /// `2 * capacity` words: the sorted values (ascending in the first `count` slots), then the ring of values
     /// in arrival order. Values are Float bit patterns. Copy-on-write: written only after
     /// `isKnownUniquelyReferenced`.
-    nonisolated(unsafe) private var storage: ManagedBuffer<Int, UInt32>
+    private var storage: FlatBuffer<UInt32>
     /// Exponentially weighted spacing of timestamps (seconds); time of day is used while it is 1 s to 6 h.
     var spacing = Double.nan
     var lastTimestamp = Double.nan
@@ -38,11 +38,11 @@ struct TimeOfDayContext: Sendable {
         // Counts and heads are 16-bit (65535 values per hour is far beyond any useful context history).
         self.capacity = min(max(1, capacity), Int(UInt16.max))
         self.tailSize = max(2, tailSize)
-        storage = Self.allocate(self.bins * (1 + 2 * self.capacity))
+        storage = FlatBuffer(count: self.bins * (1 + 2 * self.capacity))
     }
 
     /// The storage unused contexts share (never written).
-    nonisolated(unsafe) private static let empty = allocate(0)
+    private static let empty = FlatBuffer<UInt32>(count: 0)
 
     /// A placeholder when the term is off (no allocation).
     init(unused: ()) {
@@ -52,29 +52,11 @@ struct TimeOfDayContext: Sendable {
         storage = Self.empty
     }
 
-    private static func allocate(_ elements: Int) -> ManagedBuffer<Int, UInt32> {
-        let buffer = ManagedBuffer<Int, UInt32>.create(minimumCapacity: elements) { _ in elements }
-        buffer.withUnsafeMutablePointerToElements { $0.initialize(repeating: 0, count: elements) }
-        return buffer
-    }
+    @inline(__always)
+    private var elements: UnsafeMutablePointer<UInt32> { storage.elements }
 
     @inline(__always)
-    private var elements: UnsafeMutablePointer<UInt32> {
-        storage.withUnsafeMutablePointerToElements { $0 }
-    }
-
-    @inline(__always)
-    private mutating func uniqueElements() -> UnsafeMutablePointer<UInt32> {
-        if !isKnownUniquelyReferenced(&storage) {
-            let n = storage.header
-            let copy = Self.allocate(n)
-            copy.withUnsafeMutablePointerToElements { to in
-                storage.withUnsafeMutablePointerToElements { from in to.update(from: from, count: n) }
-            }
-            storage = copy
-        }
-        return storage.withUnsafeMutablePointerToElements { $0 }
-    }
+    private mutating func uniqueElements() -> UnsafeMutablePointer<UInt32> { storage.uniqueElements() }
 
     /// Index of bin `b`'s sorted run (its ring follows at `+ capacity`).
     @inline(__always)
@@ -109,7 +91,7 @@ struct TimeOfDayContext: Sendable {
         guard capacity > 0, timestamp.isFinite else { return }
         let e = elements
         let b = bin(timestamp)
-        omen_prefetch_write(Unmanaged.passUnretained(storage).toOpaque())
+        omen_prefetch_write(storage.headerAddress)
         omen_prefetch_write(e + b)
         omen_prefetch_range(e + runStart(b), 4 * capacity)
         omen_prefetch_write(e + runStart(b) + capacity + Int(e[b] >> 16))
