@@ -6,6 +6,23 @@ import Testing
 import Glibc
 #endif
 
+/// The largest difference in prediction (mean, log-variance) or hidden state between the Float32 `model` and its
+/// inference `copy`, stepped side by side over `steps` random inputs drawn from `rng`.
+func worstTrackingError(_ model: RecurrentModel, _ copy: InferenceModel, steps: Int,
+                        rng: inout SeededGenerator) -> Float {
+    let shape = model.shape
+    var s32 = RecurrentState(shape: shape), sCopy = RecurrentState(shape: shape)
+    var worst: Float = 0
+    for _ in 0..<steps {
+        let x = (0..<shape.inputSize).map { _ in Float(rng.symmetric(1.5)) }
+        let p32 = x.withUnsafeBufferPointer { model.step(input: $0, state: &s32) }
+        let pc = x.withUnsafeBufferPointer { copy.step(input: $0, state: &sCopy) }
+        worst = max(worst, abs(p32.mean - pc.mean), abs(p32.logVariance - pc.logVariance))
+        for k in 0..<shape.hiddenSize { worst = max(worst, abs(s32.h[k] - sCopy.h[k])) }
+    }
+    return worst
+}
+
 @Suite struct QuantizedModelTests {
     /// The int8 copy of weights that are exact multiples of each column's scale (a scale and biases that half
     /// precision holds exactly) steps like the Float32 model to 1e-4 over 200 steps: the packing, the panel
@@ -32,15 +49,7 @@ import Glibc
         for i in l.bx..<l.headW { p[i] = halfToFloat(omen_f16_bits(p[i])) }
         let model = RecurrentModel(shape: shape, parameters: p)
         let int8 = try #require(QuantizedRecurrentModel(model))
-        var a = RecurrentState(shape: shape), b = RecurrentState(shape: shape)
-        var worst: Float = 0
-        for _ in 0..<200 {
-            let x = (0..<5).map { _ in Float(rng.symmetric(1.5)) }
-            let pa = x.withUnsafeBufferPointer { model.step(input: $0, state: &a) }
-            let pb = x.withUnsafeBufferPointer { int8.step(input: $0, state: &b) }
-            worst = max(worst, abs(pa.mean - pb.mean), abs(pa.logVariance - pb.logVariance))
-            for k in 0..<32 { worst = max(worst, abs(a.h[k] - b.h[k])) }
-        }
+        let worst = worstTrackingError(model, .int8(int8), steps: 200, rng: &rng)
         #expect(worst < 1e-4)
     }
 
@@ -52,15 +61,7 @@ import Glibc
         let model = RecurrentModel(shape: shape, seed: 21)
         let int8 = try #require(QuantizedRecurrentModel(model))
         var rng = SeededGenerator(seed: 4)
-        var s32 = RecurrentState(shape: shape), s8 = RecurrentState(shape: shape)
-        var worst: Float = 0
-        for _ in 0..<300 {
-            let x = (0..<5).map { _ in Float(rng.symmetric(1.5)) }
-            let p32 = x.withUnsafeBufferPointer { model.step(input: $0, state: &s32) }
-            let p8 = x.withUnsafeBufferPointer { int8.step(input: $0, state: &s8) }
-            worst = max(worst, abs(p32.mean - p8.mean), abs(p32.logVariance - p8.logVariance))
-            for k in 0..<32 { worst = max(worst, abs(s32.h[k] - s8.h[k])) }
-        }
+        let worst = worstTrackingError(model, .int8(int8), steps: 300, rng: &rng)
         #expect(worst < 0.05)
         #expect(worst > 0)
         #expect(QuantizedRecurrentModel(RecurrentModel(shape: ModelShape(cell: cell, inputSize: 5, hiddenSize: 20), seed: 1)) == nil)

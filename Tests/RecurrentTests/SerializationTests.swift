@@ -95,15 +95,7 @@ import Testing
         let model = RecurrentModel(shape: shape, seed: 21)
         let compact = try #require(CompactRecurrentModel(model))
         var rng = SeededGenerator(seed: 4)
-        var s32 = RecurrentState(shape: shape), s16 = RecurrentState(shape: shape)
-        var worst: Float = 0
-        for _ in 0..<300 {
-            let x = (0..<5).map { _ in Float(rng.symmetric(1.5)) }
-            let p32 = x.withUnsafeBufferPointer { model.step(input: $0, state: &s32) }
-            let p16 = x.withUnsafeBufferPointer { compact.step(input: $0, state: &s16) }
-            worst = max(worst, abs(p32.mean - p16.mean), abs(p32.logVariance - p16.logVariance))
-            for k in 0..<32 { worst = max(worst, abs(s32.h[k] - s16.h[k])) }
-        }
+        let worst = worstTrackingError(model, .bfloat16(compact), steps: 300, rng: &rng)
         #expect(worst < 0.03)
         #expect(worst > 0) // it is a different (rounded) model, not an alias of the Float32 one
         #expect(CompactRecurrentModel(RecurrentModel(shape: ModelShape(cell: cell, inputSize: 5, hiddenSize: 20), seed: 1)) == nil)
