@@ -178,8 +178,6 @@ public struct Scorer: Sendable {
     var selfScores: Calibrator
     /// The largest recent Gaussian |z| and the spread correction they imply (Gaussian calibration).
     var gaussian: GaussianCalibration
-    /// Divisor of z from the Gaussian calibration (1 = the head's spread is trusted as is).
-    var gaussianScale: Double { gaussian.scale }
     /// Values per time of day (contextual term).
     var context: TimeOfDayContext
     var spread: SpreadTracker
@@ -325,11 +323,11 @@ public struct Scorer: Sendable {
             let cal = residuals.count >= config.minHistory ? residuals.upperSurprise(calibratedMagnitude(r, spreadHint)) : 0
             guard config.gaussianWeight > 0 else { return cal }
             let g = min(config.gaussianWeight, 1)
-            return (1 - g) * cal + g * Surprise.gaussianTwoSided(r / (gaussianSpread(spreadHint) * gaussianScale))
+            return (1 - g) * cal + g * Surprise.gaussianTwoSided(r / calibratedGaussianSpread(spreadHint))
         case .residual:
             return abs(r) / spread.spread * Surprise.log10e
         case .gaussian:
-            return Surprise.gaussianTwoSided(r / (gaussianSpread(spreadHint) * gaussianScale))
+            return Surprise.gaussianTwoSided(r / calibratedGaussianSpread(spreadHint))
         case .likelihood:
             // HTM's raw score is 0 when predicted and 1 when not: |r| in units of 4 spreads, clipped at 1.
             let raw = min(1, abs(r) / (4 * spread.spread))
@@ -374,6 +372,12 @@ public struct Scorer: Sendable {
         gaussian.insert(abs(r) / gaussianSpread(spreadHint))
     }
 
+    /// The predicted standard deviation widened by the Gaussian calibration (what z and the band use).
+    @inline(__always)
+    func calibratedGaussianSpread(_ hint: Double?) -> Double {
+        gaussianSpread(hint) * gaussian.scale
+    }
+
     /// The predicted standard deviation, or a Laplace-consistent fallback from the running spread.
     @inline(__always)
     func gaussianSpread(_ hint: Double?) -> Double {
@@ -389,7 +393,7 @@ public struct Scorer: Sendable {
         case .residual, .likelihood, .dynamic:
             return spread.spread * b / Surprise.log10e
         case .gaussian:
-            return gaussianSpread(spreadHint) * gaussianScale * (2 * b / Surprise.log10e).squareRoot()
+            return calibratedGaussianSpread(spreadHint) * (2 * b / Surprise.log10e).squareRoot()
         }
     }
 

@@ -330,7 +330,7 @@ struct ScoringGaussianCalibrationTests {
             _ = scorer.score(ScoreInput(timestamp: Double(t), value: 50 + noise.gaussian(), predicted: t < 300 ? nil : 50,
                                         predictedSpread: t < 300 ? nil : 1))
         }
-        #expect(scorer.gaussianScale < 1.25, "scale \(scorer.gaussianScale)")
+        #expect(scorer.gaussian.scale < 1.25, "scale \(scorer.gaussian.scale)")
     }
 
     /// The correction follows the k largest |z| of the recent window only: two z = 50 points widen the spread at
@@ -455,7 +455,7 @@ struct ScoringCheckpointTests {
         blob[0] = 3
         let b = try Scorer(config: ScoringConfig(), checkpoint: blob)
         #expect(b.points == 600)
-        #expect(b.gaussian.seen.allSatisfy { $0 == 0 } && b.gaussianScale == 1)
+        #expect(b.gaussian.seen.allSatisfy { $0 == 0 } && b.gaussian.scale == 1)
         #expect(b.residuals.count == a.residuals.count)
     }
 
