@@ -13,6 +13,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Self-metrics: the registry and text exposition (swift-prometheus over swift-metrics), served by
+        // SwiftNIO's HTTP/1 pipeline (the lightest HTTP listener in the mirror to build).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Dependencies point down: Recurrent <- Detection <- {History, Messaging, Replay, Configuration} <- Daemon
@@ -45,6 +50,11 @@ let package = Package(
             "Configuration", "Detection", "History", "Messaging",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // `omen bench`: the engine, detector, scoring, parser, store and whole-pipeline benchmarks.
         .target(name: "Bench", dependencies: [

@@ -23,6 +23,9 @@ public enum IngestBench {
         /// Points per second the publisher sends at (0 = as fast as it can): below capacity, the latency figures
         /// measure the pipeline rather than the queue in front of it.
         public var rate = 0.0
+        /// Serve `/metrics` on a free port and scrape it every this many seconds during the timed run (0: the
+        /// listener is off), to measure what metrics cost the pipeline.
+        public var metricsScrapeInterval = 0.0
         public init() {}
     }
 
@@ -41,6 +44,8 @@ public enum IngestBench {
         /// CPU seconds per thread role (`omen-shard`, `omen-ingest`, `omen-writer`, `omen-trainer`, `zmq-io`,
         /// `other` = the publisher and runtime threads) during the timed run.
         public var cpuSecondsByRole: [String: Double]
+        /// Scrapes of `/metrics` during the timed run (0 with metrics off).
+        public var scrapes: Int
     }
 
     public static func run(_ options: Options, logger: Logger) throws -> Result {
@@ -64,6 +69,8 @@ public enum IngestBench {
         config.detector.model.cell = options.cell
         config.detector.model.hiddenSize = options.hidden
         if !options.retrain { config.detector.learning.retrainEvery = 0 }
+        let metricsPort = options.metricsScrapeInterval > 0 ? try freeTCPPort() : 0
+        config.metrics.listen = metricsPort > 0 ? "127.0.0.1:\(metricsPort)" : ""
 
         let warm = config.detector.learning.warmupPoints + 150
         var detectors = try trainedDetectors(series: options.series, warm: warm, config: config)
@@ -110,6 +117,7 @@ public enum IngestBench {
         daemon.resetLatency()
         let trainingsBefore = daemon.stats.trainingsDone.load(ordering: .relaxed)
 
+        let scraper = metricsPort > 0 ? MetricsScraper(port: metricsPort, interval: options.metricsScrapeInterval) : nil
         let cpuBefore = cpuSecondsByThreadRole()
         let t0 = monotonicSeconds()
         var sent = 0
@@ -127,6 +135,7 @@ public enum IngestBench {
             Thread.sleep(forTimeInterval: 0.002)
         }
         let seconds = monotonicSeconds() - t0
+        let scrapes = scraper?.stop() ?? 0
         let cpuAfter = cpuSecondsByThreadRole()
         var cpu: [String: Double] = [:]
         for (role, after) in cpuAfter { cpu[role] = max(0, after - (cpuBefore[role] ?? 0)) }
@@ -138,7 +147,7 @@ public enum IngestBench {
             trainingsDone: daemon.stats.trainingsDone.load(ordering: .relaxed) - trainingsBefore,
             trainingBacklog: daemon.stats.trainingBacklog.load(ordering: .relaxed),
             shards: daemon.shardCount, trainers: daemon.trainerThreads, setupSeconds: setupSeconds,
-            cpuSecondsByRole: cpu)
+            cpuSecondsByRole: cpu, scrapes: scrapes)
         publisher.close()
         context.terminate()
         daemon.stopIngest()

@@ -80,6 +80,8 @@ public enum ConfigLoader {
             table("learning", \.detector.learning, LearningConfig.configKeys),
             table("episodes", \.detector.episodes, EpisodeConfig.configKeys),
             table("scoring", \.detector.scoring, ScoringConfig.configKeys),
+            table("feedback", \.detector.feedback, FeedbackConfig.configKeys),
+            table("metrics", \.metrics, MetricsConfig.configKeys),
             Section(name: "override", isArray: true, keyNames: SeriesOverride.configKeys.map(\.name)) {
                 (config: inout DaemonConfig, section: TOMLSection, index: Int, lines: inout ConfigLines, file: String) throws(ConfigError) in
                 var override = SeriesOverride(pattern: "")

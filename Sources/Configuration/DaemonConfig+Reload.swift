@@ -32,6 +32,8 @@ extension DaemonConfig {
         if new.detector.model.training != detector.model.training { restart.append("training") }
         if new.detector.learning != detector.learning { restart.append("learning") }
         if new.detector.scoring != detector.scoring { restart.append("scoring") }
+        if new.detector.feedback != detector.feedback { restart.append("feedback") }
+        if new.metrics != metrics { restart.append("metrics") }
         return ConfigReload(config: applied, restartRequired: restart)
     }
 }

@@ -88,6 +88,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var detector = DetectorConfig()
     public var overrides: [SeriesOverride] = []
     public var logLevel: Logger.Level = .info
+    /// `[metrics]`: the `/metrics` listener.
+    public var metrics = MetricsConfig()
 
     public init() {}
 }

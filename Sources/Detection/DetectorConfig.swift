@@ -68,6 +68,8 @@ public struct DetectorConfig: Sendable, Equatable {
     public var learning = LearningConfig()
     public var scoring = ScoringConfig()
     public var episodes = EpisodeConfig()
+    /// How operator labels change scores (SeriesDetector+Feedback.swift).
+    public var feedback = FeedbackConfig()
 
     public init() {}
 }

@@ -65,7 +65,11 @@ public final class SeriesDetector {
     private var pending: Prediction?
 
     private var scorer: Scorer
-    public private(set) var episodes: EpisodeMachine
+    public internal(set) var episodes: EpisodeMachine
+    /// Not-anomaly labels of this series' episodes (SeriesDetector+Feedback.swift), applied after the scorer.
+    public internal(set) var feedback = SeriesFeedback()
+    /// Muted by the operator: no episodes open, points are not learned from (SeriesDetector+Feedback.swift).
+    public internal(set) var isMuted = false
 
     public private(set) var trainingInFlight = false
     /// `pointsSeen` when the last training job was taken.
@@ -143,13 +147,15 @@ public final class SeriesDetector {
             predicted = normaliser.denormalise(p.mean)
             spread = exp(Double(p.logVariance) * 0.5) * normaliser.scale
         }
-        let scored = scorer.score(ScoreInput(timestamp: timestamp, value: value, predicted: predicted,
+        var scored = scorer.score(ScoreInput(timestamp: timestamp, value: value, predicted: predicted,
                                              predictedSpread: spread))
+        scored.score = scoreAfterFeedback(scored.score, value: value, predicted: predicted, at: timestamp)
         lastScore = scored.score
 
-        // 2. Episode transitions: only once a model is trained (or when configured to alert while learning).
+        // 2. Episode transitions: only once a model is trained (or when configured to alert while learning),
+        // never while muted.
         var event: EpisodeEvent? = nil
-        if model != nil || config.episodes.alertWhileLearning || episodes.isOpen {
+        if !isMuted && (model != nil || config.episodes.alertWhileLearning || episodes.isOpen) {
             event = episodes.observe(timestamp: timestamp, value: value, predicted: predicted ?? value,
                                      lower: scored.lower, upper: scored.upper, score: scored.score,
                                      modelVersion: modelVersion)
@@ -160,7 +166,7 @@ public final class SeriesDetector {
         if pointsSeen == 0 { firstTimestamp = timestamp }
         pointsSeen += 1
         lastTimestamp = timestamp
-        window.append(WindowPoint(timestamp: timestamp, value: value, excluded: episodes.isOpen))
+        window.append(WindowPoint(timestamp: timestamp, value: value, excluded: episodes.isOpen || isMuted))
 
         // 4. Step the model to predict the next value.
         if let inference {

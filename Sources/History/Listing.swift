@@ -14,7 +14,7 @@ public enum ListingFormat: String, Sendable, CaseIterable {
 public enum Listing {
     static let anomalyFields = [
         "id", "series", "episode", "opened_at", "closed_at", "peak_at", "peak_score", "value", "predicted", "lower",
-        "upper", "threshold", "points", "model_version", "close_reason",
+        "upper", "threshold", "points", "model_version", "close_reason", "label",
     ]
     static let seriesFields = [
         "series", "first_seen", "last_seen", "points", "state", "model_version", "last_score", "last_retrain",
@@ -26,26 +26,27 @@ public enum Listing {
         case .table:
             if records.isEmpty { return "no anomalies match\n" }
             let header = ["ID", "SERIES", "EPISODE", "OPENED", "CLOSED", "PEAK AT", "SCORE", "VALUE", "PREDICTED",
-                          "EXPECTED", "POINTS", "MODEL", "REASON"]
+                          "EXPECTED", "POINTS", "MODEL", "REASON", "LABEL"]
             let rows = records.map { r in
                 [String(r.id), r.series, String(r.episode), TimeArgument.formatISO8601(r.openedAt),
                  r.closedAt.map(TimeArgument.formatISO8601) ?? "open", TimeArgument.formatISO8601(r.peakAt),
                  score(r.peakScore), number(r.value), number(r.predicted),
                  "\(number(r.lower))..\(number(r.upper))", String(r.points), String(r.modelVersion),
-                 r.closeReason ?? ""]
+                 r.closeReason ?? "", r.label?.rawValue ?? ""]
             }
             return table(header: header, rows: rows, rightAligned: [0, 2, 6, 7, 8, 10, 11])
         case .json:
             return jsonArray(records.map { r in
                 [json(r.id), json(r.series), json(r.episode), json(r.openedAt), json(r.closedAt), json(r.peakAt),
                  json(r.peakScore), json(r.value), json(r.predicted), json(r.lower), json(r.upper),
-                 json(r.threshold), json(r.points), json(r.modelVersion), json(r.closeReason)]
+                 json(r.threshold), json(r.points), json(r.modelVersion), json(r.closeReason),
+                 json(r.label?.rawValue)]
             }, fields: anomalyFields)
         case .csv:
             return csv(records.map { r in
                 [String(r.id), r.series, String(r.episode), csv(r.openedAt), csv(r.closedAt), csv(r.peakAt),
                  csv(r.peakScore), csv(r.value), csv(r.predicted), csv(r.lower), csv(r.upper), csv(r.threshold),
-                 String(r.points), String(r.modelVersion), r.closeReason ?? ""]
+                 String(r.points), String(r.modelVersion), r.closeReason ?? "", r.label?.rawValue ?? ""]
             }, fields: anomalyFields)
         }
     }

@@ -86,15 +86,18 @@ public struct AnomalyQuery: Sendable, Equatable {
     public var openOnly: Bool
     /// At most this many rows, newest first; 0 or less means no limit.
     public var limit: Int
+    /// Only episodes with (or without) this kind of label.
+    public var label: LabelFilter?
 
     public init(seriesGlob: String? = nil, since: Double? = nil, until: Double? = nil, minScore: Double? = nil,
-                openOnly: Bool = false, limit: Int = 100) {
+                openOnly: Bool = false, limit: Int = 100, label: LabelFilter? = nil) {
         self.seriesGlob = seriesGlob
         self.since = since
         self.until = until
         self.minScore = minScore
         self.openOnly = openOnly
         self.limit = limit
+        self.label = label
     }
 }
 
@@ -118,10 +121,12 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
     public var points: Int
     public var modelVersion: Int
     public var closeReason: String?
+    /// What an operator said about the episode (`omen label`), nil when unlabelled.
+    public var label: LabelKind?
 
     public init(id: Int64, series: String, episode: Int, openedAt: Double, closedAt: Double?, peakAt: Double,
                 peakScore: Double, value: Double, predicted: Double, lower: Double, upper: Double, threshold: Double,
-                points: Int, modelVersion: Int, closeReason: String?) {
+                points: Int, modelVersion: Int, closeReason: String?, label: LabelKind? = nil) {
         self.id = id
         self.series = series
         self.episode = episode
@@ -137,9 +142,11 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
         self.points = points
         self.modelVersion = modelVersion
         self.closeReason = closeReason
+        self.label = label
     }
 
     enum CodingKeys: String, CodingKey {
+        case label
         case id, series, episode
         case openedAt = "opened_at"
         case closedAt = "closed_at"
@@ -169,6 +176,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
         try c.encode(points, forKey: .points)
         try c.encode(modelVersion, forKey: .modelVersion)
         try c.encode(closeReason, forKey: .closeReason)
+        try c.encode(label, forKey: .label)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -188,6 +196,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
         points = try c.decode(Int.self, forKey: .points)
         modelVersion = try c.decode(Int.self, forKey: .modelVersion)
         closeReason = try c.decodeIfPresent(String.self, forKey: .closeReason)
+        label = try c.decodeIfPresent(LabelKind.self, forKey: .label)
     }
 }
 

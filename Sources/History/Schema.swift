@@ -57,6 +57,7 @@ enum Schema {
                 );
                 """)
         }
+        registerOperatorMigrations(&migrator)
         return migrator
     }
 }

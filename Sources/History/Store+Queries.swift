@@ -28,10 +28,18 @@ extension Store {
         if query.openOnly {
             conditions.append("a.closed_at IS NULL")
         }
+        switch query.label {
+        case nil, .any?: break
+        case .none?: conditions.append("l.kind IS NULL")
+        case .labelled?: conditions.append("l.kind IS NOT NULL")
+        case .kind(let kind)?:
+            conditions.append("l.kind = ?")
+            arguments += [kind.rawValue]
+        }
         var sql = """
             SELECT a.id, s.key, a.episode, a.opened_at, a.closed_at, a.peak_at, a.peak_score, a.value, a.predicted,
-                   a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason
-            FROM anomalies a JOIN series s ON s.id = a.series_id
+                   a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason, l.kind
+            FROM anomalies a JOIN series s ON s.id = a.series_id LEFT JOIN labels l ON l.anomaly_id = a.id
             """
         if !conditions.isEmpty {
             sql += "\nWHERE " + conditions.joined(separator: " AND ")
@@ -51,7 +59,8 @@ extension Store {
                     id: row[0], series: row[1], episode: row[2], openedAt: row[3], closedAt: row[4],
                     peakAt: row[5], peakScore: row[6] ?? .nan, value: row[7] ?? .nan, predicted: row[8] ?? .nan,
                     lower: row[9] ?? .nan, upper: row[10] ?? .nan, threshold: row[11] ?? .nan, points: row[12],
-                    modelVersion: row[13], closeReason: row[14]))
+                    modelVersion: row[13], closeReason: row[14],
+                    label: (row[15] as String?).flatMap(LabelKind.init(rawValue:))))
             }
             return records
         }

@@ -33,9 +33,12 @@ public struct Alert: Sendable, Equatable, Codable {
     public var peakScore: Double?
     /// Why a close happened other than by `close_after` normal points (e.g. "restart").
     public var reason: String?
+    /// The version of the omen that published the alert (nil from publishers before 0.13).
+    public var omenVersion: String?
 
     enum CodingKeys: String, CodingKey {
         case event, id, series, ts, value, predicted, lower, upper, score, threshold, points, episode, reason
+        case omenVersion = "omen_version"
         case openedAt = "opened_at", closedAt = "closed_at", modelVersion = "model_version"
         case peakAt = "peak_at", peakScore = "peak_score"
     }
@@ -62,6 +65,7 @@ public struct Alert: Sendable, Equatable, Codable {
         peakAt = try c.decodeIfPresent(Double.self, forKey: .peakAt)
         peakScore = try c.decodeIfPresent(Double.self, forKey: .peakScore)
         reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        omenVersion = try c.decodeIfPresent(String.self, forKey: .omenVersion)
     }
 
     /// The alert `AlertCodec.body(for:id:)` describes, for comparisons in tests and tools.
@@ -84,6 +88,7 @@ public struct Alert: Sendable, Equatable, Codable {
         peakAt = event.peakAt
         peakScore = event.peakScore
         reason = event.reason
+        omenVersion = OmenVersion.string
     }
 
     /// Equal, counting NaN equal to NaN (non-finite numbers come back as NaN).
@@ -187,6 +192,8 @@ public enum AlertCodec {
             key("reason")
             appendJSONString(reason, to: &out)
         }
+        key("omen_version")
+        appendJSONString(OmenVersion.string, to: &out)
         out.append(ASCII.closeBrace)
         return out
     }

@@ -13,7 +13,7 @@ func appendNumber(_ value: Double, to out: inout [UInt8]) {
 }
 
 /// Appends `text` as a JSON string literal: quotes, backslashes and control characters escaped, non-ASCII as UTF-8.
-func appendJSONString(_ text: String, to out: inout [UInt8]) {
+public func appendJSONString(_ text: String, to out: inout [UInt8]) {
     out.append(ASCII.quote)
     for byte in text.utf8 {
         switch byte {

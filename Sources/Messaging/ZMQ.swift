@@ -249,6 +249,13 @@ public final class ZMQSocket {
         if zmq_connect(socket, endpoint) != 0 { throw ZMQError.last("connect \(endpoint)") }
     }
 
+    /// Reports this socket's connection events (`ZMQ_EVENT_…` bits) as messages on `endpoint` (`inproc://…`), for a
+    /// PAIR socket connected there to read (see `ConnectionWatch`).
+    public func monitor(_ endpoint: String, events: Int32) throws(ZMQError) {
+        let socket = try open("monitor \(endpoint)")
+        if zmq_socket_monitor(socket, endpoint, events) != 0 { throw ZMQError.last("monitor \(endpoint)") }
+    }
+
     /// Stops listening on an endpoint bound earlier.
     public func unbind(_ endpoint: String) throws(ZMQError) {
         let socket = try open("unbind \(endpoint)")

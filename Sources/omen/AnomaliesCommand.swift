@@ -33,6 +33,10 @@ struct AnomaliesCommand: ParsableCommand {
     @Flag(name: .customLong("open"), help: "Only episodes that are still open.")
     var openOnly = false
 
+    @Option(help: ArgumentHelp("Only episodes labelled not_anomaly, confirmed, labelled (either), or none.",
+                               valueName: "label"))
+    var label: String?
+
     @Option(help: ArgumentHelp("At most this many episodes, newest first; 0 lists all.", valueName: "n"))
     var limit = 100
 
@@ -65,8 +69,15 @@ struct AnomaliesCommand: ParsableCommand {
             throw CommandError("--since (\(TimeArgument.formatISO8601(sinceTime))) is after --until "
                 + "(\(TimeArgument.formatISO8601(untilTime))); swap them")
         }
+        var labelFilter: LabelFilter?
+        if let label {
+            guard let filter = LabelFilter(argument: label) else {
+                throw CommandError("--label must be not_anomaly, confirmed, labelled or none, not \(label)")
+            }
+            labelFilter = filter
+        }
         return AnomalyQuery(seriesGlob: series, since: sinceTime, until: untilTime, minScore: minScore,
-                            openOnly: openOnly, limit: limit)
+                            openOnly: openOnly, limit: limit, label: labelFilter)
     }
 }
 

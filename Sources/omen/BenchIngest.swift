@@ -21,6 +21,8 @@ struct BenchIngest: AsyncParsableCommand {
     @Option(help: "Publish at this many points/s (0 = as fast as possible); below capacity the latency is the pipeline's.")
     var rate = 0.0
     @Flag(help: "Disable retraining (the baseline for 'ingest never waits for training').") var noRetrain = false
+    @Option(help: "Serve /metrics and scrape it every this many seconds during the run (0 = metrics off).")
+    var metricsScrape = 0.0
     @Option(name: .customLong("repeat"), help: "Repetitions; figures are medians.") var repeats = 1
     @Flag(help: "Print one JSON line.") var json = false
 
@@ -36,6 +38,7 @@ struct BenchIngest: AsyncParsableCommand {
         options.shards = shards
         options.trainers = trainers
         options.rate = rate
+        options.metricsScrapeInterval = metricsScrape
         var logger = Logger(label: "omen.bench")
         logger.logLevel = .warning
         var results: [IngestBench.Result] = []
@@ -54,11 +57,12 @@ struct BenchIngest: AsyncParsableCommand {
             .map { (role: $0.key, us: $0.value * 1e6 / Double(max(1, typical.points))) }
         let cpuJSON = perPoint.map { "\"\($0.role)\":\(String(format: "%.2f", $0.us))" }.joined(separator: ",")
         if json {
-            print("{\"bench\":\"ingest\",\"series\":\(series),\"points\":\(last.points),\"points_per_s\":\(Int(throughput)),\"p50_us\":\(Int(p50)),\"p99_us\":\(Int(p99)),\"trainings\":\(last.trainingsDone),\"training_backlog\":\(last.trainingBacklog),\"shards\":\(last.shards),\"trainers\":\(last.trainers),\"retrain\":\(!noRetrain),\"rate\":\(Int(self.rate)),\"repeats\":\(results.count),\"cpu_us_per_point\":{\(cpuJSON)}}")
+            print("{\"bench\":\"ingest\",\"series\":\(series),\"points\":\(last.points),\"points_per_s\":\(Int(throughput)),\"p50_us\":\(Int(p50)),\"p99_us\":\(Int(p99)),\"trainings\":\(last.trainingsDone),\"training_backlog\":\(last.trainingBacklog),\"shards\":\(last.shards),\"trainers\":\(last.trainers),\"retrain\":\(!noRetrain),\"rate\":\(Int(self.rate)),\"metrics_scrape_s\":\(metricsScrape),\"scrapes\":\(last.scrapes),\"repeats\":\(results.count),\"cpu_us_per_point\":{\(cpuJSON)}}")
         } else {
             print("ingest: \(series) series, \(last.points) points in \(String(format: "%.2f", last.seconds)) s (setup \(String(format: "%.1f", last.setupSeconds)) s, not timed)")
             print("  points/s (median of \(results.count)): \(Int(throughput))\(self.rate > 0 ? " (publisher paced at \(Int(self.rate)))" : "")")
             print("  latency receive→scored: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs")
+            print("  /metrics: " + (metricsScrape > 0 ? "on, scraped every \(metricsScrape) s (\(last.scrapes) scrapes in the last run)" : "off"))
             print("  CPU µs per point by thread: " + perPoint.map { "\($0.role) \(String(format: "%.2f", $0.us))" }.joined(separator: ", "))
             print("  trainings during the run: \(last.trainingsDone), backlog at the end: \(last.trainingBacklog) series; shards \(last.shards), trainers \(last.trainers), retraining \(noRetrain ? "off" : "on")")
         }

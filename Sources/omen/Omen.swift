@@ -1,4 +1,5 @@
 import ArgumentParser
+import Messaging
 
 /// The `omen` command: the daemon and the tools around it. Each subcommand parses and prints; the work
 /// lives in the library modules.
@@ -11,8 +12,10 @@ struct Omen: AsyncParsableCommand {
             Metric producers publish points over ZeroMQ; `omen run` predicts every series with its own LSTM, \
             stores anomaly episodes in SQLite and publishes alerts. The other commands query and feed it.
             """,
+        version: OmenVersion.string,
         subcommands: [
-            RunCommand.self, AnomaliesCommand.self, SeriesCommand.self, TailCommand.self,
+            RunCommand.self, StatusCommand.self, AnomaliesCommand.self, ShowCommand.self, PlotCommand.self,
+            LabelCommand.self, MuteCommand.self, UnmuteCommand.self, SeriesCommand.self, TailCommand.self,
             PublishCommand.self, ReplayCommand.self, BenchCommand.self,
         ])
 }

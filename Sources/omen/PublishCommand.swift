@@ -12,7 +12,10 @@ struct PublishCommand: ParsableCommand {
         discussion: """
             Lines from FILE (or standard input) are sent as they are, --batch lines per message, in any format \
             Omen ingests (graphite, influx, json, estp). --demo generates synthetic series with injected anomalies \
-            instead, in --format, and prints what it injected to standard error.
+            instead, in --format, and prints what it injected to standard error; it is paced at 2000 points per \
+            second unless --rate says otherwise, so that the daemon trains each series before its anomalies arrive.
+            When no peer connects within --wait seconds (no daemon at the endpoint, or nothing subscribed to a \
+            bound one), nothing is sent and the exit status is 1.
             """)
 
     /// Which end of the connection this command takes.
@@ -52,8 +55,17 @@ struct PublishCommand: ParsableCommand {
     @Option(help: "Records per message.")
     var batch = 100
 
-    @Option(help: "Most points per second to send; 0 sends as fast as possible.")
-    var rate: Double = 0
+    @Option(help: "Most points per second to send; 0 sends as fast as possible. Default: 2000 with --demo, else 0.")
+    var rate: Double?
+
+    @Option(help: "Seconds to wait for a peer (the daemon, or a subscriber of a bound endpoint) before giving up.")
+    var wait: Double = 3
+
+    /// The demo's default pace: fast enough to be quick (6,000 points in 3 s), slow enough for the first
+    /// trainings (after 300 points per series, some 20 ms each) to finish before the injected anomalies arrive.
+    static let demoRate = 2_000.0
+
+    private var pace: Double { rate ?? (demo ? Self.demoRate : 0) }
 
     @Flag(help: "Generate synthetic series (sine + noise, random walk, constant) with injected anomalies.")
     var demo = false
@@ -75,7 +87,8 @@ struct PublishCommand: ParsableCommand {
 
     func validate() throws {
         guard batch > 0 else { throw ValidationError("--batch must be at least 1 record per message.") }
-        guard rate >= 0, rate.isFinite else { throw ValidationError("--rate must be 0 (unlimited) or a positive number of points per second.") }
+        if let rate, !(rate >= 0 && rate.isFinite) { throw ValidationError("--rate must be 0 (unlimited) or a positive number of points per second.") }
+        guard wait >= 0, wait.isFinite else { throw ValidationError("--wait must be 0 or more seconds.") }
         guard points > 0, series > 0 else { throw ValidationError("--points and --series must be at least 1.") }
         guard interval > 0, interval.isFinite else { throw ValidationError("--interval must be a positive number of seconds.") }
         if demo && file != nil { throw ValidationError("Give either --demo or a FILE, not both.") }
@@ -93,14 +106,29 @@ struct PublishCommand: ParsableCommand {
             // let close() deliver what is still queued (LINGER) before the process exits.
             try socket.setSendHighWaterMark(0)
             try socket.setLinger(milliseconds: 30_000)
+            let watch = try ConnectionWatch(socket)
+            defer { watch.close() }
             switch mode {
             case .connect: try socket.connect(endpoint)
             case .bind: try socket.bind(endpoint)
             }
+            guard watch.update(waitingUpTo: Int(wait * 1000)) > 0 else {
+                try? socket.setLinger(milliseconds: 0)
+                writeStandardError(mode == .connect
+                    ? "omen publish: nothing is connected: no daemon answered at \(endpoint) within \(wait) s; start "
+                        + "`omen run` (its [[ingest]] endpoint) or pass --endpoint; nothing was sent"
+                    : "omen publish: nothing is connected: no subscriber connected to \(endpoint) within \(wait) s; "
+                        + "nothing was sent")
+                throw ExitCode.failure
+            }
             // Slow joiner: messages sent before the subscription reaches us are dropped.
             usleep(mode == .connect ? 300_000 : 1_000_000)
             let (records, messages) = demo ? try sendDemo(socket) : try sendLines(socket)
-            writeStandardError("omen publish: sent \(records) records in \(messages) messages to \(endpoint)")
+            if watch.update() == 0 {
+                writeStandardError("omen publish: the peer at \(endpoint) went away while sending; some records may be lost")
+            }
+            writeStandardError("omen publish: sent \(records) records in \(messages) messages to \(endpoint)"
+                + (pace > 0 ? " at up to \(Int(pace)) points/s" : ""))
         } catch let error as ZMQError {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
@@ -116,7 +144,7 @@ struct PublishCommand: ParsableCommand {
                                       start: end - Double(points - 1) * interval, seed: seed)
         for injection in generator.injections { writeStandardError("omen publish: \(injection)") }
         let encoder = PointEncoder(format: format.wire)
-        var pacer = Pacer(rate: rate)
+        var pacer = Pacer(rate: pace)
         var payload: [UInt8] = []
         var inPayload = 0, records = 0, messages = 0
         for point in generator {
@@ -147,7 +175,7 @@ struct PublishCommand: ParsableCommand {
         }
         defer { if fd != 0 { close(fd) } }
         var reader = LineBatchReader(fd: fd, linesPerBatch: batch)
-        var pacer = Pacer(rate: rate)
+        var pacer = Pacer(rate: pace)
         var records = 0, messages = 0
         while let next = try reader.next() {
             try socket.send(frames: [next.payload])

@@ -42,8 +42,15 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Write the scores CSV here (default: standard output).")
     var output: String?
 
-    @Option(help: "Write an SVG plot of the series, prediction, band, episodes and retrains here.")
+    @Option(help: "Write an SVG plot of the series, prediction, band, episodes, retrains and score trace here.")
     var plot: String?
+
+    @Option(help: ArgumentHelp("Plot only points at or after this time (as in the CSV: ISO-8601 or Unix seconds).",
+                               valueName: "time"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("Plot only points at or before this time.", valueName: "time"))
+    var to: String?
 
     @Option(help: "Seed for weight initialisation and training (default 42).")
     var seed: UInt64?
@@ -101,6 +108,12 @@ struct ReplayCommand: ParsableCommand {
         if let onsetWindow, onsetWindow < 0 { throw ValidationError("--onset-window must be 0 or more") }
         if let repeatFactor, !(0...1).contains(repeatFactor) { throw ValidationError("--repeat-factor must be in [0, 1]") }
         if let tailSize, !(2...1000).contains(tailSize) { throw ValidationError("--tail-size must be in 2...1000") }
+        for (flag, text) in [("--from", from), ("--to", to)] {
+            if let text, Timestamps.parse(text) == nil {
+                throw ValidationError("\(flag) must be a time as the CSV writes it (2014-04-01 00:00:00, ISO-8601 or Unix seconds), not \(text)")
+            }
+        }
+        if from != nil || to != nil, plot == nil { throw ValidationError("--from and --to choose what --plot draws; add --plot FILE") }
     }
 
     /// The detector configuration: defaults (or the file's, for this series), then flags.
@@ -135,7 +148,8 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         let rows = try CSVSeriesReader(column: column).read(path: file)
         let name = series ?? String(file.split(separator: "/").last ?? Substring(file))
-        let runner = ReplayRunner(config: try detectorConfig(series: name), series: name)
+        let detector = try detectorConfig(series: name)
+        let runner = ReplayRunner(config: detector, series: name)
         let tty = isatty(STDERR_FILENO) == 1
         let result = runner.run(rows, progress: tty ? { done, total in Self.progress(done, total) } : nil)
         if tty { Self.stderr("\r\u{1B}[K") }
@@ -145,7 +159,10 @@ struct ReplayCommand: ParsableCommand {
             print(result.csv(), terminator: "")
         }
         if let plot {
-            try ReplayRunner.write(SVGPlot(title: name).render(result.rows), to: plot)
+            var svg = SVGPlot(title: name)
+            svg.threshold = detector.episodes.threshold
+            let rows = SVGPlot.crop(result.rows, from: from.flatMap(Timestamps.parse), to: to.flatMap(Timestamps.parse))
+            try ReplayRunner.write(svg.render(rows), to: plot)
         }
         let summary = result.summary.paragraph
         if output != nil { print(summary) } else { Self.stderr(summary + "\n") }

@@ -4,6 +4,8 @@ import Daemon
 import Foundation
 import Logging
 
+extension LogFormat: ExpressibleByArgument {}
+
 /// `omen run`: the daemon.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,10 +29,19 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "SQLite database file.")
     var database: String?
 
+    @Option(name: .long, help: ArgumentHelp("Address of the /metrics and /health listener, HOST:PORT; \"\" turns it off. Replaces [metrics] listen.", valueName: "address"))
+    var metrics: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    @Option(name: .long, help: "Log line format on standard error: text, or json (one JSON object per line, for journald and log shippers).")
+    var logFormat: LogFormat = .text
+
     func validate() throws {
+        if let metrics, !metrics.isEmpty, MetricsConfig.parse(metrics) == nil {
+            throw ValidationError("--metrics must be HOST:PORT (e.g. 127.0.0.1:9464) or \"\" to turn it off, got \(metrics)")
+        }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \(logLevel)")
         }
@@ -58,6 +69,7 @@ struct RunCommand: AsyncParsableCommand {
             configuration.alerts.mode = mode
         }
         if let database { configuration.storage.database = database }
+        if let metrics { configuration.metrics.listen = metrics }
         if let logLevel, let level = Logger.Level(rawValue: logLevel) { configuration.logLevel = level }
 
         do {
@@ -67,7 +79,13 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(78)
         }
         let level = ReloadableLogLevel(configuration.logLevel)
-        LoggingSystem.bootstrap { ReloadableLogHandler(label: $0, level: level) }
+        let format = logFormat
+        LoggingSystem.bootstrap { label -> any LogHandler in
+            switch format {
+            case .text: return ReloadableLogHandler(label: label, level: level)
+            case .json: return JSONLogHandler(label: label, level: level)
+            }
+        }
         let logger = Logger(label: "omen")
         do {
             let daemon = try OmenDaemon(config: configuration, configPath: config, logger: logger, logLevel: level)

@@ -44,6 +44,8 @@ struct ConfigLoaderTests {
         #expect(keys("learning") == Set(LearningConfig.configKeys.map(\.name)))
         #expect(keys("episodes") == Set(EpisodeConfig.configKeys.map(\.name)))
         #expect(keys("scoring") == Set(ScoringConfig.configKeys.map(\.name)))
+        #expect(keys("feedback") == Set(FeedbackConfig.configKeys.map(\.name)))
+        #expect(keys("metrics") == Set(MetricsConfig.configKeys.map(\.name)))
         // [[override]] is documented in a comment block, since it has no default entries.
         let overrideDocs = try #require(text.range(of: "Per-series alerting sensitivity")).upperBound
         for key in SeriesOverride.configKeys.map(\.name) {

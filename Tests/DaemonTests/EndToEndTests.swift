@@ -29,6 +29,10 @@ func testConfig(threshold: Double = 0.9) -> String {
     [storage]
     flush_interval = "100ms"
     checkpoint_interval = "1s"
+
+    [metrics]
+    # Off: tests run side by side, and 9464 may belong to a daemon of the machine (OperatorTests use free ports).
+    listen = ""
     """
 }
 

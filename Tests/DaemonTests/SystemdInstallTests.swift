@@ -49,6 +49,27 @@ struct SystemdInstallTests {
         #expect(fresh.storage.database == "/var/lib/omen/omen.db")
     }
 
+    /// Completions come from the binary's own --generate-completion-script and land where each shell looks.
+    @Test func installPutsShellCompletions() throws {
+        let root = try ConfigTestSupport.makeTempDirectory("install")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let fake = root.appendingPathComponent("fake-omen")
+        try "#!/bin/sh\n[ \"$1\" = --generate-completion-script ] && echo \"# completion for $2\"\n"
+            .write(to: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        var env = ProcessInfo.processInfo.environment
+        env["DESTDIR"] = root.appendingPathComponent("stage").path
+        let result = try ConfigTestSupport.run("/bin/sh", [ConfigTestSupport.installScript.path, fake.path, "/usr/local"],
+                                               environment: env)
+        #expect(result.status == 0, "install.sh failed: \(result.stderr)")
+        let stage = root.appendingPathComponent("stage/usr/local/share")
+        for (path, shell) in [("bash-completion/completions/omen", "bash"), ("zsh/site-functions/_omen", "zsh"),
+                              ("fish/vendor_completions.d/omen.fish", "fish")] {
+            let text = try String(contentsOf: stage.appendingPathComponent(path), encoding: .utf8)
+            #expect(text == "# completion for \(shell)\n")
+        }
+    }
+
     /// Without root and without DESTDIR, or with a missing binary, install.sh refuses with a message and exit code ≠ 0.
     @Test func installRefusesBadArguments() throws {
         let result = try ConfigTestSupport.run("/bin/sh", [ConfigTestSupport.installScript.path, "/nonexistent/omen", "/usr/local"])

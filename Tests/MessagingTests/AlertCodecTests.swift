@@ -23,11 +23,12 @@ import Testing
         let body = AlertCodec.body(for: Self.event(series: "s"), id: 42)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
         for key in ["event", "id", "series", "ts", "opened_at", "value", "predicted", "lower", "upper", "score",
-                    "threshold", "model_version", "points"] {
+                    "threshold", "model_version", "points", "omen_version"] {
             #expect(object[key] != nil, "\(key)")
         }
         #expect(object["closed_at"] == nil && object["reason"] == nil)
         #expect(object["id"] as? Int == 42 && object["event"] as? String == "open")
+        #expect(object["omen_version"] as? String == OmenVersion.string)
     }
 
     /// Encode → decode returns the same alert for awkward keys, non-finite numbers (as null) and close details.

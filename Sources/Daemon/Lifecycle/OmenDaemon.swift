@@ -28,6 +28,13 @@ public final class OmenDaemon: Sendable {
     let configPath: String?
     /// The shared log level a reload changes (nil when the caller's logger is not reloadable).
     let logLevel: ReloadableLogLevel?
+    /// Self-metrics (`/metrics`), read from `stats` at scrape time; the listener runs while the daemon does.
+    let metrics = DaemonMetrics()
+    let metricsServer = LockedBox<MetricsServer?>(nil)
+    /// Labels and mutes last read from the database (OmenDaemon+Operator.swift).
+    let operatorState = OperatorState()
+    /// Wall time the daemon was built, Unix seconds.
+    let startedAt = wallSeconds()
 
     /// Opens the database, restores checkpoints and builds (but does not start) the pipeline.
     public init(config: DaemonConfig, configPath: String? = nil, logger: Logger, logLevel: ReloadableLogLevel? = nil,
@@ -51,7 +58,8 @@ public final class OmenDaemon: Sendable {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let shardCount = config.pipeline.shards > 0 ? config.pipeline.shards : max(1, cores)
         let trainerCount = config.pipeline.trainers > 0 ? config.pipeline.trainers : max(1, cores / 2)
-        writer = Writer(store: store, context: alertContext, config: config, stats: stats, logger: logger)
+        writer = Writer(store: store, context: alertContext, config: config, stats: stats, logger: logger,
+                        flushTimer: metrics.flushTimer)
         trainers = TrainerPool(threads: trainerCount, stats: stats)
         var shards: [Shard] = []
         for i in 0..<shardCount {
@@ -61,6 +69,8 @@ public final class OmenDaemon: Sendable {
         self.shards = shards
         ingest = Ingest(context: ingestContext, endpoints: config.ingest, shards: shards, stats: stats, logger: logger)
         try restore()
+        // Labels and mutes reach the shards before their first point.
+        pollOperatorTables()
     }
 
     /// Restores every series' checkpoint; a checkpoint that cannot be read is logged and that series relearns.
@@ -129,11 +139,19 @@ public final class OmenDaemon: Sendable {
         for shard in shards { shard.start() }
         do {
             try ingest.start()
+            // Started now: /health must not call the daemon stale before each thread's first loop turn.
+            let now = monotonicSeconds()
+            writer.heartbeat.beat(now)
+            ingest.heartbeat.beat(now)
+            try startMetricsServer()
         } catch {
+            stopIngest()
             stopPipeline()
             throw error
         }
         logger.info("omen started", metadata: [
+            "version": "\(OmenVersion.string)",
+            "metrics": "\(config.metrics.listen.isEmpty ? "off" : "http://\(config.metrics.listen)/metrics")",
             "ingest": "\(config.ingest.map { "\($0.mode.rawValue) \($0.endpoint)" }.joined(separator: ", "))",
             "alerts": "\(config.alerts.endpoints.joined(separator: ", "))",
             "database": "\(config.storage.database)",
@@ -158,6 +176,7 @@ public final class OmenDaemon: Sendable {
         writer.mailbox.close()
         if !writer.join(timeout: 60) { logger.error("writer did not flush in time") }
         alertContext.terminate()
+        stopMetricsServer()
     }
 
     /// Sends one sd_notify message; a failure is logged, never fatal (systemd may simply not be listening).
@@ -194,6 +213,7 @@ public final class OmenDaemon: Sendable {
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: PipelineService(daemon: self)),
+                .init(service: OperatorPollService(daemon: self)),
                 .init(service: IngestService(daemon: self)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -128,6 +128,7 @@ final class Ingest: @unchecked Sendable {
                     let summary = parsers[i].parse(buffer.lastFrame, receivedAt: wallSeconds(), into: &scratch)
                     if summary.rejected > 0 {
                         stats.recordsRejected.wrappingAdd(summary.rejected, ordering: .relaxed)
+                        stats.countRejections(summary)
                         rejectedByEndpoint.withLock { $0[endpoints[i].endpoint, default: 0] += summary.rejected }
                         limiter.log(logger, endpoint: endpoints[i].endpoint, summary: summary, now: receivedMono)
                     }
@@ -191,12 +192,14 @@ public enum DaemonError: Error, CustomStringConvertible {
     case ingest(String)
     case alerts(String)
     case storage(String)
+    case metrics(String)
 
     public var description: String {
         switch self {
         case .ingest(let why): return "cannot set up ingest socket: \(why)"
         case .alerts(let why): return "cannot set up alert socket: \(why)"
         case .storage(let why): return "cannot open the database: \(why)"
+        case .metrics(let why): return "cannot listen for /metrics: \(why) (set [metrics] listen, or \"\" to turn it off)"
         }
     }
 }

@@ -33,6 +33,17 @@ public final class PipelineStats: Sendable {
     public let ingestStalls = Atomic<Int>(0)
     /// Per-shard training backlog; `trainingBacklog` is their sum.
     let backlogs = Mutex<[Int]>([])
+    /// Rejected records by reason (their sum is `recordsRejected`), for `/metrics`.
+    public let rejectedMalformed = Atomic<Int>(0)
+    public let rejectedNonFinite = Atomic<Int>(0)
+    public let rejectedBadTimestamp = Atomic<Int>(0)
+    public let rejectedKeyTooLong = Atomic<Int>(0)
+    public let rejectedInvalidUTF8 = Atomic<Int>(0)
+    /// Episode events stored, by kind (counted by the writer after its commit).
+    public let episodesOpened = Atomic<Int>(0)
+    public let episodesClosed = Atomic<Int>(0)
+    /// Bytes of checkpoint blobs committed.
+    public let checkpointBytes = Atomic<Int>(0)
 
     public init() {}
 

@@ -17,6 +17,10 @@ final class Shard: @unchecked Sendable {
         case trained(TrainingOutcome)
         /// New alerting configuration (SIGHUP reload).
         case reload(DaemonConfig)
+        /// The mutes not yet over (the whole list, replacing the previous one; Shard+Operator.swift).
+        case mutes([MuteRecord])
+        /// Labels of episodes, oldest first (Shard+Operator.swift).
+        case labels([LabelRecord])
     }
 
     let index: Int
@@ -29,9 +33,9 @@ final class Shard: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     // Owned by the shard thread (and by the builder before `start()`).
-    private var config: DaemonConfig
+    var config: DaemonConfig
     /// The series this shard owns; one dictionary lookup per point reaches the detector and its bookkeeping.
-    private var detectors: [String: SeriesSlot] = [:]
+    var detectors: [String: SeriesSlot] = [:]
     /// The same slots indexed by the ingest thread's series id (`Point.seriesID`): the per-point lookup, with no
     /// hashing of the key. Filled on a series' first point from `detectors`; ids of other shards stay nil.
     private var slotsByID: ContiguousArray<SeriesSlot?> = []
@@ -45,9 +49,14 @@ final class Shard: @unchecked Sendable {
     private var lastCheckpoint = 0.0
     /// Keys still to checkpoint in the current round (a round is spread over several loop turns).
     private var checkpointQueue: [String] = []
-    private var pendingEvents: [EpisodeEvent] = []
+    var pendingEvents: [EpisodeEvent] = []
     /// Monotonic time of the last loop turn; the watchdog heartbeat reads it.
     let heartbeat = HeartbeatCell()
+    /// Mutes and labels as this shard applies them (Shard+Operator.swift); owned by the shard thread.
+    var operatorRules = ShardOperatorRules()
+    /// Series of this shard with a trained model, and muted ones, for `/metrics` (refreshed once a second).
+    let seriesTrained = Atomic<Int>(0)
+    let seriesMuted = Atomic<Int>(0)
 
     init(index: Int, config: DaemonConfig, writer: Writer, trainers: TrainerPool, stats: PipelineStats,
          latency: LatencyRecorder, logger: Logger) {
@@ -118,6 +127,10 @@ final class Shard: @unchecked Sendable {
                     install(outcome)
                 case .reload(let newConfig):
                     reload(newConfig)
+                case .mutes(let mutes):
+                    applyMutes(mutes, now: wallSeconds())
+                case .labels(let labels):
+                    applyLabels(labels)
                 }
             }
             let now = monotonicSeconds()
@@ -131,7 +144,9 @@ final class Shard: @unchecked Sendable {
             if now - lastSummaryEmit >= 1 {
                 lastSummaryEmit = now
                 emitSummaries()
+                countSeriesStates()
             }
+            refreshMutesIfDue(now: wallSeconds())
             if config.storage.checkpointInterval > 0 && now - lastCheckpoint >= config.storage.checkpointInterval
                 && checkpointQueue.isEmpty {
                 lastCheckpoint = now
@@ -182,6 +197,7 @@ final class Shard: @unchecked Sendable {
             slot = SeriesSlot(fresh)
             detectors[point.key] = slot
             stats.series.wrappingAdd(1, ordering: .relaxed)
+            applyOperatorRules(toNew: slot)
         }
         if point.seriesID != Point.noSeriesID {
             let id = Int(point.seriesID)

@@ -23,6 +23,8 @@ final class Writer: @unchecked Sendable {
     private let config: DaemonConfig
     private let stats: PipelineStats
     private let logger: Logger
+    /// Times every committed flush (`omen_writer_flush_seconds`); nil when metrics are off.
+    private let flushTimer: FlushTimer?
     private let done = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
     /// Set by the writer thread if the PUB sockets could not be set up.
@@ -36,7 +38,9 @@ final class Writer: @unchecked Sendable {
     private var publishers: [ZMQSocket] = []
     private var lastRetention = 0.0
 
-    init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger) {
+    init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger,
+         flushTimer: FlushTimer? = nil) {
+        self.flushTimer = flushTimer
         self.store = store
         self.context = context
         self.config = config
@@ -122,8 +126,10 @@ final class Writer: @unchecked Sendable {
         // Series rows first: events and checkpoints refer to them.
         let batch = WriteBatch(events: events, series: Array(series.values), checkpoints: Array(checkpoints.values))
         let ids: [Int64]
+        let flushStart = ContinuousClock.now
         do {
             ids = try store.apply(batch)
+            flushTimer?.recordInterval(since: flushStart)
         } catch {
             stats.writeFailures.wrappingAdd(1, ordering: .relaxed)
             logger.error("database write failed; will retry", metadata: [
@@ -135,6 +141,7 @@ final class Writer: @unchecked Sendable {
         }
         stats.rowsWritten.wrappingAdd(pendingRows, ordering: .relaxed)
         stats.checkpointsWritten.wrappingAdd(checkpoints.count, ordering: .relaxed)
+        stats.countCommitted(events: events, checkpoints: checkpoints.values)
         for (event, id) in zip(events, ids) { publish(event, id: id) }
         events.removeAll(keepingCapacity: true)
         series.removeAll(keepingCapacity: true)
