@@ -95,12 +95,11 @@ public final class OmenDaemon: Sendable {
         // are closed with a reason, so no episode stays open forever.
         var closes: [EpisodeEvent] = []
         for row in openRows {
-            if let open = restored[row.series]?.episodes.open, open.episode == row.episode { continue }
-            closes.append(EpisodeEvent(
-                kind: .close, series: row.series, episode: row.episode, timestamp: row.peakAt, openedAt: row.openedAt,
-                closedAt: wallSeconds(), peakAt: row.peakAt, peakScore: row.peakScore, value: row.value,
-                predicted: row.predicted, lower: row.lower, upper: row.upper, score: row.peakScore,
-                threshold: row.threshold, points: row.points, modelVersion: row.modelVersion, reason: "restart"))
+            if let open = restored[row.series]?.episodes.open, open.number == row.number { continue }
+            var episode = row.episode
+            episode.closedAt = wallSeconds()
+            episode.closeReason = "restart"
+            closes.append(EpisodeEvent(kind: .close, timestamp: row.peakAt, score: row.peakScore, episode: episode))
         }
         if !closes.isEmpty { writer.mailbox.post(.events(closes)) }
         for (key, d) in restored { shards[Int(stableHash(key) % count)].adopt(d) }
