@@ -36,7 +36,7 @@ public struct EpisodeReport: Sendable {
         let n = Listing.number
         var lines: [(String, String)] = []
         let state = e.closedAt.map { "closed \(TimeArgument.formatISO8601($0)) (\(e.closeReason ?? "recovered"))" } ?? "open"
-        lines.append(("episode", "\(e.id): episode \(e.episode) of \(e.series), \(state)"))
+        lines.append(("episode", "\(e.id): episode \(e.number) of \(e.series), \(state)"))
         lines.append(("opened", "\(TimeArgument.formatISO8601(e.openedAt)), \(e.points) point\(e.points == 1 ? "" : "s")"))
         var peak = "\(TimeArgument.formatISO8601(e.peakAt)), score \(Listing.score(e.peakScore)) "
             + "(threshold \(Listing.score(e.threshold)))"
@@ -69,14 +69,8 @@ public struct EpisodeReport: Sendable {
     }
 
     public func json() -> String {
-        let e = episode
         let j = Listing.json as (Double?) -> String
-        var fields: [(String, String)] = zip(Listing.anomalyFields, [
-            Listing.json(e.id), Listing.json(e.series), Listing.json(e.episode), j(e.openedAt), j(e.closedAt),
-            j(e.peakAt), j(e.peakScore), j(e.value), j(e.predicted), j(e.lower), j(e.upper), j(e.threshold),
-            Listing.json(e.points), Listing.json(e.modelVersion), Listing.json(e.closeReason),
-            Listing.json(e.label?.rawValue),
-        ]).map { ($0, $1) }
+        var fields = Array(zip(Listing.anomalyFields, Listing.jsonValues(episode)))
         fields.append(("peak_surprise", j(peakSurprise)))
         fields.append(("band_distance", j(bandDistance)))
         fields.append(("label_note", Listing.json(label?.note)))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Detection
 import History
 
 /// `omen mute GLOB --for 2h` and `omen mute --list`: maintenance windows.
@@ -62,7 +63,7 @@ struct MuteCommand: ParsableCommand {
                 return
             }
             guard let glob, let duration else { return }
-            guard let seconds = TimeArgument.parseDuration(duration), seconds > 0 else {
+            guard let seconds = DurationText.parse(duration), seconds > 0 else {
                 throw CommandError("--for must be a positive duration such as 90s, 15m, 2h, 1d or 1h30m, not \(duration)")
             }
             let start = try from.map { text throws(TimeArgumentError) in try TimeArgument.parse(text, now: now) } ?? now

@@ -96,7 +96,7 @@ struct PlotCommand: ParsableCommand {
             let startIndex = rows.firstIndex { $0.timestamp >= episode.openedAt } ?? 0
             let endIndex = rows.lastIndex { $0.timestamp <= end } ?? rows.count - 1
             let shown = Array(rows[max(0, startIndex - before)...min(rows.count - 1, endIndex + after)])
-            var plot = SVGPlot(title: "\(episode.series): episode \(episode.episode) (id \(id))")
+            var plot = SVGPlot(title: "\(episode.series): episode \(episode.number) (id \(id))")
             plot.subtitle = source
             plot.threshold = episode.threshold.isFinite ? episode.threshold : detectorConfig.episodes.threshold
             plot.episode = EpisodeMark(id: episode.id, openedAt: episode.openedAt, closedAt: episode.closedAt,

@@ -18,18 +18,6 @@ struct PublishCommand: ParsableCommand {
             bound one), nothing is sent and the exit status is 1.
             """)
 
-    /// Which end of the connection this command takes.
-    enum SocketMode: String, EnumerableFlag {
-        case connect, bind
-
-        static func help(for value: SocketMode) -> ArgumentHelp? {
-            switch value {
-            case .connect: return "Connect to the endpoint (the daemon binds; default)."
-            case .bind: return "Bind the endpoint and let subscribers connect."
-            }
-        }
-    }
-
     /// Record formats the demo can write.
     enum DemoFormat: String, ExpressibleByArgument, CaseIterable {
         case graphite, influx, json
@@ -108,10 +96,7 @@ struct PublishCommand: ParsableCommand {
             try socket.setLinger(milliseconds: 30_000)
             let watch = try ConnectionWatch(socket)
             defer { watch.close() }
-            switch mode {
-            case .connect: try socket.connect(endpoint)
-            case .bind: try socket.bind(endpoint)
-            }
+            try socket.attach(endpoint, mode: mode)
             guard watch.update(waitingUpTo: Int(wait * 1000)) > 0 else {
                 try? socket.setLinger(milliseconds: 0)
                 writeStandardError(mode == .connect
@@ -184,5 +169,15 @@ struct PublishCommand: ParsableCommand {
             pacer.didSend(next.lines)
         }
         return (records, messages)
+    }
+}
+
+/// `--bind` / `--connect` on `omen publish` and `omen tail`.
+extension SocketMode: EnumerableFlag {
+    public static func help(for value: SocketMode) -> ArgumentHelp? {
+        switch value {
+        case .connect: return "Connect to the endpoint (the daemon binds; default)."
+        case .bind: return "Bind the endpoint and let subscribers connect."
+        }
     }
 }

@@ -93,7 +93,7 @@ struct FeedbackTests {
         try #require(d.episodes.isOpen)
         let close = try #require(d.setMuted(true))
         #expect(close.kind == .close)
-        #expect(close.reason == "muted")
+        #expect(close.closeReason == "muted")
         #expect(close.series == "m")
         #expect(!d.episodes.isOpen)
     }

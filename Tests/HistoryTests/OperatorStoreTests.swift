@@ -94,9 +94,9 @@ import Detection
 
     /// `omen show` explains the peak: tail probability and distance in band half-widths.
     @Test func episodeReportExplainsThePeak() throws {
-        let record = AnomalyRecord(id: 4, series: "s", episode: 2, openedAt: 100, closedAt: nil, peakAt: 160,
-                                   peakScore: 0.8, value: 28, predicted: 12, lower: 8, upper: 16, threshold: 0.35,
-                                   points: 3, modelVersion: 5, closeReason: nil, label: nil)
+        let record = AnomalyRecord(id: 4, episode: Episode(
+            series: "s", number: 2, openedAt: 100, closedAt: nil, peakAt: 160, peakScore: 0.8, value: 28,
+            predicted: 12, lower: 8, upper: 16, threshold: 0.35, points: 3, modelVersion: 5, closeReason: nil))
         let report = EpisodeReport(episode: record, label: nil, model: nil)
         #expect(abs((report.peakSurprise ?? 0) - 16) < 1e-9)
         #expect(report.bandDistance == 4)

@@ -66,9 +66,8 @@ extension OmenDaemon {
         }
         let (fresh, changedMutes) = operatorState.absorb(labels: labels, mutes: mutes)
         if !fresh.isEmpty {
-            let count = UInt64(shards.count)
             var perShard = [[LabelRecord]](repeating: [], count: shards.count)
-            for label in fresh { perShard[Int(stableHash(label.series) % count)].append(label) }
+            for label in fresh { perShard[router.shard(for: label.series)].append(label) }
             for (i, batch) in perShard.enumerated() where !batch.isEmpty { shards[i].mailbox.post(.labels(batch)) }
             logger.info("labels applied", metadata: ["labels": "\(fresh.count)"])
         }
