@@ -65,8 +65,9 @@ let package = Package(
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Detection"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Detection", "Messaging", "Recurrent"]),
         .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "Configuration", "Bench", "History", "Messaging",
+            "Daemon", "Configuration", "Bench", "Detection", "History", "Messaging",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Detection", "History", "Messaging"]),
     ],

@@ -26,6 +26,7 @@ final class Shard: @unchecked Sendable {
     private let stats: PipelineStats
     private let latency: LatencyRecorder
     private let logger: Logger
+    private let clock: PipelineClock
     private let done = DispatchSemaphore(value: 0)
 
     // Owned by the shard thread (and by the builder before `start()`).
@@ -50,8 +51,9 @@ final class Shard: @unchecked Sendable {
     let heartbeat = HeartbeatCell()
 
     init(index: Int, config: DaemonConfig, writer: Writer, trainers: TrainerPool, stats: PipelineStats,
-         latency: LatencyRecorder, logger: Logger) {
+         latency: LatencyRecorder, logger: Logger, clock: PipelineClock = .system) {
         self.index = index
+        self.clock = clock
         self.config = config
         self.writer = writer
         self.trainers = trainers
@@ -74,14 +76,12 @@ final class Shard: @unchecked Sendable {
         knownEpisodes = episodes
     }
 
+    /// Starts the thread, which runs `turn()` until the mailbox is closed and drained.
     func start() {
-        let now = monotonicSeconds()
-        lastSummaryEmit = now
-        lastCheckpoint = now
-        heartbeat.beat(now)
+        prepare()
         let thread = Thread { [self] in
             nameCurrentThread("omen-shard-\(index)")
-            run()
+            while turn(timeout: 0.05) {}
             done.signal()
         }
         thread.name = "omen-shard-\(index)"
@@ -96,50 +96,61 @@ final class Shard: @unchecked Sendable {
 
     // MARK: - The loop
 
-    private func run() {
-        while true {
-            let (messages, closed) = mailbox.takeAll(timeout: 0.05)
-            for message in messages {
-                switch message {
-                case .points(let points, let receivedAt):
-                    // Counters and the clock once per batch: atomics shared with the other shards would
-                    // bounce their cache line on every point.
-                    let now = wallSeconds()
-                    var processed = 0, outOfOrder = 0
-                    points.withUnsafeBufferPointer { batch in
-                        for i in batch.indices {
-                            if process(batch, i, now: now) { processed += 1 } else { outOfOrder += 1 }
-                        }
+    /// Starts the intervals (summaries, checkpoint rounds) at the clock's now; `start()` calls it, or a test that
+    /// drives `turn()` itself.
+    func prepare() {
+        let now = clock.monotonic()
+        lastSummaryEmit = now
+        lastCheckpoint = now
+        heartbeat.beat(now)
+    }
+
+    /// One turn of the loop: takes what the mailbox holds (waiting up to `timeout` seconds), processes it, hands
+    /// episode events to the writer, then does what is due (training, summaries, a checkpoint slice). Returns
+    /// false once the mailbox was closed and drained, after the final checkpoint.
+    func turn(timeout: Double) -> Bool {
+        let (messages, closed) = mailbox.takeAll(timeout: timeout)
+        for message in messages {
+            switch message {
+            case .points(let points, let receivedAt):
+                // Counters and the clock once per batch: atomics shared with the other shards would
+                // bounce their cache line on every point.
+                let now = clock.wall()
+                var processed = 0, outOfOrder = 0
+                points.withUnsafeBufferPointer { batch in
+                    for i in batch.indices {
+                        if process(batch, i, now: now) { processed += 1 } else { outOfOrder += 1 }
                     }
-                    stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
-                    if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
-                    latency.record(monotonicSeconds() - receivedAt)
-                case .trained(let outcome):
-                    install(outcome)
-                case .reload(let newConfig):
-                    reload(newConfig)
                 }
+                stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
+                if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
+                latency.record(clock.monotonic() - receivedAt)
+            case .trained(let outcome):
+                install(outcome)
+            case .reload(let newConfig):
+                reload(newConfig)
             }
-            let now = monotonicSeconds()
-            heartbeat.beat(now)
-            flushEvents()
-            if closed {
-                finalCheckpoint()
-                return
-            }
-            submitDueTraining()
-            if now - lastSummaryEmit >= 1 {
-                lastSummaryEmit = now
-                emitSummaries()
-            }
-            if config.storage.checkpointInterval > 0 && now - lastCheckpoint >= config.storage.checkpointInterval
-                && checkpointQueue.isEmpty {
-                lastCheckpoint = now
-                // Only series that changed since their stored checkpoint: an idle series is not rewritten.
-                checkpointQueue = detectors.compactMap { $0.value.isCheckpointCurrent ? nil : $0.key }
-            }
-            checkpointSlice()
         }
+        let now = clock.monotonic()
+        heartbeat.beat(now)
+        flushEvents()
+        if closed {
+            finalCheckpoint()
+            return false
+        }
+        submitDueTraining()
+        if now - lastSummaryEmit >= 1 {
+            lastSummaryEmit = now
+            emitSummaries()
+        }
+        if config.storage.checkpointInterval > 0 && now - lastCheckpoint >= config.storage.checkpointInterval
+            && checkpointQueue.isEmpty {
+            lastCheckpoint = now
+            // Only series that changed since their stored checkpoint: an idle series is not rewritten.
+            checkpointQueue = detectors.compactMap { $0.value.isCheckpointCurrent ? nil : $0.key }
+        }
+        checkpointSlice()
+        return true
     }
 
     /// The slot of a point's series when it is already known by id (no lookup by key, no creation).
@@ -223,8 +234,8 @@ final class Shard: @unchecked Sendable {
             guard let slot = detectors[key] else { continue }
             slot.queued = false
             let detector = slot.detector
-            guard detector.isTrainingDue(now: wallSeconds()) else { continue }
-            let job = detector.makeTrainingJob(now: wallSeconds())
+            guard detector.isTrainingDue(now: clock.wall()) else { continue }
+            let job = detector.makeTrainingJob(now: clock.wall())
             let mailbox = self.mailbox
             if trainers.submit(TrainerPool.Request(job: job, deliver: { mailbox.post(.trained($0)) })) {
                 free -= 1
@@ -240,7 +251,7 @@ final class Shard: @unchecked Sendable {
     private func install(_ outcome: TrainingOutcome) {
         guard let slot = detectors[outcome.key] else { return }
         let detector = slot.detector
-        detector.install(outcome, at: wallSeconds())
+        detector.install(outcome, at: clock.wall())
         markDirty(slot)
         if !outcome.accepted, let why = outcome.rejection {
             logger.debug("retrain rejected", metadata: ["series": "\(outcome.key)", "reason": "\(why)"])
@@ -251,7 +262,7 @@ final class Shard: @unchecked Sendable {
         }
         // Points that arrived while the job ran may already make the next training due; do not wait for
         // another point to notice (a bursty series may send none for a while).
-        if !slot.queued, detector.isTrainingDue(now: wallSeconds()) { markDue(slot) }
+        if !slot.queued, detector.isTrainingDue(now: clock.wall()) { markDue(slot) }
     }
 
     private func reload(_ newConfig: DaemonConfig) {

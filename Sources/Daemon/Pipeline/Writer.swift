@@ -23,6 +23,7 @@ final class Writer: @unchecked Sendable {
     private let config: DaemonConfig
     private let stats: PipelineStats
     private let logger: Logger
+    private let clock: PipelineClock
     private let done = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
     /// Set by the writer thread if the PUB sockets could not be set up.
@@ -35,8 +36,11 @@ final class Writer: @unchecked Sendable {
     private var checkpoints: [String: ModelCheckpoint] = [:]
     private var publishers: [ZMQSocket] = []
     private var lastRetention = 0.0
+    private var lastFlush = 0.0
 
-    init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger) {
+    init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger,
+         clock: PipelineClock = .system) {
+        self.clock = clock
         self.store = store
         self.context = context
         self.config = config
@@ -48,7 +52,17 @@ final class Writer: @unchecked Sendable {
     func start() throws(ZMQError) {
         let thread = Thread { [self] in
             nameCurrentThread("omen-writer")
-            run()
+            do throws(ZMQError) {
+                try openPublishers()
+            } catch {
+                startError.value = error
+                started.signal()
+                done.signal()
+                return
+            }
+            started.signal()
+            while turn() {}
+            closePublishers()
             done.signal()
         }
         thread.name = "omen-writer"
@@ -62,7 +76,10 @@ final class Writer: @unchecked Sendable {
         done.wait(timeout: .now() + timeout) == .success
     }
 
-    private func run() {
+    /// Binds or connects the alert PUB sockets (on the thread that will use them; `start()` does it, or a test
+    /// that drives `turn()` itself) and starts the flush interval at the clock's now.
+    func openPublishers() throws(ZMQError) {
+        lastFlush = clock.monotonic()
         do {
             for endpoint in config.alerts.endpoints {
                 let socket = try ZMQSocket(context: context, type: .pub)
@@ -72,32 +89,36 @@ final class Writer: @unchecked Sendable {
                 publishers.append(socket)
             }
         } catch {
-            startError.value = error
-            for socket in publishers { socket.close() }
-            started.signal()
-            return
+            closePublishers()
+            throw error
         }
-        started.signal()
-        var lastFlush = monotonicSeconds()
-        while true {
-            let wait = max(0.001, config.storage.flushInterval - (monotonicSeconds() - lastFlush))
-            let (messages, closed) = mailbox.takeAll(timeout: wait)
-            for message in messages { absorb(message) }
-            let now = monotonicSeconds()
-            heartbeat.beat(now)
-            if closed || pendingRows >= config.storage.flushRows || now - lastFlush >= config.storage.flushInterval {
-                flush()
-                lastFlush = now
-            }
-            if closed {
-                // A last attempt for rows a failed transaction left behind.
-                if pendingRows > 0 { flush() }
-                break
-            }
-            applyRetention(now: now)
-        }
+    }
+
+    func closePublishers() {
         for socket in publishers { socket.close() }
         publishers = []
+    }
+
+    /// One turn of the loop: absorbs what the mailbox holds (waiting at most until the next flush is due), then
+    /// commits when `flush_interval` passed, `flush_rows` are pending or the mailbox closed, and publishes each
+    /// committed event. Returns false once the mailbox was closed and everything it held was flushed.
+    func turn() -> Bool {
+        let wait = max(0.001, config.storage.flushInterval - (clock.monotonic() - lastFlush))
+        let (messages, closed) = mailbox.takeAll(timeout: wait)
+        for message in messages { absorb(message) }
+        let now = clock.monotonic()
+        heartbeat.beat(now)
+        if closed || pendingRows >= config.storage.flushRows || now - lastFlush >= config.storage.flushInterval {
+            flush()
+            lastFlush = now
+        }
+        if closed {
+            // A last attempt for rows a failed transaction left behind.
+            if pendingRows > 0 { flush() }
+            return false
+        }
+        applyRetention(now: now)
+        return true
     }
 
     private var pendingRows: Int { events.count + series.count + checkpoints.count }
@@ -156,7 +177,7 @@ final class Writer: @unchecked Sendable {
         guard config.storage.retentionDays > 0, now - lastRetention >= 3600 else { return }
         lastRetention = now
         do {
-            let deleted = try store.deleteClosedAnomalies(closedBefore: wallSeconds() - config.storage.retentionDays * 86_400)
+            let deleted = try store.deleteClosedAnomalies(closedBefore: clock.wall() - config.storage.retentionDays * 86_400)
             if deleted > 0 { logger.info("retention deleted closed episodes", metadata: ["rows": "\(deleted)"]) }
         } catch {
             logger.warning("retention failed", metadata: ["error": "\(error)"])
