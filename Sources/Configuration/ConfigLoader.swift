@@ -154,6 +154,12 @@ public enum ConfigLoader {
     // MARK: - Clamp
 
     /// Soft limits that need no error: re-priming more points than the window holds is the whole window.
+    /// Clamps and checks a configuration whose detector part was set after loading (`omen replay`'s settings).
+    static func checkDetector(_ config: inout DaemonConfig, file: String) throws(ConfigError) {
+        clamp(&config)
+        try validate(config, file: file, lines: ConfigLines())
+    }
+
     private static func clamp(_ config: inout DaemonConfig) {
         config.detector.learning.reprimePoints = min(config.detector.learning.reprimePoints, config.detector.learning.window)
     }
