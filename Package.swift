@@ -73,3 +73,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Warnings are errors in the project's own Swift targets (no run-time cost). Dependencies are built with their own
+// settings, so a warning in one of them cannot break this build.
+for target in package.targets where target.type != .system && target.name != "COmenSupport" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-warnings-as-errors"])]
+}
