@@ -17,6 +17,8 @@ let package = Package(
     targets: [
         // libzmq, from Debian's libzmq3-dev (see Sources/CZeroMQ/module.modulemap).
         .systemLibrary(name: "CZeroMQ"),
+        // librdkafka, from Debian's librdkafka-dev, with its mock cluster (see Sources/CKafka/module.modulemap).
+        .systemLibrary(name: "CKafka"),
         // The maths: LSTM / GRU / RNN cells, truncated BPTT, Adam. Pure values, no I/O.
         // Header-only C helpers Swift cannot spell (software prefetch).
         .target(name: "COmenSupport"),
@@ -28,8 +30,8 @@ let package = Package(
             "Detection",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        // libzmq wrapper and the wire formats in (graphite, influx, json, estp) and out (alerts).
-        .target(name: "Messaging", dependencies: ["CZeroMQ", "Detection"]),
+        // libzmq and librdkafka wrappers and the wire formats in (graphite, influx, json, estp) and out (alerts).
+        .target(name: "Messaging", dependencies: ["CZeroMQ", "CKafka", "Detection"]),
         // `omen replay`: CSV in, the same per-series detector, scores CSV and SVG plot out.
         .target(name: "Replay", dependencies: ["Detection"]),
         // Configuration, shards, trainer pool, writer, lifecycle (signals, systemd notify), benchmarks.
