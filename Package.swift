@@ -48,7 +48,9 @@ let package = Package(
         ]),
         .testTarget(name: "RecurrentTests", dependencies: ["Recurrent"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Recurrent"]),
-        .testTarget(name: "HistoryTests", dependencies: ["History", "Detection"]),
+        .testTarget(name: "HistoryTests", dependencies: [
+            "History", "Detection", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "Detection", "CZeroMQ"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Detection"]),
         .testTarget(name: "DaemonTests", dependencies: [

@@ -9,21 +9,22 @@
 // Admin calls Swift would spell badly (arrays of C pointers, result events): synchronous helpers.
 
 /// Number of partitions of `topic`, 0 when it does not exist, -1 with `errstr` set on failure.
+/// Asks for every topic rather than this one: a metadata request for one topic makes brokers with
+/// auto.create.topics.enable (and the mock cluster) create it with their default partition count.
 static inline int omen_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
                                              char *errstr, size_t errsize) {
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    if (!rkt) { snprintf(errstr, errsize, "cannot create a topic handle for %s", topic); return -1; }
     const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-    rd_kafka_topic_destroy(rkt);
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
     if (err) { snprintf(errstr, errsize, "%s", rd_kafka_err2str(err)); return -1; }
     int count = 0;
-    if (md->topic_cnt == 1) {
-        if (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) count = 0;
-        else if (md->topics[0].err) {
-            snprintf(errstr, errsize, "%s", rd_kafka_err2str(md->topics[0].err));
+    for (int i = 0; i < md->topic_cnt; i++) {
+        if (strcmp(md->topics[i].topic, topic) != 0) continue;
+        if (md->topics[i].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) count = 0;
+        else if (md->topics[i].err) {
+            snprintf(errstr, errsize, "%s", rd_kafka_err2str(md->topics[i].err));
             count = -1;
-        } else count = md->topics[0].partition_cnt;
+        } else count = md->topics[i].partition_cnt;
+        break;
     }
     rd_kafka_metadata_destroy(md);
     return count;

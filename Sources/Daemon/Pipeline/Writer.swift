@@ -22,6 +22,8 @@ final class Writer: @unchecked Sendable {
     private let config: DaemonConfig
     private let stats: PipelineStats
     private let logger: Logger
+    /// Alerts also go to this Kafka topic (`[[kafka]] alerts_topic`).
+    private let kafkaAlerts: KafkaAlertSink?
     private let done = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
     /// Set by the writer thread if the PUB sockets could not be set up.
@@ -35,7 +37,9 @@ final class Writer: @unchecked Sendable {
     private var publishers: [ZMQSocket] = []
     private var lastRetention = 0.0
 
-    init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger) {
+    init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger,
+         kafkaAlerts: KafkaAlertSink? = nil) {
+        self.kafkaAlerts = kafkaAlerts
         self.store = store
         self.context = context
         self.config = config
@@ -151,6 +155,9 @@ final class Writer: @unchecked Sendable {
                 // PUB never blocks; an error here is a closed context during shutdown.
                 logger.warning("alert not published", metadata: ["error": "\(error)", "series": "\(event.series)"])
             }
+        }
+        if let kafkaAlerts, !kafkaAlerts.publish(series: event.series, body: body) {
+            logger.warning("alert not produced to Kafka", metadata: ["topic": "\(kafkaAlerts.topic)", "series": "\(event.series)"])
         }
     }
 
