@@ -243,7 +243,8 @@ final class Shard: @unchecked Sendable {
     }
 
     private func install(_ outcome: TrainingOutcome) {
-        guard let slot = detectors[outcome.key] else { return }
+        // Not in flight: the job belonged to a detector since released (its Kafka partition went and came back).
+        guard let slot = detectors[outcome.key], slot.detector.trainingInFlight else { return }
         let detector = slot.detector
         detector.install(outcome, at: wallSeconds())
         markDirty(slot)
