@@ -23,7 +23,7 @@ public enum HistoryMerge {
         }
         var best: [Key: AnomalyRecord] = [:]
         for record in lists.joined() {
-            let key = Key(series: record.series, episode: record.episode, openedAt: record.openedAt)
+            let key = Key(series: record.series, episode: record.number, openedAt: record.openedAt)
             if let current = best[key],
                (current.points, current.closedAt == nil ? 1 : 0) >= (record.points, record.closedAt == nil ? 1 : 0) {
                 continue
@@ -31,7 +31,7 @@ public enum HistoryMerge {
             best[key] = record
         }
         let ordered = best.values.sorted {
-            ($0.openedAt, $0.series, $0.episode) > ($1.openedAt, $1.series, $1.episode)
+            ($0.openedAt, $0.series, $0.number) > ($1.openedAt, $1.series, $1.number)
         }
         return limit > 0 ? Array(ordered.prefix(limit)) : ordered
     }

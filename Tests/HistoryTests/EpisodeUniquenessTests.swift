@@ -20,7 +20,7 @@ import Detection
             _ = try store.apply(WriteBatch(events: [event(.open, episode: 3, at: 400)]))
             rows = try store.anomalies(AnomalyQuery(limit: 0))
             #expect(rows.map(\.openedAt) == [400, 100])
-            #expect(rows.map(\.episode) == [3, 3])
+            #expect(rows.map(\.number) == [3, 3])
         }
     }
 
@@ -40,7 +40,7 @@ import Detection
                 try queue.close()
             }
             let store = try Store(path: path)
-            #expect(try store.anomalies(AnomalyQuery(limit: 0)).map(\.episode) == [2, 1])
+            #expect(try store.anomalies(AnomalyQuery(limit: 0)).map(\.number) == [2, 1])
             let indexes = try store.read { db in
                 try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'anomalies' AND sql IS NOT NULL ORDER BY name")
             }
@@ -57,9 +57,9 @@ import Detection
         let merged = HistoryMerge.series([[series("a", 10, 5), series("b", 5, 2)], [series("a", 20, 9)]])
         #expect(merged.map(\.series) == ["a", "b"] && merged[0].points == 9)
         func episode(_ id: Int64, _ n: Int, opened: Double, points: Int, closed: Double?) -> AnomalyRecord {
-            AnomalyRecord(id: id, series: "a", episode: n, openedAt: opened, closedAt: closed, peakAt: opened,
-                          peakScore: 1, value: 1, predicted: 0, lower: 0, upper: 0, threshold: 0.9, points: points,
-                          modelVersion: 1, closeReason: nil)
+            AnomalyRecord(id: id, episode: Episode(
+                series: "a", number: n, openedAt: opened, closedAt: closed, peakAt: opened, peakScore: 1, value: 1,
+                predicted: 0, lower: 0, upper: 0, threshold: 0.9, points: points, modelVersion: 1))
         }
         let episodes = HistoryMerge.anomalies([
             [episode(1, 3, opened: 100, points: 2, closed: nil), episode(2, 4, opened: 300, points: 1, closed: 310)],

@@ -1,3 +1,4 @@
+import Configuration
 import Detection
 import Foundation
 import History
@@ -49,6 +50,7 @@ final class KafkaIngest: @unchecked Sendable {
     private var committed: [KafkaPartition: Int64] = [:]
     private var pending: [[Point]]
     private var pendingSince: [Double]
+    private let router: ShardRouter
 
     init(config: KafkaConfig, producer: KafkaProducer, shards: [Shard], stats: PipelineStats, logger: Logger) {
         self.config = config
@@ -59,6 +61,7 @@ final class KafkaIngest: @unchecked Sendable {
         parser = PayloadParser(format: config.format.wireFormat, keys: keys)
         pending = [[Point]](repeating: [], count: shards.count)
         pendingSince = [Double](repeating: 0, count: shards.count)
+        router = ShardRouter(count: shards.count)
     }
 
     /// The producer of changelog records (and of alerts when `alerts_topic` is set), with Omen's pass-through settings.
@@ -201,15 +204,11 @@ final class KafkaIngest: @unchecked Sendable {
         }
         stats.pointsReceived.wrappingAdd(scratch.count, ordering: .relaxed)
         let p = index(of: record.partition)
-        let shardCount = UInt64(shards.count)
         for point in scratch {
-            let route: UInt64
             if point.seriesID == Point.noSeriesID {
-                route = stableHash(point.key)
                 partitionOfKey[point.key] = record.partition
             } else {
                 let id = Int(point.seriesID)
-                route = keys.routes[id]
                 if id >= partitionIndexByID.count {
                     partitionIndexByID.append(contentsOf: repeatElement(-1, count: max(id + 1 - partitionIndexByID.count, 1024)))
                 }
@@ -218,7 +217,7 @@ final class KafkaIngest: @unchecked Sendable {
                     partitionOfKey[point.key] = record.partition
                 }
             }
-            let s = Int(route % shardCount)
+            let s = router.shard(for: point, keys: keys)
             if pending[s].isEmpty { pendingSince[s] = receivedMono }
             pending[s].append(point)
             if pending[s].count >= Ingest.batchSize { handOver(s) }
@@ -266,7 +265,7 @@ final class KafkaIngest: @unchecked Sendable {
             }
             for (key, blob) in latest {
                 partitionOfKey[key] = partition
-                perShard[Int(stableHash(key) % UInt64(shards.count))].append(SeriesState(key: key, blob: blob))
+                perShard[router.shard(for: key)].append(SeriesState(key: key, blob: blob))
             }
         }
         let replies = ReplyCollector<(Int, Int)>(expected: shards.count)
@@ -292,7 +291,7 @@ final class KafkaIngest: @unchecked Sendable {
         let gone = Set(partitions)
         var keysPerShard = [Set<String>](repeating: [], count: shards.count)
         for (key, partition) in partitionOfKey where gone.contains(partition) {
-            keysPerShard[Int(stableHash(key) % UInt64(shards.count))].insert(key)
+            keysPerShard[router.shard(for: key)].insert(key)
         }
         let replies = ReplyCollector<[SeriesState]>(expected: shards.count)
         for (s, keys) in keysPerShard.enumerated() {

@@ -1,7 +1,9 @@
+import Daemon
 import Foundation
 import History
 import Logging
 import Messaging
+import Synchronization
 
 /// `omen bench kafka`: points/s through Kafka into a group of `omen run` instances, and how long a takeover takes.
 ///
@@ -170,7 +172,7 @@ public enum KafkaBench {
         let producer: KafkaProducer
         let series: Int
         let from: Int
-        private let stopping = LockedBox(false)
+        private let stopping = Atomic<Bool>(false)
         private let done = DispatchSemaphore(value: 0)
 
         init(producer: KafkaProducer, series: Int, from: Int) {
@@ -182,7 +184,7 @@ public enum KafkaBench {
         func start() {
             Thread { [self] in
                 var round = from
-                while !stopping.value && round < from + 3_000 {
+                while !stopping.load(ordering: .relaxed) && round < from + 3_000 {
                     try? KafkaBench.produce(producer, series: series, rounds: round..<(round + 1), batch: 1)
                     round += 1
                     Thread.sleep(forTimeInterval: 0.1)
@@ -192,7 +194,7 @@ public enum KafkaBench {
         }
 
         func stop() {
-            stopping.value = true
+            stopping.store(true, ordering: .relaxed)
             _ = done.wait(timeout: .now() + 30)
         }
     }
