@@ -9,7 +9,7 @@
 #   make lint     list what `make format` would change, without changing it
 
 SWIFT      ?= swift
-DEB_PKGS   := libzmq3-dev libsqlite3-dev pkg-config
+DEB_PKGS   := libzmq3-dev libsqlite3-dev pkg-config librdkafka-dev
 # x86-64: build for AVX2+FMA (Haswell and later). Swift's default x86-64 target is SSE2, where fused
 # multiply-adds become library calls and the recurrent kernels run 20-30x slower (see README, "Performance").
 ARCH       := $(shell uname -m)

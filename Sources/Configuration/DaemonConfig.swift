@@ -75,6 +75,8 @@ public struct SeriesOverride: Sendable, Equatable {
 public struct DaemonConfig: Sendable, Equatable {
     public var ingest: [IngestEndpointConfig] = [IngestEndpointConfig(endpoint: "tcp://127.0.0.1:7001")]
     public var alerts = AlertsConfig()
+    /// `[[kafka]]`: a consumer group to read points from instead of ZeroMQ (at most one; empty = none).
+    public var kafka: [KafkaConfig] = []
     public var storage = StorageConfig()
     public var pipeline = PipelineConfig()
     public var detector = DetectorConfig()

@@ -25,6 +25,9 @@ public final class OmenDaemon: Sendable {
     /// Which shard owns a series (the same rule ingest routes points by).
     let router: ShardRouter
     let ingest: Ingest
+    /// The Kafka consumer group member (`[[kafka]]`), nil for ZeroMQ-only ingest.
+    let kafka: KafkaIngest?
+    let kafkaProducer: KafkaProducer?
     let latency = LatencyRecorder()
     /// Where the configuration came from, for SIGHUP reloads (nil when built from flags only).
     let configPath: String?
@@ -53,7 +56,13 @@ public final class OmenDaemon: Sendable {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let shardCount = config.pipeline.shards > 0 ? config.pipeline.shards : max(1, cores)
         let trainerCount = config.pipeline.trainers > 0 ? config.pipeline.trainers : max(1, cores / 2)
-        writer = Writer(store: store, context: alertContext, config: config, stats: stats, logger: logger)
+        let kafkaProducer = try config.kafka.first.map { (k: KafkaConfig) throws(DaemonError) in try KafkaIngest.makeProducer(k) }
+        self.kafkaProducer = kafkaProducer
+        let alertSink = kafkaProducer.flatMap { producer in
+            config.kafka.first.flatMap { $0.alertsTopic.isEmpty ? nil : KafkaAlertSink(producer: producer, topic: $0.alertsTopic) }
+        }
+        writer = Writer(store: store, context: alertContext, config: config, stats: stats, logger: logger,
+                        kafkaAlerts: alertSink)
         trainers = TrainerPool(threads: trainerCount, stats: stats)
         var shards: [Shard] = []
         for i in 0..<shardCount {
@@ -63,7 +72,13 @@ public final class OmenDaemon: Sendable {
         self.shards = shards
         router = ShardRouter(count: shards.count)
         ingest = Ingest(context: ingestContext, endpoints: config.ingest, shards: shards, stats: stats, logger: logger)
-        try restore()
+        if let kafkaConfig = config.kafka.first, let kafkaProducer {
+            // Series state comes from the changelog of the partitions the group assigns, not from this file.
+            kafka = KafkaIngest(config: kafkaConfig, producer: kafkaProducer, shards: shards, stats: stats, logger: logger)
+        } else {
+            kafka = nil
+            try restore()
+        }
     }
 
     /// Restores every series' checkpoint; a checkpoint that cannot be read is logged and that series relearns.
@@ -129,7 +144,9 @@ public final class OmenDaemon: Sendable {
         for shard in shards { shard.start() }
         do {
             try ingest.start()
+            try kafka?.start()
         } catch {
+            ingest.stop()
             stopPipeline()
             throw error
         }
@@ -144,6 +161,7 @@ public final class OmenDaemon: Sendable {
 
     /// Stops ingest only (the first step of a graceful shutdown).
     package func stopIngest() {
+        kafka?.stop()
         ingest.stop()
         ingestContext.terminate()
     }
@@ -158,6 +176,7 @@ public final class OmenDaemon: Sendable {
         writer.mailbox.close()
         if !writer.join(timeout: 60) { logger.error("writer did not flush in time") }
         alertContext.terminate()
+        kafkaProducer?.close()
     }
 
     /// Sends one sd_notify message; a failure is logged, never fatal (systemd may simply not be listening).
@@ -172,6 +191,7 @@ public final class OmenDaemon: Sendable {
     /// Whether every pipeline thread looped recently (for the systemd watchdog).
     func isHealthy(now: Double, stale: Double = 10) -> Bool {
         if now - ingest.heartbeat.last > stale { return false }
+        if let kafka, now - kafka.heartbeat.last > stale { return false }
         if now - writer.heartbeat.last > stale { return false }
         return shards.allSatisfy { now - $0.heartbeat.last <= stale }
     }

@@ -17,27 +17,29 @@ final class Shard: @unchecked Sendable {
         case trained(TrainingOutcome)
         /// New alerting configuration (SIGHUP reload).
         case reload(DaemonConfig)
+        /// Series arriving with or leaving with a Kafka partition (`Shard+Ownership.swift`).
+        case ownership(OwnershipRequest)
     }
 
     let index: Int
     let mailbox = Mailbox<Message>()
     private let writer: Writer
     private let trainers: TrainerPool
-    private let stats: PipelineStats
+    let stats: PipelineStats
     private let latency: LatencyRecorder
-    private let logger: Logger
+    let logger: Logger
     private let clock: PipelineClock
     private let done = DispatchSemaphore(value: 0)
 
     // Owned by the shard thread (and by the builder before `start()`).
-    private var config: DaemonConfig
+    var config: DaemonConfig
     /// The series this shard owns; one dictionary lookup per point reaches the detector and its bookkeeping.
-    private var detectors: [String: SeriesSlot] = [:]
+    var detectors: [String: SeriesSlot] = [:]
     /// The same slots indexed by the ingest thread's series id (`Point.seriesID`): the per-point lookup, with no
     /// hashing of the key. Filled on a series' first point from `detectors`; ids of other shards stay nil.
-    private var slotsByID: ContiguousArray<SeriesSlot?> = []
+    var slotsByID: ContiguousArray<SeriesSlot?> = []
     /// Series due for training but not yet handed to the pool: key → age of its model (older first).
-    private var due: [String: Double] = [:]
+    var due: [String: Double] = [:]
     /// Series whose summary row changed since the last emission (each at most once: `SeriesSlot.dirty`).
     private var dirty: [SeriesSlot] = []
     /// Highest episode number per series in the store, so a recreated series never reuses one.
@@ -49,6 +51,8 @@ final class Shard: @unchecked Sendable {
     private var pendingEvents: [EpisodeEvent] = []
     /// Monotonic time of the last loop turn; the watchdog heartbeat reads it.
     let heartbeat = HeartbeatCell()
+    /// What the Kafka changelog holds of each series (`Shard+Ownership.swift`).
+    let changelog = ChangelogMarks()
 
     init(index: Int, config: DaemonConfig, writer: Writer, trainers: TrainerPool, stats: PipelineStats,
          latency: LatencyRecorder, logger: Logger, clock: PipelineClock = .system) {
@@ -129,6 +133,8 @@ final class Shard: @unchecked Sendable {
                 install(outcome)
             case .reload(let newConfig):
                 reload(newConfig)
+            case .ownership(let request):
+                handle(request)
             }
         }
         let now = clock.monotonic()
@@ -204,14 +210,14 @@ final class Shard: @unchecked Sendable {
         return slot
     }
 
-    private func flushEvents() {
+    func flushEvents() {
         guard !pendingEvents.isEmpty else { return }
         stats.events.wrappingAdd(pendingEvents.count, ordering: .relaxed)
         writer.mailbox.post(.events(pendingEvents))
         pendingEvents.removeAll(keepingCapacity: true)
     }
 
-    private func markDirty(_ slot: SeriesSlot) {
+    func markDirty(_ slot: SeriesSlot) {
         guard !slot.dirty else { return }
         slot.dirty = true
         dirty.append(slot)
@@ -249,7 +255,8 @@ final class Shard: @unchecked Sendable {
     }
 
     private func install(_ outcome: TrainingOutcome) {
-        guard let slot = detectors[outcome.key] else { return }
+        // Not in flight: the job belonged to a detector since released (its Kafka partition went and came back).
+        guard let slot = detectors[outcome.key], slot.detector.trainingInFlight else { return }
         let detector = slot.detector
         detector.install(outcome, at: clock.wall())
         markDirty(slot)
@@ -274,7 +281,7 @@ final class Shard: @unchecked Sendable {
 
     // MARK: - Summaries and checkpoints
 
-    private func emitSummaries() {
+    func emitSummaries() {
         guard !dirty.isEmpty else { return }
         var updates: [SeriesUpdate] = []
         updates.reserveCapacity(dirty.count)

@@ -24,6 +24,8 @@ final class Writer: @unchecked Sendable {
     private let stats: PipelineStats
     private let logger: Logger
     private let clock: PipelineClock
+    /// Alerts also go to this Kafka topic (`[[kafka]] alerts_topic`).
+    private let kafkaAlerts: KafkaAlertSink?
     private let done = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
     /// Set by the writer thread if the PUB sockets could not be set up.
@@ -39,8 +41,9 @@ final class Writer: @unchecked Sendable {
     private var lastFlush = 0.0
 
     init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger,
-         clock: PipelineClock = .system) {
+         clock: PipelineClock = .system, kafkaAlerts: KafkaAlertSink? = nil) {
         self.clock = clock
+        self.kafkaAlerts = kafkaAlerts
         self.store = store
         self.context = context
         self.config = config
@@ -170,6 +173,9 @@ final class Writer: @unchecked Sendable {
                 // PUB never blocks; an error here is a closed context during shutdown.
                 logger.warning("alert not published", metadata: ["error": "\(error)", "series": "\(event.series)"])
             }
+        }
+        if let kafkaAlerts, !kafkaAlerts.publish(series: event.series, body: body) {
+            logger.warning("alert not produced to Kafka", metadata: ["topic": "\(kafkaAlerts.topic)", "series": "\(event.series)"])
         }
     }
 
