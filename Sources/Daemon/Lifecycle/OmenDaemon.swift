@@ -16,6 +16,10 @@ public final class OmenDaemon: Sendable {
     let logger: Logger
     let notifier: SystemdNotifier
     let store: Store
+    /// The exclusive lock on the database (`FILE.lock`), held until the process exits.
+    let databaseLock: DatabaseLock
+    /// The database file as opened, to notice it being deleted or replaced.
+    let databaseIdentity: FileIdentity
     let alertContext: ZMQContext
     let ingestContext: ZMQContext
     let writer: Writer
@@ -36,10 +40,16 @@ public final class OmenDaemon: Sendable {
         self.logLevel = logLevel
         self.logger = logger
         self.notifier = notifier
+        ignoreBrokenPipes()
+        databaseLock = try DatabaseLock.acquire(database: config.storage.database)
         do {
             store = try Store(path: config.storage.database)
         } catch {
             throw .storage("\(config.storage.database): \(error)")
+        }
+        switch FileIdentity.of(config.storage.database) {
+        case .success(let identity): databaseIdentity = identity
+        case .failure(let why): throw .storage("\(config.storage.database): cannot stat the file just opened: \(why)")
         }
         do {
             alertContext = try ZMQContext()
@@ -141,6 +151,10 @@ public final class OmenDaemon: Sendable {
         ])
     }
 
+    /// Seconds the shards may spend draining and checkpointing at shutdown.
+    var stopTimeout: Double { OmenDaemon.defaultStopTimeout }
+    static let defaultStopTimeout = 20.0
+
     /// Stops ingest only (the first step of a graceful shutdown).
     func stopIngest() {
         ingest.stop()
@@ -149,14 +163,33 @@ public final class OmenDaemon: Sendable {
 
     /// Stops trainers, drains and checkpoints the shards, flushes the writer, closes the alert sockets.
     func stopPipeline() {
+        // The shards drain their mailboxes and write their final checkpoints until this deadline (see
+        // `Shard.finalCheckpoint`); the writer's last commits and the exit come after it.
+        let deadline = monotonicSeconds() + stopTimeout
         trainers.stop()
-        for shard in shards { shard.mailbox.close() }
-        for shard in shards where !shard.join(timeout: 60) {
+        for shard in shards {
+            shard.shutdownDeadline = deadline
+            shard.mailbox.close()
+        }
+        for shard in shards where !shard.join(timeout: max(1, deadline - monotonicSeconds()) + 30) {
             logger.error("shard did not drain in time", metadata: ["shard": "\(shard.index)"])
         }
         writer.mailbox.close()
         if !writer.join(timeout: 60) { logger.error("writer did not flush in time") }
         alertContext.terminate()
+    }
+
+    /// What happened to the database file if it is no longer the one opened at start (deleted, replaced).
+    func databaseProblem() -> String? {
+        databaseIdentity.problem(at: config.storage.database)
+    }
+
+    /// Stops everything without writing another row: the database file is gone, and writing into an unlinked
+    /// inode would only pretend to keep what is lost at exit.
+    func abandon() {
+        writer.abandon()
+        stopIngest()
+        stopPipeline()
     }
 
     /// Sends one sd_notify message; a failure is logged, never fatal (systemd may simply not be listening).
@@ -207,7 +240,8 @@ struct PipelineService: Service {
 
     func run() async throws {
         let watchdog = daemon.notifier.watchdogInterval.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }
-        let interval = max(0.5, min(daemon.config.pipeline.statsInterval, watchdog ?? .infinity))
+        // At least once a second: the database file check runs every turn.
+        let interval = max(0.5, min(daemon.config.pipeline.statsInterval, watchdog ?? .infinity, 1))
         var lastStats = monotonicSeconds()
         var lastProcessed = 0
         let hup = HangupSignal()
@@ -217,7 +251,14 @@ struct PipelineService: Service {
                 try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
             }
             let now = monotonicSeconds()
-            if daemon.isHealthy(now: now, stale: max(10, 3 * interval)) { daemon.notify("WATCHDOG=1") }
+            if let problem = daemon.databaseProblem() {
+                daemon.logger.error("stopping: \(problem); nothing more is written, restore the file or start afresh", metadata: [
+                    "database": "\(daemon.config.storage.database)"])
+                daemon.notify("STOPPING=1")
+                daemon.abandon()
+                throw DaemonError.ownership(problem)
+            }
+            if watchdog != nil, daemon.isHealthy(now: now, stale: max(10, 3 * interval)) { daemon.notify("WATCHDOG=1") }
             if hup.takePending() { reloadConfiguration() }
             if now - lastStats >= daemon.config.pipeline.statsInterval {
                 let processed = daemon.stats.pointsProcessed.load(ordering: .relaxed)

@@ -52,7 +52,8 @@ final class Ingest: @unchecked Sendable {
 
     /// Stops receiving; the thread hands its last batches to the shards and exits.
     func stop(timeout: Double = 5) {
-        stopping.store(true, ordering: .relaxed)
+        // Idempotent: the second caller (a failing service's cleanup, then the group's cancellation) returns at once.
+        guard !stopping.exchange(true, ordering: .relaxed) else { return }
         _ = done.wait(timeout: .now() + timeout)
     }
 
@@ -190,12 +191,15 @@ public enum DaemonError: Error, CustomStringConvertible {
     case ingest(String)
     case alerts(String)
     case storage(String)
+    /// The database is another daemon's (locked), or was deleted or replaced under this one.
+    case ownership(String)
 
     public var description: String {
         switch self {
         case .ingest(let why): return "cannot set up ingest socket: \(why)"
         case .alerts(let why): return "cannot set up alert socket: \(why)"
         case .storage(let why): return "cannot open the database: \(why)"
+        case .ownership(let why): return why
         }
     }
 }
