@@ -70,6 +70,8 @@ struct PublishCommand: ParsableCommand {
     @Option(help: "With --demo: random seed, so a demo run can be repeated exactly.")
     var seed: UInt64 = 42
 
+    @OptionGroup var curve: CurveClientOptions
+
     @Argument(help: "File of records, one per line; '-' or nothing reads standard input.")
     var file: String?
 
@@ -93,6 +95,7 @@ struct PublishCommand: ParsableCommand {
             // let close() deliver what is still queued (LINGER) before the process exits.
             try socket.setSendHighWaterMark(0)
             try socket.setLinger(milliseconds: 30_000)
+            try curve.apply(to: socket)
             switch mode {
             case .connect: try socket.connect(endpoint)
             case .bind: try socket.bind(endpoint)
@@ -105,6 +108,9 @@ struct PublishCommand: ParsableCommand {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         } catch let error as MessagingError {
+            writeStandardError("omen publish: \(error)")
+            throw ExitCode.failure
+        } catch let error as CurveError {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         }
