@@ -1,5 +1,6 @@
 // A small hand-written scanner for one flat JSON object per line: Foundation's JSONSerialization per record
 // would cost more than everything else on the ingest path.
+import Detection
 
 /// Scans `{"series":…,"value":…,"ts":…}` (aliases `key`/`metric`, `timestamp`/`time`), skipping other members.
 struct JSONLineScanner {
@@ -149,7 +150,7 @@ struct JSONLineScanner {
                 // A JSON number of Unix seconds, or an ISO-8601 string (JSON has no time type); not a number in a string.
                 if p[i] == ASCII.quote {
                     guard let s = scanString(), !s.escaped else { return .malformed }
-                    if let t = parseISO8601(p, s.start, s.end) {
+                    if let t = ISO8601.parse(p, s.start, s.end, timeRequired: true) {
                         timestamp = t
                     } else {
                         timestampBad = true

@@ -241,7 +241,7 @@ struct AbuseEndToEndTests {
         sender.start()
         let someAlerts = eventually(timeout: 60) {
             drain()
-            return alerts.filter { $0.event == .open }.count >= 4
+            return alerts.filter { $0.kind == .open }.count >= 4
         }
         #expect(someAlerts, "no alerts under load; stderr: \(daemon.process.stderr)")
         #expect(!sender.isFinished, "the load was over before the kill")
@@ -254,11 +254,11 @@ struct AbuseEndToEndTests {
         let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0) })
         for alert in alerts {
             let row = byID[alert.id]
-            #expect(row?.series == alert.series && row?.episode == alert.episode,
-                    "alert \(alert.id) \(alert.series) has no row (episode \(String(describing: alert.episode)), got \(String(describing: row)))")
+            #expect(row?.series == alert.series && row?.number == alert.number,
+                    "alert \(alert.id) \(alert.series) has no row (episode \(alert.number), got \(String(describing: row)))")
         }
         var maxEpisode: [String: Int] = [:]
-        for row in rows { maxEpisode[row.series] = max(maxEpisode[row.series] ?? 0, row.episode) }
+        for row in rows { maxEpisode[row.series] = max(maxEpisode[row.series] ?? 0, row.number) }
         let idsBefore = Set(rows.map(\.id))
 
         // Restart: models restored, new episodes numbered after the old ones.
@@ -274,11 +274,11 @@ struct AbuseEndToEndTests {
         try publish(loadPayloads(3_000..<3_400, quietSpikeAt: 3_200), to: daemon.ingest, pauseEvery: 5)
         let newOpens = eventually(timeout: 60) {
             drain()
-            return alerts.filter { $0.event == .open }.count >= 4
+            return alerts.filter { $0.kind == .open }.count >= 4
         }
         #expect(newOpens, "no new episodes after the restart; stderr: \(daemon.process.stderr)")
-        for alert in alerts where alert.event == .open {
-            #expect((alert.episode ?? 0) > maxEpisode[alert.series] ?? 0, "\(alert.series) reused episode \(String(describing: alert.episode))")
+        for alert in alerts where alert.kind == .open {
+            #expect(alert.number > maxEpisode[alert.series] ?? 0, "\(alert.series) reused episode \(alert.number)")
             #expect(!idsBefore.contains(alert.id))
         }
         #expect(daemon.process.stop() == 0, "stderr: \(daemon.process.stderr)")
@@ -298,10 +298,9 @@ struct AbuseEndToEndTests {
             var batch = WriteBatch()
             for (i, key) in keys.enumerated() {
                 batch.series.append(SeriesUpdate(key: key, firstSeen: 1, lastSeen: 2, points: i + 1, state: .learning, modelVersion: 0))
-                batch.events.append(EpisodeEvent(
-                    kind: .close, series: key, episode: 1, timestamp: 2, openedAt: 1, closedAt: 2, peakAt: 1, peakScore: 0.9,
-                    value: 1, predicted: 0, lower: -1, upper: 1, score: 0.9, threshold: 0.5, points: 2, modelVersion: 1,
-                    reason: nil))
+                batch.events.append(EpisodeEvent(kind: .close, timestamp: 2, score: 0.9, episode: Episode(
+                    series: key, number: 1, openedAt: 1, closedAt: 2, peakAt: 1, peakScore: 0.9, value: 1, predicted: 0,
+                    lower: -1, upper: 1, threshold: 0.5, points: 2, modelVersion: 1)))
             }
             _ = try store.apply(batch)
         }

@@ -1,16 +1,17 @@
+import Detection
 import Foundation
 import Testing
 @testable import History
 
 @Suite struct ListingTests {
-    let open = AnomalyRecord(
-        id: 7, series: "cpu,host=web01 usage_user", episode: 2, openedAt: 1_795_773_600, closedAt: nil,
+    let open = AnomalyRecord(id: 7, episode: Episode(
+        series: "cpu,host=web01 usage_user", number: 2, openedAt: 1_795_773_600, closedAt: nil,
         peakAt: 1_795_773_660, peakScore: 0.9987, value: 95.5, predicted: 12.25, lower: 8, upper: 16.5,
-        threshold: 0.99, points: 4, modelVersion: 3, closeReason: nil)
-    let closed = AnomalyRecord(
-        id: 3, series: "say \"hi\"\n", episode: 1, openedAt: 1_795_770_000, closedAt: 1_795_770_100,
+        threshold: 0.99, points: 4, modelVersion: 3, closeReason: nil))
+    let closed = AnomalyRecord(id: 3, episode: Episode(
+        series: "say \"hi\"\n", number: 1, openedAt: 1_795_770_000, closedAt: 1_795_770_100,
         peakAt: 1_795_770_050, peakScore: 0.995, value: .nan, predicted: 1e-5, lower: -.infinity, upper: 2,
-        threshold: 0.99, points: 10, modelVersion: 1, closeReason: "recovered")
+        threshold: 0.99, points: 10, modelVersion: 1, closeReason: "recovered"))
 
     /// The JSON listing is one array that decodes back to the same records, with null for open and NaN.
     @Test func anomaliesJSONRoundTrips() throws {
@@ -117,10 +118,10 @@ import Testing
     /// A table never passes a control character through: CR, LF, ESC, NUL and C1 come out as visible escapes, one
     /// row per record.
     @Test func tableEscapesControls() {
-        let record = AnomalyRecord(
-            id: 1, series: "x\r\n\u{1B}[31mred\u{0}\u{9B}\u{202E}", episode: 1, openedAt: 0, closedAt: 1, peakAt: 0,
+        let record = AnomalyRecord(id: 1, episode: Episode(
+            series: "x\r\n\u{1B}[31mred\u{0}\u{9B}\u{202E}", number: 1, openedAt: 0, closedAt: 1, peakAt: 0,
             peakScore: 1, value: 1, predicted: 1, lower: 0, upper: 2, threshold: 0.5, points: 1, modelVersion: 1,
-            closeReason: "re\nstart")
+            closeReason: "re\nstart"))
         for text in [Listing.anomalies([record], format: .table),
                      Listing.series([SeriesRecord(series: record.series, firstSeen: 0, lastSeen: 0, points: 1,
                                                   state: .learning, modelVersion: 0, lastScore: nil, lastRetrain: nil)],

@@ -113,14 +113,6 @@ import Testing
         }
     }
 
-    /// The benchmark runs and reports a positive rate for every format.
-    @Test func benchmarkRuns() throws {
-        for format in WireFormat.allCases {
-            #expect(MessagingBenchmark.parseRecordsPerSecond(format: format, records: 2_000, runs: 1) > 0)
-        }
-        #expect(try MessagingBenchmark.ingestPointsPerSecond(messages: 50, recordsPerMessage: 10, series: 5) > 0)
-    }
-
     /// A key with NUL or any other control character is refused in every format, counted as such, and never
     /// reaches the key table; the victim whose key it imitates keeps its own points.
     @Test func controlCharactersInKeysRefused() {
