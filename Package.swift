@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Detection"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Detection", "Messaging", "Recurrent"]),
         .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "Configuration", "Bench", "History", "Messaging",
+            "Daemon", "Configuration", "Bench", "Detection", "History", "Messaging",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Detection", "History", "Messaging"]),

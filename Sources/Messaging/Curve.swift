@@ -141,9 +141,6 @@ public struct CurveCertificate: Sendable, Equatable {
             throw .unreadable(path, String(cString: strerror(errno)))
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw .unreadable(path, "not a regular file") }
-        if requireSecret && info.st_mode & 0o077 != 0 {
-            throw .tooOpen(path, String(info.st_mode & 0o777, radix: 8))
-        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -156,6 +153,9 @@ public struct CurveCertificate: Sendable, Equatable {
         let certificate = try parse(text, source: path)
         if requireSecret && certificate.secretKey == nil {
             throw .malformed(path, "holds no curve/secret-key: give the secret certificate (NAME.cert_secret), not the public one")
+        }
+        if requireSecret && info.st_mode & 0o077 != 0 {
+            throw .tooOpen(path, String(info.st_mode & 0o777, radix: 8))
         }
         return certificate
     }

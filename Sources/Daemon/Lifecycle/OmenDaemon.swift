@@ -21,6 +21,8 @@ public final class OmenDaemon: Sendable {
     let databaseLock: DatabaseLock
     /// The database file as opened, to notice it being deleted or replaced.
     let databaseIdentity: FileIdentity
+    /// CURVE keys and allowed clients when `[security]` is on.
+    let security: DaemonSecurity?
     let alertContext: ZMQContext
     let ingestContext: ZMQContext
     let writer: Writer
@@ -44,6 +46,12 @@ public final class OmenDaemon: Sendable {
         self.logger = logger
         self.notifier = notifier
         ignoreBrokenPipes()
+        // Keys first: a wrong key file stops the start before the database is touched.
+        security = try DaemonSecurity.load(config.security, logger: logger)
+        if !config.security.isEnabled, let exposed = config.nonLoopbackEndpoints.first {
+            logger.warning("plain TCP off loopback (allow_insecure = true): anyone who can reach it may write any series and read every alert",
+                           metadata: ["endpoint": "\(exposed)"])
+        }
         databaseLock = try DatabaseLock.acquire(database: config.storage.database)
         do {
             store = try Store(path: config.storage.database)
@@ -63,7 +71,8 @@ public final class OmenDaemon: Sendable {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let shardCount = config.pipeline.shards > 0 ? config.pipeline.shards : max(1, cores)
         let trainerCount = config.pipeline.trainers > 0 ? config.pipeline.trainers : max(1, cores / 2)
-        writer = Writer(store: store, context: alertContext, config: config, stats: stats, logger: logger)
+        writer = Writer(store: store, context: alertContext, config: config, stats: stats, logger: logger,
+                        curve: security?.certificate)
         trainers = TrainerPool(threads: trainerCount, stats: stats)
         var shards: [Shard] = []
         for i in 0..<shardCount {
@@ -72,7 +81,8 @@ public final class OmenDaemon: Sendable {
         }
         self.shards = shards
         router = ShardRouter(count: shards.count)
-        ingest = Ingest(context: ingestContext, endpoints: config.ingest, shards: shards, stats: stats, logger: logger)
+        ingest = Ingest(context: ingestContext, endpoints: config.ingest, shards: shards, stats: stats, logger: logger,
+                        curve: security?.certificate)
         try restore()
     }
 
@@ -130,6 +140,11 @@ public final class OmenDaemon: Sendable {
     /// Starts the threads: writer (binds the alert sockets), trainers, shards, then ingest (binds the SUB sockets).
     /// Returns once everything is bound, or throws why something could not be.
     public func start() throws(DaemonError) {
+        // The authenticators before any CURVE server socket: without one bound, libzmq accepts every client key.
+        if let security {
+            try security.startHandler(on: alertContext)
+            try security.startHandler(on: ingestContext)
+        }
         do {
             try writer.start()
         } catch {
@@ -269,6 +284,10 @@ struct PipelineService: Service {
                 var metadata: Logger.Metadata = [:]
                 for (k, v) in daemon.stats.snapshot() { metadata[k] = "\(v)" }
                 metadata["points_per_s"] = "\(Int(rate))"
+                if let counts = daemon.security?.counts {
+                    metadata["curve_clients"] = "\(counts.accepted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"
+                    metadata["curve_refused"] = "\(counts.denied)"
+                }
                 daemon.logger.info("stats", metadata: metadata)
                 daemon.notify("STATUS=\(Int(rate)) points/s, \(daemon.stats.series.load(ordering: .relaxed)) series")
             }
@@ -290,6 +309,7 @@ struct PipelineService: Service {
         do {
             let reload = daemon.config.reloaded(with: try ConfigLoader.load(path: path))
             daemon.reload(reload.config)
+            daemon.security?.reload()
             daemon.logLevel?.set(reload.config.logLevel)
             var metadata: Logger.Metadata = ["file": "\(path)", "log_level": "\(reload.config.logLevel)"]
             if !reload.restartRequired.isEmpty {

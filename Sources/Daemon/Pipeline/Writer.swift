@@ -45,7 +45,12 @@ final class Writer: @unchecked Sendable {
     private var publishers: [ZMQSocket] = []
     private var lastRetention = 0.0
 
-    init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger) {
+    /// The daemon's CURVE certificate when `[security]` is on: every PUB socket is then a CURVE server.
+    private let curve: CurveCertificate?
+
+    init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger,
+         curve: CurveCertificate? = nil) {
+        self.curve = curve
         self.store = store
         self.context = context
         self.config = config
@@ -75,6 +80,7 @@ final class Writer: @unchecked Sendable {
         do {
             for endpoint in config.alerts.endpoints {
                 let socket = try ZMQSocket(context: context, type: .pub)
+                if let curve { try socket.makeCurveServer(curve, domain: DaemonSecurity.domain) }
                 try socket.setSendHighWaterMark(Int(config.alerts.sendHighWaterMark))
                 try socket.setLinger(milliseconds: 1000)
                 try socket.attach(endpoint, mode: config.alerts.mode)
