@@ -82,6 +82,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var detector = DetectorConfig()
     public var overrides: [SeriesOverride] = []
     public var logLevel: Logger.Level = .info
+    public var security = SecurityConfig()
 
     public init() {}
 }

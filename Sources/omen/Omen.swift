@@ -13,7 +13,7 @@ struct Omen: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, AnomaliesCommand.self, SeriesCommand.self, TailCommand.self,
-            PublishCommand.self, ReplayCommand.self, BenchCommand.self,
+            PublishCommand.self, ReplayCommand.self, KeysCommand.self, BenchCommand.self,
         ])
 }
 

@@ -309,7 +309,8 @@ final class Shard: @unchecked Sendable {
 
     /// Checkpoints a slice of the round per loop turn, so a round over many series never stalls ingest.
     private func checkpointSlice(limit: Int = 64) {
-        guard !checkpointQueue.isEmpty else { return }
+        // A writer that is behind gets no more 10 MB slices until it catches up; the round resumes next turn.
+        guard !checkpointQueue.isEmpty, writer.mailbox.count < Writer.maxQueuedMessages * 4 else { return }
         var batch: [ModelCheckpoint] = []
         var updates: [SeriesUpdate] = []
         while batch.count < limit, let key = checkpointQueue.popLast() {
@@ -322,27 +323,68 @@ final class Shard: @unchecked Sendable {
         if !batch.isEmpty { writer.mailbox.post(.checkpoints(batch, series: updates)) }
     }
 
+    /// The last checkpoint round, at shutdown: bounded in memory and in time.
+    ///
+    /// Memory: batches of `finalBatchSize` series go to the writer, and the shard waits while
+    /// `Writer.maxQueuedMessages` messages are queued there, so a few batches are in flight, never the round (at
+    /// 166 KB per trained series, 100,000 series queued at once were 16 GB). Time: the most-changed series go first
+    /// (a new model version before any number of points, then by points since the stored checkpoint), and at the
+    /// deadline the rest are skipped and logged: they restart from their previous checkpoint.
     private func finalCheckpoint() {
         emitSummaries()
-        guard config.storage.checkpointOnShutdown else { return }
-        var batch: [ModelCheckpoint] = []
-        var updates: [SeriesUpdate] = []
+        guard config.storage.checkpointOnShutdown, !writer.isAbandoned else { return }
+        let deadline = shutdownDeadline
+        var order: [(slot: SeriesSlot, change: Int)] = []
+        order.reserveCapacity(detectors.count)
         for slot in detectors.values {
-            let d = slot.detector
-            d.cancelTraining()
-            guard !slot.isCheckpointCurrent else { continue }
-            slot.checkpointed = (d.pointsSeen, d.modelVersion)
-            batch.append(Self.checkpoint(of: d))
-            updates.append(Self.summary(of: d))
-            if batch.count >= 256 {
-                writer.mailbox.post(.checkpoints(batch, series: updates))
-                batch = []
-                updates = []
-            }
+            slot.detector.cancelTraining()
+            if !slot.isCheckpointCurrent { order.append((slot, slot.changeSinceCheckpoint)) }
         }
-        if !batch.isEmpty { writer.mailbox.post(.checkpoints(batch, series: updates)) }
-        logger.debug("shard drained", metadata: ["shard": "\(index)", "series": "\(detectors.count)"])
+        order.sort { $0.change > $1.change }
+        var next = 0
+        while next < order.count {
+            let now = monotonicSeconds()
+            if now >= deadline { break }
+            let end = min(order.count, next + Self.finalBatchSize)
+            var batch: [ModelCheckpoint] = []
+            var updates: [SeriesUpdate] = []
+            batch.reserveCapacity(end - next)
+            updates.reserveCapacity(end - next)
+            for (slot, _) in order[next..<end] {
+                let d = slot.detector
+                slot.checkpointed = (d.pointsSeen, d.modelVersion)
+                batch.append(Self.checkpoint(of: d))
+                updates.append(Self.summary(of: d))
+            }
+            writer.mailbox.post(.checkpoints(batch, series: updates), waitingBelow: Writer.maxQueuedMessages,
+                                timeout: max(0, deadline - now))
+            next = end
+        }
+        if next < order.count {
+            let skipped = order[next...]
+            // The metadata lists a few of them; a SIGTERM at 100,000 series must not print 100,000 keys.
+            logger.warning("stop timeout reached: series not checkpointed keep their previous checkpoint", metadata: [
+                "shard": "\(index)", "written": "\(next)", "skipped": "\(skipped.count)",
+                "skipped_points": "\(skipped.reduce(0) { $0 + min($1.change, Self.modelChange - 1) })",
+                "skipped_new_models": "\(skipped.filter { $0.change >= Self.modelChange }.count)",
+                "skipped_first": "\(skipped.prefix(5).map { SeriesKeyText.escaped($0.slot.detector.key) }.joined(separator: ", "))"])
+            stats.checkpointsSkipped.wrappingAdd(skipped.count, ordering: .relaxed)
+        }
+        logger.debug("shard drained", metadata: ["shard": "\(index)", "series": "\(detectors.count)",
+                                                 "checkpointed": "\(next)"])
     }
+
+    /// Series per message of the final round: 32 trained series are about 5 MB.
+    static let finalBatchSize = 32
+    /// The weight of a new model version in `SeriesSlot.changeSinceCheckpoint`: more than any count of points.
+    static let modelChange = 1 << 40
+
+    /// Monotonic time by which the final checkpoint round must end (set by the daemon before closing the mailbox).
+    var shutdownDeadline: Double {
+        get { Double(bitPattern: deadlineBits.load(ordering: .relaxed)) }
+        set { deadlineBits.store(newValue.bitPattern, ordering: .relaxed) }
+    }
+    private let deadlineBits = Atomic<UInt64>(Double.infinity.bitPattern)
 }
 
 /// A series owned by a shard: its detector and the shard's bookkeeping flags, reached with one lookup.
@@ -356,6 +398,14 @@ final class SeriesSlot {
     var checkpointed: (points: Int, version: Int)?
 
     init(_ detector: SeriesDetector) { self.detector = detector }
+
+    /// How much a checkpoint now would save over the stored one: `Shard.modelChange` for a new model version (or a
+    /// trained model never stored), plus the points seen since. The final round writes the largest first.
+    var changeSinceCheckpoint: Int {
+        let points = detector.pointsSeen - (checkpointed?.points ?? 0)
+        let newModel = detector.modelVersion != (checkpointed?.version ?? 0)
+        return (newModel ? Shard.modelChange : 0) + max(0, points)
+    }
 
     /// The stored checkpoint already holds this series as it is (no point and no new model since).
     var isCheckpointCurrent: Bool {

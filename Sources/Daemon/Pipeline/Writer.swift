@@ -4,6 +4,7 @@ import Foundation
 import History
 import Logging
 import Messaging
+import Synchronization
 
 /// The single SQLite writer, and the owner of the alert PUB sockets.
 ///
@@ -18,6 +19,10 @@ final class Writer: @unchecked Sendable {
     }
 
     let mailbox = Mailbox<Message>()
+    /// Messages a shard's final checkpoint round lets wait here before it waits itself (bounded memory at shutdown).
+    static let maxQueuedMessages = 4
+    /// Checkpoint bytes that make a commit due at once (a few final-round batches), whatever `flush_rows` says.
+    static let checkpointBytesPerCommit = 16 << 20
     private let store: Store
     private let context: ZMQContext
     private let config: DaemonConfig
@@ -31,19 +36,27 @@ final class Writer: @unchecked Sendable {
     /// Set by the writer thread if the PUB sockets could not be set up.
     private let startError = LockedBox<ZMQError?>(nil)
     let heartbeat = HeartbeatCell()
+    /// Set when the database file is gone: from then on rows are dropped, not written (see `abandon()`).
+    private let abandoned = Atomic<Bool>(false)
 
     // Owned by the writer thread.
     private var events: [EpisodeEvent] = []
     private var series: [String: SeriesUpdate] = [:]
     private var checkpoints: [String: ModelCheckpoint] = [:]
+    /// Bytes of the checkpoint blobs in `checkpoints`: a commit is due at `checkpointBytesPerCommit`.
+    private var checkpointBytes = 0
     private var publishers: [ZMQSocket] = []
     private var lastRetention = 0.0
     private var lastFlush = 0.0
 
+    /// The daemon's CURVE certificate when `[security]` is on: every PUB socket is then a CURVE server.
+    private let curve: CurveCertificate?
+
     init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger,
-         clock: PipelineClock = .system, kafkaAlerts: KafkaAlertSink? = nil) {
+         clock: PipelineClock = .system, kafkaAlerts: KafkaAlertSink? = nil, curve: CurveCertificate? = nil) {
         self.clock = clock
         self.kafkaAlerts = kafkaAlerts
+        self.curve = curve
         self.store = store
         self.context = context
         self.config = config
@@ -86,6 +99,7 @@ final class Writer: @unchecked Sendable {
         do {
             for endpoint in config.alerts.endpoints {
                 let socket = try ZMQSocket(context: context, type: .pub)
+                if let curve { try socket.makeCurveServer(curve, domain: DaemonSecurity.domain) }
                 try socket.setSendHighWaterMark(Int(config.alerts.sendHighWaterMark))
                 try socket.setLinger(milliseconds: 1000)
                 try socket.attach(endpoint, mode: config.alerts.mode)
@@ -111,7 +125,8 @@ final class Writer: @unchecked Sendable {
         for message in messages { absorb(message) }
         let now = clock.monotonic()
         heartbeat.beat(now)
-        if closed || pendingRows >= config.storage.flushRows || now - lastFlush >= config.storage.flushInterval {
+        if closed || pendingRows >= config.storage.flushRows || checkpointBytes >= Self.checkpointBytesPerCommit
+            || now - lastFlush >= config.storage.flushInterval {
             flush()
             lastFlush = now
         }
@@ -126,6 +141,12 @@ final class Writer: @unchecked Sendable {
 
     private var pendingRows: Int { events.count + series.count + checkpoints.count }
 
+    /// Drops every row from now on (the database file was deleted or replaced); shards skip their final checkpoint.
+    func abandon() { abandoned.store(true, ordering: .relaxed) }
+
+    /// True after `abandon()`.
+    var isAbandoned: Bool { abandoned.load(ordering: .relaxed) }
+
     private func absorb(_ message: Message) {
         switch message {
         case .events(let e):
@@ -133,13 +154,23 @@ final class Writer: @unchecked Sendable {
         case .series(let updates):
             for u in updates { series[u.key] = u }
         case .checkpoints(let cps, let updates):
-            for c in cps { checkpoints[c.key] = c }
+            for c in cps {
+                checkpointBytes += c.blob.count - (checkpoints[c.key]?.blob.count ?? 0)
+                checkpoints[c.key] = c
+            }
             for u in updates { series[u.key] = u }
         }
     }
 
     private func flush() {
         guard pendingRows > 0 else { return }
+        if isAbandoned {
+            events.removeAll()
+            series.removeAll()
+            checkpoints.removeAll()
+            checkpointBytes = 0
+            return
+        }
         // Series rows first: events and checkpoints refer to them.
         let batch = WriteBatch(events: events, series: Array(series.values), checkpoints: Array(checkpoints.values))
         let ids: [Int64]
@@ -159,7 +190,9 @@ final class Writer: @unchecked Sendable {
         for (event, id) in zip(events, ids) { publish(event, id: id) }
         events.removeAll(keepingCapacity: true)
         series.removeAll(keepingCapacity: true)
-        checkpoints.removeAll(keepingCapacity: true)
+        // Not keeping capacity: at shutdown this dictionary held the largest batch, and it is not needed again.
+        checkpoints.removeAll()
+        checkpointBytes = 0
     }
 
     private func publish(_ event: EpisodeEvent, id: Int64) {
