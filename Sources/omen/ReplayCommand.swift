@@ -14,6 +14,7 @@ import Darwin
 
 extension ScorerKind: ExpressibleByArgument {}
 extension CellKind: ExpressibleByArgument {}
+extension CleanWindow: ExpressibleByArgument {}
 
 /// Backtests a CSV through the daemon's per-series detector.
 struct ReplayCommand: ParsableCommand {
@@ -23,7 +24,8 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
         Reads `timestamp,value` (NAB layout, UTC; ISO-8601 and Unix seconds also accepted) or a named value \
         column, retrains synchronously at the daemon's point counts with a fixed seed (two runs give identical \
-        output), and writes one row per input row: timestamp,value,prediction,lower,upper,anomaly_score,flag. \
+        output), and writes one row per input row: timestamp,value,prediction,lower,upper,anomaly_score,flag (then \
+        episode,hindsight_score with --hindsight). \
         Flags override the configuration.
         """)
 
@@ -93,6 +95,16 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Span in points of the smoothed residual whose surprise also counts (0 = off).")
     var driftSpan: Int?
 
+    @Option(name: .customLong("clean-window"),
+            help: "What else is left out of training: episodes or hindsight (see [learning] clean_window).")
+    var cleanWindow: CleanWindow?
+
+    @Flag(help: """
+        Review every episode in hindsight when it closes (a bidirectional model fitted on the window, as the daemon \
+        does on its trainer pool) and add episode and hindsight_score columns: each episode's rows carry its score.
+        """)
+    var hindsight = false
+
     func validate() throws {
         if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be in [0, 1]") }
         if let valueWeight, !(0...1).contains(valueWeight) { throw ValidationError("--value-weight must be in [0, 1]") }
@@ -129,13 +141,14 @@ struct ReplayCommand: ParsableCommand {
         if let changeWeight { c.scoring.changeWeight = min(max(changeWeight, 0), 1) }
         if let gaussianWeight { c.scoring.gaussianWeight = min(max(gaussianWeight, 0), 1) }
         if let driftSpan { c.scoring.driftSpan = max(0, driftSpan) }
+        if let cleanWindow { c.learning.cleanWindow = cleanWindow }
         return c
     }
 
     func run() throws {
         let rows = try CSVSeriesReader(column: column).read(path: file)
         let name = series ?? String(file.split(separator: "/").last ?? Substring(file))
-        let runner = ReplayRunner(config: try detectorConfig(series: name), series: name)
+        let runner = ReplayRunner(config: try detectorConfig(series: name), series: name, hindsight: hindsight)
         let tty = isatty(STDERR_FILENO) == 1
         let result = runner.run(rows, progress: tty ? { done, total in Self.progress(done, total) } : nil)
         if tty { Self.stderr("\r\u{1B}[K") }
