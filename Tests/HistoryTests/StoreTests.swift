@@ -334,14 +334,4 @@ import Detection
         }
     }
 
-    /// The apply benchmark writes what it times and reports a positive rate.
-    @Test func benchmarkReportsRate() throws {
-        try withTemporaryDirectory { directory in
-            let result = try Store.benchmarkApply(directory: directory, batches: 3, batchSize: 200, seriesCount: 50)
-            #expect(result.eventsPerSecond > 0)
-            #expect(result.worstEventsPerSecond <= result.eventsPerSecond)
-            #expect(result.seriesUpdatesPerSecond > 0)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
-        }
-    }
 }

@@ -1,3 +1,4 @@
+import Configuration
 import Detection
 import Foundation
 import History
@@ -111,7 +112,7 @@ public final class OmenDaemon: Sendable {
     }
 
     /// Hands already-built detectors to their shards (benchmarks; before `start()`).
-    func preload(_ detectors: [SeriesDetector]) {
+    package func preload(_ detectors: [SeriesDetector]) {
         let count = UInt64(shards.count)
         for d in detectors { shards[Int(stableHash(d.key) % count)].adopt(d) }
     }
@@ -142,13 +143,13 @@ public final class OmenDaemon: Sendable {
     }
 
     /// Stops ingest only (the first step of a graceful shutdown).
-    func stopIngest() {
+    package func stopIngest() {
         ingest.stop()
         ingestContext.terminate()
     }
 
     /// Stops trainers, drains and checkpoints the shards, flushes the writer, closes the alert sockets.
-    func stopPipeline() {
+    package func stopPipeline() {
         trainers.stop()
         for shard in shards { shard.mailbox.close() }
         for shard in shards where !shard.join(timeout: 60) {

@@ -1,5 +1,6 @@
 import Foundation
 import Detection
+import History
 
 /// What `Store.benchmarkApply` measured: medians over batches, each batch one `apply` (one transaction).
 public struct StoreBenchmarkResult: Sendable, Equatable {

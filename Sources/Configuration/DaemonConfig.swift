@@ -60,8 +60,6 @@ public struct PipelineConfig: Sendable, Equatable {
     public var shards: Int = 0
     /// Background trainer threads (0 = max(1, cores / 2)).
     public var trainers: Int = 0
-    /// Most series queued for training at once; further due series wait for the next due check.
-    public var trainingQueueLimit: Int = 10_000
     /// Seconds between watchdog heartbeats / stats log lines.
     public var statsInterval: Double = 10
 
