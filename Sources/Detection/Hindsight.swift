@@ -60,8 +60,8 @@ public struct Hindsight: Sendable {
         var c = TrainingConfig()
         c.sequenceLength = 64
         c.batchSize = 8
-        c.epochs = 4
-        c.learningRate = 1e-2
+        c.epochs = 3
+        c.learningRate = 2e-2
         c.patience = 0
         c.validationFraction = 0.1
         c.loss = .gaussianNLL

@@ -17,3 +17,11 @@ extension TrainingJob {
         return newly
     }
 }
+
+extension TrainingJob {
+    /// The same snapshot under another configuration (benchmarks compare cleaning settings on one window).
+    public func with(config other: DetectorConfig) -> TrainingJob {
+        TrainingJob(key: key, config: other, baseModel: baseModel, baseVersion: baseVersion, values: values,
+                    timestamps: timestamps, excluded: excluded, seed: seed)
+    }
+}

@@ -57,6 +57,10 @@ enum Schema {
                 );
                 """)
         }
+        // Issue 16: the hindsight review of a closed episode (NULL until reviewed, or when never reviewed).
+        migrator.registerMigration("v16-hindsight") { db in
+            try db.execute(sql: "ALTER TABLE anomalies ADD COLUMN hindsight_score REAL")
+        }
         return migrator
     }
 }

@@ -15,6 +15,8 @@ final class Writer: @unchecked Sendable {
         case events([EpisodeEvent])
         case series([SeriesUpdate])
         case checkpoints([ModelCheckpoint], series: [SeriesUpdate])
+        /// Hindsight scores of closed episodes, from the trainer pool.
+        case hindsight([HindsightVerdict])
     }
 
     let mailbox = Mailbox<Message>()
@@ -33,6 +35,7 @@ final class Writer: @unchecked Sendable {
     private var events: [EpisodeEvent] = []
     private var series: [String: SeriesUpdate] = [:]
     private var checkpoints: [String: ModelCheckpoint] = [:]
+    private var verdicts: [HindsightVerdict] = []
     private var publishers: [ZMQSocket] = []
     private var lastRetention = 0.0
 
@@ -103,7 +106,7 @@ final class Writer: @unchecked Sendable {
         publishers = []
     }
 
-    private var pendingRows: Int { events.count + series.count + checkpoints.count }
+    private var pendingRows: Int { events.count + series.count + checkpoints.count + verdicts.count }
 
     private func absorb(_ message: Message) {
         switch message {
@@ -114,13 +117,16 @@ final class Writer: @unchecked Sendable {
         case .checkpoints(let cps, let updates):
             for c in cps { checkpoints[c.key] = c }
             for u in updates { series[u.key] = u }
+        case .hindsight(let v):
+            verdicts.append(contentsOf: v)
         }
     }
 
     private func flush() {
         guard pendingRows > 0 else { return }
         // Series rows first: events and checkpoints refer to them.
-        let batch = WriteBatch(events: events, series: Array(series.values), checkpoints: Array(checkpoints.values))
+        let batch = WriteBatch(events: events, series: Array(series.values), checkpoints: Array(checkpoints.values),
+                               hindsight: verdicts)
         let ids: [Int64]
         do {
             ids = try store.apply(batch)
@@ -131,6 +137,7 @@ final class Writer: @unchecked Sendable {
             // Bound what we keep while the disk misbehaves: summaries and checkpoints are superseded by newer
             // ones anyway; events are what matter, keep the newest 100,000.
             if events.count > 100_000 { events.removeFirst(events.count - 100_000) }
+            if verdicts.count > 10_000 { verdicts.removeFirst(verdicts.count - 10_000) }
             return
         }
         stats.rowsWritten.wrappingAdd(pendingRows, ordering: .relaxed)
@@ -139,6 +146,7 @@ final class Writer: @unchecked Sendable {
         events.removeAll(keepingCapacity: true)
         series.removeAll(keepingCapacity: true)
         checkpoints.removeAll(keepingCapacity: true)
+        verdicts.removeAll(keepingCapacity: true)
     }
 
     private func publish(_ event: EpisodeEvent, id: Int64) {
