@@ -15,8 +15,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // Dependencies point down: Recurrent <- Detection <- {History, Messaging, Replay, Configuration} <- Daemon
-        // <- Bench <- omen. Each target's list is exactly what its files import.
+        // Dependencies point down: Recurrent <- Detection <- History, Messaging, Replay. Configuration reads
+        // omen.toml into Detection's and Messaging's types, Daemon runs them, Bench measures, omen parses flags.
+        // Each target's list is exactly what its files import.
 
         // libzmq, from Debian's libzmq3-dev (see Sources/CZeroMQ/module.modulemap).
         .systemLibrary(name: "CZeroMQ"),
@@ -37,7 +38,7 @@ let package = Package(
         .target(name: "Replay", dependencies: ["Detection"]),
         // omen.toml: the TOML reader, the key tables (read, clamp, validate), the config structs, reloads.
         .target(name: "Configuration", dependencies: [
-            "Detection", "Recurrent",
+            "Detection", "Messaging", "Recurrent",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The running daemon: ingest, shards, trainer pool, writer, lifecycle (signals, systemd notify).
@@ -62,7 +63,7 @@ let package = Package(
         .testTarget(name: "HistoryTests", dependencies: ["History", "Detection"]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "Detection", "CZeroMQ"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Detection"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Detection", "Recurrent"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Detection", "Messaging", "Recurrent"]),
         .testTarget(name: "DaemonTests", dependencies: [
             "Daemon", "Configuration", "Bench", "History", "Messaging",
             .product(name: "GRDB", package: "GRDB.swift"),

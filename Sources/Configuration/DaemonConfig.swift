@@ -1,10 +1,6 @@
 import Detection
 import Logging
-
-/// Whether a socket binds its endpoint or connects to it.
-public enum SocketMode: String, Sendable, CaseIterable {
-    case bind, connect
-}
+import Messaging
 
 /// The wire format an ingest endpoint expects; `auto` detects it per record.
 public enum WireFormatChoice: String, Sendable, CaseIterable {

@@ -59,7 +59,7 @@ extension SeriesDetector {
     /// window; nil for any other event.
     public func makeReviewJob(for event: EpisodeEvent) -> HindsightReviewJob? {
         guard event.kind == .close, let closedAt = event.closedAt else { return nil }
-        return makeReviewJob(episode: event.episode, openedAt: event.openedAt, closedAt: closedAt)
+        return makeReviewJob(episode: event.number, openedAt: event.openedAt, closedAt: closedAt)
     }
 
     /// A review of episode `episode` spanning [openedAt, closedAt], over the current window (replay also uses it

@@ -149,7 +149,7 @@ public struct ReplayRunner: Sendable {
                 r.flag = o.flag
                 if o.event?.kind == .open { episodes += 1 }
                 if hindsight, let event = o.event {
-                    if event.kind == .open { openEpisode = (event.episode, i, event.openedAt) }
+                    if event.kind == .open { openEpisode = (event.number, i, event.openedAt) }
                     if let job = detector.makeReviewJob(for: event), let start = openEpisode {
                         closed = (job, start.row)
                         openEpisode = nil

@@ -19,10 +19,10 @@ struct HindsightStoreTests {
                 HindsightVerdict(series: "no.such.series", episode: 1, score: 0.5),
             ]))
             let newest = try store.anomalies(AnomalyQuery())
-            #expect(newest.map(\.episode) == [3, 2, 1])
+            #expect(newest.map(\.number) == [3, 2, 1])
             #expect(newest.map(\.hindsightScore) == [nil, 0.9, 0.2])
             let ranked = try store.anomalies(AnomalyQuery(byHindsight: true))
-            #expect(ranked.map(\.episode) == [2, 1, 3])
+            #expect(ranked.map(\.number) == [2, 1, 3])
             let table = Listing.anomalies(ranked, format: .table)
             #expect(table.contains("HINDSIGHT") && table.contains("0.9000"))
             #expect(Listing.anomalies(ranked, format: .csv).hasPrefix(
