@@ -20,7 +20,8 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
         Reads `timestamp,value` (NAB layout, UTC; ISO-8601 and Unix seconds also accepted) or a named value \
         column, retrains synchronously at the daemon's point counts with a fixed seed (two runs give identical \
-        output), and writes one row per input row: timestamp,value,prediction,lower,upper,anomaly_score,flag.
+        output), and writes one row per input row: timestamp,value,prediction,lower,upper,anomaly_score,flag (then \
+        episode,hindsight_score with --hindsight).
 
         SETTINGS: every key of omen.toml's [model], [episodes], [scoring], [learning] and [training] tables is a \
         flag, spelled with dashes, with the file's values and ranges (--value-weight 0.3, --cell gru, \
@@ -45,6 +46,12 @@ struct ReplayCommand: ParsableCommand {
 
     @Option(help: "Write an SVG plot of the series, prediction, band, episodes and retrains here.")
     var plot: String?
+
+    @Flag(help: """
+        Review every episode in hindsight when it closes (a bidirectional model fitted on the window, as the daemon \
+        does on its trainer pool) and add episode and hindsight_score columns: each episode's rows carry its score.
+        """)
+    var hindsight = false
 
     @Argument(parsing: .allUnrecognized, help: "The CSV file (with a header row), then detector settings.")
     var arguments: [String] = []
@@ -143,7 +150,8 @@ struct ReplayCommand: ParsableCommand {
         let (file, settings) = try fileAndSettings()
         let rows = try CSVSeriesReader(column: column).read(path: file)
         let name = seriesName(file)
-        let runner = ReplayRunner(config: try detectorConfig(series: name, settings: settings), series: name)
+        let runner = ReplayRunner(config: try detectorConfig(series: name, settings: settings), series: name,
+                                  hindsight: hindsight)
         let tty = isatty(STDERR_FILENO) == 1
         let result = runner.run(rows, progress: tty ? { done, total in Self.progress(done, total) } : nil)
         if tty { Self.stderr("\r\u{1B}[K") }

@@ -139,6 +139,13 @@ struct EndToEndTests {
             }
         }
         #expect(spikeOpened, "no episode at the spike: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 50)))); series: \(String(describing: try? store.series())); stderr: \(daemon.stderr)")
+        // Once closed, the spike's episode is reviewed in hindsight on the trainer pool and its score stored.
+        let reviewed = eventually(timeout: 30) {
+            ((try? store.anomalies(AnomalyQuery(seriesGlob: "e2e.spiky", limit: 10))) ?? []).contains {
+                $0.closedAt != nil && ($0.hindsightScore ?? -1) >= 0 && ($0.hindsightScore ?? 2) <= 1
+            }
+        }
+        #expect(reviewed, "no hindsight score: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 50))))")
         let quiet = try store.anomalies(AnomalyQuery(seriesGlob: "e2e.quiet*", limit: 100))
         #expect(quiet.isEmpty, "quiet series raised episodes: \(quiet)")
 

@@ -49,6 +49,9 @@ final class Shard: @unchecked Sendable {
     /// Keys still to checkpoint in the current round (a round is spread over several loop turns).
     private var checkpointQueue: [String] = []
     private var pendingEvents: [EpisodeEvent] = []
+    /// Closed episodes waiting for a free trainer to be reviewed in hindsight (the newest `maxPendingReviews`).
+    private var pendingReviews: [HindsightReviewJob] = []
+    private static let maxPendingReviews = 64
     /// Monotonic time of the last loop turn; the watchdog heartbeat reads it.
     let heartbeat = HeartbeatCell()
     /// What the Kafka changelog holds of each series (`Shard+Ownership.swift`).
@@ -144,6 +147,7 @@ final class Shard: @unchecked Sendable {
             finalCheckpoint()
             return false
         }
+        submitReviews()
         submitDueTraining()
         if now - lastSummaryEmit >= 1 {
             lastSummaryEmit = now
@@ -177,7 +181,10 @@ final class Shard: @unchecked Sendable {
         let detector = slot.detector
         do {
             let outcome = try detector.process(timestamp: point.timestamp, value: point.value, prefetching: next)
-            if let event = outcome.event { pendingEvents.append(event) }
+            if let event = outcome.event {
+                pendingEvents.append(event)
+                if let review = detector.makeReviewJob(for: event) { queueReview(review) }
+            }
         } catch {
             return false
         }
@@ -243,7 +250,7 @@ final class Shard: @unchecked Sendable {
             guard detector.isTrainingDue(now: clock.wall()) else { continue }
             let job = detector.makeTrainingJob(now: clock.wall())
             let mailbox = self.mailbox
-            if trainers.submit(TrainerPool.Request(job: job, deliver: { mailbox.post(.trained($0)) })) {
+            if trainers.submit(.training(job, deliver: { mailbox.post(.trained($0)) })) {
                 free -= 1
             } else {
                 detector.cancelTraining()
@@ -252,6 +259,28 @@ final class Shard: @unchecked Sendable {
             }
         }
         stats.trainingBacklogUpdate(shard: index, backlog: due.count)
+    }
+
+    private func queueReview(_ review: HindsightReviewJob) {
+        if pendingReviews.count >= Self.maxPendingReviews {
+            // A storm of closes: the oldest waiting review is dropped and its episode keeps no hindsight score.
+            pendingReviews.removeFirst()
+            logger.debug("hindsight review dropped", metadata: ["pending": "\(pendingReviews.count)"])
+        }
+        pendingReviews.append(review)
+    }
+
+    /// Hands closed episodes to the trainer pool for review, before any due training (a review is one small fit).
+    /// Their events were flushed first, so the writer stores each score after its episode's close.
+    private func submitReviews() {
+        let writer = self.writer
+        while !pendingReviews.isEmpty, trainers.freeSlots > 0 {
+            let review = pendingReviews.removeFirst()
+            guard trainers.submit(.review(review, deliver: { writer.mailbox.post(.hindsight([$0])) })) else {
+                pendingReviews.insert(review, at: 0)
+                break
+            }
+        }
     }
 
     private func install(_ outcome: TrainingOutcome) {

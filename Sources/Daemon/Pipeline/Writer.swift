@@ -16,6 +16,8 @@ final class Writer: @unchecked Sendable {
         case events([EpisodeEvent])
         case series([SeriesUpdate])
         case checkpoints([ModelCheckpoint], series: [SeriesUpdate])
+        /// Hindsight scores of closed episodes, from the trainer pool.
+        case hindsight([HindsightVerdict])
     }
 
     let mailbox = Mailbox<Message>()
@@ -45,6 +47,7 @@ final class Writer: @unchecked Sendable {
     private var checkpoints: [String: ModelCheckpoint] = [:]
     /// Bytes of the checkpoint blobs in `checkpoints`: a commit is due at `checkpointBytesPerCommit`.
     private var checkpointBytes = 0
+    private var verdicts: [HindsightVerdict] = []
     private var publishers: [ZMQSocket] = []
     private var lastRetention = 0.0
     private var lastFlush = 0.0
@@ -139,7 +142,7 @@ final class Writer: @unchecked Sendable {
         return true
     }
 
-    private var pendingRows: Int { events.count + series.count + checkpoints.count }
+    private var pendingRows: Int { events.count + series.count + checkpoints.count + verdicts.count }
 
     /// Drops every row from now on (the database file was deleted or replaced); shards skip their final checkpoint.
     func abandon() { abandoned.store(true, ordering: .relaxed) }
@@ -159,6 +162,8 @@ final class Writer: @unchecked Sendable {
                 checkpoints[c.key] = c
             }
             for u in updates { series[u.key] = u }
+        case .hindsight(let v):
+            verdicts.append(contentsOf: v)
         }
     }
 
@@ -169,10 +174,12 @@ final class Writer: @unchecked Sendable {
             series.removeAll()
             checkpoints.removeAll()
             checkpointBytes = 0
+            verdicts.removeAll()
             return
         }
         // Series rows first: events and checkpoints refer to them.
-        let batch = WriteBatch(events: events, series: Array(series.values), checkpoints: Array(checkpoints.values))
+        let batch = WriteBatch(events: events, series: Array(series.values), checkpoints: Array(checkpoints.values),
+                               hindsight: verdicts)
         let ids: [Int64]
         do {
             ids = try store.apply(batch)
@@ -183,6 +190,7 @@ final class Writer: @unchecked Sendable {
             // Bound what we keep while the disk misbehaves: summaries and checkpoints are superseded by newer
             // ones anyway; events are what matter, keep the newest 100,000.
             if events.count > 100_000 { events.removeFirst(events.count - 100_000) }
+            if verdicts.count > 10_000 { verdicts.removeFirst(verdicts.count - 10_000) }
             return
         }
         stats.rowsWritten.wrappingAdd(pendingRows, ordering: .relaxed)
@@ -193,6 +201,7 @@ final class Writer: @unchecked Sendable {
         // Not keeping capacity: at shutdown this dictionary held the largest batch, and it is not needed again.
         checkpoints.removeAll()
         checkpointBytes = 0
+        verdicts.removeAll(keepingCapacity: true)
     }
 
     private func publish(_ event: EpisodeEvent, id: Int64) {
