@@ -70,6 +70,7 @@ struct PipelineRig {
             case .events(let events): return "events:" + events.map { "\($0.kind.rawValue) \($0.series)" }.joined(separator: ",")
             case .series(let updates): return "series:" + updates.map(\.key).sorted().joined(separator: ",")
             case .checkpoints(let checkpoints, _): return "checkpoints:" + checkpoints.map(\.key).sorted().joined(separator: ",")
+            case .hindsight(let verdicts): return "hindsight:\(verdicts.count)"
             }
         }
     }
