@@ -22,6 +22,10 @@ extension ScoringConfig {
             .integer("context_bins", \.contextBins, 1...1_440),
             .integer("context_history", \.contextHistory, 2...10_000),
             .integer("context_min_history", \.contextMinHistory, 0...10_000),
+            .flag("predictive_tail", \.predictiveTail),
+            .flag("daily_rate", \.dailyRate),
+            .integer("value_delay", \.valueDelay, 0...65_535),
+            .integer("drift_span", \.driftSpan, 0...100_000),
         ]
     }
 }
