@@ -84,7 +84,7 @@ public final class SeriesDetector {
         window = Ring(capacity: config.learning.window)
         recurrentState = RecurrentState(shape: Self.shape(config))
         scorer = Scorer(config: config.scoring)
-        episodes = EpisodeMachine(config: config.episodes)
+        episodes = EpisodeMachine(config: config.episodes, series: key)
     }
 
     /// The precision of the weights the online step reads by default. Stepping thousands of series is bound by
@@ -153,7 +153,6 @@ public final class SeriesDetector {
             event = episodes.observe(timestamp: timestamp, value: value, predicted: predicted ?? value,
                                      lower: scored.lower, upper: scored.upper, score: scored.score,
                                      modelVersion: modelVersion)
-            event?.series = key
         }
 
         // 3. Remember the point.

@@ -28,7 +28,7 @@ public enum Listing {
             let header = ["ID", "SERIES", "EPISODE", "OPENED", "CLOSED", "PEAK AT", "SCORE", "VALUE", "PREDICTED",
                           "EXPECTED", "POINTS", "MODEL", "REASON"]
             let rows = records.map { r in
-                [String(r.id), r.series, String(r.episode), TimeArgument.formatISO8601(r.openedAt),
+                [String(r.id), r.series, String(r.number), TimeArgument.formatISO8601(r.openedAt),
                  r.closedAt.map(TimeArgument.formatISO8601) ?? "open", TimeArgument.formatISO8601(r.peakAt),
                  score(r.peakScore), number(r.value), number(r.predicted),
                  "\(number(r.lower))..\(number(r.upper))", String(r.points), String(r.modelVersion),
@@ -37,13 +37,13 @@ public enum Listing {
             return table(header: header, rows: rows, rightAligned: [0, 2, 6, 7, 8, 10, 11])
         case .json:
             return jsonArray(records.map { r in
-                [json(r.id), json(r.series), json(r.episode), json(r.openedAt), json(r.closedAt), json(r.peakAt),
+                [json(r.id), json(r.series), json(r.number), json(r.openedAt), json(r.closedAt), json(r.peakAt),
                  json(r.peakScore), json(r.value), json(r.predicted), json(r.lower), json(r.upper),
                  json(r.threshold), json(r.points), json(r.modelVersion), json(r.closeReason)]
             }, fields: anomalyFields)
         case .csv:
             return csv(records.map { r in
-                [String(r.id), r.series, String(r.episode), csv(r.openedAt), csv(r.closedAt), csv(r.peakAt),
+                [String(r.id), r.series, String(r.number), csv(r.openedAt), csv(r.closedAt), csv(r.peakAt),
                  csv(r.peakScore), csv(r.value), csv(r.predicted), csv(r.lower), csv(r.upper), csv(r.threshold),
                  String(r.points), String(r.modelVersion), r.closeReason ?? ""]
             }, fields: anomalyFields)

@@ -47,11 +47,11 @@ extension Store {
             let rows = try Row.fetchCursor(db, sql: finalSQL, arguments: finalArguments)
             var records: [AnomalyRecord] = []
             while let row = try rows.next() {
-                records.append(AnomalyRecord(
-                    id: row[0], series: row[1], episode: row[2], openedAt: row[3], closedAt: row[4],
-                    peakAt: row[5], peakScore: row[6] ?? .nan, value: row[7] ?? .nan, predicted: row[8] ?? .nan,
+                records.append(AnomalyRecord(id: row[0], episode: Episode(
+                    series: row[1], number: row[2], openedAt: row[3], closedAt: row[4], peakAt: row[5],
+                    peakScore: row[6] ?? .nan, value: row[7] ?? .nan, predicted: row[8] ?? .nan,
                     lower: row[9] ?? .nan, upper: row[10] ?? .nan, threshold: row[11] ?? .nan, points: row[12],
-                    modelVersion: row[13], closeReason: row[14]))
+                    modelVersion: row[13], closeReason: row[14])))
             }
             return records
         }

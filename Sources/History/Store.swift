@@ -364,12 +364,12 @@ private struct BatchWriter {
         let seriesID = try seriesID(event.series, seenAt: event.openedAt)
         // Only a new episode raises the stored maximum, so most events cost no series write.
         let known = lastEpisodes[seriesID] ?? cache.lastEpisode(for: seriesID)
-        if known.map({ event.episode > $0 }) ?? true {
-            lastEpisodes[seriesID] = event.episode
+        if known.map({ event.number > $0 }) ?? true {
+            lastEpisodes[seriesID] = event.number
         }
-        let key = EpisodeKey(seriesID: seriesID, episode: event.episode)
+        let key = EpisodeKey(seriesID: seriesID, episode: event.number)
         let closedAt: Double? = event.kind == .close ? (event.closedAt ?? event.timestamp) : nil
-        let reason: String? = event.kind == .close ? (event.reason ?? EpisodeCloseReason.recovered) : nil
+        let reason: String? = event.kind == .close ? (event.closeReason ?? EpisodeCloseReason.recovered) : nil
         // Fast path: an episode this writer opened is updated by primary key, without an upsert's RETURNING.
         if event.kind != .open, let id = cache.anomalyID(for: key) {
             if event.kind == .update {
@@ -436,7 +436,7 @@ private struct BatchWriter {
                 """)
         }
         let arguments: StatementArguments = [
-            seriesID, event.episode, event.openedAt, closedAt, reason, event.peakAt, event.peakScore.storable,
+            seriesID, event.number, event.openedAt, closedAt, reason, event.peakAt, event.peakScore.storable,
             event.value.storable, event.predicted.storable, event.lower.storable, event.upper.storable,
             event.threshold.storable, event.points, event.modelVersion, event.timestamp,
         ]

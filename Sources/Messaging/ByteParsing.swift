@@ -1,4 +1,5 @@
-// Byte-level scanners shared by the wire-format parsers: numbers, ISO-8601 times, UTF-8 validation.
+// Byte-level scanners shared by the wire-format parsers: numbers and UTF-8 validation (ISO-8601 times:
+// Detection's `ISO8601`).
 //
 // They work on raw bytes of a received frame so that a payload of many records is parsed without creating a
 // String per line; only series keys become Strings.
@@ -153,77 +154,6 @@ func parseInt64(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int64? {
     return negative ? -value : value
 }
 
-
-/// Parses an ISO-8601 / RFC 3339 date-time spanning exactly `p[start..<end]` into Unix seconds.
-///
-/// Accepts `YYYY-MM-DDTHH:MM:SS[.frac][Z|±HH:MM|±HHMM]` (a space may replace `T`; no zone means UTC, as ESTP
-/// specifies). Returns nil for anything else, including impossible dates.
-func parseISO8601(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
-    var i = start
-    func number(_ width: Int) -> Int? {
-        guard i + width <= end else { return nil }
-        var v = 0
-        for k in 0..<width {
-            let d = p[i + k] &- ASCII.zero
-            guard d < 10 else { return nil }
-            v = v * 10 + Int(d)
-        }
-        i += width
-        return v
-    }
-    func expect(_ c: UInt8) -> Bool {
-        guard i < end, p[i] == c else { return false }
-        i += 1
-        return true
-    }
-    guard let year = number(4), expect(ASCII.minus), let month = number(2), expect(ASCII.minus),
-          let day = number(2) else { return nil }
-    guard i < end, p[i] == ASCII.upperT || p[i] == 0x74 || p[i] == ASCII.space else { return nil }
-    i += 1
-    guard let hour = number(2), expect(ASCII.colon), let minute = number(2), expect(ASCII.colon),
-          let second = number(2) else { return nil }
-    guard (1...12).contains(month), hour <= 23, minute <= 59, second <= 60 else { return nil }
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-    let monthDays: Int
-    switch month {
-    case 2: monthDays = leap ? 29 : 28
-    case 4, 6, 9, 11: monthDays = 30
-    default: monthDays = 31
-    }
-    guard day >= 1 && day <= monthDays else { return nil }
-    var fraction = 0.0
-    if i < end && (p[i] == ASCII.dot || p[i] == ASCII.comma) {
-        i += 1
-        var scale = 0.1
-        var sawDigit = false
-        while i < end, ASCII.isDigit(p[i]) {
-            fraction += Double(p[i] &- ASCII.zero) * scale
-            scale *= 0.1
-            sawDigit = true
-            i += 1
-        }
-        guard sawDigit else { return nil }
-    }
-    var offsetSeconds = 0
-    if i < end {
-        if p[i] == ASCII.upperZ || p[i] == ASCII.lowerZ {
-            i += 1
-        } else if p[i] == ASCII.plus || p[i] == ASCII.minus {
-            let sign = p[i] == ASCII.minus ? -1 : 1
-            i += 1
-            guard let oh = number(2) else { return nil }
-            _ = expect(ASCII.colon)
-            guard let om = number(2), oh <= 23, om <= 59 else { return nil }
-            offsetSeconds = sign * (oh * 3600 + om * 60)
-        } else {
-            return nil
-        }
-    }
-    guard i == end else { return nil }
-    let days = CivilCalendar.days(year: year, month: month, day: day)
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-    return Double(seconds) + fraction
-}
 
 /// True when `p[start..<end]` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 func isValidUTF8(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {

@@ -1,5 +1,6 @@
 // A small hand-written scanner for one flat JSON object per line: Foundation's JSONSerialization per record
 // would cost more than everything else on the ingest path.
+import Detection
 
 /// Scans `{"series":…,"value":…,"ts":…}` (aliases `key`/`metric`, `timestamp`/`time`), skipping other members.
 struct JSONLineScanner {
@@ -150,7 +151,7 @@ struct JSONLineScanner {
             case .timestamp:
                 if p[i] == ASCII.quote {
                     guard let s = scanString(), !s.escaped else { return .malformed }
-                    if let t = parseISO8601(p, s.start, s.end) ?? parseDouble(p, s.start, s.end) {
+                    if let t = ISO8601.parse(p, s.start, s.end, timeRequired: true) ?? parseDouble(p, s.start, s.end) {
                         timestamp = t
                     } else {
                         timestampBad = true

@@ -442,7 +442,7 @@ public struct PayloadParser: Sendable {
         var colons = 0
         for k in keyStart..<keyEnd where p[k] == ASCII.colon { colons += 1 }
         guard colons == 3 else { return reject(.malformed, line, &summary) }
-        guard let timestamp = parseISO8601(p, ts.0, ts.1) else { return reject(.malformed, line, &summary) }
+        guard let timestamp = ISO8601.parse(p, ts.0, ts.1, timeRequired: true) else { return reject(.malformed, line, &summary) }
         guard let seconds = parseDouble(p, interval.0, interval.1), seconds.isFinite, seconds >= 0 else {
             return reject(.malformed, line, &summary)
         }

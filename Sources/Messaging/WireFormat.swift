@@ -1,6 +1,6 @@
 // The ingest wire formats and what parsing a payload reports back.
 
-/// A text format for metric records, one record per line (see DESIGN.md "Wire formats").
+/// A text format for metric records, one record per line.
 public enum WireFormat: String, Sendable, CaseIterable, Codable {
     /// `web01.cpu.user 12.5 1700000000`: key, value, optional timestamp in (fractional) seconds.
     case graphite

@@ -15,18 +15,6 @@ struct PublishCommand: ParsableCommand {
             instead, in --format, and prints what it injected to standard error.
             """)
 
-    /// Which end of the connection this command takes.
-    enum SocketMode: String, EnumerableFlag {
-        case connect, bind
-
-        static func help(for value: SocketMode) -> ArgumentHelp? {
-            switch value {
-            case .connect: return "Connect to the endpoint (the daemon binds; default)."
-            case .bind: return "Bind the endpoint and let subscribers connect."
-            }
-        }
-    }
-
     /// Record formats the demo can write.
     enum DemoFormat: String, ExpressibleByArgument, CaseIterable {
         case graphite, influx, json
@@ -93,10 +81,7 @@ struct PublishCommand: ParsableCommand {
             // let close() deliver what is still queued (LINGER) before the process exits.
             try socket.setSendHighWaterMark(0)
             try socket.setLinger(milliseconds: 30_000)
-            switch mode {
-            case .connect: try socket.connect(endpoint)
-            case .bind: try socket.bind(endpoint)
-            }
+            try socket.attach(endpoint, mode: mode)
             // Slow joiner: messages sent before the subscription reaches us are dropped.
             usleep(mode == .connect ? 300_000 : 1_000_000)
             let (records, messages) = demo ? try sendDemo(socket) : try sendLines(socket)
@@ -156,5 +141,15 @@ struct PublishCommand: ParsableCommand {
             pacer.didSend(next.lines)
         }
         return (records, messages)
+    }
+}
+
+/// `--bind` / `--connect` on `omen publish` and `omen tail`.
+extension SocketMode: EnumerableFlag {
+    public static func help(for value: SocketMode) -> ArgumentHelp? {
+        switch value {
+        case .connect: return "Connect to the endpoint (the daemon binds; default)."
+        case .bind: return "Bind the endpoint and let subscribers connect."
+        }
     }
 }

@@ -1,7 +1,7 @@
 // `omen replay`: parses options, calls the Replay module, prints. The work lives in Replay.
 
 import ArgumentParser
-import Daemon
+import Configuration
 import Detection
 import Recurrent
 import Replay

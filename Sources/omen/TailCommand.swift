@@ -25,7 +25,7 @@ struct TailCommand: ParsableCommand {
     var endpoint = "tcp://127.0.0.1:7002"
 
     @Flag(help: "Connect to or bind the endpoint.")
-    var mode: PublishCommand.SocketMode = .connect
+    var mode: SocketMode = .connect
 
     @Option(help: "Only alerts for series whose key starts with this prefix.")
     var series: String?
@@ -85,10 +85,7 @@ struct TailCommand: ParsableCommand {
         } else {
             try socket.subscribe(prefix: AlertCodec.topicPrefix)
         }
-        switch mode {
-        case .connect: try socket.connect(endpoint)
-        case .bind: try socket.bind(endpoint)
-        }
+        try socket.attach(endpoint, mode: mode)
         let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
         let buffer = ZMQMessageBuffer(initialCapacity: 4096)
         var printed = 0

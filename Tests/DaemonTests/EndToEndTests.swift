@@ -1,3 +1,4 @@
+import Bench
 import Daemon
 import Foundation
 import GRDB
@@ -168,7 +169,7 @@ struct EndToEndTests {
         #expect(gotAlert, "no anomaly/open/e2e.spiky alert received")
         if let alert {
             #expect(alert.series == "e2e.spiky")
-            #expect(alert.event == .open)
+            #expect(alert.kind == .open)
             #expect(alert.id > 0)
             #expect(alert.score >= alert.threshold)
         }

@@ -1,16 +1,17 @@
+import Detection
 import Foundation
 import Testing
 @testable import History
 
 @Suite struct ListingTests {
-    let open = AnomalyRecord(
-        id: 7, series: "cpu,host=web01 usage_user", episode: 2, openedAt: 1_795_773_600, closedAt: nil,
+    let open = AnomalyRecord(id: 7, episode: Episode(
+        series: "cpu,host=web01 usage_user", number: 2, openedAt: 1_795_773_600, closedAt: nil,
         peakAt: 1_795_773_660, peakScore: 0.9987, value: 95.5, predicted: 12.25, lower: 8, upper: 16.5,
-        threshold: 0.99, points: 4, modelVersion: 3, closeReason: nil)
-    let closed = AnomalyRecord(
-        id: 3, series: "say \"hi\"\n", episode: 1, openedAt: 1_795_770_000, closedAt: 1_795_770_100,
+        threshold: 0.99, points: 4, modelVersion: 3, closeReason: nil))
+    let closed = AnomalyRecord(id: 3, episode: Episode(
+        series: "say \"hi\"\n", number: 1, openedAt: 1_795_770_000, closedAt: 1_795_770_100,
         peakAt: 1_795_770_050, peakScore: 0.995, value: .nan, predicted: 1e-5, lower: -.infinity, upper: 2,
-        threshold: 0.99, points: 10, modelVersion: 1, closeReason: "recovered")
+        threshold: 0.99, points: 10, modelVersion: 1, closeReason: "recovered"))
 
     /// The JSON listing is one array that decodes back to the same records, with null for open and NaN.
     @Test func anomaliesJSONRoundTrips() throws {

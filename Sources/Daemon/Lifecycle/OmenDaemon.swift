@@ -1,3 +1,4 @@
+import Configuration
 import Detection
 import Foundation
 import History
@@ -21,6 +22,8 @@ public final class OmenDaemon: Sendable {
     let writer: Writer
     let trainers: TrainerPool
     let shards: [Shard]
+    /// Which shard owns a series (the same rule ingest routes points by).
+    let router: ShardRouter
     let ingest: Ingest
     let latency = LatencyRecorder()
     /// Where the configuration came from, for SIGHUP reloads (nil when built from flags only).
@@ -58,6 +61,7 @@ public final class OmenDaemon: Sendable {
                                 latency: latency, logger: logger))
         }
         self.shards = shards
+        router = ShardRouter(count: shards.count)
         ingest = Ingest(context: ingestContext, endpoints: config.ingest, shards: shards, stats: stats, logger: logger)
         try restore()
     }
@@ -74,9 +78,8 @@ public final class OmenDaemon: Sendable {
         } catch {
             throw .storage("\(config.storage.database): \(error)")
         }
-        let count = UInt64(shards.count)
         var perShard = [[String: Int]](repeating: [:], count: shards.count)
-        for (key, n) in episodes { perShard[Int(stableHash(key) % count)][key] = n }
+        for (key, n) in episodes { perShard[router.shard(for: key)][key] = n }
         var restored: [String: SeriesDetector] = [:]
         var failed = 0
         for cp in checkpoints {
@@ -94,15 +97,14 @@ public final class OmenDaemon: Sendable {
         // are closed with a reason, so no episode stays open forever.
         var closes: [EpisodeEvent] = []
         for row in openRows {
-            if let open = restored[row.series]?.episodes.open, open.episode == row.episode { continue }
-            closes.append(EpisodeEvent(
-                kind: .close, series: row.series, episode: row.episode, timestamp: row.peakAt, openedAt: row.openedAt,
-                closedAt: wallSeconds(), peakAt: row.peakAt, peakScore: row.peakScore, value: row.value,
-                predicted: row.predicted, lower: row.lower, upper: row.upper, score: row.peakScore,
-                threshold: row.threshold, points: row.points, modelVersion: row.modelVersion, reason: "restart"))
+            if let open = restored[row.series]?.episodes.open, open.number == row.number { continue }
+            var episode = row.episode
+            episode.closedAt = wallSeconds()
+            episode.closeReason = "restart"
+            closes.append(EpisodeEvent(kind: .close, timestamp: row.peakAt, score: row.peakScore, episode: episode))
         }
         if !closes.isEmpty { writer.mailbox.post(.events(closes)) }
-        for (key, d) in restored { shards[Int(stableHash(key) % count)].adopt(d) }
+        for (key, d) in restored { shards[router.shard(for: key)].adopt(d) }
         for (i, shard) in shards.enumerated() { shard.reserveEpisodes(perShard[i]) }
         if !checkpoints.isEmpty {
             logger.info("restored series", metadata: [
@@ -111,9 +113,8 @@ public final class OmenDaemon: Sendable {
     }
 
     /// Hands already-built detectors to their shards (benchmarks; before `start()`).
-    func preload(_ detectors: [SeriesDetector]) {
-        let count = UInt64(shards.count)
-        for d in detectors { shards[Int(stableHash(d.key) % count)].adopt(d) }
+    package func preload(_ detectors: [SeriesDetector]) {
+        for d in detectors { shards[router.shard(for: d.key)].adopt(d) }
     }
 
     /// Starts the threads: writer (binds the alert sockets), trainers, shards, then ingest (binds the SUB sockets).
@@ -142,13 +143,13 @@ public final class OmenDaemon: Sendable {
     }
 
     /// Stops ingest only (the first step of a graceful shutdown).
-    func stopIngest() {
+    package func stopIngest() {
         ingest.stop()
         ingestContext.terminate()
     }
 
     /// Stops trainers, drains and checkpoints the shards, flushes the writer, closes the alert sockets.
-    func stopPipeline() {
+    package func stopPipeline() {
         trainers.stop()
         for shard in shards { shard.mailbox.close() }
         for shard in shards where !shard.join(timeout: 60) {

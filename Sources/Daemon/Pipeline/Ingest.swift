@@ -1,3 +1,4 @@
+import Configuration
 import Detection
 import Foundation
 import Logging
@@ -67,10 +68,7 @@ final class Ingest: @unchecked Sendable {
                 try socket.setReceiveHighWaterMark(Int(endpoint.receiveHighWaterMark))
                 try socket.setLinger(milliseconds: 0)
                 for prefix in endpoint.subscribe { try socket.subscribe(prefix: prefix) }
-                switch endpoint.mode {
-                case .bind: try socket.bind(endpoint.endpoint)
-                case .connect: try socket.connect(endpoint.endpoint)
-                }
+                try socket.attach(endpoint.endpoint, mode: endpoint.mode)
                 sockets.append(socket)
                 parsers.append(PayloadParser(format: endpoint.format.wireFormat, keys: keys))
             } catch {
@@ -88,7 +86,7 @@ final class Ingest: @unchecked Sendable {
         var scratch: [Point] = []
         scratch.reserveCapacity(1024)
         var limiter = RateLimitedLog(interval: 10)
-        let shardCount = UInt64(shards.count)
+        let router = ShardRouter(count: shards.count)
 
         func handOver(_ s: Int) {
             guard !pending[s].isEmpty else { return }
@@ -132,8 +130,7 @@ final class Ingest: @unchecked Sendable {
                     }
                     stats.pointsReceived.wrappingAdd(scratch.count, ordering: .relaxed)
                     for point in scratch {
-                        let route = point.seriesID == Point.noSeriesID ? stableHash(point.key) : keys.routes[Int(point.seriesID)]
-                        let s = Int(route % shardCount)
+                        let s = router.shard(for: point, keys: keys)
                         if pending[s].isEmpty { pendingSince[s] = receivedMono }
                         pending[s].append(point)
                         if pending[s].count >= Self.batchSize { handOver(s) }

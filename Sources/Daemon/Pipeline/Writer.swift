@@ -1,3 +1,4 @@
+import Configuration
 import Detection
 import Foundation
 import History
@@ -67,10 +68,7 @@ final class Writer: @unchecked Sendable {
                 let socket = try ZMQSocket(context: context, type: .pub)
                 try socket.setSendHighWaterMark(Int(config.alerts.sendHighWaterMark))
                 try socket.setLinger(milliseconds: 1000)
-                switch config.alerts.mode {
-                case .bind: try socket.bind(endpoint)
-                case .connect: try socket.connect(endpoint)
-                }
+                try socket.attach(endpoint, mode: config.alerts.mode)
                 publishers.append(socket)
             }
         } catch {

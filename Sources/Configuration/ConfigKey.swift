@@ -1,5 +1,6 @@
 // The building blocks of the per-section key tables (`*+Reader.swift`): each key says its TOML name, the
 // field it fills and what values it accepts, so that adding a key to a section is one line in its table.
+import Detection
 
 /// Where a value is being read, for error messages.
 struct ValueContext {
@@ -242,52 +243,20 @@ func readStrings(_ value: TOMLValue, minCount: Int, allowEmptyStrings: Bool,
     return out
 }
 
-/// Duration units, longest suffix first so "ms" is not read as "m".
-private let durationUnits: [(suffix: String, seconds: Double)] = [
-    ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400),
-]
-
 func readDuration(_ value: TOMLValue, _ range: NumberRange, _ ctx: ValueContext) throws(ConfigError) -> Double {
-    let expected = "a duration \(range.describe(formatDuration)) (a number of seconds, or a string like \"250ms\", \"60s\", \"15m\", \"1h\")"
+    let expected = "a duration \(range.describe(DurationText.format)) (a number of seconds, or a string like \"250ms\", \"60s\", \"15m\", \"1h\")"
     let seconds: Double
     switch value.kind {
     case .integer(let i): seconds = Double(i)
     case .float(let d, _): seconds = d
     case .string(let s):
-        guard let parsed = parseDuration(s) else { throw ctx.mismatch(.badDuration, value, expected: expected) }
+        guard let parsed = DurationText.parse(s) else { throw ctx.mismatch(.badDuration, value, expected: expected) }
         seconds = parsed
     default:
         throw ctx.mismatch(.wrongType, value, expected: expected)
     }
     guard range.contains(seconds) else { throw ctx.mismatch(.outOfRange, value, expected: expected) }
     return seconds
-}
-
-/// "250ms", "1.5h", "60s", "60" (seconds); nil when malformed. Internal so tests can pin the grammar.
-func parseDuration(_ text: String) -> Double? {
-    let trimmed = String(text.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
-    var number = Substring(trimmed)
-    var scale = 1.0
-    for unit in durationUnits where trimmed.hasSuffix(unit.suffix) {
-        number = trimmed.dropLast(unit.suffix.count)
-        scale = unit.seconds
-        break
-    }
-    let allowed = Set("0123456789.")
-    guard !number.isEmpty, number.allSatisfy({ allowed.contains($0) }), number.first != ".", number.last != ".",
-          let x = Double(number), x.isFinite else { return nil }
-    // Divide for milliseconds so that "250ms" is exactly 0.25 (0.001 has no exact binary form).
-    return scale < 1 ? x / (1 / scale).rounded() : x * scale
-}
-
-/// Seconds in the largest unit that expresses them exactly: 0.25 → "250ms", 3600 → "1h".
-func formatDuration(_ seconds: Double) -> String {
-    if seconds == 0 { return "0s" }
-    for unit in durationUnits.reversed() {
-        let n = seconds / unit.seconds
-        if n >= 1, n == n.rounded() { return "\(Int64(n))\(unit.suffix)" }
-    }
-    return "\(seconds)s"
 }
 
 /// The shape of a ZeroMQ endpoint, checked before any socket is made so that a typo names its line.

@@ -1,3 +1,5 @@
+import Configuration
+import Daemon
 import Detection
 import Foundation
 import Logging
@@ -105,7 +107,7 @@ public enum IngestBench {
         }
         Thread.sleep(forTimeInterval: 0.2)
         let baseline = daemon.stats.pointsProcessed.load(ordering: .relaxed)
-        daemon.latency.reset()
+        daemon.resetLatency()
         let trainingsBefore = daemon.stats.trainingsDone.load(ordering: .relaxed)
 
         let cpuBefore = cpuSecondsByThreadRole()
@@ -135,7 +137,7 @@ public enum IngestBench {
             p50Microseconds: (lat?.p50 ?? .nan) * 1e6, p99Microseconds: (lat?.p99 ?? .nan) * 1e6,
             trainingsDone: daemon.stats.trainingsDone.load(ordering: .relaxed) - trainingsBefore,
             trainingBacklog: daemon.stats.trainingBacklog.load(ordering: .relaxed),
-            shards: daemon.shards.count, trainers: daemon.trainers.threads, setupSeconds: setupSeconds,
+            shards: daemon.shardCount, trainers: daemon.trainerThreads, setupSeconds: setupSeconds,
             cpuSecondsByRole: cpu)
         publisher.close()
         context.terminate()

@@ -1,3 +1,5 @@
+import Configuration
+import Daemon
 import Detection
 import Foundation
 import Recurrent

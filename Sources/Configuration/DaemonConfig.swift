@@ -1,10 +1,6 @@
 import Detection
 import Logging
-
-/// Whether a socket binds its endpoint or connects to it.
-public enum SocketMode: String, Sendable, CaseIterable {
-    case bind, connect
-}
+import Messaging
 
 /// The wire format an ingest endpoint expects; `auto` detects it per record.
 public enum WireFormatChoice: String, Sendable, CaseIterable {
@@ -60,8 +56,6 @@ public struct PipelineConfig: Sendable, Equatable {
     public var shards: Int = 0
     /// Background trainer threads (0 = max(1, cores / 2)).
     public var trainers: Int = 0
-    /// Most series queued for training at once; further due series wait for the next due check.
-    public var trainingQueueLimit: Int = 10_000
     /// Seconds between watchdog heartbeats / stats log lines.
     public var statsInterval: Double = 10
 

@@ -1,5 +1,5 @@
 import Testing
-@testable import Daemon
+@testable import Configuration
 
 /// The single value of `key` in the only non-root section.
 private func value(_ text: String, _ key: String = "k") throws -> TOMLValue {

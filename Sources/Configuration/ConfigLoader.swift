@@ -37,12 +37,6 @@ public enum ConfigLoader {
         EndpointSyntax.problem(with: endpoint)
     }
 
-    /// Seconds in a duration written as in omen.toml ("250ms", "60s", "15m", "1h", "1d", or plain seconds
-    /// "90"), or nil when malformed; for CLI flags such as `--since 24h`.
-    public static func durationSeconds(_ text: String) -> Double? {
-        parseDuration(text)
-    }
-
     // MARK: - Read
 
     /// A section of omen.toml: its name, whether it is `[[array]]`, and how it fills the config.

@@ -1,4 +1,6 @@
-// A micro-benchmark of the scoring stage, for `omen bench` (the command wiring lives with the CLI).
+// A micro-benchmark of the scoring stage, for `omen bench score`.
+
+import Detection
 
 /// Measures the cost of `Scorer.score` per point, for each stage, on one series and on many interleaved series.
 public enum ScorerBenchmark {

@@ -1,5 +1,6 @@
 import Foundation
 import Detection
+import History
 
 /// What `Store.benchmarkApply` measured: medians over batches, each batch one `apply` (one transaction).
 public struct StoreBenchmarkResult: Sendable, Equatable {
@@ -43,11 +44,10 @@ extension Store {
                 default: kind = .close
                 }
                 eventCount += 1
-                events.append(EpisodeEvent(
-                    kind: kind, series: keys[series], episode: max(episodes[series], 1), timestamp: time,
-                    openedAt: time, closedAt: kind == .close ? time : nil, peakAt: time, peakScore: 0.995,
-                    value: 42, predicted: 12, lower: 8, upper: 16, score: 0.995, threshold: 0.99, points: 3,
-                    modelVersion: 1))
+                events.append(EpisodeEvent(kind: kind, timestamp: time, score: 0.995, episode: Episode(
+                    series: keys[series], number: max(episodes[series], 1), openedAt: time,
+                    closedAt: kind == .close ? time : nil, peakAt: time, peakScore: 0.995, value: 42, predicted: 12,
+                    lower: 8, upper: 16, threshold: 0.99, points: 3, modelVersion: 1)))
             }
             return WriteBatch(events: events)
         }
