@@ -97,6 +97,9 @@ public struct ScoringConfig: Sendable, Equatable {
     /// Rank of the past |z| the Gaussian calibration compares with its Gaussian counterpart (the k-th largest; at
     /// most 255).
     public var gaussianTail: Int = 10
+    /// The Gaussian calibration reads only the completed sixteenths of its window, not the one being filled, so
+    /// the last few hundred |z| do not widen the head's spread yet (a drift stays news while it grows).
+    public var gaussianCalibrationLag: Bool = true
     /// Calibrated stage: rank |residual| / predicted spread (model units) instead of raw |residual|.
     public var standardise: Bool = false
     /// Memory of the running spread (residual and likelihood stages), in points.
@@ -232,7 +235,7 @@ public struct Scorer: Sendable {
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize, refreshEvery: 1)
             : Calibrator(unusedSigned: false)
         gaussian = config.usesGaussianCalibration
-            ? GaussianCalibration(history: h, k: config.gaussianTail)
+            ? GaussianCalibration(history: h, k: config.gaussianTail, lagged: config.gaussianCalibrationLag)
             : GaussianCalibration(unused: ())
         context = config.contextWeight > 0
             ? TimeOfDayContext(bins: config.contextBins, capacity: config.contextHistory, tailSize: config.tailSize)

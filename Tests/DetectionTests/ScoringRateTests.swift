@@ -48,6 +48,27 @@ struct ScoringRateTests {
         #expect(hit != nil && (hit ?? .max) - 2500 <= 3, "first flag \(hit.map { $0 - 2500 } ?? -1) points after the shift")
     }
 
+    /// A slow drift (+20 standard deviations over 400 points, then flat) alerts while it is still drifting, not
+    /// only once it is a plateau: with a model that keeps predicting the level it learnt (until it is retrained,
+    /// as the daemon's is every 500 points), at the default threshold.
+    @Test func slowDriftAlertsBeforeItIsAPlateau() {
+        var noise = Noise(seed: 47)
+        let start = 2400, ramp = 400
+        let values = (0..<3200).map { t in
+            50 + noise.gaussian() + 20 * Double(min(max(t - start, 0), ramp)) / Double(ramp)
+        }
+        let s = defaultScores(values, predicted: { $0 < 300 ? nil : 50 })
+        #expect((s[400..<start].max() ?? 1) < defaultThreshold)
+        let hit = firstFlag(s, from: start, threshold: defaultThreshold)
+        #expect(hit != nil && (hit ?? .max) < start + ramp / 2,
+                "first flag \(hit.map { $0 - start } ?? -1) points into the drift; scores \(stride(from: start, to: start + ramp + 100, by: 25).map { s[$0] })")
+        // Without the lag the calibration widens the head's spread as fast as the drift grows.
+        var unlagged = ScoringConfig()
+        unlagged.gaussianCalibrationLag = false
+        let u = defaultScores(values, predicted: { $0 < 300 ? nil : 50 }, config: unlagged)
+        #expect(firstFlag(u, from: start, threshold: defaultThreshold).map { $0 >= start + ramp / 2 } ?? true)
+    }
+
     /// A clean periodic series (sine of amplitude 10, noise of sd 0.5, a point a minute) stays below the default
     /// threshold for days, new extremes of its noise included, while one spike on it is flagged.
     @Test func cleanSeriesIsQuietAndASpikeIsNot() {

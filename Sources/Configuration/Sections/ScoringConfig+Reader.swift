@@ -11,6 +11,7 @@ extension ScoringConfig {
             .number("gaussian_weight", \.gaussianWeight, .closed(0, 1)),
             .flag("gaussian_calibration", \.gaussianCalibration),
             .integer("gaussian_tail", \.gaussianTail, 2...255),
+            .flag("gaussian_calibration_lag", \.gaussianCalibrationLag),
             .number("change_weight", \.changeWeight, .closed(0, 1)),
             .integer("min_history", \.minHistory, 0...65_535),
             .integer("onset_window", \.onsetWindow, 0...100_000),
