@@ -3,7 +3,8 @@
 #   make run      install missing Debian packages, build release, run the daemon with config/omen.toml
 #   make test     install missing Debian packages, build, run every test
 #   make bench    print the engine and ingest benchmarks (release build)
-#   make nab      replay ../shared/nab through the detector and score it (needs ../shared/nab)
+#   make nab      replay ../shared/nab through the detector and score it: three profiles, cross-validated scores,
+#                 per category beside Numenta HTM (needs ../shared/nab; scripts/nab-seeds.sh for 3-seed means)
 #   make install  install binary, systemd unit, config, user and state directory (as root)
 #   make format   format Sources, Tests and Package.swift in place with swift-format and .swift-format
 #   make lint     list what `make format` would change, without changing it
@@ -49,7 +50,7 @@ bench: build
 	$(BIN) bench ingest
 
 nab: build
-	scripts/nab.sh $(BIN)
+	NAB_DIR=$${NAB_DIR:-../shared/nab} scripts/nab.sh $(BIN)
 
 install: build
 	deploy/install.sh $(BIN) $(PREFIX)
