@@ -5,6 +5,7 @@
 #   make bench    print the engine and ingest benchmarks (release build)
 #   make nab      replay ../shared/nab through the detector and score it (needs ../shared/nab)
 #   make install  install binary, systemd unit, config, user and state directory (as root)
+#   make fuzz     libFuzzer on one decoder: FUZZ_TARGET=payload|toml|checkpoint, FUZZ_SECONDS=60 (not part of test)
 
 SWIFT      ?= swift
 DEB_PKGS   := libzmq3-dev libsqlite3-dev pkg-config
@@ -20,7 +21,13 @@ BIN        := .build/release/omen
 CONFIG     ?= config/omen.toml
 PREFIX     ?= /usr/local
 
-.PHONY: deps build run test bench nab install clean
+# Coverage-guided fuzzing (libFuzzer, -sanitize=fuzzer) of the decoders in Sources/FuzzTargets, in its own build
+# folder. Crashes are saved as .fuzz/crash-*; replay one with a normal build: .build-test/release/omen-fuzz TARGET FILE.
+FUZZ_FLAGS   := -c release $(CPU_FLAGS) --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DOMEN_LIBFUZZER
+FUZZ_TARGET  ?= payload
+FUZZ_SECONDS ?= 60
+
+.PHONY: deps build run test bench nab install clean fuzz
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -49,8 +56,14 @@ bench: build
 nab: build
 	scripts/nab.sh $(BIN)
 
+fuzz: deps
+	$(SWIFT) build $(FUZZ_FLAGS) --product omen-fuzz
+	mkdir -p .fuzz/corpus-$(FUZZ_TARGET)
+	OMEN_FUZZ_TARGET=$(FUZZ_TARGET) OMEN_FUZZ_SEEDS=.fuzz/corpus-$(FUZZ_TARGET) .build-fuzz/release/omen-fuzz \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=.fuzz/ -print_final_stats=1 .fuzz/corpus-$(FUZZ_TARGET)
+
 install: build
 	deploy/install.sh $(BIN) $(PREFIX)
 
 clean:
-	rm -rf .build .build-test
+	rm -rf .build .build-test .build-fuzz .fuzz

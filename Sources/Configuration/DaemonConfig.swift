@@ -85,6 +85,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var overrides: [SeriesOverride] = []
     public var logLevel: Logger.Level = .info
     public var security = SecurityConfig()
+    public var clock = ClockConfig()
 
     public init() {}
 }

@@ -10,6 +10,8 @@ public final class PipelineStats: Sendable {
     public let recordsRejected = Atomic<Int>(0)
     /// Points refused by a series because they were not newer than its last point.
     public let pointsOutOfOrder = Atomic<Int>(0)
+    /// Points refused by a series because they were more than `[clock] max_future` ahead of their receive time.
+    public let pointsFuture = Atomic<Int>(0)
     /// Messages received on the SUB sockets.
     public let messagesReceived = Atomic<Int>(0)
     /// Episode events (open, update, close) produced.
@@ -45,6 +47,7 @@ public final class PipelineStats: Sendable {
             "points_processed": pointsProcessed.load(ordering: .relaxed),
             "records_rejected": recordsRejected.load(ordering: .relaxed),
             "points_out_of_order": pointsOutOfOrder.load(ordering: .relaxed),
+            "points_future": pointsFuture.load(ordering: .relaxed),
             "messages_received": messagesReceived.load(ordering: .relaxed),
             "events": events.load(ordering: .relaxed),
             "trainings_done": trainingsDone.load(ordering: .relaxed),

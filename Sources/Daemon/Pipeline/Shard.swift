@@ -105,14 +105,21 @@ final class Shard: @unchecked Sendable {
                     // Counters and the clock once per batch: atomics shared with the other shards would
                     // bounce their cache line on every point.
                     let now = wallSeconds()
-                    var processed = 0, outOfOrder = 0
+                    // The wall time the batch's message arrived: what `[clock] max_future` is measured from.
+                    let receivedWall = now - max(0, monotonicSeconds() - receivedAt)
+                    var processed = 0, outOfOrder = 0, future = 0
                     points.withUnsafeBufferPointer { batch in
                         for i in batch.indices {
-                            if process(batch, i, now: now) { processed += 1 } else { outOfOrder += 1 }
+                            switch process(batch, i, now: now, receivedWall: receivedWall) {
+                            case .accepted: processed += 1
+                            case .outOfOrder: outOfOrder += 1
+                            case .future: future += 1
+                            }
                         }
                     }
                     stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
                     if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
+                    if future > 0 { stats.pointsFuture.wrappingAdd(future, ordering: .relaxed) }
                     latency.record(monotonicSeconds() - receivedAt)
                 case .trained(let outcome):
                     install(outcome)
@@ -153,20 +160,53 @@ final class Shard: @unchecked Sendable {
     /// Runs point `i` of a batch through its series; false when the series refused it (not newer than its last
     /// point). The next point's detector is passed along so that its weights and recurrent state are fetched
     /// during this point's step (with thousands of series they are cold in cache).
-    private func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double) -> Bool {
+    private func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double, receivedWall: Double) -> PointFate {
         let point = batch[i]
         let next = i + 1 < batch.count ? knownSlot(batch[i + 1])?.detector : nil
         let slot = knownSlot(point) ?? lookUp(point)
         let detector = slot.detector
+        // Too far ahead of its arrival: refused before it can carry the series' clock forward.
+        if point.timestamp > receivedWall + config.clock.maxFuture {
+            slot.refusedFuture += 1
+            markDirty(slot)
+            return .future
+        }
         do {
             let outcome = try detector.process(timestamp: point.timestamp, value: point.value, prefetching: next)
             if let event = outcome.event { pendingEvents.append(event) }
+            slot.refusedInARow = 0
         } catch {
-            return false
+            slot.refusedOutOfOrder += 1
+            slot.refusedInARow += 1
+            markDirty(slot)
+            // A series whose last point is still ahead of the receive clock re-anchors after a run of refusals,
+            // rather than refusing every real-time point until its clock is reached.
+            guard error == .outOfOrder, slot.refusedInARow >= config.clock.reanchorAfter,
+                  detector.lastTimestamp > receivedWall else { return .outOfOrder }
+            logger.warning("series re-anchored: its last point was ahead of the receive clock", metadata: [
+                "series": "\(SeriesKeyText.escaped(detector.key))", "last_timestamp": "\(detector.lastTimestamp)",
+                "received_at": "\(receivedWall)", "refused_in_a_row": "\(slot.refusedInARow)"])
+            detector.reanchor()
+            slot.refusedInARow = 0
+            slot.reanchors += 1
+            guard let outcome = try? detector.process(timestamp: point.timestamp, value: point.value, prefetching: next) else {
+                return .outOfOrder
+            }
+            if let event = outcome.event { pendingEvents.append(event) }
+            slot.refusedOutOfOrder -= 1  // the point that triggered the re-anchoring was accepted after all
         }
         markDirty(slot)
         if !slot.queued, detector.isTrainingDue(now: now) { markDue(slot) }
-        return true
+        return .accepted
+    }
+
+    /// What became of one point.
+    enum PointFate {
+        case accepted
+        /// Not newer than the series' last point.
+        case outOfOrder
+        /// More than `[clock] max_future` ahead of its receive time.
+        case future
     }
 
     /// The slow path of a point's lookup: by key (creating the series on its first point), then remembered by id.
@@ -269,7 +309,12 @@ final class Shard: @unchecked Sendable {
         updates.reserveCapacity(dirty.count)
         for slot in dirty {
             slot.dirty = false
-            updates.append(Self.summary(of: slot.detector))
+            var update = Self.summary(of: slot.detector)
+            // Refusals travel as deltas since the last summary; the store adds them to its totals.
+            update.refusedOutOfOrder = slot.refusedOutOfOrder - slot.reportedRefusals.outOfOrder
+            update.refusedFuture = slot.refusedFuture - slot.reportedRefusals.future
+            slot.reportedRefusals = (slot.refusedOutOfOrder, slot.refusedFuture)
+            updates.append(update)
         }
         dirty.removeAll(keepingCapacity: true)
         writer.mailbox.post(.series(updates))
@@ -376,6 +421,14 @@ final class SeriesSlot {
     var dirty = false
     /// In the shard's due set (waiting for a free trainer).
     var queued = false
+    /// Points refused since the series was (re)created here: not newer than its last point, and too far ahead.
+    var refusedOutOfOrder = 0
+    var refusedFuture = 0
+    /// Consecutive out-of-order refusals (reset by an accepted point), and re-anchorings so far.
+    var refusedInARow = 0
+    var reanchors = 0
+    /// The refusal counts already sent in a summary.
+    var reportedRefusals = (outOfOrder: 0, future: 0)
     /// What the stored checkpoint holds: points seen and model version when it was taken (nil: none stored yet).
     var checkpointed: (points: Int, version: Int)?
 
