@@ -59,7 +59,7 @@ nab: build
 fuzz: deps
 	$(SWIFT) build $(FUZZ_FLAGS) --product omen-fuzz
 	mkdir -p .fuzz/corpus-$(FUZZ_TARGET)
-	OMEN_FUZZ_TARGET=$(FUZZ_TARGET) OMEN_FUZZ_SEEDS=.fuzz/corpus-$(FUZZ_TARGET) .build-fuzz/release/omen-fuzz \
+	SWIFT_BACKTRACE=enable=no OMEN_FUZZ_TARGET=$(FUZZ_TARGET) OMEN_FUZZ_SEEDS=.fuzz/corpus-$(FUZZ_TARGET) .build-fuzz/release/omen-fuzz \
 		-max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=.fuzz/ -print_final_stats=1 .fuzz/corpus-$(FUZZ_TARGET)
 
 install: build

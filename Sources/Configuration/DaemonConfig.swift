@@ -44,6 +44,9 @@ public struct StorageConfig: Sendable, Equatable {
     public var checkpointInterval: Double = 300
     /// Closed episodes older than this many days are deleted (0 = keep forever).
     public var retentionDays: Double = 0
+    /// Seconds a graceful stop may spend draining the shards and writing the final checkpoints; series not
+    /// written by then keep their previous checkpoint (the most-changed are written first).
+    public var stopTimeout: Double = 20
     /// Checkpoint every series on graceful shutdown (benchmarks turn it off; not a file key).
     public var checkpointOnShutdown: Bool = true
 

@@ -39,7 +39,21 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
     return 0
 }
 
-#if !OMEN_LIBFUZZER
+#if OMEN_LIBFUZZER
+// SwiftPM links an executable with `main` defined as `<module>_main`, so libFuzzer's own main is not pulled in:
+// this one hands over to libFuzzer's driver (LLVMFuzzerRunDriver, libFuzzer's API for a program's own main).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+@_cdecl("omen_fuzz_main")
+public func omenFuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var count = argc
+    var vector = argv
+    return LLVMFuzzerRunDriver(&count, &vector) { data, size in fuzzTestOneInput(data, size) }
+}
+#else
 @main
 struct FuzzReplay {
     static func main() {

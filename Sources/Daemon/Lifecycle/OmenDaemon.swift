@@ -175,8 +175,7 @@ public final class OmenDaemon: Sendable {
     }
 
     /// Seconds the shards may spend draining and checkpointing at shutdown.
-    var stopTimeout: Double { OmenDaemon.defaultStopTimeout }
-    static let defaultStopTimeout = 20.0
+    var stopTimeout: Double { config.storage.stopTimeout }
 
     /// Stops ingest only (the first step of a graceful shutdown).
     package func stopIngest() {
