@@ -20,6 +20,8 @@ public final class PipelineStats: Sendable {
     public let trainingsDone = Atomic<Int>(0)
     public let trainingsAccepted = Atomic<Int>(0)
     public let trainingsRejected = Atomic<Int>(0)
+    /// Trainings a shard ran itself because every trainer was busy (`[daemon] training_share`).
+    public let trainingsInline = Atomic<Int>(0)
     /// Series due for training but waiting for a free trainer (sum over shards).
     public let trainingBacklog = Atomic<Int>(0)
     /// Series known to the shards.
@@ -53,6 +55,7 @@ public final class PipelineStats: Sendable {
             "trainings_done": trainingsDone.load(ordering: .relaxed),
             "trainings_accepted": trainingsAccepted.load(ordering: .relaxed),
             "trainings_rejected": trainingsRejected.load(ordering: .relaxed),
+            "trainings_inline": trainingsInline.load(ordering: .relaxed),
             "training_backlog": trainingBacklog.load(ordering: .relaxed),
             "series": series.load(ordering: .relaxed),
             "rows_written": rowsWritten.load(ordering: .relaxed),

@@ -46,6 +46,8 @@ final class Shard: @unchecked Sendable {
     /// Keys still to checkpoint in the current round (a round is spread over several loop turns).
     private var checkpointQueue: [String] = []
     private var pendingEvents: [EpisodeEvent] = []
+    /// Seconds of training this shard may still do itself (`trainInlineIfStarved`).
+    private var trainingCredit = 0.0
     /// Monotonic time of the last loop turn; the watchdog heartbeat reads it.
     let heartbeat = HeartbeatCell()
 
@@ -106,7 +108,8 @@ final class Shard: @unchecked Sendable {
                     // bounce their cache line on every point.
                     let now = wallSeconds()
                     // The wall time the batch's message arrived: what `[clock] max_future` is measured from.
-                    let receivedWall = now - max(0, monotonicSeconds() - receivedAt)
+                    let batchStart = monotonicSeconds()
+                    let receivedWall = now - max(0, batchStart - receivedAt)
                     var processed = 0, outOfOrder = 0, future = 0
                     points.withUnsafeBufferPointer { batch in
                         for i in batch.indices {
@@ -117,6 +120,9 @@ final class Shard: @unchecked Sendable {
                             }
                         }
                     }
+                    // Busy time earns training time (see `trainInlineIfStarved`), capped so a burst after a
+                    // quiet hour does not train for seconds in a row.
+                    trainingCredit = min(trainingCredit + (monotonicSeconds() - batchStart) * config.pipeline.trainingShare, 0.25)
                     stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
                     if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
                     if future > 0 { stats.pointsFuture.wrappingAdd(future, ordering: .relaxed) }
@@ -135,6 +141,7 @@ final class Shard: @unchecked Sendable {
                 return
             }
             submitDueTraining()
+            trainInlineIfStarved()
             if now - lastSummaryEmit >= 1 {
                 lastSummaryEmit = now
                 emitSummaries()
@@ -275,6 +282,31 @@ final class Shard: @unchecked Sendable {
             }
         }
         stats.trainingBacklogUpdate(shard: index, backlog: due.count)
+    }
+
+    /// Under saturation the shard trains one due series itself (untrained series first, as the due set orders them)
+    /// when every trainer is busy and it has earned the time: `training_share` of its point-processing time. The
+    /// trainers run at nice 10, so a saturated machine can give them no CPU at all; this keeps first models coming
+    /// at the cost of that share of ingest capacity.
+    private func trainInlineIfStarved() {
+        guard config.pipeline.trainingShare > 0, trainingCredit > 0, !due.isEmpty, trainers.freeSlots == 0,
+              let (key, _) = due.min(by: { $0.value < $1.value }) else { return }
+        due.removeValue(forKey: key)
+        guard let slot = detectors[key] else { return }
+        slot.queued = false
+        let detector = slot.detector
+        guard detector.isTrainingDue(now: wallSeconds()) else { return }
+        let start = monotonicSeconds()
+        let outcome = detector.makeTrainingJob(now: wallSeconds()).run()
+        trainingCredit -= monotonicSeconds() - start
+        stats.trainingsDone.wrappingAdd(1, ordering: .relaxed)
+        stats.trainingsInline.wrappingAdd(1, ordering: .relaxed)
+        if outcome.accepted {
+            stats.trainingsAccepted.wrappingAdd(1, ordering: .relaxed)
+        } else {
+            stats.trainingsRejected.wrappingAdd(1, ordering: .relaxed)
+        }
+        install(outcome)
     }
 
     private func install(_ outcome: TrainingOutcome) {
