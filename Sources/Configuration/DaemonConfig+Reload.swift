@@ -24,6 +24,7 @@ extension DaemonConfig {
         if new.pipeline != pipeline { restart.append("daemon") }
         if new.storage != storage { restart.append("storage") }
         if new.ingest != ingest { restart.append("ingest") }
+        if new.kafka != kafka { restart.append("kafka") }
         if new.alerts != alerts { restart.append("alerts") }
         if new.detector.model.cell != detector.model.cell || new.detector.model.hiddenSize != detector.model.hiddenSize
             || new.detector.model.calendar != detector.model.calendar || new.detector.model.seed != detector.model.seed {

@@ -15,7 +15,7 @@ public enum ListingFormat: String, Sendable, CaseIterable {
 public enum Listing {
     static let anomalyFields = [
         "id", "series", "episode", "opened_at", "closed_at", "peak_at", "peak_score", "value", "predicted", "lower",
-        "upper", "threshold", "points", "model_version", "close_reason",
+        "upper", "threshold", "points", "model_version", "close_reason", "hindsight_score",
     ]
     static let seriesFields = [
         "series", "first_seen", "last_seen", "points", "state", "model_version", "last_score", "last_retrain",
@@ -27,27 +27,28 @@ public enum Listing {
         switch format {
         case .table:
             if records.isEmpty { return "no anomalies match\n" }
-            let header = ["ID", "SERIES", "EPISODE", "OPENED", "CLOSED", "PEAK AT", "SCORE", "VALUE", "PREDICTED",
-                          "EXPECTED", "POINTS", "MODEL", "REASON"]
+            let header = ["ID", "SERIES", "EPISODE", "OPENED", "CLOSED", "PEAK AT", "SCORE", "HINDSIGHT", "VALUE",
+                          "PREDICTED", "EXPECTED", "POINTS", "MODEL", "REASON"]
             let rows = records.map { r in
                 [String(r.id), SeriesKeyText.escaped(r.series), String(r.number), TimeArgument.formatISO8601(r.openedAt),
                  r.closedAt.map(TimeArgument.formatISO8601) ?? "open", TimeArgument.formatISO8601(r.peakAt),
-                 score(r.peakScore), number(r.value), number(r.predicted),
+                 score(r.peakScore), r.hindsightScore.map(score) ?? "-", number(r.value), number(r.predicted),
                  "\(number(r.lower))..\(number(r.upper))", String(r.points), String(r.modelVersion),
                  SeriesKeyText.escaped(r.closeReason ?? "")]
             }
-            return table(header: header, rows: rows, rightAligned: [0, 2, 6, 7, 8, 10, 11])
+            return table(header: header, rows: rows, rightAligned: [0, 2, 6, 7, 8, 9, 11, 12])
         case .json:
             return jsonArray(records.map { r in
                 [json(r.id), json(r.series), json(r.number), json(r.openedAt), json(r.closedAt), json(r.peakAt),
                  json(r.peakScore), json(r.value), json(r.predicted), json(r.lower), json(r.upper),
-                 json(r.threshold), json(r.points), json(r.modelVersion), json(r.closeReason)]
+                 json(r.threshold), json(r.points), json(r.modelVersion), json(r.closeReason),
+                 json(r.hindsightScore)]
             }, fields: anomalyFields)
         case .csv:
             return csv(records.map { r in
                 [String(r.id), r.series, String(r.number), csv(r.openedAt), csv(r.closedAt), csv(r.peakAt),
                  csv(r.peakScore), csv(r.value), csv(r.predicted), csv(r.lower), csv(r.upper), csv(r.threshold),
-                 String(r.points), String(r.modelVersion), r.closeReason ?? ""]
+                 String(r.points), String(r.modelVersion), r.closeReason ?? "", csv(r.hindsightScore)]
             }, fields: anomalyFields)
         }
     }

@@ -6,8 +6,9 @@ import History
 import Messaging
 import Testing
 
-/// A small, fast configuration for end-to-end runs (the defaults are sized for production series).
-func testConfig(threshold: Double = 0.9) -> String {
+/// A small, fast configuration for end-to-end runs (the defaults are sized for production series); the episode
+/// threshold is the default unless one is given.
+func testConfig(threshold: Double? = nil) -> String {
     """
     [model]
     hidden = 8
@@ -23,7 +24,7 @@ func testConfig(threshold: Double = 0.9) -> String {
     retrain_every = 300
 
     [episodes]
-    threshold = \(threshold)
+    \(threshold.map { "threshold = \($0)" } ?? "# threshold: the default")
     close_after = 5
 
     [storage]
@@ -139,6 +140,13 @@ struct EndToEndTests {
             }
         }
         #expect(spikeOpened, "no episode at the spike: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 50)))); series: \(String(describing: try? store.series())); stderr: \(daemon.stderr)")
+        // Once closed, the spike's episode is reviewed in hindsight on the trainer pool and its score stored.
+        let reviewed = eventually(timeout: 30) {
+            ((try? store.anomalies(AnomalyQuery(seriesGlob: "e2e.spiky", limit: 10))) ?? []).contains {
+                $0.closedAt != nil && ($0.hindsightScore ?? -1) >= 0 && ($0.hindsightScore ?? 2) <= 1
+            }
+        }
+        #expect(reviewed, "no hindsight score: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 50))))")
         let quiet = try store.anomalies(AnomalyQuery(seriesGlob: "e2e.quiet*", limit: 100))
         #expect(quiet.isEmpty, "quiet series raised episodes: \(quiet)")
 

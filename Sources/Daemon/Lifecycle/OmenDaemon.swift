@@ -31,6 +31,9 @@ public final class OmenDaemon: Sendable {
     /// Which shard owns a series (the same rule ingest routes points by).
     let router: ShardRouter
     let ingest: Ingest
+    /// The Kafka consumer group member (`[[kafka]]`), nil for ZeroMQ-only ingest.
+    let kafka: KafkaIngest?
+    let kafkaProducer: KafkaProducer?
     let latency = LatencyRecorder()
     /// Where the configuration came from, for SIGHUP reloads (nil when built from flags only).
     let configPath: String?
@@ -71,8 +74,13 @@ public final class OmenDaemon: Sendable {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let shardCount = config.pipeline.shards > 0 ? config.pipeline.shards : max(1, cores)
         let trainerCount = config.pipeline.trainers > 0 ? config.pipeline.trainers : max(1, cores / 2)
+        let kafkaProducer = try config.kafka.first.map { (k: KafkaConfig) throws(DaemonError) in try KafkaIngest.makeProducer(k) }
+        self.kafkaProducer = kafkaProducer
+        let alertSink = kafkaProducer.flatMap { producer in
+            config.kafka.first.flatMap { $0.alertsTopic.isEmpty ? nil : KafkaAlertSink(producer: producer, topic: $0.alertsTopic) }
+        }
         writer = Writer(store: store, context: alertContext, config: config, stats: stats, logger: logger,
-                        curve: security?.certificate)
+                        kafkaAlerts: alertSink, curve: security?.certificate)
         trainers = TrainerPool(threads: trainerCount, stats: stats)
         var shards: [Shard] = []
         for i in 0..<shardCount {
@@ -83,7 +91,13 @@ public final class OmenDaemon: Sendable {
         router = ShardRouter(count: shards.count)
         ingest = Ingest(context: ingestContext, endpoints: config.ingest, shards: shards, stats: stats, logger: logger,
                         curve: security?.certificate)
-        try restore()
+        if let kafkaConfig = config.kafka.first, let kafkaProducer {
+            // Series state comes from the changelog of the partitions the group assigns, not from this file.
+            kafka = KafkaIngest(config: kafkaConfig, producer: kafkaProducer, shards: shards, stats: stats, logger: logger)
+        } else {
+            kafka = nil
+            try restore()
+        }
     }
 
     /// Restores every series' checkpoint; a checkpoint that cannot be read is logged and that series relearns.
@@ -161,7 +175,9 @@ public final class OmenDaemon: Sendable {
         for shard in shards { shard.start() }
         do {
             try ingest.start()
+            try kafka?.start()
         } catch {
+            ingest.stop()
             stopPipeline()
             throw error
         }
@@ -179,6 +195,7 @@ public final class OmenDaemon: Sendable {
 
     /// Stops ingest only (the first step of a graceful shutdown).
     package func stopIngest() {
+        kafka?.stop()
         ingest.stop()
         ingestContext.terminate()
     }
@@ -199,6 +216,7 @@ public final class OmenDaemon: Sendable {
         writer.mailbox.close()
         if !writer.join(timeout: 60) { logger.error("writer did not flush in time") }
         alertContext.terminate()
+        kafkaProducer?.close()
     }
 
     /// What happened to the database file if it is no longer the one opened at start (deleted, replaced).
@@ -226,6 +244,7 @@ public final class OmenDaemon: Sendable {
     /// Whether every pipeline thread looped recently (for the systemd watchdog).
     func isHealthy(now: Double, stale: Double = 10) -> Bool {
         if now - ingest.heartbeat.last > stale { return false }
+        if let kafka, now - kafka.heartbeat.last > stale { return false }
         if now - writer.heartbeat.last > stale { return false }
         return shards.allSatisfy { now - $0.heartbeat.last <= stale }
     }

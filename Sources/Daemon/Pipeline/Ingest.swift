@@ -81,7 +81,7 @@ final class Ingest: @unchecked Sendable {
                 for prefix in endpoint.subscribe { try socket.subscribe(prefix: prefix) }
                 try socket.attach(endpoint.endpoint, mode: endpoint.mode)
                 sockets.append(socket)
-                parsers.append(PayloadParser(format: endpoint.format.wireFormat, keys: keys))
+                parsers.append(PayloadParser(format: endpoint.format, keys: keys))
             } catch {
                 startError.value = "\(endpoint.mode.rawValue) \(endpoint.endpoint): \(error)"
                 for socket in sockets { socket.close() }
@@ -177,19 +177,6 @@ struct RateLimitedLog {
             "rejected_since_last_log": "\(skipped)",
             "first": "\(summary.samples.first.map { $0.description } ?? "")",
         ])
-    }
-}
-
-extension WireFormatChoice {
-    /// nil = detect per record.
-    var wireFormat: WireFormat? {
-        switch self {
-        case .auto: return nil
-        case .graphite: return .graphite
-        case .influx: return .influx
-        case .json: return .json
-        case .estp: return .estp
-        }
     }
 }
 

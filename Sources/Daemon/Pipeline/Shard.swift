@@ -17,26 +17,29 @@ final class Shard: @unchecked Sendable {
         case trained(TrainingOutcome)
         /// New alerting configuration (SIGHUP reload).
         case reload(DaemonConfig)
+        /// Series arriving with or leaving with a Kafka partition (`Shard+Ownership.swift`).
+        case ownership(OwnershipRequest)
     }
 
     let index: Int
     let mailbox = Mailbox<Message>()
     private let writer: Writer
     private let trainers: TrainerPool
-    private let stats: PipelineStats
+    let stats: PipelineStats
     private let latency: LatencyRecorder
-    private let logger: Logger
+    let logger: Logger
+    private let clock: PipelineClock
     private let done = DispatchSemaphore(value: 0)
 
     // Owned by the shard thread (and by the builder before `start()`).
-    private var config: DaemonConfig
+    var config: DaemonConfig
     /// The series this shard owns; one dictionary lookup per point reaches the detector and its bookkeeping.
-    private var detectors: [String: SeriesSlot] = [:]
+    var detectors: [String: SeriesSlot] = [:]
     /// The same slots indexed by the ingest thread's series id (`Point.seriesID`): the per-point lookup, with no
     /// hashing of the key. Filled on a series' first point from `detectors`; ids of other shards stay nil.
-    private var slotsByID: ContiguousArray<SeriesSlot?> = []
+    var slotsByID: ContiguousArray<SeriesSlot?> = []
     /// Series due for training but not yet handed to the pool: key → age of its model (older first).
-    private var due: [String: Double] = [:]
+    var due: [String: Double] = [:]
     /// Series whose summary row changed since the last emission (each at most once: `SeriesSlot.dirty`).
     private var dirty: [SeriesSlot] = []
     /// Highest episode number per series in the store, so a recreated series never reuses one.
@@ -48,12 +51,18 @@ final class Shard: @unchecked Sendable {
     private var pendingEvents: [EpisodeEvent] = []
     /// Seconds of training this shard may still do itself (`trainInlineIfStarved`).
     private var trainingCredit = 0.0
+    /// Closed episodes waiting for a free trainer to be reviewed in hindsight (the newest `maxPendingReviews`).
+    private var pendingReviews: [HindsightReviewJob] = []
+    private static let maxPendingReviews = 64
     /// Monotonic time of the last loop turn; the watchdog heartbeat reads it.
     let heartbeat = HeartbeatCell()
+    /// What the Kafka changelog holds of each series (`Shard+Ownership.swift`).
+    let changelog = ChangelogMarks()
 
     init(index: Int, config: DaemonConfig, writer: Writer, trainers: TrainerPool, stats: PipelineStats,
-         latency: LatencyRecorder, logger: Logger) {
+         latency: LatencyRecorder, logger: Logger, clock: PipelineClock = .system) {
         self.index = index
+        self.clock = clock
         self.config = config
         self.writer = writer
         self.trainers = trainers
@@ -76,14 +85,12 @@ final class Shard: @unchecked Sendable {
         knownEpisodes = episodes
     }
 
+    /// Starts the thread, which runs `turn()` until the mailbox is closed and drained.
     func start() {
-        let now = monotonicSeconds()
-        lastSummaryEmit = now
-        lastCheckpoint = now
-        heartbeat.beat(now)
+        prepare()
         let thread = Thread { [self] in
             nameCurrentThread("omen-shard-\(index)")
-            run()
+            while turn(timeout: 0.05) {}
             done.signal()
         }
         thread.name = "omen-shard-\(index)"
@@ -98,62 +105,76 @@ final class Shard: @unchecked Sendable {
 
     // MARK: - The loop
 
-    private func run() {
-        while true {
-            let (messages, closed) = mailbox.takeAll(timeout: 0.05)
-            for message in messages {
-                switch message {
-                case .points(let points, let receivedAt):
-                    // Counters and the clock once per batch: atomics shared with the other shards would
-                    // bounce their cache line on every point.
-                    let now = wallSeconds()
-                    // The wall time the batch's message arrived: what `[clock] max_future` is measured from.
-                    let batchStart = monotonicSeconds()
-                    let receivedWall = now - max(0, batchStart - receivedAt)
-                    var processed = 0, outOfOrder = 0, future = 0
-                    points.withUnsafeBufferPointer { batch in
-                        for i in batch.indices {
-                            switch process(batch, i, now: now, receivedWall: receivedWall) {
-                            case .accepted: processed += 1
-                            case .outOfOrder: outOfOrder += 1
-                            case .future: future += 1
-                            }
+    /// Starts the intervals (summaries, checkpoint rounds) at the clock's now; `start()` calls it, or a test that
+    /// drives `turn()` itself.
+    func prepare() {
+        let now = clock.monotonic()
+        lastSummaryEmit = now
+        lastCheckpoint = now
+        heartbeat.beat(now)
+    }
+
+    /// One turn of the loop: takes what the mailbox holds (waiting up to `timeout` seconds), processes it, hands
+    /// episode events to the writer, then does what is due (training, summaries, a checkpoint slice). Returns
+    /// false once the mailbox was closed and drained, after the final checkpoint.
+    func turn(timeout: Double) -> Bool {
+        let (messages, closed) = mailbox.takeAll(timeout: timeout)
+        for message in messages {
+            switch message {
+            case .points(let points, let receivedAt):
+                // Counters and the clock once per batch: atomics shared with the other shards would
+                // bounce their cache line on every point.
+                let now = clock.wall()
+                // The wall time the batch's message arrived: what `[clock] max_future` is measured from.
+                let batchStart = clock.monotonic()
+                let receivedWall = now - max(0, batchStart - receivedAt)
+                var processed = 0, outOfOrder = 0, future = 0
+                points.withUnsafeBufferPointer { batch in
+                    for i in batch.indices {
+                        switch process(batch, i, now: now, receivedWall: receivedWall) {
+                        case .accepted: processed += 1
+                        case .outOfOrder: outOfOrder += 1
+                        case .future: future += 1
                         }
                     }
-                    // Busy time earns training time (see `trainInlineIfStarved`), capped so a burst after a
-                    // quiet hour does not train for seconds in a row.
-                    trainingCredit = min(trainingCredit + (monotonicSeconds() - batchStart) * config.pipeline.trainingShare, 0.25)
-                    stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
-                    if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
-                    if future > 0 { stats.pointsFuture.wrappingAdd(future, ordering: .relaxed) }
-                    latency.record(monotonicSeconds() - receivedAt)
-                case .trained(let outcome):
-                    install(outcome)
-                case .reload(let newConfig):
-                    reload(newConfig)
                 }
+                // Busy time earns training time (see `trainInlineIfStarved`), capped so a burst after a quiet
+                // hour does not train for seconds in a row.
+                trainingCredit = min(trainingCredit + (clock.monotonic() - batchStart) * config.pipeline.trainingShare, 0.25)
+                stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
+                if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
+                if future > 0 { stats.pointsFuture.wrappingAdd(future, ordering: .relaxed) }
+                latency.record(clock.monotonic() - receivedAt)
+            case .trained(let outcome):
+                install(outcome)
+            case .reload(let newConfig):
+                reload(newConfig)
+            case .ownership(let request):
+                handle(request)
             }
-            let now = monotonicSeconds()
-            heartbeat.beat(now)
-            flushEvents()
-            if closed {
-                finalCheckpoint()
-                return
-            }
-            submitDueTraining()
-            trainInlineIfStarved()
-            if now - lastSummaryEmit >= 1 {
-                lastSummaryEmit = now
-                emitSummaries()
-            }
-            if config.storage.checkpointInterval > 0 && now - lastCheckpoint >= config.storage.checkpointInterval
-                && checkpointQueue.isEmpty {
-                lastCheckpoint = now
-                // Only series that changed since their stored checkpoint: an idle series is not rewritten.
-                checkpointQueue = detectors.compactMap { $0.value.isCheckpointCurrent ? nil : $0.key }
-            }
-            checkpointSlice()
         }
+        let now = clock.monotonic()
+        heartbeat.beat(now)
+        flushEvents()
+        if closed {
+            finalCheckpoint()
+            return false
+        }
+        submitReviews()
+        submitDueTraining()
+        trainInlineIfStarved()
+        if now - lastSummaryEmit >= 1 {
+            lastSummaryEmit = now
+            emitSummaries()
+        }
+        if config.storage.checkpointInterval > 0 && now - lastCheckpoint >= config.storage.checkpointInterval
+            && checkpointQueue.isEmpty {
+            lastCheckpoint = now
+            // Only series that changed since their stored checkpoint: an idle series is not rewritten.
+            checkpointQueue = detectors.compactMap { $0.value.isCheckpointCurrent ? nil : $0.key }
+        }
+        checkpointSlice()
+        return true
     }
 
     /// The slot of a point's series when it is already known by id (no lookup by key, no creation).
@@ -180,7 +201,10 @@ final class Shard: @unchecked Sendable {
         }
         do {
             let outcome = try detector.process(timestamp: point.timestamp, value: point.value, prefetching: next)
-            if let event = outcome.event { pendingEvents.append(event) }
+            if let event = outcome.event {
+                pendingEvents.append(event)
+                if let review = detector.makeReviewJob(for: event) { queueReview(review) }
+            }
             slot.refusedInARow = 0
         } catch {
             slot.refusedOutOfOrder += 1
@@ -199,7 +223,10 @@ final class Shard: @unchecked Sendable {
             guard let outcome = try? detector.process(timestamp: point.timestamp, value: point.value, prefetching: next) else {
                 return .outOfOrder
             }
-            if let event = outcome.event { pendingEvents.append(event) }
+            if let event = outcome.event {
+                pendingEvents.append(event)
+                if let review = detector.makeReviewJob(for: event) { queueReview(review) }
+            }
             slot.refusedOutOfOrder -= 1  // the point that triggered the re-anchoring was accepted after all
         }
         markDirty(slot)
@@ -240,14 +267,14 @@ final class Shard: @unchecked Sendable {
         return slot
     }
 
-    private func flushEvents() {
+    func flushEvents() {
         guard !pendingEvents.isEmpty else { return }
         stats.events.wrappingAdd(pendingEvents.count, ordering: .relaxed)
         writer.mailbox.post(.events(pendingEvents))
         pendingEvents.removeAll(keepingCapacity: true)
     }
 
-    private func markDirty(_ slot: SeriesSlot) {
+    func markDirty(_ slot: SeriesSlot) {
         guard !slot.dirty else { return }
         slot.dirty = true
         dirty.append(slot)
@@ -270,10 +297,10 @@ final class Shard: @unchecked Sendable {
             guard let slot = detectors[key] else { continue }
             slot.queued = false
             let detector = slot.detector
-            guard detector.isTrainingDue(now: wallSeconds()) else { continue }
-            let job = detector.makeTrainingJob(now: wallSeconds())
+            guard detector.isTrainingDue(now: clock.wall()) else { continue }
+            let job = detector.makeTrainingJob(now: clock.wall())
             let mailbox = self.mailbox
-            if trainers.submit(TrainerPool.Request(job: job, deliver: { mailbox.post(.trained($0)) })) {
+            if trainers.submit(.training(job, deliver: { mailbox.post(.trained($0)) })) {
                 free -= 1
             } else {
                 detector.cancelTraining()
@@ -295,10 +322,10 @@ final class Shard: @unchecked Sendable {
         guard let slot = detectors[key] else { return }
         slot.queued = false
         let detector = slot.detector
-        guard detector.isTrainingDue(now: wallSeconds()) else { return }
-        let start = monotonicSeconds()
-        let outcome = detector.makeTrainingJob(now: wallSeconds()).run()
-        trainingCredit -= monotonicSeconds() - start
+        guard detector.isTrainingDue(now: clock.wall()) else { return }
+        let start = clock.monotonic()
+        let outcome = detector.makeTrainingJob(now: clock.wall()).run()
+        trainingCredit -= clock.monotonic() - start
         stats.trainingsDone.wrappingAdd(1, ordering: .relaxed)
         stats.trainingsInline.wrappingAdd(1, ordering: .relaxed)
         if outcome.accepted {
@@ -309,10 +336,33 @@ final class Shard: @unchecked Sendable {
         install(outcome)
     }
 
+    private func queueReview(_ review: HindsightReviewJob) {
+        if pendingReviews.count >= Self.maxPendingReviews {
+            // A storm of closes: the oldest waiting review is dropped and its episode keeps no hindsight score.
+            pendingReviews.removeFirst()
+            logger.debug("hindsight review dropped", metadata: ["pending": "\(pendingReviews.count)"])
+        }
+        pendingReviews.append(review)
+    }
+
+    /// Hands closed episodes to the trainer pool for review, before any due training (a review is one small fit).
+    /// Their events were flushed first, so the writer stores each score after its episode's close.
+    private func submitReviews() {
+        let writer = self.writer
+        while !pendingReviews.isEmpty, trainers.freeSlots > 0 {
+            let review = pendingReviews.removeFirst()
+            guard trainers.submit(.review(review, deliver: { writer.mailbox.post(.hindsight([$0])) })) else {
+                pendingReviews.insert(review, at: 0)
+                break
+            }
+        }
+    }
+
     private func install(_ outcome: TrainingOutcome) {
-        guard let slot = detectors[outcome.key] else { return }
+        // Not in flight: the job belonged to a detector since released (its Kafka partition went and came back).
+        guard let slot = detectors[outcome.key], slot.detector.trainingInFlight else { return }
         let detector = slot.detector
-        detector.install(outcome, at: wallSeconds())
+        detector.install(outcome, at: clock.wall())
         markDirty(slot)
         if !outcome.accepted, let why = outcome.rejection {
             logger.debug("retrain rejected", metadata: ["series": "\(outcome.key)", "reason": "\(why)"])
@@ -323,7 +373,7 @@ final class Shard: @unchecked Sendable {
         }
         // Points that arrived while the job ran may already make the next training due; do not wait for
         // another point to notice (a bursty series may send none for a while).
-        if !slot.queued, detector.isTrainingDue(now: wallSeconds()) { markDue(slot) }
+        if !slot.queued, detector.isTrainingDue(now: clock.wall()) { markDue(slot) }
     }
 
     private func reload(_ newConfig: DaemonConfig) {
@@ -335,7 +385,7 @@ final class Shard: @unchecked Sendable {
 
     // MARK: - Summaries and checkpoints
 
-    private func emitSummaries() {
+    func emitSummaries() {
         guard !dirty.isEmpty else { return }
         var updates: [SeriesUpdate] = []
         updates.reserveCapacity(dirty.count)
