@@ -6,9 +6,9 @@
 #   make nab      replay ../shared/nab through the detector and score it: three profiles, cross-validated scores,
 #                 per category beside Numenta HTM (needs ../shared/nab; scripts/nab-seeds.sh for 3-seed means)
 #   make install  install binary, systemd unit, config, user and state directory (as root)
+#   make fuzz     libFuzzer on one decoder: FUZZ_TARGET=payload|toml|checkpoint, FUZZ_SECONDS=60 (not part of test)
 #   make format   format Sources, Tests and Package.swift in place with swift-format and .swift-format
 #   make lint     list what `make format` would change, without changing it
-#   make fuzz     libFuzzer on one decoder: FUZZ_TARGET=payload|toml|checkpoint, FUZZ_SECONDS=60 (not part of test)
 
 SWIFT      ?= swift
 DEB_PKGS   := libzmq3-dev libsqlite3-dev pkg-config librdkafka-dev

@@ -49,11 +49,11 @@ final class Shard: @unchecked Sendable {
     /// Keys still to checkpoint in the current round (a round is spread over several loop turns).
     private var checkpointQueue: [String] = []
     private var pendingEvents: [EpisodeEvent] = []
+    /// Seconds of training this shard may still do itself (`trainInlineIfStarved`).
+    private var trainingCredit = 0.0
     /// Closed episodes waiting for a free trainer to be reviewed in hindsight (the newest `maxPendingReviews`).
     private var pendingReviews: [HindsightReviewJob] = []
     private static let maxPendingReviews = 64
-    /// Seconds of training this shard may still do itself (`trainInlineIfStarved`).
-    private var trainingCredit = 0.0
     /// Monotonic time of the last loop turn; the watchdog heartbeat reads it.
     let heartbeat = HeartbeatCell()
     /// What the Kafka changelog holds of each series (`Shard+Ownership.swift`).
@@ -138,8 +138,8 @@ final class Shard: @unchecked Sendable {
                         }
                     }
                 }
-                // Busy time earns training time (see `trainInlineIfStarved`), capped so a burst after a
-                // quiet hour does not train for seconds in a row.
+                // Busy time earns training time (see `trainInlineIfStarved`), capped so a burst after a quiet
+                // hour does not train for seconds in a row.
                 trainingCredit = min(trainingCredit + (clock.monotonic() - batchStart) * config.pipeline.trainingShare, 0.25)
                 stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
                 if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
@@ -223,7 +223,10 @@ final class Shard: @unchecked Sendable {
             guard let outcome = try? detector.process(timestamp: point.timestamp, value: point.value, prefetching: next) else {
                 return .outOfOrder
             }
-            if let event = outcome.event { pendingEvents.append(event) }
+            if let event = outcome.event {
+                pendingEvents.append(event)
+                if let review = detector.makeReviewJob(for: event) { queueReview(review) }
+            }
             slot.refusedOutOfOrder -= 1  // the point that triggered the re-anchoring was accepted after all
         }
         markDirty(slot)
@@ -308,28 +311,6 @@ final class Shard: @unchecked Sendable {
         stats.trainingBacklogUpdate(shard: index, backlog: due.count)
     }
 
-    private func queueReview(_ review: HindsightReviewJob) {
-        if pendingReviews.count >= Self.maxPendingReviews {
-            // A storm of closes: the oldest waiting review is dropped and its episode keeps no hindsight score.
-            pendingReviews.removeFirst()
-            logger.debug("hindsight review dropped", metadata: ["pending": "\(pendingReviews.count)"])
-        }
-        pendingReviews.append(review)
-    }
-
-    /// Hands closed episodes to the trainer pool for review, before any due training (a review is one small fit).
-    /// Their events were flushed first, so the writer stores each score after its episode's close.
-    private func submitReviews() {
-        let writer = self.writer
-        while !pendingReviews.isEmpty, trainers.freeSlots > 0 {
-            let review = pendingReviews.removeFirst()
-            guard trainers.submit(.review(review, deliver: { writer.mailbox.post(.hindsight([$0])) })) else {
-                pendingReviews.insert(review, at: 0)
-                break
-            }
-        }
-    }
-
     /// Under saturation the shard trains one due series itself (untrained series first, as the due set orders them)
     /// when every trainer is busy and it has earned the time: `training_share` of its point-processing time. The
     /// trainers run at nice 10, so a saturated machine can give them no CPU at all; this keeps first models coming
@@ -353,6 +334,28 @@ final class Shard: @unchecked Sendable {
             stats.trainingsRejected.wrappingAdd(1, ordering: .relaxed)
         }
         install(outcome)
+    }
+
+    private func queueReview(_ review: HindsightReviewJob) {
+        if pendingReviews.count >= Self.maxPendingReviews {
+            // A storm of closes: the oldest waiting review is dropped and its episode keeps no hindsight score.
+            pendingReviews.removeFirst()
+            logger.debug("hindsight review dropped", metadata: ["pending": "\(pendingReviews.count)"])
+        }
+        pendingReviews.append(review)
+    }
+
+    /// Hands closed episodes to the trainer pool for review, before any due training (a review is one small fit).
+    /// Their events were flushed first, so the writer stores each score after its episode's close.
+    private func submitReviews() {
+        let writer = self.writer
+        while !pendingReviews.isEmpty, trainers.freeSlots > 0 {
+            let review = pendingReviews.removeFirst()
+            guard trainers.submit(.review(review, deliver: { writer.mailbox.post(.hindsight([$0])) })) else {
+                pendingReviews.insert(review, at: 0)
+                break
+            }
+        }
     }
 
     private func install(_ outcome: TrainingOutcome) {
@@ -449,7 +452,7 @@ final class Shard: @unchecked Sendable {
         order.sort { $0.change > $1.change }
         var next = 0
         while next < order.count {
-            let now = clock.monotonic()
+            let now = monotonicSeconds()
             if now >= deadline { break }
             let end = min(order.count, next + Self.finalBatchSize)
             var batch: [ModelCheckpoint] = []
