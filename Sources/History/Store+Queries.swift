@@ -30,13 +30,14 @@ extension Store {
         }
         var sql = """
             SELECT a.id, s.key, a.episode, a.opened_at, a.closed_at, a.peak_at, a.peak_score, a.value, a.predicted,
-                   a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason
+                   a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason, a.hindsight_score
             FROM anomalies a JOIN series s ON s.id = a.series_id
             """
         if !conditions.isEmpty {
             sql += "\nWHERE " + conditions.joined(separator: " AND ")
         }
-        sql += "\nORDER BY a.opened_at DESC, a.id DESC"
+        sql += query.byHindsight ? "\nORDER BY a.hindsight_score DESC NULLS LAST, a.opened_at DESC, a.id DESC"
+            : "\nORDER BY a.opened_at DESC, a.id DESC"
         if query.limit > 0 {
             sql += "\nLIMIT ?"
             arguments += [query.limit]
@@ -51,7 +52,7 @@ extension Store {
                     series: row[1], number: row[2], openedAt: row[3], closedAt: row[4], peakAt: row[5],
                     peakScore: row[6] ?? .nan, value: row[7] ?? .nan, predicted: row[8] ?? .nan,
                     lower: row[9] ?? .nan, upper: row[10] ?? .nan, threshold: row[11] ?? .nan, points: row[12],
-                    modelVersion: row[13], closeReason: row[14])))
+                    modelVersion: row[13], closeReason: row[14]), hindsightScore: row[15]))
             }
             return records
         }
@@ -61,7 +62,8 @@ extension Store {
     public func series() throws(StoreError) -> [SeriesRecord] {
         try read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT key, first_seen, last_seen, points, state, model_version, last_score, last_retrain
+                SELECT key, first_seen, last_seen, points, state, model_version, last_score, last_retrain,
+                       refused_out_of_order, refused_future
                 FROM series ORDER BY key
                 """)
             var records: [SeriesRecord] = []
@@ -73,7 +75,8 @@ extension Store {
                 }
                 records.append(SeriesRecord(
                     series: row[0], firstSeen: row[1], lastSeen: row[2], points: row[3], state: state,
-                    modelVersion: row[5], lastScore: row[6], lastRetrain: row[7]))
+                    modelVersion: row[5], lastScore: row[6], lastRetrain: row[7], refusedOutOfOrder: row[8],
+                    refusedFuture: row[9]))
             }
             return records
         }
