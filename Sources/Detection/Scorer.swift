@@ -183,8 +183,8 @@ public struct Scorer: Sendable {
     public let config: ScoringConfig
     /// Calibration of the value against its own history (every stage; the only evidence while learning).
     var values: Calibrator
-    /// Calibration of |residual| (calibrated stage).
-    var residuals: Calibrator
+    /// The stage-specific evidence of the residual (`ScoringStage`: the one seam `kind` selects).
+    var stage: ScoringStage
     /// Calibration of the smoothed residual's magnitude (drift term).
     var drift: Calibrator
     var driftLevel = 0.0
@@ -193,23 +193,17 @@ public struct Scorer: Sendable {
     var previousValue = Double.nan
     /// Calibration of the combined surprise against its own past (second-level calibration).
     var selfScores: Calibrator
-    /// The largest recent Gaussian |z| and the spread correction they imply (Gaussian calibration).
-    var gaussian: GaussianCalibration
     /// Values per time of day (contextual term).
     var context: TimeOfDayContext
     var spread: SpreadTracker
     var onset: OnsetFilter
     var frozen: FrozenTracker
-    var likelihood: LikelihoodState
-    var dynamic: DynamicThreshold
     /// Points seen.
     var points = 0
     /// Typical spacing of timestamps (daily-rate correction).
     var cadence = Cadence()
     /// Values on their way into `values` (value delay).
     var delayed: DelayLine
-    /// Half-width of the residual band, refreshed with the residual tail fits.
-    var residualBand = 0.0
 
     /// Version 2 adds the second-level calibration history, version 3 the time-of-day histories, version 4 the
     /// Gaussian calibration's history of |z|, version 5 the cadence and the value delay line; older checkpoints still restore (what they lack starts empty).
@@ -222,9 +216,7 @@ public struct Scorer: Sendable {
         self.config = config
         let h = min(max(config.history, 1), Int(UInt16.max))
         values = Calibrator(signed: true, capacity: h, tailSize: config.tailSize)
-        residuals = config.kind == .calibrated
-            ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
-            : Calibrator(unusedSigned: false)
+        stage = ScoringStage(config: config, history: h)
         drift = config.driftSpan > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
             : Calibrator(unusedSigned: false)
@@ -234,9 +226,6 @@ public struct Scorer: Sendable {
         selfScores = config.selfWeight > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize, refreshEvery: 1)
             : Calibrator(unusedSigned: false)
-        gaussian = config.usesGaussianCalibration
-            ? GaussianCalibration(history: h, k: config.gaussianTail, lagged: config.gaussianCalibrationLag)
-            : GaussianCalibration(unused: ())
         context = config.contextWeight > 0
             ? TimeOfDayContext(bins: config.contextBins, capacity: config.contextHistory, tailSize: config.tailSize)
             : TimeOfDayContext(unused: ())
@@ -244,15 +233,8 @@ public struct Scorer: Sendable {
         delayed = DelayLine(delay: config.valueDelay)
         onset = OnsetFilter(window: config.onsetWindow)
         frozen = FrozenTracker(capacity: config.frozenDetection ? h : 0)
-        likelihood = config.kind == .likelihood
-            ? LikelihoodState(shortWindow: config.likelihoodWindow, memory: h) : LikelihoodState(unused: ())
-        dynamic = config.kind == .dynamic
-            ? DynamicThreshold(window: config.dynamicWindow, smoothing: config.dynamicSmoothing,
-                               refresh: config.dynamicRefresh)
-            : DynamicThreshold(unused: ())
         if config.predictiveTail {
             values.tailShape = .predictive
-            residuals.tailShape = .predictive
             drift.tailShape = .predictive
             changes.tailShape = .predictive
             selfScores.tailShape = .predictive
@@ -284,26 +266,29 @@ public struct Scorer: Sendable {
                 valueSurprise = (1 - c) * valueSurprise + c * cs
             }
             let r = v - p
-            var stage = ready ? stageSurprise(residual: r, value: v, spreadHint: input.predictedSpread) : 0
+            var stageSurprise = ready
+                ? stage.surprise(residual: r, value: v, hint: input.predictedSpread, spread: &spread) : 0
             if config.changeWeight > 0 && previousValue.isFinite && changes.count >= config.minHistory {
                 let c = min(config.changeWeight, 1)
-                stage = (1 - c) * stage + c * changes.upperSurprise(abs(v - previousValue))
+                stageSurprise = (1 - c) * stageSurprise + c * changes.upperSurprise(abs(v - previousValue))
             }
             if config.driftSpan > 0 {
                 driftLevel += 2 / (Double(config.driftSpan) + 1) * (r - driftLevel)
-                if drift.count >= config.minHistory { stage = max(stage, drift.upperSurprise(abs(driftLevel))) }
+                if drift.count >= config.minHistory {
+                    stageSurprise = max(stageSurprise, drift.upperSurprise(abs(driftLevel)))
+                }
                 drift.insert(abs(driftLevel))
             }
             // A series that has never varied, and does not now, shows nothing unusual: a residual then measures
             // only the model's jitter around the constant (a retrained model's small offset would otherwise be
             // a new extreme of a history of near-zero residuals).
-            if ready && values.history.allShareBin(of: v) { stage = 0 }
+            if ready && values.history.allShareBin(of: v) { stageSurprise = 0 }
             let w = min(max(config.valueWeight, 0), 1)
-            s = (1 - w) * stage + w * valueSurprise
-            let half = bandHalfWidth(spreadHint: input.predictedSpread)
+            s = (1 - w) * stageSurprise + w * valueSurprise
+            let half = stage.bandHalfWidth(hint: input.predictedSpread, spread: spread, bandSurprise: config.bandSurprise)
             lower = p - half
             upper = p + half
-            updateStage(residual: r, value: v, spreadHint: input.predictedSpread)
+            stage.absorb(residual: r, value: v, hint: input.predictedSpread, spread: &spread)
         } else {
             s = valueSurprise
             if let lo = values.quantile(pow(10, -config.bandSurprise) / 2),
@@ -347,85 +332,18 @@ public struct Scorer: Sendable {
         return ScoreOutput(score: score.isFinite ? score : 0, lower: lower, upper: upper)
     }
 
-    /// The stage's own surprise of a residual, before the stage's statistics absorb it.
-    @inline(__always)
-    mutating func stageSurprise(residual r: Double, value v: Double, spreadHint: Double?) -> Double {
-        switch config.kind {
-        case .calibrated:
-            let cal = residuals.count >= config.minHistory ? residuals.upperSurprise(calibratedMagnitude(r, spreadHint)) : 0
-            guard config.gaussianWeight > 0 else { return cal }
-            let g = min(config.gaussianWeight, 1)
-            return (1 - g) * cal + g * Surprise.gaussianTwoSided(r / calibratedGaussianSpread(spreadHint))
-        case .residual:
-            return abs(r) / spread.spread * Surprise.log10e
-        case .gaussian:
-            return Surprise.gaussianTwoSided(r / calibratedGaussianSpread(spreadHint))
-        case .likelihood:
-            // HTM's raw score is 0 when predicted and 1 when not: |r| in units of 4 spreads, clipped at 1.
-            let raw = min(1, abs(r) / (4 * spread.spread))
-            spread.update(residual: r, value: v)
-            return likelihood.surprise(raw: raw)
-        case .dynamic:
-            return dynamic.surprise(error: r)
-        }
+    /// The residual history of the calibrated stage (an empty one for the others).
+    var residuals: Calibrator {
+        if case .calibrated(let s) = stage { return s.residuals }
+        return Calibrator(unusedSigned: false)
     }
 
-    @inline(__always)
-    func calibratedMagnitude(_ r: Double, _ spreadHint: Double?) -> Double {
-        config.standardise ? abs(r) / gaussianSpread(spreadHint) : abs(r)
-    }
-
-    /// Absorbs the residual into the statistics the stage scores against (after scoring it).
-    @inline(__always)
-    mutating func updateStage(residual r: Double, value v: Double, spreadHint: Double?) {
-        switch config.kind {
-        case .calibrated:
-            residuals.insert(calibratedMagnitude(r, spreadHint))
-            observeGaussian(residual: r, spreadHint: spreadHint)
-            spread.update(residual: r, value: v)
-            if residuals.sinceRefresh == 0 {
-                residualBand = residuals.quantile(1 - pow(10, -config.bandSurprise)) ?? 0
-                if config.standardise { residualBand *= gaussianSpread(spreadHint) }
-            }
-        case .gaussian:
-            observeGaussian(residual: r, spreadHint: spreadHint)
-            spread.update(residual: r, value: v)
-        case .residual, .dynamic:
-            spread.update(residual: r, value: v)
-        case .likelihood:
-            break // updated while scoring
-        }
-    }
-
-    /// Adds this point's Gaussian |z| to the calibration's history (and refreshes the scale with its tail).
-    @inline(__always)
-    mutating func observeGaussian(residual r: Double, spreadHint: Double?) {
-        guard config.usesGaussianCalibration else { return }
-        gaussian.insert(abs(r) / gaussianSpread(spreadHint))
-    }
-
-    /// The predicted standard deviation widened by the Gaussian calibration (what z and the band use).
-    @inline(__always)
-    func calibratedGaussianSpread(_ hint: Double?) -> Double {
-        gaussianSpread(hint) * gaussian.scale
-    }
-
-    /// The predicted standard deviation, or a Laplace-consistent fallback from the running spread.
-    @inline(__always)
-    func gaussianSpread(_ hint: Double?) -> Double {
-        if let h = hint, h.isFinite, h > 0 { return max(h, 1e-6 * spread.meanAbsValue, 1e-12) }
-        return spread.spread * (Double.pi / 2).squareRoot()
-    }
-
-    func bandHalfWidth(spreadHint: Double?) -> Double {
-        let b = config.bandSurprise
-        switch config.kind {
-        case .calibrated:
-            return residualBand
-        case .residual, .likelihood, .dynamic:
-            return spread.spread * b / Surprise.log10e
-        case .gaussian:
-            return calibratedGaussianSpread(spreadHint) * (2 * b / Surprise.log10e).squareRoot()
+    /// The Gaussian calibration of the calibrated and gaussian stages (an unused one for the others).
+    var gaussian: GaussianCalibration {
+        switch stage {
+        case .calibrated(let s): return s.gaussian
+        case .gaussian(let s): return s.gaussian
+        default: return GaussianCalibration(unused: ())
         }
     }
 
@@ -433,21 +351,20 @@ public struct Scorer: Sendable {
     public func checkpoint() -> [UInt8] {
         var w = ByteWriter()
         w.u8(Self.checkpointVersion)
-        w.u8(Self.kindTag(config.kind))
+        w.u8(stage.checkpointTag)
         w.int(points)
-        w.double(residualBand)
+        w.double(stage.residualBand)
         values.encode(into: &w)
-        if config.kind == .calibrated { residuals.encode(into: &w) }
+        stage.encodeResiduals(into: &w)
         if config.driftSpan > 0 { drift.encode(into: &w); w.double(driftLevel) }
         if config.changeWeight > 0 { changes.encode(into: &w); w.double(previousValue) }
         if config.selfWeight > 0 { selfScores.encode(into: &w) }
         if config.contextWeight > 0 { context.encode(into: &w) }
-        if config.usesGaussianCalibration { gaussian.encode(into: &w) }
+        stage.encodeGaussian(into: &w)
         spread.encode(into: &w)
         onset.encode(into: &w)
         frozen.encode(into: &w)
-        if config.kind == .likelihood { likelihood.encode(into: &w) }
-        if config.kind == .dynamic { dynamic.encode(into: &w) }
+        stage.encodeTail(into: &w)
         if config.dailyRate { cadence.encode(into: &w) }
         if config.valueDelay > 0 { delayed.encode(into: &w) }
         return w.bytes
@@ -462,37 +379,26 @@ public struct Scorer: Sendable {
             throw ScorerRestoreError("scorer checkpoint has format version \(version), this build reads version \(Self.checkpointVersion); the series will recalibrate")
         }
         let tag = try r.u8()
-        guard tag == Self.kindTag(config.kind) else {
+        guard tag == stage.checkpointTag else {
             throw ScorerRestoreError("scorer checkpoint was written by another scoring stage than '\(config.kind.rawValue)'; the series will recalibrate")
         }
         points = try r.int()
-        residualBand = try r.double()
+        let band = try r.double()
         try values.decode(from: &r)
-        if config.kind == .calibrated { try residuals.decode(from: &r) }
+        try stage.decode(residualBand: band, residualsFrom: &r)
         if config.driftSpan > 0 { try drift.decode(from: &r); driftLevel = try r.double() }
         if config.changeWeight > 0 { try changes.decode(from: &r); previousValue = try r.double() }
         if config.selfWeight > 0 && version >= 2 { try selfScores.decode(from: &r) }
         if config.contextWeight > 0 && version >= 3 { try context.decode(from: &r) }
-        if config.usesGaussianCalibration && version >= 4 { try gaussian.decode(from: &r) }
+        if version >= 4 { try stage.decodeGaussian(from: &r) }
         try spread.decode(from: &r)
         try onset.decode(from: &r)
         try frozen.decode(from: &r)
-        if config.kind == .likelihood { try likelihood.decode(from: &r) }
-        if config.kind == .dynamic { try dynamic.decode(from: &r) }
+        try stage.decodeTail(from: &r)
         if config.dailyRate && version >= 5 { try cadence.decode(from: &r) }
         if config.valueDelay > 0 && version >= 5 { try delayed.decode(from: &r) }
         guard r.isAtEnd else {
             throw ScorerRestoreError("scorer checkpoint has \(r.remaining) unexpected trailing bytes; the series will recalibrate")
-        }
-    }
-
-    static func kindTag(_ kind: ScorerKind) -> UInt8 {
-        switch kind {
-        case .residual: return 1
-        case .calibrated: return 2
-        case .likelihood: return 3
-        case .dynamic: return 4
-        case .gaussian: return 5
         }
     }
 }

@@ -225,12 +225,6 @@ struct LikelihoodState: Sendable {
         recent = [Double](repeating: 0, count: self.shortWindow)
     }
 
-    init(unused: Void) {
-        shortWindow = 1
-        memory = 2
-        recent = []
-    }
-
     /// Surprise of the short average of `raw` (in [0, 1]) against its long-run mean and spread.
     /// The variance is floored (as HTM does) so a perfectly steady series does not make every blip certain.
     mutating func surprise(raw: Double) -> Double {
@@ -291,13 +285,6 @@ struct DynamicThreshold: Sendable {
         self.refresh = max(1, refresh)
         alpha = 2 / (Double(max(1, smoothing)) + 1)
         errors = [Float](repeating: 0, count: self.window)
-    }
-
-    init(unused: Void) {
-        window = 10
-        refresh = 1
-        alpha = 1
-        errors = []
     }
 
     /// Surprise of the smoothed error: 3 × (e − μ)/(ε − μ), so reaching ε reads like p = 1e-3.
