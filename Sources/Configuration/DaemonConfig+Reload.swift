@@ -24,6 +24,7 @@ extension DaemonConfig {
         if new.pipeline != pipeline { restart.append("daemon") }
         if new.storage != storage { restart.append("storage") }
         if new.ingest != ingest { restart.append("ingest") }
+        if new.kafka != kafka { restart.append("kafka") }
         if new.alerts != alerts { restart.append("alerts") }
         if new.detector.model.cell != detector.model.cell || new.detector.model.hiddenSize != detector.model.hiddenSize
             || new.detector.model.calendar != detector.model.calendar || new.detector.model.seed != detector.model.seed {
@@ -32,6 +33,8 @@ extension DaemonConfig {
         if new.detector.model.training != detector.model.training { restart.append("training") }
         if new.detector.learning != detector.learning { restart.append("learning") }
         if new.detector.scoring != detector.scoring { restart.append("scoring") }
+        // The allowed-clients directory is re-read on every reload; the key and the directory's path are not.
+        if new.security != security { restart.append("security") }
         return ConfigReload(config: applied, restartRequired: restart)
     }
 }

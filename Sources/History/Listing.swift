@@ -1,3 +1,4 @@
+import Detection
 import Foundation
 
 /// How the CLI prints records: aligned columns for people, JSON and CSV for programs.
@@ -28,11 +29,11 @@ public enum Listing {
             let header = ["ID", "SERIES", "EPISODE", "OPENED", "CLOSED", "PEAK AT", "SCORE", "HINDSIGHT", "VALUE",
                           "PREDICTED", "EXPECTED", "POINTS", "MODEL", "REASON"]
             let rows = records.map { r in
-                [String(r.id), r.series, String(r.number), TimeArgument.formatISO8601(r.openedAt),
+                [String(r.id), SeriesKeyText.escaped(r.series), String(r.number), TimeArgument.formatISO8601(r.openedAt),
                  r.closedAt.map(TimeArgument.formatISO8601) ?? "open", TimeArgument.formatISO8601(r.peakAt),
                  score(r.peakScore), r.hindsightScore.map(score) ?? "-", number(r.value), number(r.predicted),
                  "\(number(r.lower))..\(number(r.upper))", String(r.points), String(r.modelVersion),
-                 r.closeReason ?? ""]
+                 SeriesKeyText.escaped(r.closeReason ?? "")]
             }
             return table(header: header, rows: rows, rightAligned: [0, 2, 6, 7, 8, 9, 11, 12])
         case .json:
@@ -58,7 +59,7 @@ public enum Listing {
             if records.isEmpty { return "no series yet\n" }
             let header = ["SERIES", "POINTS", "STATE", "MODEL", "LAST SEEN", "LAST SCORE", "LAST RETRAIN"]
             let rows = records.map { r in
-                [r.series, String(r.points), r.state.rawValue, String(r.modelVersion),
+                [SeriesKeyText.escaped(r.series), String(r.points), r.state.rawValue, String(r.modelVersion),
                  TimeArgument.formatISO8601(r.lastSeen), r.lastScore.map(score) ?? "-",
                  r.lastRetrain.map(TimeArgument.formatISO8601) ?? "never"]
             }
@@ -156,9 +157,19 @@ public enum Listing {
         return String(value)
     }
 
-    /// Quotes fields holding a comma, quote or line break: influx keys contain commas (`cpu,host=web01 …`).
+    /// RFC 4180: a field holding a comma, quote, CR or LF is quoted, its quotes doubled (influx keys contain
+    /// commas: `cpu,host=web01 …`). Checked on the UTF-8 bytes: Swift's `Character` sees `"\r\n"` as one
+    /// character equal to neither `"\r"` nor `"\n"`, so a check by Character let such a key split a row.
     static func csvField(_ field: String) -> String {
-        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        guard field.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return field }
+        var quoted = [UInt8]()
+        quoted.reserveCapacity(field.utf8.count + 2)
+        quoted.append(0x22)
+        for byte in field.utf8 {
+            if byte == 0x22 { quoted.append(0x22) }
+            quoted.append(byte)
+        }
+        quoted.append(0x22)
+        return String(decoding: quoted, as: UTF8.self)
     }
 }

@@ -276,6 +276,7 @@ final class WriterCache: @unchecked Sendable {
 struct EpisodeKey: Hashable {
     var seriesID: Int64
     var episode: Int
+    var openedAt: Double
 }
 
 /// The statements of one write transaction; all cached, so a batch prepares nothing after the first.
@@ -368,7 +369,7 @@ private struct BatchWriter {
         if known.map({ event.number > $0 }) ?? true {
             lastEpisodes[seriesID] = event.number
         }
-        let key = EpisodeKey(seriesID: seriesID, episode: event.number)
+        let key = EpisodeKey(seriesID: seriesID, episode: event.number, openedAt: event.openedAt)
         let closedAt: Double? = event.kind == .close ? (event.closedAt ?? event.timestamp) : nil
         let reason: String? = event.kind == .close ? (event.closeReason ?? EpisodeCloseReason.recovered) : nil
         // Fast path: an episode this writer opened is updated by primary key, without an upsert's RETURNING.
@@ -406,7 +407,7 @@ private struct BatchWriter {
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
                                        value, predicted, lower, upper, threshold, points, model_version, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (series_id, episode) DO UPDATE SET
+                ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     opened_at = excluded.opened_at, peak_at = excluded.peak_at, peak_score = excluded.peak_score,
                     value = excluded.value, predicted = excluded.predicted, lower = excluded.lower,
                     upper = excluded.upper, threshold = excluded.threshold, points = excluded.points,
@@ -418,7 +419,7 @@ private struct BatchWriter {
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
                                        value, predicted, lower, upper, threshold, points, model_version, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (series_id, episode) DO UPDATE SET
+                ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     peak_at = excluded.peak_at, peak_score = excluded.peak_score, value = excluded.value,
                     predicted = excluded.predicted, lower = excluded.lower, upper = excluded.upper,
                     threshold = excluded.threshold, points = excluded.points,
@@ -430,7 +431,7 @@ private struct BatchWriter {
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
                                        value, predicted, lower, upper, threshold, points, model_version, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (series_id, episode) DO UPDATE SET
+                ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     closed_at = excluded.closed_at, close_reason = excluded.close_reason, points = excluded.points,
                     updated_at = excluded.updated_at
                 RETURNING id, closed_at IS NULL

@@ -58,6 +58,17 @@ struct PublishCommand: ParsableCommand {
     @Option(help: "With --demo: random seed, so a demo run can be repeated exactly.")
     var seed: UInt64 = 42
 
+    @Option(help: "Kafka bootstrap servers (host:port,...): produce to --topic instead of ZeroMQ, keyed by series key.")
+    var kafka: String?
+
+    @Option(help: "With --kafka: the topic to produce to.")
+    var topic: String?
+
+    @Option(name: .customLong("kafka-setting"), help: "With --kafka: a librdkafka property name=value (repeatable).")
+    var kafkaSettings: [String] = []
+
+    @OptionGroup var curve: CurveClientOptions
+
     @Argument(help: "File of records, one per line; '-' or nothing reads standard input.")
     var file: String?
 
@@ -67,9 +78,18 @@ struct PublishCommand: ParsableCommand {
         guard points > 0, series > 0 else { throw ValidationError("--points and --series must be at least 1.") }
         guard interval > 0, interval.isFinite else { throw ValidationError("--interval must be a positive number of seconds.") }
         if demo && file != nil { throw ValidationError("Give either --demo or a FILE, not both.") }
+        if kafka != nil && (topic ?? "").isEmpty { throw ValidationError("--kafka needs --topic, the topic to produce to.") }
+        if kafka == nil && topic != nil { throw ValidationError("--topic is for Kafka; add --kafka BROKERS.") }
+        for setting in kafkaSettings where parseKafkaSetting(setting) == nil {
+            throw ValidationError("--kafka-setting takes name=value, got \"\(setting)\".")
+        }
     }
 
     func run() throws {
+        if let kafka, let topic {
+            try runKafka(brokers: kafka, topic: topic)
+            return
+        }
         do {
             let context = try ZMQContext()
             let socket = try ZMQSocket(context: context, type: .pub)
@@ -81,6 +101,7 @@ struct PublishCommand: ParsableCommand {
             // let close() deliver what is still queued (LINGER) before the process exits.
             try socket.setSendHighWaterMark(0)
             try socket.setLinger(milliseconds: 30_000)
+            try curve.apply(to: socket)
             try socket.attach(endpoint, mode: mode)
             // Slow joiner: messages sent before the subscription reaches us are dropped.
             usleep(mode == .connect ? 300_000 : 1_000_000)
@@ -90,6 +111,9 @@ struct PublishCommand: ParsableCommand {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         } catch let error as MessagingError {
+            writeStandardError("omen publish: \(error)")
+            throw ExitCode.failure
+        } catch let error as CurveError {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         }

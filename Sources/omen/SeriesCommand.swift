@@ -20,8 +20,9 @@ struct SeriesCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let store = try Store.openReadOnly(path: database.path)
-            print(Listing.series(try store.series(), format: format), terminator: "")
+            let lists = try database.paths.map { path in try Store.openReadOnly(path: path).series() }
+            let records = lists.count == 1 ? lists[0] : HistoryMerge.series(lists)
+            print(Listing.series(records, format: format), terminator: "")
         } catch {
             throw exitWithMessage(error)
         }
