@@ -86,6 +86,7 @@ public enum ConfigLoader {
             },
             table("alerts", \.alerts, AlertsConfig.configKeys),
             table("security", \.security, SecurityConfig.configKeys),
+            table("clock", \.clock, ClockConfig.configKeys),
             table("model", \.detector.model, ModelConfig.configKeys),
             table("training", \.detector.model.training, TrainingConfig.configKeys),
             table("learning", \.detector.learning, LearningConfig.configKeys),

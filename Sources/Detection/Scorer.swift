@@ -97,6 +97,9 @@ public struct ScoringConfig: Sendable, Equatable {
     /// Rank of the past |z| the Gaussian calibration compares with its Gaussian counterpart (the k-th largest; at
     /// most 255).
     public var gaussianTail: Int = 10
+    /// The Gaussian calibration reads only the completed sixteenths of its window, not the one being filled, so
+    /// the last few hundred |z| do not widen the head's spread yet (a drift stays news while it grows).
+    public var gaussianCalibrationLag: Bool = true
     /// Calibrated stage: rank |residual| / predicted spread (model units) instead of raw |residual|.
     public var standardise: Bool = false
     /// Memory of the running spread (residual and likelihood stages), in points.
@@ -113,7 +116,7 @@ public struct ScoringConfig: Sendable, Equatable {
     /// history of combined surprises (same history length and tail), and that rank's surprise is blended in,
     /// so a series that is always surprising (bursty, noisy) cannot keep firing at the rate of a quiet one;
     /// 0 = off.
-    public var selfWeight: Double = 0.7
+    public var selfWeight: Double = 0
     /// Scores of history before the second-level calibration applies (before it, the surprise is used as is).
     public var selfMinHistory: Int = 200
     /// Weight, inside the value term, of the value's two-sided surprise against the series' own past values at
@@ -126,6 +129,19 @@ public struct ScoringConfig: Sendable, Equatable {
     public var contextHistory: Int = 250
     /// Values a time-of-day bin needs before its surprise counts (until then it contributes 0).
     public var contextMinHistory: Int = 20
+    /// Every calibrated tail (values, residuals, changes, time of day, second level) beyond its k-th most extreme
+    /// value falls as the posterior predictive of the fitted exponential, (1 + z/(k−1))^−(k−1), instead of
+    /// exp(−z): the k−1 excesses the fit rests on leave its scale uncertain (see `TailShape`).
+    public var predictiveTail: Bool = true
+    /// Count surprise per day, not per point: a point's p becomes the probability that a day of this series'
+    /// points (N, from its own typical spacing) holds at least one as extreme, 1 − (1 − p)^N, so a score means an
+    /// expected false-alarm rate per series per day, the same for a series sampled every second and one sampled
+    /// every hour. Series sampled a day apart or more keep their per-point surprise.
+    public var dailyRate: Bool = true
+    /// The value is ranked against the values up to `valueDelay` points ago, not up to the previous point, so a
+    /// drift or a shift the model follows stays news while it lasts instead of being absorbed point by point
+    /// (0 = the history takes each value in at once).
+    public var valueDelay: Int = 0
 
     public init() {}
 
@@ -152,6 +168,7 @@ public struct ScoringConfig: Sendable, Equatable {
         }
         if contextWeight > 0 { b += max(contextBins, 1) * (8 * max(contextHistory, 1) + 8) }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
+        if valueDelay > 0 { b += 8 * valueDelay }
         if kind == .likelihood { b += 8 * likelihoodWindow }
         if kind == .dynamic { b += 4 * dynamicWindow }
         return b + 256
@@ -187,12 +204,16 @@ public struct Scorer: Sendable {
     var dynamic: DynamicThreshold
     /// Points seen.
     var points = 0
+    /// Typical spacing of timestamps (daily-rate correction).
+    var cadence = Cadence()
+    /// Values on their way into `values` (value delay).
+    var delayed: DelayLine
     /// Half-width of the residual band, refreshed with the residual tail fits.
     var residualBand = 0.0
 
     /// Version 2 adds the second-level calibration history, version 3 the time-of-day histories, version 4 the
-    /// Gaussian calibration's history of |z|; older checkpoints still restore (what they lack starts empty).
-    static let checkpointVersion: UInt8 = 4
+    /// Gaussian calibration's history of |z|, version 5 the cadence and the value delay line; older checkpoints still restore (what they lack starts empty).
+    static let checkpointVersion: UInt8 = 5
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0
@@ -214,12 +235,13 @@ public struct Scorer: Sendable {
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize, refreshEvery: 1)
             : Calibrator(unusedSigned: false)
         gaussian = config.usesGaussianCalibration
-            ? GaussianCalibration(history: h, k: config.gaussianTail)
+            ? GaussianCalibration(history: h, k: config.gaussianTail, lagged: config.gaussianCalibrationLag)
             : GaussianCalibration(unused: ())
         context = config.contextWeight > 0
             ? TimeOfDayContext(bins: config.contextBins, capacity: config.contextHistory, tailSize: config.tailSize)
             : TimeOfDayContext(unused: ())
         spread = SpreadTracker(memory: config.spreadMemory)
+        delayed = DelayLine(delay: config.valueDelay)
         onset = OnsetFilter(window: config.onsetWindow)
         frozen = FrozenTracker(capacity: config.frozenDetection ? h : 0)
         likelihood = config.kind == .likelihood
@@ -228,6 +250,14 @@ public struct Scorer: Sendable {
             ? DynamicThreshold(window: config.dynamicWindow, smoothing: config.dynamicSmoothing,
                                refresh: config.dynamicRefresh)
             : DynamicThreshold(unused: ())
+        if config.predictiveTail {
+            values.tailShape = .predictive
+            residuals.tailShape = .predictive
+            drift.tailShape = .predictive
+            changes.tailShape = .predictive
+            selfScores.tailShape = .predictive
+            context.tailShape = .predictive
+        }
     }
 
     /// Scores one point. Called once per point in order, also while the model is learning (predicted == nil).
@@ -239,6 +269,7 @@ public struct Scorer: Sendable {
         }
         points += 1
         prefetch(input)
+        if config.dailyRate { cadence.observe(input.timestamp) }
         let ready = values.count >= config.minHistory
         var s = 0.0
         var lower = v, upper = v
@@ -293,7 +324,7 @@ public struct Scorer: Sendable {
         frozen.observe(v)
         if ready && config.frozenDetection { s = max(s, frozen.surprise) }
         frozen.settle()
-        values.insert(v)
+        if let old = delayed.push(v) { values.insert(old) }
 
         // Cap at p = 1e-300 so that scores stay below 1 and a threshold can always be swept.
         s = s.isFinite ? min(max(s, 0), 300) : 0
@@ -305,6 +336,7 @@ public struct Scorer: Sendable {
             }
             selfScores.insert(raw)
         }
+        if config.dailyRate { s = cadence.perDay(s) }
         var kept = s
         if config.onsetWindow > 0 {
             let prev = onset.previousMax()
@@ -416,6 +448,8 @@ public struct Scorer: Sendable {
         frozen.encode(into: &w)
         if config.kind == .likelihood { likelihood.encode(into: &w) }
         if config.kind == .dynamic { dynamic.encode(into: &w) }
+        if config.dailyRate { cadence.encode(into: &w) }
+        if config.valueDelay > 0 { delayed.encode(into: &w) }
         return w.bytes
     }
 
@@ -445,6 +479,8 @@ public struct Scorer: Sendable {
         try frozen.decode(from: &r)
         if config.kind == .likelihood { try likelihood.decode(from: &r) }
         if config.kind == .dynamic { try dynamic.decode(from: &r) }
+        if config.dailyRate && version >= 5 { try cadence.decode(from: &r) }
+        if config.valueDelay > 0 && version >= 5 { try delayed.decode(from: &r) }
         guard r.isAtEnd else {
             throw ScorerRestoreError("scorer checkpoint has \(r.remaining) unexpected trailing bytes; the series will recalibrate")
         }

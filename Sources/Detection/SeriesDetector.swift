@@ -179,6 +179,13 @@ public final class SeriesDetector {
                             flag: episodes.isOpen, event: event)
     }
 
+    /// Lets the next point be older than the last one: the series' clock was carried ahead by a point stamped in
+    /// the future, and refusing every real-time point until that time came would blind it. The window keeps its
+    /// points; the next accepted point continues the series from its own time.
+    public func reanchor() {
+        lastTimestamp = -.infinity
+    }
+
     // MARK: - Training
 
     /// Whether a training job should be taken now. `now` is wall time in seconds (for `retrain_interval`);

@@ -85,6 +85,13 @@ enum Schema {
         migrator.registerMigration("v16-hindsight") { db in
             try db.execute(sql: "ALTER TABLE anomalies ADD COLUMN hindsight_score REAL")
         }
+        // Issue 15: points each series refused, by reason (shown by `omen series`).
+        migrator.registerMigration("v15-refusals") { db in
+            try db.execute(sql: """
+                ALTER TABLE series ADD COLUMN refused_out_of_order INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE series ADD COLUMN refused_future INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 }

@@ -162,7 +162,10 @@ public final class Store: Sendable {
         do {
             let ids = try pool.write { db -> [Int64] in
                 var writer = BatchWriter(db: db, cache: cache)
-                for update in batch.series { try writer.upsert(update) }
+                for update in batch.series {
+                    try writer.upsert(update)
+                    try writer.addRefusals(update)
+                }
                 for checkpoint in batch.checkpoints { try writer.save(checkpoint, savedAt: savedAt) }
                 var ids: [Int64] = []
                 ids.reserveCapacity(batch.events.count)
@@ -280,7 +283,7 @@ struct EpisodeKey: Hashable {
 }
 
 /// The statements of one write transaction; all cached, so a batch prepares nothing after the first.
-private struct BatchWriter {
+struct BatchWriter {
     let db: Database
     let cache: WriterCache
     /// Series whose highest episode number grew in this batch, with the new number.

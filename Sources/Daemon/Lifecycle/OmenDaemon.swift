@@ -105,10 +105,14 @@ public final class OmenDaemon: Sendable {
         let checkpoints: [ModelCheckpoint]
         let episodes: [String: Int]
         let openRows: [AnomalyRecord]
+        var lastSeen: [String: Double] = [:]
         do {
             checkpoints = try store.loadCheckpoints()
             episodes = try store.maxEpisodes()
             openRows = try store.anomalies(AnomalyQuery(openOnly: true, limit: 1_000_000))
+            if !openRows.isEmpty {
+                for row in try store.series() { lastSeen[row.series] = row.lastSeen }
+            }
         } catch {
             throw .storage("\(config.storage.database): \(error)")
         }
@@ -133,7 +137,10 @@ public final class OmenDaemon: Sendable {
         for row in openRows {
             if let open = restored[row.series]?.episodes.open, open.number == row.number { continue }
             var episode = row.episode
-            episode.closedAt = wallSeconds()
+            // In data time, like opened_at: the series' last stored point (a backfill's episodes must not close
+            // "now", years after they opened).
+            let lastData = max(lastSeen[row.series] ?? row.peakAt, restored[row.series]?.lastTimestamp ?? -.infinity)
+            episode.closedAt = max(row.openedAt, row.peakAt, lastData.isFinite ? lastData : row.peakAt)
             episode.closeReason = "restart"
             closes.append(EpisodeEvent(kind: .close, timestamp: row.peakAt, score: row.peakScore, episode: episode))
         }
@@ -184,8 +191,7 @@ public final class OmenDaemon: Sendable {
     }
 
     /// Seconds the shards may spend draining and checkpointing at shutdown.
-    var stopTimeout: Double { OmenDaemon.defaultStopTimeout }
-    static let defaultStopTimeout = 20.0
+    var stopTimeout: Double { config.storage.stopTimeout }
 
     /// Stops ingest only (the first step of a graceful shutdown).
     package func stopIngest() {

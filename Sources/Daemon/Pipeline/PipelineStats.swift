@@ -10,6 +10,8 @@ public final class PipelineStats: Sendable {
     public let recordsRejected = Atomic<Int>(0)
     /// Points refused by a series because they were not newer than its last point.
     public let pointsOutOfOrder = Atomic<Int>(0)
+    /// Points refused by a series because they were more than `[clock] max_future` ahead of their receive time.
+    public let pointsFuture = Atomic<Int>(0)
     /// Messages received on the SUB sockets.
     public let messagesReceived = Atomic<Int>(0)
     /// Episode events (open, update, close) produced.
@@ -18,6 +20,8 @@ public final class PipelineStats: Sendable {
     public let trainingsDone = Atomic<Int>(0)
     public let trainingsAccepted = Atomic<Int>(0)
     public let trainingsRejected = Atomic<Int>(0)
+    /// Trainings a shard ran itself because every trainer was busy (`[daemon] training_share`).
+    public let trainingsInline = Atomic<Int>(0)
     /// Series due for training but waiting for a free trainer (sum over shards).
     public let trainingBacklog = Atomic<Int>(0)
     /// Series known to the shards.
@@ -45,11 +49,13 @@ public final class PipelineStats: Sendable {
             "points_processed": pointsProcessed.load(ordering: .relaxed),
             "records_rejected": recordsRejected.load(ordering: .relaxed),
             "points_out_of_order": pointsOutOfOrder.load(ordering: .relaxed),
+            "points_future": pointsFuture.load(ordering: .relaxed),
             "messages_received": messagesReceived.load(ordering: .relaxed),
             "events": events.load(ordering: .relaxed),
             "trainings_done": trainingsDone.load(ordering: .relaxed),
             "trainings_accepted": trainingsAccepted.load(ordering: .relaxed),
             "trainings_rejected": trainingsRejected.load(ordering: .relaxed),
+            "trainings_inline": trainingsInline.load(ordering: .relaxed),
             "training_backlog": trainingBacklog.load(ordering: .relaxed),
             "series": series.load(ordering: .relaxed),
             "rows_written": rowsWritten.load(ordering: .relaxed),

@@ -52,6 +52,8 @@ final class Shard: @unchecked Sendable {
     /// Closed episodes waiting for a free trainer to be reviewed in hindsight (the newest `maxPendingReviews`).
     private var pendingReviews: [HindsightReviewJob] = []
     private static let maxPendingReviews = 64
+    /// Seconds of training this shard may still do itself (`trainInlineIfStarved`).
+    private var trainingCredit = 0.0
     /// Monotonic time of the last loop turn; the watchdog heartbeat reads it.
     let heartbeat = HeartbeatCell()
     /// What the Kafka changelog holds of each series (`Shard+Ownership.swift`).
@@ -123,14 +125,25 @@ final class Shard: @unchecked Sendable {
                 // Counters and the clock once per batch: atomics shared with the other shards would
                 // bounce their cache line on every point.
                 let now = clock.wall()
-                var processed = 0, outOfOrder = 0
+                // The wall time the batch's message arrived: what `[clock] max_future` is measured from.
+                let batchStart = clock.monotonic()
+                let receivedWall = now - max(0, batchStart - receivedAt)
+                var processed = 0, outOfOrder = 0, future = 0
                 points.withUnsafeBufferPointer { batch in
                     for i in batch.indices {
-                        if process(batch, i, now: now) { processed += 1 } else { outOfOrder += 1 }
+                        switch process(batch, i, now: now, receivedWall: receivedWall) {
+                        case .accepted: processed += 1
+                        case .outOfOrder: outOfOrder += 1
+                        case .future: future += 1
+                        }
                     }
                 }
+                // Busy time earns training time (see `trainInlineIfStarved`), capped so a burst after a
+                // quiet hour does not train for seconds in a row.
+                trainingCredit = min(trainingCredit + (clock.monotonic() - batchStart) * config.pipeline.trainingShare, 0.25)
                 stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
                 if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
+                if future > 0 { stats.pointsFuture.wrappingAdd(future, ordering: .relaxed) }
                 latency.record(clock.monotonic() - receivedAt)
             case .trained(let outcome):
                 install(outcome)
@@ -149,6 +162,7 @@ final class Shard: @unchecked Sendable {
         }
         submitReviews()
         submitDueTraining()
+        trainInlineIfStarved()
         if now - lastSummaryEmit >= 1 {
             lastSummaryEmit = now
             emitSummaries()
@@ -174,23 +188,56 @@ final class Shard: @unchecked Sendable {
     /// Runs point `i` of a batch through its series; false when the series refused it (not newer than its last
     /// point). The next point's detector is passed along so that its weights and recurrent state are fetched
     /// during this point's step (with thousands of series they are cold in cache).
-    private func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double) -> Bool {
+    private func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double, receivedWall: Double) -> PointFate {
         let point = batch[i]
         let next = i + 1 < batch.count ? knownSlot(batch[i + 1])?.detector : nil
         let slot = knownSlot(point) ?? lookUp(point)
         let detector = slot.detector
+        // Too far ahead of its arrival: refused before it can carry the series' clock forward.
+        if point.timestamp > receivedWall + config.clock.maxFuture {
+            slot.refusedFuture += 1
+            markDirty(slot)
+            return .future
+        }
         do {
             let outcome = try detector.process(timestamp: point.timestamp, value: point.value, prefetching: next)
             if let event = outcome.event {
                 pendingEvents.append(event)
                 if let review = detector.makeReviewJob(for: event) { queueReview(review) }
             }
+            slot.refusedInARow = 0
         } catch {
-            return false
+            slot.refusedOutOfOrder += 1
+            slot.refusedInARow += 1
+            markDirty(slot)
+            // A series whose last point is still ahead of the receive clock re-anchors after a run of refusals,
+            // rather than refusing every real-time point until its clock is reached.
+            guard error == .outOfOrder, slot.refusedInARow >= config.clock.reanchorAfter,
+                  detector.lastTimestamp > receivedWall else { return .outOfOrder }
+            logger.warning("series re-anchored: its last point was ahead of the receive clock", metadata: [
+                "series": "\(SeriesKeyText.escaped(detector.key))", "last_timestamp": "\(detector.lastTimestamp)",
+                "received_at": "\(receivedWall)", "refused_in_a_row": "\(slot.refusedInARow)"])
+            detector.reanchor()
+            slot.refusedInARow = 0
+            slot.reanchors += 1
+            guard let outcome = try? detector.process(timestamp: point.timestamp, value: point.value, prefetching: next) else {
+                return .outOfOrder
+            }
+            if let event = outcome.event { pendingEvents.append(event) }
+            slot.refusedOutOfOrder -= 1  // the point that triggered the re-anchoring was accepted after all
         }
         markDirty(slot)
         if !slot.queued, detector.isTrainingDue(now: now) { markDue(slot) }
-        return true
+        return .accepted
+    }
+
+    /// What became of one point.
+    enum PointFate {
+        case accepted
+        /// Not newer than the series' last point.
+        case outOfOrder
+        /// More than `[clock] max_future` ahead of its receive time.
+        case future
     }
 
     /// The slow path of a point's lookup: by key (creating the series on its first point), then remembered by id.
@@ -283,6 +330,31 @@ final class Shard: @unchecked Sendable {
         }
     }
 
+    /// Under saturation the shard trains one due series itself (untrained series first, as the due set orders them)
+    /// when every trainer is busy and it has earned the time: `training_share` of its point-processing time. The
+    /// trainers run at nice 10, so a saturated machine can give them no CPU at all; this keeps first models coming
+    /// at the cost of that share of ingest capacity.
+    private func trainInlineIfStarved() {
+        guard config.pipeline.trainingShare > 0, trainingCredit > 0, !due.isEmpty, trainers.freeSlots == 0,
+              let (key, _) = due.min(by: { $0.value < $1.value }) else { return }
+        due.removeValue(forKey: key)
+        guard let slot = detectors[key] else { return }
+        slot.queued = false
+        let detector = slot.detector
+        guard detector.isTrainingDue(now: clock.wall()) else { return }
+        let start = clock.monotonic()
+        let outcome = detector.makeTrainingJob(now: clock.wall()).run()
+        trainingCredit -= clock.monotonic() - start
+        stats.trainingsDone.wrappingAdd(1, ordering: .relaxed)
+        stats.trainingsInline.wrappingAdd(1, ordering: .relaxed)
+        if outcome.accepted {
+            stats.trainingsAccepted.wrappingAdd(1, ordering: .relaxed)
+        } else {
+            stats.trainingsRejected.wrappingAdd(1, ordering: .relaxed)
+        }
+        install(outcome)
+    }
+
     private func install(_ outcome: TrainingOutcome) {
         // Not in flight: the job belonged to a detector since released (its Kafka partition went and came back).
         guard let slot = detectors[outcome.key], slot.detector.trainingInFlight else { return }
@@ -316,7 +388,12 @@ final class Shard: @unchecked Sendable {
         updates.reserveCapacity(dirty.count)
         for slot in dirty {
             slot.dirty = false
-            updates.append(Self.summary(of: slot.detector))
+            var update = Self.summary(of: slot.detector)
+            // Refusals travel as deltas since the last summary; the store adds them to its totals.
+            update.refusedOutOfOrder = slot.refusedOutOfOrder - slot.reportedRefusals.outOfOrder
+            update.refusedFuture = slot.refusedFuture - slot.reportedRefusals.future
+            slot.reportedRefusals = (slot.refusedOutOfOrder, slot.refusedFuture)
+            updates.append(update)
         }
         dirty.removeAll(keepingCapacity: true)
         writer.mailbox.post(.series(updates))
@@ -372,7 +449,7 @@ final class Shard: @unchecked Sendable {
         order.sort { $0.change > $1.change }
         var next = 0
         while next < order.count {
-            let now = monotonicSeconds()
+            let now = clock.monotonic()
             if now >= deadline { break }
             let end = min(order.count, next + Self.finalBatchSize)
             var batch: [ModelCheckpoint] = []
@@ -423,6 +500,14 @@ final class SeriesSlot {
     var dirty = false
     /// In the shard's due set (waiting for a free trainer).
     var queued = false
+    /// Points refused since the series was (re)created here: not newer than its last point, and too far ahead.
+    var refusedOutOfOrder = 0
+    var refusedFuture = 0
+    /// Consecutive out-of-order refusals (reset by an accepted point), and re-anchorings so far.
+    var refusedInARow = 0
+    var reanchors = 0
+    /// The refusal counts already sent in a summary.
+    var reportedRefusals = (outOfOrder: 0, future: 0)
     /// What the stored checkpoint holds: points seen and model version when it was taken (nil: none stored yet).
     var checkpointed: (points: Int, version: Int)?
 

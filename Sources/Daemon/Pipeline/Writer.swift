@@ -155,16 +155,26 @@ final class Writer: @unchecked Sendable {
         case .events(let e):
             events.append(contentsOf: e)
         case .series(let updates):
-            for u in updates { series[u.key] = u }
+            for u in updates { keep(u) }
         case .checkpoints(let cps, let updates):
             for c in cps {
                 checkpointBytes += c.blob.count - (checkpoints[c.key]?.blob.count ?? 0)
                 checkpoints[c.key] = c
             }
-            for u in updates { series[u.key] = u }
+            for u in updates { keep(u) }
         case .hindsight(let v):
             verdicts.append(contentsOf: v)
         }
+    }
+
+    /// A newer summary of a series replaces the pending one, except its refusal deltas, which add up.
+    private func keep(_ update: SeriesUpdate) {
+        var u = update
+        if let pending = series[u.key] {
+            u.refusedOutOfOrder += pending.refusedOutOfOrder
+            u.refusedFuture += pending.refusedFuture
+        }
+        series[u.key] = u
     }
 
     private func flush() {

@@ -113,7 +113,8 @@ struct OnsetFilter: Sendable {
     /// Keeps indices small on very long streams.
     private mutating func rebase() {
         let shift = t - Int32(window) - 1
-        for i in indices.indices { indices[i] -= shift }
+        // Wrapping: slots outside the live range hold stale indices that are never read.
+        for i in indices.indices { indices[i] &-= shift }
         t -= shift
     }
 
@@ -127,7 +128,14 @@ struct OnsetFilter: Sendable {
         guard try r.int() == window else {
             throw ScorerRestoreError("scorer checkpoint has a different onset window than the configuration; the series will recalibrate")
         }
-        front = try r.int(); size = try r.int(); t = Int32(truncatingIfNeeded: try r.int())
+        front = try r.int(); size = try r.int()
+        let clock = try r.int()
+        // The clock stays below 2^30 (push rebases it there); a larger or negative one is a damaged blob, which
+        // would overflow the index arithmetic (found by fuzzing the checkpoint decoder).
+        guard clock >= 0, clock <= 1 << 30 else {
+            throw ScorerRestoreError("scorer checkpoint has an onset clock out of range; the series will recalibrate")
+        }
+        t = Int32(clock)
         guard front >= 0, size >= 0, size <= indices.count, front < max(indices.count, 1) else {
             throw ScorerRestoreError("scorer checkpoint has an inconsistent onset window; the series will recalibrate")
         }
