@@ -23,7 +23,7 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMu
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for (i, seed) in target.seeds().enumerated() {
             let path = "\(directory)/seed-\(i)"
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: Data(seed)) }
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: Data(seed)) }
         }
     }
     return 0
@@ -65,7 +65,7 @@ struct FuzzReplay {
         if arguments.count == 3 && arguments[1] == "--seeds" {
             try? FileManager.default.createDirectory(atPath: arguments[2], withIntermediateDirectories: true)
             for (i, seed) in target.seeds().enumerated() {
-                FileManager.default.createFile(atPath: "\(arguments[2])/seed-\(i)", contents: Data(seed))
+                _ = FileManager.default.createFile(atPath: "\(arguments[2])/seed-\(i)", contents: Data(seed))
             }
             return
         }
