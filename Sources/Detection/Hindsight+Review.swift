@@ -44,13 +44,14 @@ public struct HindsightReviewJob: Sendable {
     }
 
     public func run() -> HindsightVerdict {
-        let review = Hindsight.review(values: values, timestamps: timestamps, normaliser: Normaliser.fit(values),
-                                      calendar: Features.calendarApplies(calendar, timestamps: timestamps),
-                                      cell: cell, seed: seed)
         let first = timestamps.firstIndex { $0 >= openedAt } ?? timestamps.count
         let last = timestamps.lastIndex { $0 <= closedAt } ?? -1
-        let score = first <= last ? review.score(of: first..<(last + 1)) : 0
-        return HindsightVerdict(series: series, episode: episode, score: score)
+        guard first <= last else { return HindsightVerdict(series: series, episode: episode, score: 0) }
+        // The episode is left out of the fit: the model learns the series' normal behaviour around it.
+        let review = Hindsight.review(values: values, timestamps: timestamps, normaliser: Normaliser.fit(values),
+                                      calendar: Features.calendarApplies(calendar, timestamps: timestamps),
+                                      cell: cell, seed: seed, excluded: first..<(last + 1))
+        return HindsightVerdict(series: series, episode: episode, score: review.score(of: first..<(last + 1)))
     }
 }
 
