@@ -97,6 +97,8 @@ public struct ReplayRunner: Sendable {
     public init(config: DetectorConfig, series: String) {
         self.config = config
         self.series = series
+        // The output scores every row, the warm-up included (a daemon's learning series holds only its points).
+        self.config.learning.scoreWhileLearning = true
     }
 
     /// Runs every row; `progress(done, total)` is called every few thousand rows and at the end.

@@ -22,5 +22,5 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the engine and the pipeline (build with `swift build -c release`).",
-        subcommands: [BenchStep.self, BenchTrain.self, BenchDetect.self, BenchIngest.self])
+        subcommands: [BenchStep.self, BenchTrain.self, BenchDetect.self, BenchIngest.self, BenchMemory.self])
 }

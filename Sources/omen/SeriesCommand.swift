@@ -16,11 +16,18 @@ struct SeriesCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Output format: table, json (one array) or csv.", valueName: "format"))
     var format: ListingFormat = .table
 
+    @Flag(help: "Print counts instead of the list: series by state, checkpoints stored, and the daemon's residency counters (refused at limits.max_series with an example key, evicted when idle, restored, idle now).")
+    var summary = false
+
     @OptionGroup var database: HistoryDatabaseOption
 
     func run() throws {
         do {
             let store = try Store.openReadOnly(path: database.path)
+            if summary {
+                print(Listing.summary(try store.seriesSummary(), format: format), terminator: "")
+                return
+            }
             print(Listing.series(try store.series(), format: format), terminator: "")
         } catch {
             throw exitWithMessage(error)

@@ -16,30 +16,36 @@ final class Shard: @unchecked Sendable {
         case trained(TrainingOutcome)
         /// New alerting configuration (SIGHUP reload).
         case reload(DaemonConfig)
+        /// Evicted series the loader restored (`Shard+Eviction.swift`).
+        case restored([RestoredSeries])
     }
 
     let index: Int
     let mailbox = Mailbox<Message>()
-    private let writer: Writer
+    let writer: Writer
     private let trainers: TrainerPool
-    private let stats: PipelineStats
+    let stats: PipelineStats
     private let latency: LatencyRecorder
-    private let logger: Logger
+    let logger: Logger
+    /// Restores evicted series off this thread (nil: eviction restores nothing, e.g. in tests of the shard alone).
+    let loader: SeriesLoader?
     private let done = DispatchSemaphore(value: 0)
 
     // Owned by the shard thread (and by the builder before `start()`).
-    private var config: DaemonConfig
+    private(set) var config: DaemonConfig
     /// The series this shard owns; one dictionary lookup per point reaches the detector and its bookkeeping.
-    private var detectors: [String: SeriesSlot] = [:]
+    var detectors: [String: SeriesSlot] = [:]
     /// The same slots indexed by the ingest thread's series id (`Point.seriesID`): the per-point lookup, with no
     /// hashing of the key. Filled on a series' first point from `detectors`; ids of other shards stay nil.
-    private var slotsByID: ContiguousArray<SeriesSlot?> = []
+    var slotsByID: ContiguousArray<SeriesSlot?> = []
     /// Series due for training but not yet handed to the pool: key → age of its model (older first).
-    private var due: [String: Double] = [:]
+    var due: [String: Double] = [:]
     /// Series whose summary row changed since the last emission (each at most once: `SeriesSlot.dirty`).
     private var dirty: [SeriesSlot] = []
     /// Highest episode number per series in the store, so a recreated series never reuses one.
-    private var knownEpisodes: [String: Int] = [:]
+    var knownEpisodes: [String: Int] = [:]
+    /// Bounded cardinality and idle eviction: evicted series, points held while they load, refused keys.
+    var residency = ShardResidency()
     private var lastSummaryEmit = 0.0
     private var lastCheckpoint = 0.0
     /// Keys still to checkpoint in the current round (a round is spread over several loop turns).
@@ -49,7 +55,8 @@ final class Shard: @unchecked Sendable {
     let heartbeat = HeartbeatCell()
 
     init(index: Int, config: DaemonConfig, writer: Writer, trainers: TrainerPool, stats: PipelineStats,
-         latency: LatencyRecorder, logger: Logger) {
+         latency: LatencyRecorder, logger: Logger, loader: SeriesLoader? = nil) {
+        self.loader = loader
         self.index = index
         self.config = config
         self.writer = writer
@@ -63,6 +70,7 @@ final class Shard: @unchecked Sendable {
     func adopt(_ detector: SeriesDetector) {
         let slot = SeriesSlot(detector)
         slot.checkpointed = (detector.pointsSeen, detector.modelVersion)
+        slot.lastSeen = wallSeconds()
         detectors[detector.key] = slot
         stats.series.wrappingAdd(1, ordering: .relaxed)
         if detector.isTrainingDue() { markDue(slot) }
@@ -107,7 +115,11 @@ final class Shard: @unchecked Sendable {
                     var processed = 0, outOfOrder = 0
                     points.withUnsafeBufferPointer { batch in
                         for i in batch.indices {
-                            if process(batch, i, now: now) { processed += 1 } else { outOfOrder += 1 }
+                            switch process(batch, i, now: now) {
+                            case true?: processed += 1
+                            case false?: outOfOrder += 1
+                            case nil: break // held while its series loads, or refused (counted there)
+                            }
                         }
                     }
                     stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
@@ -117,6 +129,8 @@ final class Shard: @unchecked Sendable {
                     install(outcome)
                 case .reload(let newConfig):
                     reload(newConfig)
+                case .restored(let series):
+                    adoptRestored(series)
                 }
             }
             let now = monotonicSeconds()
@@ -138,6 +152,7 @@ final class Shard: @unchecked Sendable {
                 checkpointQueue = detectors.compactMap { $0.value.isCheckpointCurrent ? nil : $0.key }
             }
             checkpointSlice()
+            residencyTick()
         }
     }
 
@@ -150,12 +165,14 @@ final class Shard: @unchecked Sendable {
     }
 
     /// Runs point `i` of a batch through its series; false when the series refused it (not newer than its last
-    /// point). The next point's detector is passed along so that its weights and recurrent state are fetched
+    /// point), nil when the point waits for its series to be restored or its series was refused (max_series).
+    /// The next point's detector is passed along so that its weights and recurrent state are fetched
     /// during this point's step (with thousands of series they are cold in cache).
-    private func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double) -> Bool {
+    func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double) -> Bool? {
         let point = batch[i]
         let next = i + 1 < batch.count ? knownSlot(batch[i + 1])?.detector : nil
-        let slot = knownSlot(point) ?? lookUp(point)
+        guard let slot = knownSlot(point) ?? lookUp(point, now: now) else { return nil }
+        slot.lastSeen = now
         let detector = slot.detector
         do {
             let outcome = try detector.process(timestamp: point.timestamp, value: point.value, prefetching: next)
@@ -168,27 +185,40 @@ final class Shard: @unchecked Sendable {
         return true
     }
 
-    /// The slow path of a point's lookup: by key (creating the series on its first point), then remembered by id.
-    private func lookUp(_ point: Point) -> SeriesSlot {
+    /// The slow path of a point's lookup: by key (creating the series on its first point, restoring an evicted
+    /// one, or refusing it at `max_series`: `Shard+Eviction.swift`), then remembered by id.
+    private func lookUp(_ point: Point, now: Double) -> SeriesSlot? {
         let slot: SeriesSlot
         if let existing = detectors[point.key] {
             slot = existing
         } else {
-            let fresh = SeriesDetector(key: point.key, config: config.detectorConfig(for: point.key))
-            if let known = knownEpisodes.removeValue(forKey: point.key) {
-                fresh.reserveEpisodes(upTo: known)
-            }
-            slot = SeriesSlot(fresh)
-            detectors[point.key] = slot
-            stats.series.wrappingAdd(1, ordering: .relaxed)
+            guard let admitted = admit(point, now: now) else { return nil }
+            slot = admitted
         }
-        if point.seriesID != Point.noSeriesID {
-            let id = Int(point.seriesID)
-            if id >= slotsByID.count {
-                slotsByID.append(contentsOf: repeatElement(nil, count: max(id + 1 - slotsByID.count, slotsByID.count)))
-            }
-            slotsByID[id] = slot
+        remember(slot, id: point.seriesID)
+        return slot
+    }
+
+    /// Remembers a slot under the ingest thread's id of its key (the per-point lookup).
+    func remember(_ slot: SeriesSlot, id seriesID: UInt32) {
+        guard seriesID != Point.noSeriesID else { return }
+        let id = Int(seriesID)
+        if id >= slotsByID.count {
+            slotsByID.append(contentsOf: repeatElement(nil, count: max(id + 1 - slotsByID.count, slotsByID.count)))
         }
+        slotsByID[id] = slot
+        slot.seriesID = id
+    }
+
+    /// A new series on its first point (after `admit` reserved its place under `max_series`).
+    func createSeries(_ key: String, now: Double) -> SeriesSlot {
+        let fresh = SeriesDetector(key: key, config: config.detectorConfig(for: key))
+        if let known = knownEpisodes.removeValue(forKey: key) {
+            fresh.reserveEpisodes(upTo: known)
+        }
+        let slot = SeriesSlot(fresh)
+        slot.lastSeen = now
+        detectors[key] = slot
         return slot
     }
 
@@ -199,14 +229,14 @@ final class Shard: @unchecked Sendable {
         pendingEvents.removeAll(keepingCapacity: true)
     }
 
-    private func markDirty(_ slot: SeriesSlot) {
+    func markDirty(_ slot: SeriesSlot) {
         guard !slot.dirty else { return }
         slot.dirty = true
         dirty.append(slot)
     }
 
     /// Adds a series to the due set, keyed by the age of its model (older first).
-    private func markDue(_ slot: SeriesSlot) {
+    func markDue(_ slot: SeriesSlot) {
         slot.queued = true
         due[slot.detector.key] = slot.detector.lastRetrainAt ?? -.infinity
     }
@@ -322,6 +352,7 @@ final class Shard: @unchecked Sendable {
             }
         }
         if !batch.isEmpty { writer.mailbox.post(.checkpoints(batch, series: updates)) }
+        dropHeldPoints()
         logger.debug("shard drained", metadata: ["shard": "\(index)", "series": "\(detectors.count)"])
     }
 }
@@ -335,6 +366,9 @@ final class SeriesSlot {
     var queued = false
     /// What the stored checkpoint holds: points seen and model version when it was taken (nil: none stored yet).
     var checkpointed: (points: Int, version: Int)?
+    /// Wall time of the series' last point (idle eviction), and the ingest id of its key (-1: none yet).
+    var lastSeen = 0.0
+    var seriesID = -1
 
     init(_ detector: SeriesDetector) { self.detector = detector }
 

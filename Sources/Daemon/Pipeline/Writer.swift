@@ -3,6 +3,7 @@ import Foundation
 import History
 import Logging
 import Messaging
+import Synchronization
 
 /// The single SQLite writer, and the owner of the alert PUB sockets.
 ///
@@ -17,16 +18,18 @@ final class Writer: @unchecked Sendable {
     }
 
     let mailbox = Mailbox<Message>()
-    private let store: Store
+    let store: Store
     private let context: ZMQContext
-    private let config: DaemonConfig
-    private let stats: PipelineStats
-    private let logger: Logger
+    let config: DaemonConfig
+    let stats: PipelineStats
+    let logger: Logger
     private let done = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
     /// Set by the writer thread if the PUB sockets could not be set up.
     private let startError = LockedBox<ZMQError?>(nil)
     let heartbeat = HeartbeatCell()
+    /// Loop turns that ended with nothing pending (see `Writer+Residency.swift`).
+    let durableTurns = Atomic<Int>(0)
 
     // Owned by the writer thread.
     private var events: [EpisodeEvent] = []
@@ -34,6 +37,8 @@ final class Writer: @unchecked Sendable {
     private var checkpoints: [String: ModelCheckpoint] = [:]
     private var publishers: [ZMQSocket] = []
     private var lastRetention = 0.0
+    /// Owned by the writer thread: idle checkpoint deletion and counter persistence (`Writer+Residency.swift`).
+    var residency = WriterResidency()
 
     init(store: Store, context: ZMQContext, config: DaemonConfig, stats: PipelineStats, logger: Logger) {
         self.store = store
@@ -96,7 +101,9 @@ final class Writer: @unchecked Sendable {
                 if pendingRows > 0 { flush() }
                 break
             }
+            if pendingRows == 0 { durableTurns.wrappingAdd(1, ordering: .releasing) }
             applyRetention(now: now)
+            applyResidency(now: now)
         }
         for socket in publishers { socket.close() }
         publishers = []
