@@ -15,44 +15,71 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
+        // Dependencies point down: Recurrent <- Detection <- History, Messaging, Replay. Configuration reads
+        // omen.toml into Detection's and Messaging's types, Daemon runs them, Bench measures, omen parses flags.
+        // Each target's list is exactly what its files import.
+
         // libzmq, from Debian's libzmq3-dev (see Sources/CZeroMQ/module.modulemap).
         .systemLibrary(name: "CZeroMQ"),
-        // The maths: LSTM / GRU / RNN cells, truncated BPTT, Adam. Pure values, no I/O.
-        // Header-only C helpers Swift cannot spell (software prefetch).
+        // librdkafka, from Debian's librdkafka-dev, with its mock cluster (see Sources/CKafka/module.modulemap).
+        .systemLibrary(name: "CKafka"),
+        // Header-only C helpers Swift cannot spell (software prefetch, the int8 AVX2 kernels).
         .target(name: "COmenSupport"),
+        // The maths: LSTM / GRU / RNN cells, truncated BPTT, Adam, compact inference. Pure values, no I/O.
         .target(name: "Recurrent", dependencies: ["COmenSupport"]),
         // One series at a time: features, model step, residual, scoring, episodes.
-        .target(name: "Detection", dependencies: ["Recurrent"]),
+        .target(name: "Detection", dependencies: ["Recurrent", "COmenSupport"]),
         // SQLite: schema, migrations, batched writes, named queries.
         .target(name: "History", dependencies: [
             "Detection",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        // libzmq wrapper and the wire formats in (graphite, influx, json, estp) and out (alerts).
-        .target(name: "Messaging", dependencies: ["CZeroMQ", "Detection"]),
+        // libzmq and librdkafka wrappers and the wire formats in (graphite, influx, json, estp) and out (alerts).
+        .target(name: "Messaging", dependencies: ["CZeroMQ", "CKafka", "Detection"]),
         // `omen replay`: CSV in, the same per-series detector, scores CSV and SVG plot out.
         .target(name: "Replay", dependencies: ["Detection"]),
-        // Configuration, shards, trainer pool, writer, lifecycle (signals, systemd notify), benchmarks.
+        // omen.toml: the TOML reader, the key tables (read, clamp, validate), the config structs, reloads.
+        .target(name: "Configuration", dependencies: [
+            "Detection", "Messaging", "Recurrent",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The running daemon: ingest, shards, trainer pool, writer, lifecycle (signals, systemd notify).
         .target(name: "Daemon", dependencies: [
-            "Recurrent", "Detection", "History", "Messaging", "Replay",
+            "Configuration", "Detection", "History", "Messaging",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // The executable: argument parsing only.
+        // `omen bench`: the engine, detector, scoring, parser, store and whole-pipeline benchmarks.
+        .target(name: "Bench", dependencies: [
+            "Configuration", "Daemon", "Detection", "History", "Messaging", "Recurrent",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The executable: argument parsing and printing only.
         .executableTarget(name: "omen", dependencies: [
-            "Daemon", "History", "Messaging", "Replay", "Detection", "Recurrent",
+            "Bench", "Configuration", "Daemon", "Detection", "History", "Messaging", "Recurrent", "Replay",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "RecurrentTests", dependencies: ["Recurrent"]),
+        .testTarget(name: "RecurrentTests", dependencies: ["Recurrent", "COmenSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Recurrent"]),
-        .testTarget(name: "HistoryTests", dependencies: ["History", "Detection"]),
+        .testTarget(name: "HistoryTests", dependencies: [
+            "History", "Detection", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "Detection", "CZeroMQ"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Detection"]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Detection", "Messaging", "Recurrent"]),
         .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "History", "Messaging", "Detection", "CZeroMQ",
+            "Daemon", "Configuration", "Bench", "Detection", "History", "Messaging",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Detection", "History", "Messaging"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Warnings are errors in the project's own Swift targets (no run-time cost). Dependencies are built with their own
+// settings, so a warning in one of them cannot break this build.
+for target in package.targets where target.type != .system && target.name != "COmenSupport" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-warnings-as-errors"])]
+}

@@ -46,6 +46,9 @@ public struct LearningConfig: Sendable, Equatable {
     /// its scorer is built from them when the first model arrives, with the same statistics. Replay turns it on so
     /// that its output scores the warm-up rows too (not a file key).
     public var scoreWhileLearning: Bool = false
+    /// What else is left out of training: `.hindsight` also drops the points a bidirectional model fitted on the
+    /// window cannot explain from both sides (see `Hindsight`).
+    public var cleanWindow: CleanWindow = .episodes
 
     public init() {}
 }

@@ -4,6 +4,8 @@
 /// Driven by points (their timestamps are the clock), so it is deterministic and tested without I/O.
 public struct EpisodeMachine: Sendable, Equatable {
     public var config: EpisodeConfig
+    /// The series key every episode of this machine carries.
+    public let series: String
     /// The last episode number handed out; the next episode gets `lastEpisode + 1`.
     public private(set) var lastEpisode: Int
     /// The open episode, if any.
@@ -16,8 +18,9 @@ public struct EpisodeMachine: Sendable, Equatable {
     private var normalRun = 0
     private var refractoryLeft = 0
 
-    public init(config: EpisodeConfig, lastEpisode: Int = 0) {
+    public init(config: EpisodeConfig, series: String, lastEpisode: Int = 0) {
         self.config = config
+        self.series = series
         self.lastEpisode = lastEpisode
     }
 
@@ -30,38 +33,38 @@ public struct EpisodeMachine: Sendable, Equatable {
     public mutating func observe(timestamp: Double, value: Double, predicted: Double, lower: Double, upper: Double,
                                  score: Double, modelVersion: Int) -> EpisodeEvent? {
         let high = score >= config.threshold
-        if var episode = open {
-            episode.points += 1
-            episode.timestamp = timestamp
+        if var event = open {
+            event.episode.points += 1
+            event.timestamp = timestamp
             if high {
                 normalRun = 0
-                if score > episode.peakScore {
-                    episode.peakScore = score
-                    episode.peakAt = timestamp
-                    episode.value = value
-                    episode.predicted = predicted
-                    episode.lower = lower
-                    episode.upper = upper
-                    episode.score = score
-                    episode.modelVersion = modelVersion
-                    episode.kind = .update
-                    open = episode
-                    return episode
+                if score > event.episode.peakScore {
+                    event.episode.peakScore = score
+                    event.episode.peakAt = timestamp
+                    event.episode.value = value
+                    event.episode.predicted = predicted
+                    event.episode.lower = lower
+                    event.episode.upper = upper
+                    event.episode.modelVersion = modelVersion
+                    event.score = score
+                    event.kind = .update
+                    open = event
+                    return event
                 }
-                open = episode
+                open = event
                 return nil
             }
             normalRun += 1
             if normalRun >= config.closeAfter {
-                episode.kind = .close
-                episode.closedAt = timestamp
-                episode.score = score
+                event.kind = .close
+                event.episode.closedAt = timestamp
+                event.score = score
                 open = nil
                 normalRun = 0
                 refractoryLeft = config.refractory
-                return episode
+                return event
             }
-            open = episode
+            open = event
             return nil
         }
         if refractoryLeft > 0 {
@@ -70,24 +73,24 @@ public struct EpisodeMachine: Sendable, Equatable {
         }
         guard high else { return nil }
         lastEpisode += 1
-        let episode = EpisodeEvent(
-            kind: .open, series: "", episode: lastEpisode, timestamp: timestamp, openedAt: timestamp,
-            peakAt: timestamp, peakScore: score, value: value, predicted: predicted, lower: lower, upper: upper,
-            score: score, threshold: config.threshold, points: 1, modelVersion: modelVersion)
-        open = episode
+        let event = EpisodeEvent(kind: .open, timestamp: timestamp, score: score, episode: Episode(
+            series: series, number: lastEpisode, openedAt: timestamp, peakAt: timestamp, peakScore: score,
+            value: value, predicted: predicted, lower: lower, upper: upper, threshold: config.threshold, points: 1,
+            modelVersion: modelVersion))
+        open = event
         normalRun = 0
-        return episode
+        return event
     }
 
     /// Closes the open episode, if any, with a reason (e.g. a checkpoint that cannot be restored).
     public mutating func forceClose(timestamp: Double, reason: String) -> EpisodeEvent? {
-        guard var episode = open else { return nil }
-        episode.kind = .close
-        episode.closedAt = timestamp
-        episode.reason = reason
+        guard var event = open else { return nil }
+        event.kind = .close
+        event.episode.closedAt = timestamp
+        event.episode.closeReason = reason
         open = nil
         normalRun = 0
-        return episode
+        return event
     }
 }
 
@@ -97,11 +100,12 @@ extension EpisodeMachine {
         w.int(lastEpisode)
         w.int(normalRun)
         w.int(refractoryLeft)
-        if let e = open {
+        if let event = open {
+            let e = event.episode
             w.u8(1)
-            w.int(e.episode)
-            w.double(e.timestamp); w.double(e.openedAt); w.double(e.peakAt); w.double(e.peakScore)
-            w.double(e.value); w.double(e.predicted); w.double(e.lower); w.double(e.upper); w.double(e.score)
+            w.int(e.number)
+            w.double(event.timestamp); w.double(e.openedAt); w.double(e.peakAt); w.double(e.peakScore)
+            w.double(e.value); w.double(e.predicted); w.double(e.lower); w.double(e.upper); w.double(event.score)
             w.double(e.threshold); w.int(e.points); w.int(e.modelVersion)
         } else {
             w.u8(0)
@@ -109,7 +113,7 @@ extension EpisodeMachine {
     }
 
     init(config: EpisodeConfig, reading r: inout ByteReader, series: String) throws(CheckpointError) {
-        self.init(config: config, lastEpisode: try r.int())
+        self.init(config: config, series: series, lastEpisode: try r.int())
         normalRun = try r.int()
         refractoryLeft = try r.int()
         if try r.u8() == 1 {
@@ -117,10 +121,10 @@ extension EpisodeMachine {
             let ts = try r.double(), opened = try r.double(), peakAt = try r.double(), peak = try r.double()
             let value = try r.double(), predicted = try r.double(), lower = try r.double(), upper = try r.double()
             let score = try r.double(), threshold = try r.double(), points = try r.int(), version = try r.int()
-            open = EpisodeEvent(kind: .update, series: series, episode: episode, timestamp: ts, openedAt: opened,
-                                peakAt: peakAt, peakScore: peak, value: value, predicted: predicted, lower: lower,
-                                upper: upper, score: score, threshold: threshold, points: points,
-                                modelVersion: version)
+            open = EpisodeEvent(kind: .update, timestamp: ts, score: score, episode: Episode(
+                series: series, number: episode, openedAt: opened, peakAt: peakAt, peakScore: peak, value: value,
+                predicted: predicted, lower: lower, upper: upper, threshold: threshold, points: points,
+                modelVersion: version))
             isOpen = true  // observers do not run in initialisers
         }
     }

@@ -88,7 +88,7 @@ public final class SeriesDetector {
         window = CompactWindow(capacity: config.learning.window)
         recurrentState = RecurrentState(shape: Self.shape(config))
         scorer = Self.scoresWhileLearning(config) ? Scorer(config: config.scoring) : nil
-        episodes = EpisodeMachine(config: config.episodes)
+        episodes = EpisodeMachine(config: config.episodes, series: key)
     }
 
     /// The precision of the weights the online step reads by default. Stepping thousands of series is bound by
@@ -164,7 +164,6 @@ public final class SeriesDetector {
             event = episodes.observe(timestamp: timestamp, value: value, predicted: predicted ?? value,
                                      lower: scored.lower, upper: scored.upper, score: scored.score,
                                      modelVersion: modelVersion)
-            event?.series = key
         }
 
         // 3. Remember the point.

@@ -5,14 +5,18 @@ public struct WriteBatch: Sendable {
     public var events: [EpisodeEvent]
     public var series: [SeriesUpdate]
     public var checkpoints: [ModelCheckpoint]
+    /// Hindsight scores of closed episodes, written after the events.
+    public var hindsight: [HindsightVerdict]
 
-    public init(events: [EpisodeEvent] = [], series: [SeriesUpdate] = [], checkpoints: [ModelCheckpoint] = []) {
+    public init(events: [EpisodeEvent] = [], series: [SeriesUpdate] = [], checkpoints: [ModelCheckpoint] = [],
+                hindsight: [HindsightVerdict] = []) {
         self.events = events
         self.series = series
         self.checkpoints = checkpoints
+        self.hindsight = hindsight
     }
 
-    public var isEmpty: Bool { events.isEmpty && series.isEmpty && checkpoints.isEmpty }
+    public var isEmpty: Bool { events.isEmpty && series.isEmpty && checkpoints.isEmpty && hindsight.isEmpty }
 }
 
 /// The latest summary of one series, upserted by key into the `series` table.
@@ -86,57 +90,42 @@ public struct AnomalyQuery: Sendable, Equatable {
     public var openOnly: Bool
     /// At most this many rows, newest first; 0 or less means no limit.
     public var limit: Int
+    /// Order by hindsight score, highest first (episodes not reviewed last), instead of newest first.
+    public var byHindsight: Bool
 
     public init(seriesGlob: String? = nil, since: Double? = nil, until: Double? = nil, minScore: Double? = nil,
-                openOnly: Bool = false, limit: Int = 100) {
+                openOnly: Bool = false, limit: Int = 100, byHindsight: Bool = false) {
         self.seriesGlob = seriesGlob
         self.since = since
         self.until = until
         self.minScore = minScore
         self.openOnly = openOnly
         self.limit = limit
+        self.byHindsight = byHindsight
     }
 }
 
-/// One anomaly episode as stored: where it opened, its peak, and how it ended.
+/// One anomaly episode as stored: the episode and its database row id. Reads and writes of the episode's fields
+/// go through to `episode` (`record.series`, `record.closeReason`).
+@dynamicMemberLookup
 public struct AnomalyRecord: Sendable, Equatable, Codable {
     /// Database row id, the `id` the alerts carry.
     public var id: Int64
-    public var series: String
-    public var episode: Int
-    public var openedAt: Double
-    /// Nil while the episode is open.
-    public var closedAt: Double?
-    public var peakAt: Double
-    public var peakScore: Double
-    /// Value, prediction and expected band at the peak (NaN when the detector reported none).
-    public var value: Double
-    public var predicted: Double
-    public var lower: Double
-    public var upper: Double
-    public var threshold: Double
-    public var points: Int
-    public var modelVersion: Int
-    public var closeReason: String?
+    /// The episode; `closedAt` is nil while it is open; value, prediction and band are NaN when the detector
+    /// reported none.
+    public var episode: Episode
+    /// The hindsight review's score of the closed episode (nil while open or not reviewed yet).
+    public var hindsightScore: Double?
 
-    public init(id: Int64, series: String, episode: Int, openedAt: Double, closedAt: Double?, peakAt: Double,
-                peakScore: Double, value: Double, predicted: Double, lower: Double, upper: Double, threshold: Double,
-                points: Int, modelVersion: Int, closeReason: String?) {
+    public init(id: Int64, episode: Episode, hindsightScore: Double? = nil) {
         self.id = id
-        self.series = series
         self.episode = episode
-        self.openedAt = openedAt
-        self.closedAt = closedAt
-        self.peakAt = peakAt
-        self.peakScore = peakScore
-        self.value = value
-        self.predicted = predicted
-        self.lower = lower
-        self.upper = upper
-        self.threshold = threshold
-        self.points = points
-        self.modelVersion = modelVersion
-        self.closeReason = closeReason
+        self.hindsightScore = hindsightScore
+    }
+
+    public subscript<T>(dynamicMember path: WritableKeyPath<Episode, T>) -> T {
+        get { episode[keyPath: path] }
+        set { episode[keyPath: path] = newValue }
     }
 
     enum CodingKeys: String, CodingKey {
@@ -148,6 +137,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
         case value, predicted, lower, upper, threshold, points
         case modelVersion = "model_version"
         case closeReason = "close_reason"
+        case hindsightScore = "hindsight_score"
     }
 
     // Written out so that open episodes carry `"closed_at": null` rather than no key, and NaN/inf become null
@@ -155,39 +145,36 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
-        try c.encode(series, forKey: .series)
-        try c.encode(episode, forKey: .episode)
-        try c.encode(openedAt.finiteOrNil, forKey: .openedAt)
-        try c.encode(closedAt?.finiteOrNil, forKey: .closedAt)
-        try c.encode(peakAt.finiteOrNil, forKey: .peakAt)
-        try c.encode(peakScore.finiteOrNil, forKey: .peakScore)
-        try c.encode(value.finiteOrNil, forKey: .value)
-        try c.encode(predicted.finiteOrNil, forKey: .predicted)
-        try c.encode(lower.finiteOrNil, forKey: .lower)
-        try c.encode(upper.finiteOrNil, forKey: .upper)
-        try c.encode(threshold.finiteOrNil, forKey: .threshold)
-        try c.encode(points, forKey: .points)
-        try c.encode(modelVersion, forKey: .modelVersion)
-        try c.encode(closeReason, forKey: .closeReason)
+        try c.encode(episode.series, forKey: .series)
+        try c.encode(episode.number, forKey: .episode)
+        try c.encode(episode.openedAt.finiteOrNil, forKey: .openedAt)
+        try c.encode(episode.closedAt?.finiteOrNil, forKey: .closedAt)
+        try c.encode(episode.peakAt.finiteOrNil, forKey: .peakAt)
+        try c.encode(episode.peakScore.finiteOrNil, forKey: .peakScore)
+        try c.encode(episode.value.finiteOrNil, forKey: .value)
+        try c.encode(episode.predicted.finiteOrNil, forKey: .predicted)
+        try c.encode(episode.lower.finiteOrNil, forKey: .lower)
+        try c.encode(episode.upper.finiteOrNil, forKey: .upper)
+        try c.encode(episode.threshold.finiteOrNil, forKey: .threshold)
+        try c.encode(episode.points, forKey: .points)
+        try c.encode(episode.modelVersion, forKey: .modelVersion)
+        try c.encode(episode.closeReason, forKey: .closeReason)
+        try c.encode(hindsightScore?.finiteOrNil, forKey: .hindsightScore)
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        func number(_ key: CodingKeys) throws -> Double { try c.decodeIfPresent(Double.self, forKey: key) ?? .nan }
         id = try c.decode(Int64.self, forKey: .id)
-        series = try c.decode(String.self, forKey: .series)
-        episode = try c.decode(Int.self, forKey: .episode)
-        openedAt = try c.decodeIfPresent(Double.self, forKey: .openedAt) ?? .nan
-        closedAt = try c.decodeIfPresent(Double.self, forKey: .closedAt)
-        peakAt = try c.decodeIfPresent(Double.self, forKey: .peakAt) ?? .nan
-        peakScore = try c.decodeIfPresent(Double.self, forKey: .peakScore) ?? .nan
-        value = try c.decodeIfPresent(Double.self, forKey: .value) ?? .nan
-        predicted = try c.decodeIfPresent(Double.self, forKey: .predicted) ?? .nan
-        lower = try c.decodeIfPresent(Double.self, forKey: .lower) ?? .nan
-        upper = try c.decodeIfPresent(Double.self, forKey: .upper) ?? .nan
-        threshold = try c.decodeIfPresent(Double.self, forKey: .threshold) ?? .nan
-        points = try c.decode(Int.self, forKey: .points)
-        modelVersion = try c.decode(Int.self, forKey: .modelVersion)
-        closeReason = try c.decodeIfPresent(String.self, forKey: .closeReason)
+        episode = Episode(
+            series: try c.decode(String.self, forKey: .series), number: try c.decode(Int.self, forKey: .episode),
+            openedAt: try number(.openedAt), closedAt: try c.decodeIfPresent(Double.self, forKey: .closedAt),
+            peakAt: try number(.peakAt), peakScore: try number(.peakScore), value: try number(.value),
+            predicted: try number(.predicted), lower: try number(.lower), upper: try number(.upper),
+            threshold: try number(.threshold), points: try c.decode(Int.self, forKey: .points),
+            modelVersion: try c.decode(Int.self, forKey: .modelVersion),
+            closeReason: try c.decodeIfPresent(String.self, forKey: .closeReason))
+        hindsightScore = try c.decodeIfPresent(Double.self, forKey: .hindsightScore)
     }
 }
 

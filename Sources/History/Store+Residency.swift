@@ -121,3 +121,25 @@ extension Store {
         }
     }
 }
+
+extension SeriesSummary {
+    /// Several daemons' summaries (one database each) as one: counts and counters summed, the latest example.
+    public static func merged(_ all: [SeriesSummary]) -> SeriesSummary {
+        guard var out = all.first else {
+            return SeriesSummary(series: 0, learning: 0, trained: 0, checkpoints: 0, counters: [:], refusedExample: nil,
+                                 countersUpdatedAt: nil)
+        }
+        for s in all.dropFirst() {
+            out.series += s.series
+            out.learning += s.learning
+            out.trained += s.trained
+            out.checkpoints += s.checkpoints
+            out.counters.merge(s.counters, uniquingKeysWith: +)
+            if let at = s.countersUpdatedAt, at >= (out.countersUpdatedAt ?? -.infinity) {
+                out.countersUpdatedAt = at
+                out.refusedExample = s.refusedExample ?? out.refusedExample
+            }
+        }
+        return out
+    }
+}

@@ -167,6 +167,7 @@ public final class Store: Sendable {
                 var ids: [Int64] = []
                 ids.reserveCapacity(batch.events.count)
                 for event in batch.events { ids.append(try writer.record(event)) }
+                for verdict in batch.hindsight { try Store.record(verdict, in: db) }
                 try writer.recordLastEpisodes()
                 beforeCommit?()
                 return ids
@@ -286,6 +287,7 @@ final class WriterCache: @unchecked Sendable {
 struct EpisodeKey: Hashable {
     var seriesID: Int64
     var episode: Int
+    var openedAt: Double
 }
 
 /// The statements of one write transaction; all cached, so a batch prepares nothing after the first.
@@ -375,12 +377,12 @@ private struct BatchWriter {
         let seriesID = try seriesID(event.series, seenAt: event.openedAt)
         // Only a new episode raises the stored maximum, so most events cost no series write.
         let known = lastEpisodes[seriesID] ?? cache.lastEpisode(for: seriesID)
-        if known.map({ event.episode > $0 }) ?? true {
-            lastEpisodes[seriesID] = event.episode
+        if known.map({ event.number > $0 }) ?? true {
+            lastEpisodes[seriesID] = event.number
         }
-        let key = EpisodeKey(seriesID: seriesID, episode: event.episode)
+        let key = EpisodeKey(seriesID: seriesID, episode: event.number, openedAt: event.openedAt)
         let closedAt: Double? = event.kind == .close ? (event.closedAt ?? event.timestamp) : nil
-        let reason: String? = event.kind == .close ? (event.reason ?? EpisodeCloseReason.recovered) : nil
+        let reason: String? = event.kind == .close ? (event.closeReason ?? EpisodeCloseReason.recovered) : nil
         // Fast path: an episode this writer opened is updated by primary key, without an upsert's RETURNING.
         if event.kind != .open, let id = cache.anomalyID(for: key) {
             if event.kind == .update {
@@ -416,7 +418,7 @@ private struct BatchWriter {
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
                                        value, predicted, lower, upper, threshold, points, model_version, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (series_id, episode) DO UPDATE SET
+                ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     opened_at = excluded.opened_at, peak_at = excluded.peak_at, peak_score = excluded.peak_score,
                     value = excluded.value, predicted = excluded.predicted, lower = excluded.lower,
                     upper = excluded.upper, threshold = excluded.threshold, points = excluded.points,
@@ -428,7 +430,7 @@ private struct BatchWriter {
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
                                        value, predicted, lower, upper, threshold, points, model_version, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (series_id, episode) DO UPDATE SET
+                ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     peak_at = excluded.peak_at, peak_score = excluded.peak_score, value = excluded.value,
                     predicted = excluded.predicted, lower = excluded.lower, upper = excluded.upper,
                     threshold = excluded.threshold, points = excluded.points,
@@ -440,14 +442,14 @@ private struct BatchWriter {
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
                                        value, predicted, lower, upper, threshold, points, model_version, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (series_id, episode) DO UPDATE SET
+                ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     closed_at = excluded.closed_at, close_reason = excluded.close_reason, points = excluded.points,
                     updated_at = excluded.updated_at
                 RETURNING id, closed_at IS NULL
                 """)
         }
         let arguments: StatementArguments = [
-            seriesID, event.episode, event.openedAt, closedAt, reason, event.peakAt, event.peakScore.storable,
+            seriesID, event.number, event.openedAt, closedAt, reason, event.peakAt, event.peakScore.storable,
             event.value.storable, event.predicted.storable, event.lower.storable, event.upper.storable,
             event.threshold.storable, event.points, event.modelVersion, event.timestamp,
         ]

@@ -5,34 +5,24 @@
 import Detection
 import Foundation
 
-/// An alert as a subscriber sees it: the decoded JSON body of one published episode event.
-public struct Alert: Sendable, Equatable, Codable {
-    /// `open`, `update` or `close`.
-    public var event: EpisodeEventKind
+/// An alert as a subscriber sees it: the decoded JSON body of one published episode event, with the database id
+/// of its episode. Reads of the event's and the episode's fields go through (`alert.kind`, `alert.series`).
+@dynamicMemberLookup
+public struct Alert: Sendable, Equatable, Decodable {
     /// The episode's database id.
     public var id: Int64
-    public var series: String
-    /// Timestamp (Unix seconds) of the point that caused the event.
-    public var ts: Double
-    public var openedAt: Double
-    /// Set on `close`.
-    public var closedAt: Double?
-    /// Value, prediction and expected band at the episode's peak (NaN when the publisher had none).
-    public var value: Double
-    public var predicted: Double
-    public var lower: Double
-    public var upper: Double
-    public var score: Double
-    public var threshold: Double
-    public var modelVersion: Int
-    /// Points in the episode so far.
-    public var points: Int
-    /// Per-series episode number.
-    public var episode: Int?
-    public var peakAt: Double?
-    public var peakScore: Double?
-    /// Why a close happened other than by `close_after` normal points (e.g. "restart").
-    public var reason: String?
+    public var event: EpisodeEvent
+
+    /// The alert `AlertCodec.body(for:id:)` describes, for comparisons in tests and tools.
+    public init(event: EpisodeEvent, id: Int64) {
+        self.event = event
+        self.id = id
+    }
+
+    public subscript<T>(dynamicMember path: WritableKeyPath<EpisodeEvent, T>) -> T {
+        get { event[keyPath: path] }
+        set { event[keyPath: path] = newValue }
+    }
 
     enum CodingKeys: String, CodingKey {
         case event, id, series, ts, value, predicted, lower, upper, score, threshold, points, episode, reason
@@ -44,64 +34,24 @@ public struct Alert: Sendable, Equatable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         // Non-finite numbers travel as JSON null.
         func number(_ key: CodingKeys) throws -> Double { try c.decodeIfPresent(Double.self, forKey: key) ?? .nan }
-        event = try c.decode(EpisodeEventKind.self, forKey: .event)
         id = try c.decode(Int64.self, forKey: .id)
-        series = try c.decode(String.self, forKey: .series)
-        ts = try number(.ts)
-        openedAt = try number(.openedAt)
-        closedAt = try c.decodeIfPresent(Double.self, forKey: .closedAt)
-        value = try number(.value)
-        predicted = try number(.predicted)
-        lower = try number(.lower)
-        upper = try number(.upper)
-        score = try number(.score)
-        threshold = try number(.threshold)
-        modelVersion = try c.decode(Int.self, forKey: .modelVersion)
-        points = try c.decode(Int.self, forKey: .points)
-        episode = try c.decodeIfPresent(Int.self, forKey: .episode)
-        peakAt = try c.decodeIfPresent(Double.self, forKey: .peakAt)
-        peakScore = try c.decodeIfPresent(Double.self, forKey: .peakScore)
-        reason = try c.decodeIfPresent(String.self, forKey: .reason)
-    }
-
-    /// The alert `AlertCodec.body(for:id:)` describes, for comparisons in tests and tools.
-    public init(event: EpisodeEvent, id: Int64) {
-        self.event = event.kind
-        self.id = id
-        series = event.series
-        ts = event.timestamp
-        openedAt = event.openedAt
-        closedAt = event.closedAt
-        value = event.value
-        predicted = event.predicted
-        lower = event.lower
-        upper = event.upper
-        score = event.score
-        threshold = event.threshold
-        modelVersion = event.modelVersion
-        points = event.points
-        episode = event.episode
-        peakAt = event.peakAt
-        peakScore = event.peakScore
-        reason = event.reason
+        event = EpisodeEvent(
+            kind: try c.decode(EpisodeEventKind.self, forKey: .event), timestamp: try number(.ts),
+            score: try number(.score),
+            episode: Episode(
+                series: try c.decode(String.self, forKey: .series),
+                number: try c.decodeIfPresent(Int.self, forKey: .episode) ?? 0, openedAt: try number(.openedAt),
+                closedAt: try c.decodeIfPresent(Double.self, forKey: .closedAt), peakAt: try number(.peakAt),
+                peakScore: try number(.peakScore), value: try number(.value), predicted: try number(.predicted),
+                lower: try number(.lower), upper: try number(.upper), threshold: try number(.threshold),
+                points: try c.decode(Int.self, forKey: .points),
+                modelVersion: try c.decode(Int.self, forKey: .modelVersion),
+                closeReason: try c.decodeIfPresent(String.self, forKey: .reason)))
     }
 
     /// Equal, counting NaN equal to NaN (non-finite numbers come back as NaN).
     public func matches(_ other: Alert) -> Bool {
-        func same(_ a: Double, _ b: Double) -> Bool { a == b || (a.isNaN && b.isNaN) }
-        func same(_ a: Double?, _ b: Double?) -> Bool {
-            switch (a, b) {
-            case (nil, nil): return true
-            case let (x?, y?): return same(x, y)
-            default: return false
-            }
-        }
-        return event == other.event && id == other.id && series == other.series && same(ts, other.ts)
-            && same(openedAt, other.openedAt) && same(closedAt, other.closedAt) && same(value, other.value)
-            && same(predicted, other.predicted) && same(lower, other.lower) && same(upper, other.upper)
-            && same(score, other.score) && same(threshold, other.threshold) && modelVersion == other.modelVersion
-            && points == other.points && episode == other.episode && same(peakAt, other.peakAt)
-            && same(peakScore, other.peakScore) && reason == other.reason
+        id == other.id && event.matches(other.event)
     }
 }
 
@@ -180,10 +130,10 @@ public enum AlertCodec {
         key("points")
         out.append(contentsOf: String(event.points).utf8)
         key("episode")
-        out.append(contentsOf: String(event.episode).utf8)
+        out.append(contentsOf: String(event.number).utf8)
         number("peak_at", event.peakAt)
         number("peak_score", event.peakScore)
-        if let reason = event.reason {
+        if let reason = event.closeReason {
             key("reason")
             appendJSONString(reason, to: &out)
         }
@@ -211,8 +161,8 @@ public enum AlertCodec {
         } catch {
             throw .badAlertBody(Self.describe(error))
         }
-        guard alert.event == kind, alert.series == series else {
-            throw .alertTopicMismatch(topic: topicText, event: alert.event.rawValue, series: alert.series)
+        guard alert.kind == kind, alert.series == series else {
+            throw .alertTopicMismatch(topic: topicText, event: alert.kind.rawValue, series: alert.series)
         }
         return alert
     }

@@ -1,4 +1,5 @@
-// Byte-level scanners shared by the wire-format parsers: numbers, ISO-8601 times, UTF-8 validation.
+// Byte-level scanners shared by the wire-format parsers: numbers and UTF-8 validation (ISO-8601 times:
+// Detection's `ISO8601`).
 //
 // They work on raw bytes of a received frame so that a payload of many records is parsed without creating a
 // String per line; only series keys become Strings.
@@ -121,12 +122,82 @@ func parseDouble(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double?
     return parseDoubleSlow(p, start, end)
 }
 
-/// The standard library's parser (correctly rounded, accepts `nan`/`inf`), for what the fast path declines.
+/// What the fast path declines: a long or out-of-range decimal goes to the standard library's correctly rounded
+/// parser, and the words `nan`, `inf`, `infinity` (any case, signed) become non-finite values so they are counted
+/// as such. Anything else is not a decimal number: the standard library would also read hexadecimal floats
+/// (`0x1p3`) and stop at an embedded NUL (`1\0` + `2` read as 1), so its input is checked first.
 private func parseDoubleSlow(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
     guard end - start <= 400 else { return nil }
-    for i in start..<end where p[i] >= 0x80 || ASCII.isBlank(p[i]) { return nil }
+    if let word = nonFiniteWord(p, start, end) { return word }
+    guard isDecimalLiteral(p, start, end) else { return nil }
     let text = String(decoding: UnsafeBufferPointer(start: p + start, count: end - start), as: UTF8.self)
     return Double(text)
+}
+
+/// `[+-]` then digits with at most one `.` (at least one digit in all), then an optional `e`/`E`, sign and digits:
+/// the decimal numbers the text formats accept, and nothing else (no hex, no blanks, no NUL).
+func isDecimalLiteral(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+    var i = start
+    if i < end && (p[i] == ASCII.minus || p[i] == ASCII.plus) { i += 1 }
+    var digits = 0
+    while i < end && ASCII.isDigit(p[i]) { i += 1; digits += 1 }
+    if i < end && p[i] == ASCII.dot {
+        i += 1
+        while i < end && ASCII.isDigit(p[i]) { i += 1; digits += 1 }
+    }
+    guard digits > 0 else { return false }
+    if i < end && (p[i] == ASCII.lowerE || p[i] == ASCII.upperE) {
+        i += 1
+        if i < end && (p[i] == ASCII.minus || p[i] == ASCII.plus) { i += 1 }
+        var exponentDigits = 0
+        while i < end && ASCII.isDigit(p[i]) { i += 1; exponentDigits += 1 }
+        guard exponentDigits > 0 else { return false }
+    }
+    return i == end
+}
+
+/// A JSON number (RFC 8259): `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. No `+`, no leading zeros, no bare
+/// `.5` or `5.`, no words.
+func isJSONNumber(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+    var i = start
+    if i < end && p[i] == ASCII.minus { i += 1 }
+    guard i < end, ASCII.isDigit(p[i]) else { return false }
+    if p[i] == ASCII.zero {
+        i += 1
+    } else {
+        while i < end && ASCII.isDigit(p[i]) { i += 1 }
+    }
+    if i < end && p[i] == ASCII.dot {
+        i += 1
+        guard i < end, ASCII.isDigit(p[i]) else { return false }
+        while i < end && ASCII.isDigit(p[i]) { i += 1 }
+    }
+    if i < end && (p[i] == ASCII.lowerE || p[i] == ASCII.upperE) {
+        i += 1
+        if i < end && (p[i] == ASCII.minus || p[i] == ASCII.plus) { i += 1 }
+        guard i < end, ASCII.isDigit(p[i]) else { return false }
+        while i < end && ASCII.isDigit(p[i]) { i += 1 }
+    }
+    return i == end
+}
+
+/// `nan`, `inf` or `infinity` in any case, optionally signed, as the value it names; nil for anything else.
+func nonFiniteWord(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
+    var i = start
+    var negative = false
+    if i < end && (p[i] == ASCII.minus || p[i] == ASCII.plus) {
+        negative = p[i] == ASCII.minus
+        i += 1
+    }
+    let n = end - i
+    guard n == 3 || n == 8 else { return nil }
+    var lower = [UInt8](repeating: 0, count: n)
+    for k in 0..<n { lower[k] = p[i + k] | 0x20 }
+    switch lower {
+    case Array("nan".utf8): return .nan
+    case Array("inf".utf8), Array("infinity".utf8): return negative ? -.infinity : .infinity
+    default: return nil
+    }
 }
 
 /// Parses an optionally signed decimal integer spanning exactly `p[start..<end]`; nil on overflow or junk.
@@ -153,77 +224,6 @@ func parseInt64(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Int64? {
     return negative ? -value : value
 }
 
-
-/// Parses an ISO-8601 / RFC 3339 date-time spanning exactly `p[start..<end]` into Unix seconds.
-///
-/// Accepts `YYYY-MM-DDTHH:MM:SS[.frac][Z|±HH:MM|±HHMM]` (a space may replace `T`; no zone means UTC, as ESTP
-/// specifies). Returns nil for anything else, including impossible dates.
-func parseISO8601(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
-    var i = start
-    func number(_ width: Int) -> Int? {
-        guard i + width <= end else { return nil }
-        var v = 0
-        for k in 0..<width {
-            let d = p[i + k] &- ASCII.zero
-            guard d < 10 else { return nil }
-            v = v * 10 + Int(d)
-        }
-        i += width
-        return v
-    }
-    func expect(_ c: UInt8) -> Bool {
-        guard i < end, p[i] == c else { return false }
-        i += 1
-        return true
-    }
-    guard let year = number(4), expect(ASCII.minus), let month = number(2), expect(ASCII.minus),
-          let day = number(2) else { return nil }
-    guard i < end, p[i] == ASCII.upperT || p[i] == 0x74 || p[i] == ASCII.space else { return nil }
-    i += 1
-    guard let hour = number(2), expect(ASCII.colon), let minute = number(2), expect(ASCII.colon),
-          let second = number(2) else { return nil }
-    guard (1...12).contains(month), hour <= 23, minute <= 59, second <= 60 else { return nil }
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-    let monthDays: Int
-    switch month {
-    case 2: monthDays = leap ? 29 : 28
-    case 4, 6, 9, 11: monthDays = 30
-    default: monthDays = 31
-    }
-    guard day >= 1 && day <= monthDays else { return nil }
-    var fraction = 0.0
-    if i < end && (p[i] == ASCII.dot || p[i] == ASCII.comma) {
-        i += 1
-        var scale = 0.1
-        var sawDigit = false
-        while i < end, ASCII.isDigit(p[i]) {
-            fraction += Double(p[i] &- ASCII.zero) * scale
-            scale *= 0.1
-            sawDigit = true
-            i += 1
-        }
-        guard sawDigit else { return nil }
-    }
-    var offsetSeconds = 0
-    if i < end {
-        if p[i] == ASCII.upperZ || p[i] == ASCII.lowerZ {
-            i += 1
-        } else if p[i] == ASCII.plus || p[i] == ASCII.minus {
-            let sign = p[i] == ASCII.minus ? -1 : 1
-            i += 1
-            guard let oh = number(2) else { return nil }
-            _ = expect(ASCII.colon)
-            guard let om = number(2), oh <= 23, om <= 59 else { return nil }
-            offsetSeconds = sign * (oh * 3600 + om * 60)
-        } else {
-            return nil
-        }
-    }
-    guard i == end else { return nil }
-    let days = CivilCalendar.days(year: year, month: month, day: day)
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-    return Double(seconds) + fraction
-}
 
 /// True when `p[start..<end]` is well-formed UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 func isValidUTF8(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {

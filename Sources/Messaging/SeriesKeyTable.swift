@@ -100,6 +100,32 @@ public final class SeriesKeyTable: @unchecked Sendable {
     }
 }
 
+/// Which of `count` shards owns a series: the one routing rule. Ingest routes by the key table's cached hash,
+/// the restore at start and the benchmarks' preload by the key; all three agree because all three ask this.
+public struct ShardRouter: Sendable {
+    /// Number of shards (at least 1).
+    public let count: Int
+    @usableFromInline let divisor: UInt64
+
+    public init(count: Int) {
+        self.count = max(1, count)
+        divisor = UInt64(self.count)
+    }
+
+    /// The shard of a key whose `stableHash` is `hash`.
+    @inlinable
+    public func shard(forHash hash: UInt64) -> Int { Int(hash % divisor) }
+
+    /// The shard of a key.
+    public func shard(for key: String) -> Int { shard(forHash: stableHash(key)) }
+
+    /// The shard of a parsed point: the hash `keys` cached when it interned the key, else the key's own.
+    @inlinable
+    public func shard(for point: Point, keys: SeriesKeyTable) -> Int {
+        shard(forHash: point.seriesID == Point.noSeriesID ? stableHash(point.key) : keys.routes[Int(point.seriesID)])
+    }
+}
+
 /// FNV-1a over a key's UTF-8 bytes, finished with MurmurHash3's 64-bit mixer: the shard a series belongs to.
 /// Stable across processes and runs (Swift's `Hasher` is seeded per process), so restored series and live points
 /// agree on their shard. The mixer matters: FNV-1a's low bit is only the parity of the bytes' low bits, so

@@ -155,77 +155,13 @@ extension String {
 
 /// Timestamp parsing without Foundation's locale-dependent formatters.
 public enum Timestamps {
-    /// Seconds since the Unix epoch for `YYYY-MM-DD[ T]HH:MM[:SS[.fff]][Z|±HH[:]MM]`, a bare date, or a number.
+    /// Seconds since the Unix epoch for an ISO-8601 time or date (Detection's `ISO8601`; NAB's
+    /// `2014-04-01 00:00:00` is one), or a number of seconds.
     public static func parse(_ text: String) -> Double? {
-        let s = Array(text.trimmingSpaces().utf8)
-        guard !s.isEmpty else { return nil }
-        if s.count >= 10, s[4] == 0x2D, s[7] == 0x2D { return parseCalendar(s) }
-        guard let v = Double(String(decoding: s, as: UTF8.self)), v.isFinite else { return nil }
+        let trimmed = text.trimmingSpaces()
+        if let seconds = ISO8601.parse(trimmed) { return seconds }
+        guard let v = Double(trimmed), v.isFinite else { return nil }
         return v
-    }
-
-    private static func digits(_ s: [UInt8], _ from: Int, _ n: Int) -> Int? {
-        guard from + n <= s.count else { return nil }
-        var v = 0
-        for i in from..<(from + n) {
-            let c = s[i]
-            guard c >= 0x30 && c <= 0x39 else { return nil }
-            v = v * 10 + Int(c - 0x30)
-        }
-        return v
-    }
-
-    private static func parseCalendar(_ s: [UInt8]) -> Double? {
-        guard let y = digits(s, 0, 4), let mo = digits(s, 5, 2), let d = digits(s, 8, 2),
-              (1...12).contains(mo), (1...31).contains(d) else { return nil }
-        var seconds = Double(CivilCalendar.days(year: y, month: mo, day: d)) * 86_400
-        var i = 10
-        if i < s.count {
-            guard s[i] == 0x20 || s[i] == 0x54 || s[i] == 0x74 else { return nil }
-            i += 1
-            guard let h = digits(s, i, 2), i + 2 < s.count, s[i + 2] == 0x3A, let mi = digits(s, i + 3, 2),
-                  h <= 24, mi <= 59 else { return nil }
-            seconds += Double(h * 3600 + mi * 60)
-            i += 5
-            if i < s.count, s[i] == 0x3A {
-                guard let sec = digits(s, i + 1, 2), sec <= 60 else { return nil }
-                seconds += Double(sec)
-                i += 3
-                if i < s.count, s[i] == 0x2E || s[i] == 0x2C {
-                    i += 1
-                    var scale = 0.1
-                    var any = false
-                    while i < s.count, s[i] >= 0x30, s[i] <= 0x39 {
-                        seconds += Double(s[i] - 0x30) * scale
-                        scale /= 10
-                        i += 1
-                        any = true
-                    }
-                    guard any else { return nil }
-                }
-            }
-            if i < s.count {
-                if s[i] == 0x5A || s[i] == 0x7A {
-                    i += 1
-                } else if s[i] == 0x2B || s[i] == 0x2D {
-                    let sign: Double = s[i] == 0x2B ? 1 : -1
-                    guard let oh = digits(s, i + 1, 2) else { return nil }
-                    i += 3
-                    var om = 0
-                    if i < s.count, s[i] == 0x3A { i += 1 }
-                    if i < s.count {
-                        guard let m = digits(s, i, 2) else { return nil }
-                        om = m
-                        i += 2
-                    }
-                    seconds -= sign * Double(oh * 3600 + om * 60)
-                } else {
-                    return nil
-                }
-            }
-            guard i == s.count else { return nil }
-        }
-        return seconds
     }
 
     /// `YYYY-MM-DD HH:MM` (UTC) for axis labels.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Daemon
+import Bench
 import Foundation
 import Logging
 

@@ -15,18 +15,6 @@ struct PublishCommand: ParsableCommand {
             instead, in --format, and prints what it injected to standard error.
             """)
 
-    /// Which end of the connection this command takes.
-    enum SocketMode: String, EnumerableFlag {
-        case connect, bind
-
-        static func help(for value: SocketMode) -> ArgumentHelp? {
-            switch value {
-            case .connect: return "Connect to the endpoint (the daemon binds; default)."
-            case .bind: return "Bind the endpoint and let subscribers connect."
-            }
-        }
-    }
-
     /// Record formats the demo can write.
     enum DemoFormat: String, ExpressibleByArgument, CaseIterable {
         case graphite, influx, json
@@ -70,6 +58,17 @@ struct PublishCommand: ParsableCommand {
     @Option(help: "With --demo: random seed, so a demo run can be repeated exactly.")
     var seed: UInt64 = 42
 
+    @Option(help: "Kafka bootstrap servers (host:port,...): produce to --topic instead of ZeroMQ, keyed by series key.")
+    var kafka: String?
+
+    @Option(help: "With --kafka: the topic to produce to.")
+    var topic: String?
+
+    @Option(name: .customLong("kafka-setting"), help: "With --kafka: a librdkafka property name=value (repeatable).")
+    var kafkaSettings: [String] = []
+
+    @OptionGroup var curve: CurveClientOptions
+
     @Argument(help: "File of records, one per line; '-' or nothing reads standard input.")
     var file: String?
 
@@ -79,9 +78,18 @@ struct PublishCommand: ParsableCommand {
         guard points > 0, series > 0 else { throw ValidationError("--points and --series must be at least 1.") }
         guard interval > 0, interval.isFinite else { throw ValidationError("--interval must be a positive number of seconds.") }
         if demo && file != nil { throw ValidationError("Give either --demo or a FILE, not both.") }
+        if kafka != nil && (topic ?? "").isEmpty { throw ValidationError("--kafka needs --topic, the topic to produce to.") }
+        if kafka == nil && topic != nil { throw ValidationError("--topic is for Kafka; add --kafka BROKERS.") }
+        for setting in kafkaSettings where parseKafkaSetting(setting) == nil {
+            throw ValidationError("--kafka-setting takes name=value, got \"\(setting)\".")
+        }
     }
 
     func run() throws {
+        if let kafka, let topic {
+            try runKafka(brokers: kafka, topic: topic)
+            return
+        }
         do {
             let context = try ZMQContext()
             let socket = try ZMQSocket(context: context, type: .pub)
@@ -93,10 +101,8 @@ struct PublishCommand: ParsableCommand {
             // let close() deliver what is still queued (LINGER) before the process exits.
             try socket.setSendHighWaterMark(0)
             try socket.setLinger(milliseconds: 30_000)
-            switch mode {
-            case .connect: try socket.connect(endpoint)
-            case .bind: try socket.bind(endpoint)
-            }
+            try curve.apply(to: socket)
+            try socket.attach(endpoint, mode: mode)
             // Slow joiner: messages sent before the subscription reaches us are dropped.
             usleep(mode == .connect ? 300_000 : 1_000_000)
             let (records, messages) = demo ? try sendDemo(socket) : try sendLines(socket)
@@ -105,6 +111,9 @@ struct PublishCommand: ParsableCommand {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         } catch let error as MessagingError {
+            writeStandardError("omen publish: \(error)")
+            throw ExitCode.failure
+        } catch let error as CurveError {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         }
@@ -156,5 +165,15 @@ struct PublishCommand: ParsableCommand {
             pacer.didSend(next.lines)
         }
         return (records, messages)
+    }
+}
+
+/// `--bind` / `--connect` on `omen publish` and `omen tail`.
+extension SocketMode: EnumerableFlag {
+    public static func help(for value: SocketMode) -> ArgumentHelp? {
+        switch value {
+        case .connect: return "Connect to the endpoint (the daemon binds; default)."
+        case .bind: return "Bind the endpoint and let subscribers connect."
+        }
     }
 }

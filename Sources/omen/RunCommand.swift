@@ -1,7 +1,9 @@
 import ArgumentParser
+import Configuration
 import Daemon
 import Foundation
 import Logging
+import Messaging
 
 /// `omen run`: the daemon.
 struct RunCommand: AsyncParsableCommand {
@@ -45,14 +47,14 @@ struct RunCommand: AsyncParsableCommand {
         }
         if !ingest.isEmpty {
             configuration.ingest = ingest.map { spec in
-                let (mode, endpoint) = Self.splitMode(spec)
+                let (mode, endpoint) = SocketMode.split(spec)
                 var e = IngestEndpointConfig(endpoint: endpoint)
                 e.mode = mode
                 return e
             }
         }
         if let alerts {
-            let (mode, endpoint) = Self.splitMode(alerts)
+            let (mode, endpoint) = SocketMode.split(alerts)
             configuration.alerts.endpoints = [endpoint]
             configuration.alerts.mode = mode
         }
@@ -74,13 +76,7 @@ struct RunCommand: AsyncParsableCommand {
         } catch let error as DaemonError {
             logger.critical("\(error.description)")
             writeStandardError("omen: \(error.description)")
-            throw ExitCode(1)
+            throw ExitCode(error.exitCode)
         }
-    }
-
-    static func splitMode(_ spec: String) -> (SocketMode, String) {
-        if spec.hasPrefix("connect:") { return (.connect, String(spec.dropFirst("connect:".count))) }
-        if spec.hasPrefix("bind:") { return (.bind, String(spec.dropFirst("bind:".count))) }
-        return (.bind, spec)
     }
 }

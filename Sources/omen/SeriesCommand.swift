@@ -23,12 +23,14 @@ struct SeriesCommand: ParsableCommand {
 
     func run() throws {
         do {
-            let store = try Store.openReadOnly(path: database.path)
             if summary {
-                print(Listing.summary(try store.seriesSummary(), format: format), terminator: "")
+                let summaries = try database.paths.map { path in try Store.openReadOnly(path: path).seriesSummary() }
+                print(Listing.summary(SeriesSummary.merged(summaries), format: format), terminator: "")
                 return
             }
-            print(Listing.series(try store.series(), format: format), terminator: "")
+            let lists = try database.paths.map { path in try Store.openReadOnly(path: path).series() }
+            let records = lists.count == 1 ? lists[0] : HistoryMerge.series(lists)
+            print(Listing.series(records, format: format), terminator: "")
         } catch {
             throw exitWithMessage(error)
         }

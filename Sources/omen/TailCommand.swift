@@ -25,7 +25,7 @@ struct TailCommand: ParsableCommand {
     var endpoint = "tcp://127.0.0.1:7002"
 
     @Flag(help: "Connect to or bind the endpoint.")
-    var mode: PublishCommand.SocketMode = .connect
+    var mode: SocketMode = .connect
 
     @Option(help: "Only alerts for series whose key starts with this prefix.")
     var series: String?
@@ -38,6 +38,8 @@ struct TailCommand: ParsableCommand {
 
     @Option(help: "Exit after this many seconds.")
     var timeout: Double?
+
+    @OptionGroup var curve: CurveClientOptions
 
     func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1.") }
@@ -78,6 +80,7 @@ struct TailCommand: ParsableCommand {
         let socket = try ZMQSocket(context: context, type: .sub)
         defer { socket.close() }
         try socket.setLinger(milliseconds: 0)
+        try curve.apply(to: socket)
         if let series {
             for kind in EpisodeEventKind.allCases {
                 try socket.subscribe(prefix: AlertCodec.subscription(event: kind, seriesPrefix: series))
@@ -85,10 +88,7 @@ struct TailCommand: ParsableCommand {
         } else {
             try socket.subscribe(prefix: AlertCodec.topicPrefix)
         }
-        switch mode {
-        case .connect: try socket.connect(endpoint)
-        case .bind: try socket.bind(endpoint)
-        }
+        try socket.attach(endpoint, mode: mode)
         let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
         let buffer = ZMQMessageBuffer(initialCapacity: 4096)
         var printed = 0

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Paths and temp folders shared by the config and systemd tests.
+/// Paths, temp folders and child processes of the systemd and install tests.
 enum ConfigTestSupport {
     /// The repository root, found from this file's location so tests run from any working directory.
     static func repositoryRoot(_ filePath: String = #filePath) -> URL {

@@ -186,7 +186,7 @@ struct ResidencyEndToEndTests {
         }
         #expect(secondSpike, "no episode at the second spike: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 10))))")
         let episodes = try store.anomalies(AnomalyQuery(seriesGlob: "e2e.spiky", limit: 10))
-        let numbers = episodes.map(\.episode).sorted()
+        let numbers = episodes.map(\.number).sorted()
         #expect(numbers == Array(1...numbers.count), "episode numbers \(numbers) are not consecutive from 1")
         #expect(daemon.stop() == 0, "stderr: \(daemon.stderr)")
     }

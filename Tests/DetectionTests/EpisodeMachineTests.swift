@@ -7,7 +7,7 @@ struct EpisodeMachineTests {
         c.threshold = threshold
         c.closeAfter = closeAfter
         c.refractory = refractory
-        return EpisodeMachine(config: c)
+        return EpisodeMachine(config: c, series: "s")
     }
 
     func feed(_ m: inout EpisodeMachine, _ scores: [Double], from t0: Double = 0) -> [EpisodeEvent?] {
@@ -22,7 +22,7 @@ struct EpisodeMachineTests {
         let events = feed(&m, [0.1, 0.95, 0.92, 0.97, 0.1, 0.1, 0.1, 0.1])
         #expect(events[0] == nil)
         #expect(events[1]?.kind == .open)
-        #expect(events[1]?.episode == 1)
+        #expect(events[1]?.number == 1)
         #expect(events[2] == nil, "a lower high score is not a new peak")
         #expect(events[3]?.kind == .update)
         #expect(events[3]?.peakScore == 0.97)
@@ -53,7 +53,7 @@ struct EpisodeMachineTests {
         #expect(events[1]?.kind == .close)
         #expect(events[2] == nil && events[3] == nil)
         #expect(events[4]?.kind == .open)
-        #expect(events[4]?.episode == 2)
+        #expect(events[4]?.number == 2)
     }
 
     /// After a restart the counter is raised to the store's highest episode, so numbers are never reused.
@@ -61,7 +61,15 @@ struct EpisodeMachineTests {
         var m = machine()
         m.reserveEpisodes(upTo: 41)
         let events = feed(&m, [0.95])
-        #expect(events[0]?.episode == 42)
+        #expect(events[0]?.number == 42)
+    }
+
+    /// Every event carries the machine's series key: nothing patches it in afterwards.
+    @Test func eventsCarryTheSeries() {
+        var m = machine()
+        let events = feed(&m, [0.95, 0.97, 0.1, 0.1, 0.1]).compactMap { $0 }
+        #expect(events.map(\.kind) == [.open, .update, .close])
+        #expect(events.allSatisfy { $0.series == "s" })
     }
 
     /// A forced close carries its reason.
@@ -70,7 +78,7 @@ struct EpisodeMachineTests {
         _ = feed(&m, [0.95])
         let e = m.forceClose(timestamp: 10, reason: "restart")
         #expect(e?.kind == .close)
-        #expect(e?.reason == "restart")
+        #expect(e?.closeReason == "restart")
         #expect(!m.isOpen)
     }
 }

@@ -1,16 +1,17 @@
+import Detection
 import Foundation
 import Testing
 @testable import History
 
 @Suite struct ListingTests {
-    let open = AnomalyRecord(
-        id: 7, series: "cpu,host=web01 usage_user", episode: 2, openedAt: 1_795_773_600, closedAt: nil,
+    let open = AnomalyRecord(id: 7, episode: Episode(
+        series: "cpu,host=web01 usage_user", number: 2, openedAt: 1_795_773_600, closedAt: nil,
         peakAt: 1_795_773_660, peakScore: 0.9987, value: 95.5, predicted: 12.25, lower: 8, upper: 16.5,
-        threshold: 0.99, points: 4, modelVersion: 3, closeReason: nil)
-    let closed = AnomalyRecord(
-        id: 3, series: "say \"hi\"\n", episode: 1, openedAt: 1_795_770_000, closedAt: 1_795_770_100,
+        threshold: 0.99, points: 4, modelVersion: 3, closeReason: nil))
+    let closed = AnomalyRecord(id: 3, episode: Episode(
+        series: "say \"hi\"\n", number: 1, openedAt: 1_795_770_000, closedAt: 1_795_770_100,
         peakAt: 1_795_770_050, peakScore: 0.995, value: .nan, predicted: 1e-5, lower: -.infinity, upper: 2,
-        threshold: 0.99, points: 10, modelVersion: 1, closeReason: "recovered")
+        threshold: 0.99, points: 10, modelVersion: 1, closeReason: "recovered"))
 
     /// The JSON listing is one array that decodes back to the same records, with null for open and NaN.
     @Test func anomaliesJSONRoundTrips() throws {
@@ -99,5 +100,36 @@ import Testing
         let csv = Listing.series(records, format: .csv)
         #expect(csv.hasPrefix("series,first_seen,last_seen,points,state,model_version,last_score,last_retrain\n"))
         #expect(csv.contains("\nnew,5.0,6.0,2,learning,0,,\n"))
+    }
+
+    /// Hostile keys are quoted byte-wise: CR LF (one Swift Character, equal to neither CR nor LF), a lone CR, a
+    /// lone LF, quotes and commas; NUL, ESC and C1 need no quoting and are kept exactly (the end-to-end test
+    /// reads them back with a CSV parser).
+    @Test func csvQuotesHostileKeys() {
+        #expect(Listing.csvField("a\r\nb") == "\"a\r\nb\"")
+        #expect(Listing.csvField("\r\n") == "\"\r\n\"")
+        #expect(Listing.csvField("c\rd") == "\"c\rd\"")
+        #expect(Listing.csvField("e\nf") == "\"e\nf\"")
+        #expect(Listing.csvField("q\"u,o\"te") == "\"q\"\"u,o\"\"te\"")
+        #expect(Listing.csvField("nul\u{0}esc\u{1B}c1\u{9B}") == "nul\u{0}esc\u{1B}c1\u{9B}")
+        #expect(Listing.csvField("plain.key") == "plain.key")
+    }
+
+    /// A table never passes a control character through: CR, LF, ESC, NUL and C1 come out as visible escapes, one
+    /// row per record.
+    @Test func tableEscapesControls() {
+        let record = AnomalyRecord(id: 1, episode: Episode(
+            series: "x\r\n\u{1B}[31mred\u{0}\u{9B}\u{202E}", number: 1, openedAt: 0, closedAt: 1, peakAt: 0,
+            peakScore: 1, value: 1, predicted: 1, lower: 0, upper: 2, threshold: 0.5, points: 1, modelVersion: 1,
+            closeReason: "re\nstart"))
+        for text in [Listing.anomalies([record], format: .table),
+                     Listing.series([SeriesRecord(series: record.series, firstSeen: 0, lastSeen: 0, points: 1,
+                                                  state: .learning, modelVersion: 0, lastScore: nil, lastRetrain: nil)],
+                                    format: .table)] {
+            #expect(text.split(separator: "\n", omittingEmptySubsequences: false).count == 3)  // header, row, ""
+            #expect(!text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+            #expect(!text.unicodeScalars.contains { (0x7F...0x9F).contains($0.value) || $0.value == 0x202E })
+            #expect(text.contains("x\\r\\n\\e[31mred\\x00\\u{009B}\\u{202E}"))
+        }
     }
 }

@@ -92,7 +92,7 @@ import Detection
             let row = try #require(rows.first)
             #expect(row.id == opened[0])
             #expect(row.series == "web01.cpu.user")
-            #expect(row.episode == 1)
+            #expect(row.number == 1)
             #expect(row.openedAt == 100)
             #expect(row.closedAt == 150)
             #expect(row.closeReason == EpisodeCloseReason.recovered)
@@ -149,7 +149,7 @@ import Detection
             let ids = try store.apply(WriteBatch(events: [event(.close, episode: 4, at: 130, openedAt: 100)]))
             let row = try #require(try store.anomalies(AnomalyQuery()).first)
             #expect(row.id == ids[0])
-            #expect(row.episode == 4)
+            #expect(row.number == 4)
             #expect(row.openedAt == 100)
             #expect(row.closedAt == 130)
         }
@@ -210,7 +210,7 @@ import Detection
                 event(.open, "web01.cpu.user", episode: 2, at: 400, peakScore: 0.993),
             ]))
             func keys(_ query: AnomalyQuery) throws -> [String] {
-                try store.anomalies(query).map { "\($0.series)#\($0.episode)" }
+                try store.anomalies(query).map { "\($0.series)#\($0.number)" }
             }
             #expect(try keys(AnomalyQuery())
                 == ["web01.cpu.user#2", "db01.disk.io#1", "web02.cpu.user#1", "web01.cpu.user#1"])
@@ -334,14 +334,4 @@ import Detection
         }
     }
 
-    /// The apply benchmark writes what it times and reports a positive rate.
-    @Test func benchmarkReportsRate() throws {
-        try withTemporaryDirectory { directory in
-            let result = try Store.benchmarkApply(directory: directory, batches: 3, batchSize: 200, seriesCount: 50)
-            #expect(result.eventsPerSecond > 0)
-            #expect(result.worstEventsPerSecond <= result.eventsPerSecond)
-            #expect(result.seriesUpdatesPerSecond > 0)
-            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
-        }
-    }
 }

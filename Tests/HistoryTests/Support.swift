@@ -18,10 +18,10 @@ func withDatabasePath<T>(_ body: (String) throws -> T) throws -> T {
 func event(_ kind: EpisodeEventKind, _ series: String = "web01.cpu.user", episode: Int = 1, at time: Double,
            openedAt: Double? = nil, peakScore: Double = 0.995, value: Double = 95, points: Int = 1,
            reason: String? = nil) -> EpisodeEvent {
-    EpisodeEvent(kind: kind, series: series, episode: episode, timestamp: time, openedAt: openedAt ?? time,
-                 closedAt: kind == .close ? time : nil, peakAt: time, peakScore: peakScore, value: value,
-                 predicted: 12, lower: 8, upper: 16, score: peakScore, threshold: 0.99, points: points,
-                 modelVersion: 3, reason: reason)
+    EpisodeEvent(kind: kind, timestamp: time, score: peakScore, episode: Episode(
+        series: series, number: episode, openedAt: openedAt ?? time, closedAt: kind == .close ? time : nil,
+        peakAt: time, peakScore: peakScore, value: value, predicted: 12, lower: 8, upper: 16, threshold: 0.99,
+        points: points, modelVersion: 3, closeReason: reason))
 }
 
 /// A value shared between a test and a closure it hands to the store.

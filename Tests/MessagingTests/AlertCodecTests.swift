@@ -6,9 +6,10 @@ import Testing
 @Suite struct AlertCodecTests {
     static func event(series: String, kind: EpisodeEventKind = .open, closedAt: Double? = nil, reason: String? = nil,
                       value: Double = 97.25) -> EpisodeEvent {
-        EpisodeEvent(kind: kind, series: series, episode: 3, timestamp: 1_700_000_060, openedAt: 1_700_000_000,
-                     closedAt: closedAt, peakAt: 1_700_000_030, peakScore: 0.9991, value: value, predicted: 12.5,
-                     lower: 10, upper: 15, score: 0.998, threshold: 0.99, points: 7, modelVersion: 4, reason: reason)
+        EpisodeEvent(kind: kind, timestamp: 1_700_000_060, score: 0.998, episode: Episode(
+            series: series, number: 3, openedAt: 1_700_000_000, closedAt: closedAt, peakAt: 1_700_000_030,
+            peakScore: 0.9991, value: value, predicted: 12.5, lower: 10, upper: 15, threshold: 0.99, points: 7,
+            modelVersion: 4, closeReason: reason))
     }
 
     /// The topic is `anomaly/<event>/<series>`.

@@ -4,7 +4,7 @@ import Detection
 
 @Suite struct ByteParsingTests {
     func iso(_ text: String) -> Double? {
-        Array(text.utf8).withUnsafeBufferPointer { b in parseISO8601(b.baseAddress!, 0, b.count) }
+        Array(text.utf8).withUnsafeBufferPointer { b in ISO8601.parse(b.baseAddress!, 0, b.count, timeRequired: true) }
     }
 
     /// ISO-8601 accepts Z, offsets with and without colon, no zone (UTC), fractions and a space separator.

@@ -77,7 +77,7 @@ final class Mailbox<Message: Sendable>: @unchecked Sendable {
 
 /// Monotonic clock in seconds (for intervals and latencies; never for timestamps of points).
 @inline(__always)
-func monotonicSeconds() -> Double {
+package func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

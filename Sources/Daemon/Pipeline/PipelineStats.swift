@@ -29,6 +29,8 @@ public final class PipelineStats: Sendable {
     public let writeFailures = Atomic<Int>(0)
     /// Checkpoints written.
     public let checkpointsWritten = Atomic<Int>(0)
+    /// Series whose final checkpoint at shutdown was skipped because the stop timeout ran out.
+    public let checkpointsSkipped = Atomic<Int>(0)
     /// Times ingest had to wait because a shard had `Ingest.maxQueuedBatches` batches queued (overload).
     public let ingestStalls = Atomic<Int>(0)
     /// Distinct new series refused at `limits.max_series`, and their points dropped.
@@ -64,6 +66,7 @@ public final class PipelineStats: Sendable {
             "alerts_published": alertsPublished.load(ordering: .relaxed),
             "write_failures": writeFailures.load(ordering: .relaxed),
             "checkpoints_written": checkpointsWritten.load(ordering: .relaxed),
+            "checkpoints_skipped": checkpointsSkipped.load(ordering: .relaxed),
             "ingest_stalls": ingestStalls.load(ordering: .relaxed),
             "series_refused": seriesRefused.load(ordering: .relaxed),
             "points_refused": pointsRefused.load(ordering: .relaxed),

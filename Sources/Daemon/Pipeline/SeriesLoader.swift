@@ -1,3 +1,4 @@
+import Configuration
 import Detection
 import Foundation
 import History

@@ -1,3 +1,4 @@
+import Configuration
 import Detection
 import Foundation
 import History
@@ -112,7 +113,7 @@ extension Shard {
         if now - residency.lastRefusalLog >= 10 {
             residency.lastRefusalLog = now
             logger.warning("points of new series refused: limits.max_series reached", metadata: [
-                "example_series": "\(point.key)", "points_refused_since_last_log": "\(residency.refusedSinceLog)",
+                "example_series": "\(SeriesKeyText.escaped(point.key))", "points_refused_since_last_log": "\(residency.refusedSinceLog)",
                 "series_refused_total": "\(stats.seriesRefused.load(ordering: .relaxed))",
                 "max_series": "\(config.limits.maxSeries)"])
             residency.refusedSinceLog = 0
@@ -123,7 +124,7 @@ extension Shard {
 
     /// Installs series the loader restored and runs the points they held, in order.
     func adoptRestored(_ restored: [RestoredSeries]) {
-        let now = wallSeconds()
+        let now = clock.wall()
         var processed = 0, outOfOrder = 0
         for r in restored {
             guard residency.evicted[r.key]?.loading == true else { continue }
@@ -157,6 +158,13 @@ extension Shard {
         }
         stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
         if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
+    }
+
+    /// Forgets an evicted entry for a series that is held again by other means (a Kafka partition brought it).
+    func forgetEvicted(_ key: String) {
+        guard residency.evicted.removeValue(forKey: key) != nil else { return }
+        stats.seriesIdle.wrappingSubtract(1, ordering: .relaxed)
+        residency.held.removeValue(forKey: key)
     }
 
     /// Registers series that exist only as a checkpoint (before `start()`: those the daemon did not load).
@@ -196,7 +204,7 @@ extension Shard {
         }
         let limits = config.limits
         guard limits.idleAfter > 0 else { return }
-        let wall = wallSeconds()
+        let wall = clock.wall()
         if wall - residency.lastSweep >= max(0.5, min(limits.idleAfter / 4, 60)) {
             residency.lastSweep = wall
             if residency.idleQueue.isEmpty {

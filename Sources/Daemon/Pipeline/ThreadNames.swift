@@ -12,7 +12,7 @@ func nameCurrentThread(_ name: String) {
 
 /// CPU seconds (user + system) used so far by each thread of this process, by kernel thread name; threads of
 /// the same role (`omen-shard-0`, `omen-shard-1`) are summed under the name without its trailing number.
-func cpuSecondsByThreadRole() -> [String: Double] {
+package func cpuSecondsByThreadRole() -> [String: Double] {
     let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
     var roles: [String: Double] = [:]
     guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return roles }

@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import History
 import Synchronization
@@ -21,10 +22,11 @@ extension Writer {
                                     "series_idle"]
 
     func applyResidency(now: Double) {
+        guard !isAbandoned else { return }
         if config.limits.idleDeleteAfter > 0, now - residency.lastIdleDelete >= 3600 {
             residency.lastIdleDelete = now
             do {
-                let deleted = try store.deleteCheckpoints(savedBefore: wallSeconds() - config.limits.idleDeleteAfter)
+                let deleted = try store.deleteCheckpoints(savedBefore: clock.wall() - config.limits.idleDeleteAfter)
                 if deleted > 0 {
                     logger.info("deleted checkpoints of series silent for idle_delete_after", metadata: [
                         "checkpoints": "\(deleted)", "idle_delete_after_s": "\(Int(config.limits.idleDeleteAfter))"])

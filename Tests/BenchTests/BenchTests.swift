@@ -1,0 +1,38 @@
+import Bench
+import Detection
+import Foundation
+import History
+import Messaging
+import Testing
+
+/// The benchmarks no `omen bench` run exercises in CI: each runs small and reports a plausible figure.
+@Suite("benchmarks")
+struct BenchTests {
+    /// The apply benchmark writes what it times, reports positive rates and removes its database.
+    @Test func storeBenchmarkReportsRate() throws {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("omen-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let result = try Store.benchmarkApply(directory: directory, batches: 3, batchSize: 200, seriesCount: 50)
+        #expect(result.eventsPerSecond > 0)
+        #expect(result.worstEventsPerSecond <= result.eventsPerSecond)
+        #expect(result.seriesUpdatesPerSecond > 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+    }
+
+    /// The parser benchmark reports a positive rate for every format, and so does the bare PUB → SUB run.
+    @Test func messagingBenchmarkRuns() throws {
+        for format in WireFormat.allCases {
+            #expect(MessagingBenchmark.parseRecordsPerSecond(format: format, records: 2_000, runs: 1) > 0)
+        }
+        #expect(try MessagingBenchmark.ingestPointsPerSecond(messages: 50, recordsPerMessage: 10, series: 5) > 0)
+    }
+
+    /// The scoring benchmark measures every stage once per series count.
+    @Test func scorerBenchmarkCoversEveryStage() {
+        let results = ScorerBenchmark.run(seriesCounts: [1, 3], points: 600, repeats: 1)
+        #expect(results.count == 2 * ScorerKind.allCases.count)
+        #expect(results.allSatisfy { $0.nanosecondsPerPoint > 0 && $0.bytesPerSeries > 0 })
+    }
+}
