@@ -86,6 +86,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var kafka: [KafkaConfig] = []
     public var storage = StorageConfig()
     public var pipeline = PipelineConfig()
+    public var limits = LimitsConfig()
     public var detector = DetectorConfig()
     public var overrides: [SeriesOverride] = []
     public var logLevel: Logger.Level = .info

@@ -41,6 +41,11 @@ public struct LearningConfig: Sendable, Equatable {
     public var reprimePoints: Int = 256
     /// Leave points inside anomaly episodes out of training (loss weight 0).
     public var excludeAnomalies: Bool = true
+    /// Score points while the series is learning. A learning series raises no alert (unless
+    /// `episodes.alertWhileLearning`), so the daemon leaves this off and a learning series holds only its points;
+    /// its scorer is built from them when the first model arrives, with the same statistics. Replay turns it on so
+    /// that its output scores the warm-up rows too (not a file key).
+    public var scoreWhileLearning: Bool = false
     /// What else is left out of training: `.hindsight` also drops the points a bidirectional model fitted on the
     /// window cannot explain from both sides (see `Hindsight`).
     public var cleanWindow: CleanWindow = .episodes

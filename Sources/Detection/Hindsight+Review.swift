@@ -66,10 +66,10 @@ extension SeriesDetector {
     /// A review of episode `episode` spanning [openedAt, closedAt], over the current window (replay also uses it
     /// for an episode still open when its file ends).
     public func makeReviewJob(episode: Int, openedAt: Double, closedAt: Double) -> HindsightReviewJob {
-        let points = window.toArray()
+        let points = window.arrays()
         return HindsightReviewJob(
             series: key, episode: episode, openedAt: openedAt, closedAt: closedAt,
-            values: points.map(\.value), timestamps: points.map(\.timestamp), cell: config.model.cell,
+            values: points.values, timestamps: points.timestamps, cell: config.model.cell,
             calendar: config.model.calendar,
             seed: Self.seed(key: key, base: config.model.seed, version: episode) ^ 0x7265_7669_6577)
     }

@@ -92,6 +92,19 @@ enum Schema {
                 ALTER TABLE series ADD COLUMN refused_future INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        // Issue 11: daemon-wide counters an operator reads with `omen series --summary` (series refused at
+        // `limits.max_series`, evicted when idle, restored), with the latest refused key as an example.
+        migrator.registerMigration("v11-daemon-counters") { db in
+            try db.execute(sql: """
+                CREATE TABLE daemon_counters (
+                    name       TEXT    PRIMARY KEY,
+                    value      INTEGER NOT NULL,
+                    detail     TEXT,
+                    updated_at REAL    NOT NULL
+                );
+                CREATE INDEX models_by_saved_at ON models(saved_at);
+                """)
+        }
         return migrator
     }
 }

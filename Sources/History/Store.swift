@@ -210,6 +210,17 @@ public final class Store: Sendable {
         }
     }
 
+    /// Runs a write transaction, mapping failures to `StoreError.write` (read-only stores refuse).
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        guard !isReadOnly else { throw .readOnly(path: path) }
+        do {
+            return try pool.write(body)
+        } catch {
+            if let storeError = error as? StoreError { throw storeError }
+            throw .write(path: path, reason: Store.reason(error))
+        }
+    }
+
     static func reason(_ error: any Error) -> String {
         if let databaseError = error as? DatabaseError {
             return databaseError.message ?? "SQLite error \(databaseError.resultCode.rawValue)"

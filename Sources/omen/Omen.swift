@@ -25,5 +25,6 @@ struct BenchCommand: AsyncParsableCommand {
         subcommands: [
             BenchStep.self, BenchTrain.self, BenchDetect.self, BenchIngest.self,
             BenchScore.self, BenchParse.self, BenchStore.self, BenchKafka.self, BenchCleaner.self, BenchShutdown.self,
+            BenchMemory.self,
         ])
 }

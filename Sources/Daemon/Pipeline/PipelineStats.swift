@@ -37,6 +37,16 @@ public final class PipelineStats: Sendable {
     public let checkpointsSkipped = Atomic<Int>(0)
     /// Times ingest had to wait because a shard had `Ingest.maxQueuedBatches` batches queued (overload).
     public let ingestStalls = Atomic<Int>(0)
+    /// Distinct new series refused at `limits.max_series`, and their points dropped.
+    public let seriesRefused = Atomic<Int>(0)
+    public let pointsRefused = Atomic<Int>(0)
+    /// Series checkpointed and dropped from memory after `limits.idle_after` (total), restored on a later point
+    /// (total), and held only as a checkpoint right now.
+    public let seriesEvicted = Atomic<Int>(0)
+    public let seriesRestored = Atomic<Int>(0)
+    public let seriesIdle = Atomic<Int>(0)
+    /// The most recent refused key (for the operator to find the producer).
+    let refusedExample = Mutex<String>("")
     /// Per-shard training backlog; `trainingBacklog` is their sum.
     let backlogs = Mutex<[Int]>([])
 
@@ -64,6 +74,11 @@ public final class PipelineStats: Sendable {
             "checkpoints_written": checkpointsWritten.load(ordering: .relaxed),
             "checkpoints_skipped": checkpointsSkipped.load(ordering: .relaxed),
             "ingest_stalls": ingestStalls.load(ordering: .relaxed),
+            "series_refused": seriesRefused.load(ordering: .relaxed),
+            "points_refused": pointsRefused.load(ordering: .relaxed),
+            "series_evicted": seriesEvicted.load(ordering: .relaxed),
+            "series_restored": seriesRestored.load(ordering: .relaxed),
+            "series_idle": seriesIdle.load(ordering: .relaxed),
         ]
     }
 }

@@ -19,17 +19,21 @@ final class Shard: @unchecked Sendable {
         case reload(DaemonConfig)
         /// Series arriving with or leaving with a Kafka partition (`Shard+Ownership.swift`).
         case ownership(OwnershipRequest)
+        /// Evicted series the loader restored (`Shard+Eviction.swift`).
+        case restored([RestoredSeries])
     }
 
     let index: Int
     let mailbox = Mailbox<Message>()
-    private let writer: Writer
+    let writer: Writer
     private let trainers: TrainerPool
     let stats: PipelineStats
     private let latency: LatencyRecorder
     let logger: Logger
-    private let clock: PipelineClock
+    let clock: PipelineClock
     private let done = DispatchSemaphore(value: 0)
+    /// Restores evicted series off this thread (nil: eviction restores nothing, e.g. in tests of the shard alone).
+    let loader: SeriesLoader?
 
     // Owned by the shard thread (and by the builder before `start()`).
     var config: DaemonConfig
@@ -43,7 +47,9 @@ final class Shard: @unchecked Sendable {
     /// Series whose summary row changed since the last emission (each at most once: `SeriesSlot.dirty`).
     private var dirty: [SeriesSlot] = []
     /// Highest episode number per series in the store, so a recreated series never reuses one.
-    private var knownEpisodes: [String: Int] = [:]
+    var knownEpisodes: [String: Int] = [:]
+    /// Bounded cardinality and idle eviction: evicted series, points held while they load, refused keys.
+    var residency = ShardResidency()
     private var lastSummaryEmit = 0.0
     private var lastCheckpoint = 0.0
     /// Keys still to checkpoint in the current round (a round is spread over several loop turns).
@@ -60,7 +66,8 @@ final class Shard: @unchecked Sendable {
     let changelog = ChangelogMarks()
 
     init(index: Int, config: DaemonConfig, writer: Writer, trainers: TrainerPool, stats: PipelineStats,
-         latency: LatencyRecorder, logger: Logger, clock: PipelineClock = .system) {
+         latency: LatencyRecorder, logger: Logger, clock: PipelineClock = .system, loader: SeriesLoader? = nil) {
+        self.loader = loader
         self.index = index
         self.clock = clock
         self.config = config
@@ -75,8 +82,10 @@ final class Shard: @unchecked Sendable {
     func adopt(_ detector: SeriesDetector) {
         let slot = SeriesSlot(detector)
         slot.checkpointed = (detector.pointsSeen, detector.modelVersion)
+        slot.lastSeen = clock.wall()
         detectors[detector.key] = slot
         stats.series.wrappingAdd(1, ordering: .relaxed)
+        forgetEvicted(detector.key)
         if detector.isTrainingDue() { markDue(slot) }
     }
 
@@ -135,6 +144,7 @@ final class Shard: @unchecked Sendable {
                         case .accepted: processed += 1
                         case .outOfOrder: outOfOrder += 1
                         case .future: future += 1
+                        case .held: break // held while its series loads, or refused at max_series (counted there)
                         }
                     }
                 }
@@ -151,6 +161,8 @@ final class Shard: @unchecked Sendable {
                 reload(newConfig)
             case .ownership(let request):
                 handle(request)
+            case .restored(let series):
+                adoptRestored(series)
             }
         }
         let now = clock.monotonic()
@@ -174,6 +186,7 @@ final class Shard: @unchecked Sendable {
             checkpointQueue = detectors.compactMap { $0.value.isCheckpointCurrent ? nil : $0.key }
         }
         checkpointSlice()
+        residencyTick()
         return true
     }
 
@@ -185,13 +198,14 @@ final class Shard: @unchecked Sendable {
         return slotsByID[id]
     }
 
-    /// Runs point `i` of a batch through its series; false when the series refused it (not newer than its last
-    /// point). The next point's detector is passed along so that its weights and recurrent state are fetched
+    /// Runs point `i` of a batch through its series and says what became of it (`PointFate`).
+    /// The next point's detector is passed along so that its weights and recurrent state are fetched
     /// during this point's step (with thousands of series they are cold in cache).
-    private func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double, receivedWall: Double) -> PointFate {
+    func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double, receivedWall: Double) -> PointFate {
         let point = batch[i]
         let next = i + 1 < batch.count ? knownSlot(batch[i + 1])?.detector : nil
-        let slot = knownSlot(point) ?? lookUp(point)
+        guard let slot = knownSlot(point) ?? lookUp(point, now: now) else { return .held }
+        slot.lastSeen = now
         let detector = slot.detector
         // Too far ahead of its arrival: refused before it can carry the series' clock forward.
         if point.timestamp > receivedWall + config.clock.maxFuture {
@@ -241,29 +255,44 @@ final class Shard: @unchecked Sendable {
         case outOfOrder
         /// More than `[clock] max_future` ahead of its receive time.
         case future
+        /// Waiting for its series to be restored, or its series was refused at `max_series` (counted there).
+        case held
     }
 
-    /// The slow path of a point's lookup: by key (creating the series on its first point), then remembered by id.
-    private func lookUp(_ point: Point) -> SeriesSlot {
+    /// The slow path of a point's lookup: by key (creating the series on its first point, restoring an evicted
+    /// one, or refusing it at `max_series`: `Shard+Eviction.swift`), then remembered by id.
+    private func lookUp(_ point: Point, now: Double) -> SeriesSlot? {
         let slot: SeriesSlot
         if let existing = detectors[point.key] {
             slot = existing
         } else {
-            let fresh = SeriesDetector(key: point.key, config: config.detectorConfig(for: point.key))
-            if let known = knownEpisodes.removeValue(forKey: point.key) {
-                fresh.reserveEpisodes(upTo: known)
-            }
-            slot = SeriesSlot(fresh)
-            detectors[point.key] = slot
-            stats.series.wrappingAdd(1, ordering: .relaxed)
+            guard let admitted = admit(point, now: now) else { return nil }
+            slot = admitted
         }
-        if point.seriesID != Point.noSeriesID {
-            let id = Int(point.seriesID)
-            if id >= slotsByID.count {
-                slotsByID.append(contentsOf: repeatElement(nil, count: max(id + 1 - slotsByID.count, slotsByID.count)))
-            }
-            slotsByID[id] = slot
+        remember(slot, id: point.seriesID)
+        return slot
+    }
+
+    /// Remembers a slot under the ingest thread's id of its key (the per-point lookup).
+    func remember(_ slot: SeriesSlot, id seriesID: UInt32) {
+        guard seriesID != Point.noSeriesID else { return }
+        let id = Int(seriesID)
+        if id >= slotsByID.count {
+            slotsByID.append(contentsOf: repeatElement(nil, count: max(id + 1 - slotsByID.count, slotsByID.count)))
         }
+        slotsByID[id] = slot
+        slot.seriesID = id
+    }
+
+    /// A new series on its first point (after `admit` reserved its place under `max_series`).
+    func createSeries(_ key: String, now: Double) -> SeriesSlot {
+        let fresh = SeriesDetector(key: key, config: config.detectorConfig(for: key))
+        if let known = knownEpisodes.removeValue(forKey: key) {
+            fresh.reserveEpisodes(upTo: known)
+        }
+        let slot = SeriesSlot(fresh)
+        slot.lastSeen = now
+        detectors[key] = slot
         return slot
     }
 
@@ -281,7 +310,7 @@ final class Shard: @unchecked Sendable {
     }
 
     /// Adds a series to the due set, keyed by the age of its model (older first).
-    private func markDue(_ slot: SeriesSlot) {
+    func markDue(_ slot: SeriesSlot) {
         slot.queued = true
         due[slot.detector.key] = slot.detector.lastRetrainAt ?? -.infinity
     }
@@ -479,6 +508,7 @@ final class Shard: @unchecked Sendable {
                 "skipped_first": "\(skipped.prefix(5).map { SeriesKeyText.escaped($0.slot.detector.key) }.joined(separator: ", "))"])
             stats.checkpointsSkipped.wrappingAdd(skipped.count, ordering: .relaxed)
         }
+        dropHeldPoints()
         logger.debug("shard drained", metadata: ["shard": "\(index)", "series": "\(detectors.count)",
                                                  "checkpointed": "\(next)"])
     }
@@ -513,6 +543,9 @@ final class SeriesSlot {
     var reportedRefusals = (outOfOrder: 0, future: 0)
     /// What the stored checkpoint holds: points seen and model version when it was taken (nil: none stored yet).
     var checkpointed: (points: Int, version: Int)?
+    /// Wall time of the series' last point (idle eviction), and the ingest id of its key (-1: none yet).
+    var lastSeen = 0.0
+    var seriesID = -1
 
     init(_ detector: SeriesDetector) { self.detector = detector }
 
