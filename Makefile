@@ -5,6 +5,8 @@
 #   make bench    print the engine and ingest benchmarks (release build)
 #   make nab      replay ../shared/nab through the detector and score it (needs ../shared/nab)
 #   make install  install binary, systemd unit, config, user and state directory (as root)
+#   make format   format Sources, Tests and Package.swift in place with swift-format and .swift-format
+#   make lint     list what `make format` would change, without changing it
 
 SWIFT      ?= swift
 DEB_PKGS   := libzmq3-dev libsqlite3-dev pkg-config librdkafka-dev
@@ -20,7 +22,7 @@ BIN        := .build/release/omen
 CONFIG     ?= config/omen.toml
 PREFIX     ?= /usr/local
 
-.PHONY: deps build run test bench nab install clean
+.PHONY: deps build run test bench nab install format lint clean
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -51,6 +53,15 @@ nab: build
 
 install: build
 	deploy/install.sh $(BIN) $(PREFIX)
+
+# swift-format ships with the toolchain (`swift format --version`).
+FORMAT_PATHS := Sources Tests Package.swift
+
+format:
+	$(SWIFT) format --in-place --recursive --parallel --configuration .swift-format $(FORMAT_PATHS)
+
+lint:
+	$(SWIFT) format lint --recursive --parallel --configuration .swift-format $(FORMAT_PATHS)
 
 clean:
 	rm -rf .build .build-test

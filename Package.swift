@@ -69,10 +69,17 @@ let package = Package(
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Detection"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Detection", "Messaging", "Recurrent"]),
         .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "Configuration", "Bench", "History", "Messaging",
+            "Daemon", "Configuration", "Bench", "Detection", "History", "Messaging",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Detection", "History", "Messaging"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Warnings are errors in the project's own Swift targets (no run-time cost). Dependencies are built with their own
+// settings, so a warning in one of them cannot break this build.
+for target in package.targets where target.type != .system && target.name != "COmenSupport" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-warnings-as-errors"])]
+}

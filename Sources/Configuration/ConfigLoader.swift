@@ -85,6 +85,7 @@ public enum ConfigLoader {
                 config.kafka.append(kafka)
             },
             table("alerts", \.alerts, AlertsConfig.configKeys),
+            table("security", \.security, SecurityConfig.configKeys),
             table("model", \.detector.model, ModelConfig.configKeys),
             table("training", \.detector.model.training, TrainingConfig.configKeys),
             table("learning", \.detector.learning, LearningConfig.configKeys),
@@ -164,6 +165,12 @@ public enum ConfigLoader {
     // MARK: - Clamp
 
     /// Soft limits that need no error: re-priming more points than the window holds is the whole window.
+    /// Clamps and checks a configuration whose detector part was set after loading (`omen replay`'s settings).
+    static func checkDetector(_ config: inout DaemonConfig, file: String) throws(ConfigError) {
+        clamp(&config)
+        try validate(config, file: file, lines: ConfigLines())
+    }
+
     private static func clamp(_ config: inout DaemonConfig) {
         config.detector.learning.reprimePoints = min(config.detector.learning.reprimePoints, config.detector.learning.window)
     }
@@ -221,6 +228,8 @@ public enum ConfigLoader {
                            "\(TOMLValue.quoted(endpoint)) is also an [[ingest]] endpoint; alerts need their own endpoint")
             }
         }
+
+        try SecurityConfig.validate(config) { fail($0, $1, lineOf: $2, $3) }
 
         if config.storage.database.isEmpty {
             throw fail(.badValue, "storage.database", lineOf: ["storage.database"], "must name the SQLite file, e.g. \"/var/lib/omen/omen.db\"")

@@ -33,6 +33,8 @@ extension DaemonConfig {
         if new.detector.model.training != detector.model.training { restart.append("training") }
         if new.detector.learning != detector.learning { restart.append("learning") }
         if new.detector.scoring != detector.scoring { restart.append("scoring") }
+        // The allowed-clients directory is re-read on every reload; the key and the directory's path are not.
+        if new.security != security { restart.append("security") }
         return ConfigReload(config: applied, restartRequired: restart)
     }
 }

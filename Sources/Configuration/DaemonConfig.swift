@@ -2,17 +2,13 @@ import Detection
 import Logging
 import Messaging
 
-/// The wire format an ingest endpoint expects; `auto` detects it per record.
-public enum WireFormatChoice: String, Sendable, CaseIterable {
-    case auto, graphite, influx, json, estp
-}
-
 /// One ZeroMQ SUB endpoint that metrics arrive on.
 public struct IngestEndpointConfig: Sendable, Equatable {
     /// ZeroMQ endpoint, e.g. `tcp://127.0.0.1:7001` or `ipc:///run/omen/ingest`.
     public var endpoint: String
     public var mode: SocketMode = .bind
-    public var format: WireFormatChoice = .auto
+    /// The wire format the endpoint expects; nil (`"auto"` in the file) detects it per record.
+    public var format: WireFormat? = nil
     /// Subscription prefixes; [""] subscribes to everything.
     public var subscribe: [String] = [""]
     /// Receive high-water mark in messages (0 = unlimited). Messages past it are dropped by libzmq silently.
@@ -86,6 +82,7 @@ public struct DaemonConfig: Sendable, Equatable {
     public var detector = DetectorConfig()
     public var overrides: [SeriesOverride] = []
     public var logLevel: Logger.Level = .info
+    public var security = SecurityConfig()
 
     public init() {}
 }

@@ -1,3 +1,5 @@
+import Messaging
+
 /// One Kafka consumer group the daemon joins (`[[kafka]]`): the topics it reads points from, and where the state of
 /// the series of each partition is kept while another instance may take it over.
 public struct KafkaConfig: Sendable, Equatable {
@@ -7,7 +9,8 @@ public struct KafkaConfig: Sendable, Equatable {
     public var topics: [String] = []
     /// Consumer group id: every instance of one deployment uses the same.
     public var group: String = "omen"
-    public var format: WireFormatChoice = .auto
+    /// The wire format of the messages; nil (`"auto"` in the file) detects it per record.
+    public var format: WireFormat? = nil
     /// The compacted changelog topic of the series' checkpoints; empty = `<topic>.omen-state`. Only with one topic.
     public var changelogTopic: String = ""
     /// Topic that every instance also produces its alerts to (key = series key, value = the alert JSON); empty = none.

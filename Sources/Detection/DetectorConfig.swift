@@ -41,6 +41,9 @@ public struct LearningConfig: Sendable, Equatable {
     public var reprimePoints: Int = 256
     /// Leave points inside anomaly episodes out of training (loss weight 0).
     public var excludeAnomalies: Bool = true
+    /// What else is left out of training: `.hindsight` also drops the points a bidirectional model fitted on the
+    /// window cannot explain from both sides (see `Hindsight`).
+    public var cleanWindow: CleanWindow = .episodes
 
     public init() {}
 }

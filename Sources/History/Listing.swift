@@ -1,3 +1,4 @@
+import Detection
 import Foundation
 
 /// How the CLI prints records: aligned columns for people, JSON and CSV for programs.
@@ -14,7 +15,7 @@ public enum ListingFormat: String, Sendable, CaseIterable {
 public enum Listing {
     static let anomalyFields = [
         "id", "series", "episode", "opened_at", "closed_at", "peak_at", "peak_score", "value", "predicted", "lower",
-        "upper", "threshold", "points", "model_version", "close_reason",
+        "upper", "threshold", "points", "model_version", "close_reason", "hindsight_score",
     ]
     static let seriesFields = [
         "series", "first_seen", "last_seen", "points", "state", "model_version", "last_score", "last_retrain",
@@ -25,27 +26,28 @@ public enum Listing {
         switch format {
         case .table:
             if records.isEmpty { return "no anomalies match\n" }
-            let header = ["ID", "SERIES", "EPISODE", "OPENED", "CLOSED", "PEAK AT", "SCORE", "VALUE", "PREDICTED",
-                          "EXPECTED", "POINTS", "MODEL", "REASON"]
+            let header = ["ID", "SERIES", "EPISODE", "OPENED", "CLOSED", "PEAK AT", "SCORE", "HINDSIGHT", "VALUE",
+                          "PREDICTED", "EXPECTED", "POINTS", "MODEL", "REASON"]
             let rows = records.map { r in
-                [String(r.id), r.series, String(r.number), TimeArgument.formatISO8601(r.openedAt),
+                [String(r.id), SeriesKeyText.escaped(r.series), String(r.number), TimeArgument.formatISO8601(r.openedAt),
                  r.closedAt.map(TimeArgument.formatISO8601) ?? "open", TimeArgument.formatISO8601(r.peakAt),
-                 score(r.peakScore), number(r.value), number(r.predicted),
+                 score(r.peakScore), r.hindsightScore.map(score) ?? "-", number(r.value), number(r.predicted),
                  "\(number(r.lower))..\(number(r.upper))", String(r.points), String(r.modelVersion),
-                 r.closeReason ?? ""]
+                 SeriesKeyText.escaped(r.closeReason ?? "")]
             }
-            return table(header: header, rows: rows, rightAligned: [0, 2, 6, 7, 8, 10, 11])
+            return table(header: header, rows: rows, rightAligned: [0, 2, 6, 7, 8, 9, 11, 12])
         case .json:
             return jsonArray(records.map { r in
                 [json(r.id), json(r.series), json(r.number), json(r.openedAt), json(r.closedAt), json(r.peakAt),
                  json(r.peakScore), json(r.value), json(r.predicted), json(r.lower), json(r.upper),
-                 json(r.threshold), json(r.points), json(r.modelVersion), json(r.closeReason)]
+                 json(r.threshold), json(r.points), json(r.modelVersion), json(r.closeReason),
+                 json(r.hindsightScore)]
             }, fields: anomalyFields)
         case .csv:
             return csv(records.map { r in
                 [String(r.id), r.series, String(r.number), csv(r.openedAt), csv(r.closedAt), csv(r.peakAt),
                  csv(r.peakScore), csv(r.value), csv(r.predicted), csv(r.lower), csv(r.upper), csv(r.threshold),
-                 String(r.points), String(r.modelVersion), r.closeReason ?? ""]
+                 String(r.points), String(r.modelVersion), r.closeReason ?? "", csv(r.hindsightScore)]
             }, fields: anomalyFields)
         }
     }
@@ -57,7 +59,7 @@ public enum Listing {
             if records.isEmpty { return "no series yet\n" }
             let header = ["SERIES", "POINTS", "STATE", "MODEL", "LAST SEEN", "LAST SCORE", "LAST RETRAIN"]
             let rows = records.map { r in
-                [r.series, String(r.points), r.state.rawValue, String(r.modelVersion),
+                [SeriesKeyText.escaped(r.series), String(r.points), r.state.rawValue, String(r.modelVersion),
                  TimeArgument.formatISO8601(r.lastSeen), r.lastScore.map(score) ?? "-",
                  r.lastRetrain.map(TimeArgument.formatISO8601) ?? "never"]
             }
@@ -155,9 +157,19 @@ public enum Listing {
         return String(value)
     }
 
-    /// Quotes fields holding a comma, quote or line break: influx keys contain commas (`cpu,host=web01 …`).
+    /// RFC 4180: a field holding a comma, quote, CR or LF is quoted, its quotes doubled (influx keys contain
+    /// commas: `cpu,host=web01 …`). Checked on the UTF-8 bytes: Swift's `Character` sees `"\r\n"` as one
+    /// character equal to neither `"\r"` nor `"\n"`, so a check by Character let such a key split a row.
     static func csvField(_ field: String) -> String {
-        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        guard field.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return field }
+        var quoted = [UInt8]()
+        quoted.reserveCapacity(field.utf8.count + 2)
+        quoted.append(0x22)
+        for byte in field.utf8 {
+            if byte == 0x22 { quoted.append(0x22) }
+            quoted.append(byte)
+        }
+        quoted.append(0x22)
+        return String(decoding: quoted, as: UTF8.self)
     }
 }

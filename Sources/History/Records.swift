@@ -5,14 +5,18 @@ public struct WriteBatch: Sendable {
     public var events: [EpisodeEvent]
     public var series: [SeriesUpdate]
     public var checkpoints: [ModelCheckpoint]
+    /// Hindsight scores of closed episodes, written after the events.
+    public var hindsight: [HindsightVerdict]
 
-    public init(events: [EpisodeEvent] = [], series: [SeriesUpdate] = [], checkpoints: [ModelCheckpoint] = []) {
+    public init(events: [EpisodeEvent] = [], series: [SeriesUpdate] = [], checkpoints: [ModelCheckpoint] = [],
+                hindsight: [HindsightVerdict] = []) {
         self.events = events
         self.series = series
         self.checkpoints = checkpoints
+        self.hindsight = hindsight
     }
 
-    public var isEmpty: Bool { events.isEmpty && series.isEmpty && checkpoints.isEmpty }
+    public var isEmpty: Bool { events.isEmpty && series.isEmpty && checkpoints.isEmpty && hindsight.isEmpty }
 }
 
 /// The latest summary of one series, upserted by key into the `series` table.
@@ -86,15 +90,18 @@ public struct AnomalyQuery: Sendable, Equatable {
     public var openOnly: Bool
     /// At most this many rows, newest first; 0 or less means no limit.
     public var limit: Int
+    /// Order by hindsight score, highest first (episodes not reviewed last), instead of newest first.
+    public var byHindsight: Bool
 
     public init(seriesGlob: String? = nil, since: Double? = nil, until: Double? = nil, minScore: Double? = nil,
-                openOnly: Bool = false, limit: Int = 100) {
+                openOnly: Bool = false, limit: Int = 100, byHindsight: Bool = false) {
         self.seriesGlob = seriesGlob
         self.since = since
         self.until = until
         self.minScore = minScore
         self.openOnly = openOnly
         self.limit = limit
+        self.byHindsight = byHindsight
     }
 }
 
@@ -107,10 +114,13 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
     /// The episode; `closedAt` is nil while it is open; value, prediction and band are NaN when the detector
     /// reported none.
     public var episode: Episode
+    /// The hindsight review's score of the closed episode (nil while open or not reviewed yet).
+    public var hindsightScore: Double?
 
-    public init(id: Int64, episode: Episode) {
+    public init(id: Int64, episode: Episode, hindsightScore: Double? = nil) {
         self.id = id
         self.episode = episode
+        self.hindsightScore = hindsightScore
     }
 
     public subscript<T>(dynamicMember path: WritableKeyPath<Episode, T>) -> T {
@@ -127,6 +137,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
         case value, predicted, lower, upper, threshold, points
         case modelVersion = "model_version"
         case closeReason = "close_reason"
+        case hindsightScore = "hindsight_score"
     }
 
     // Written out so that open episodes carry `"closed_at": null` rather than no key, and NaN/inf become null
@@ -148,6 +159,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
         try c.encode(episode.points, forKey: .points)
         try c.encode(episode.modelVersion, forKey: .modelVersion)
         try c.encode(episode.closeReason, forKey: .closeReason)
+        try c.encode(hindsightScore?.finiteOrNil, forKey: .hindsightScore)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -162,6 +174,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
             threshold: try number(.threshold), points: try c.decode(Int.self, forKey: .points),
             modelVersion: try c.decode(Int.self, forKey: .modelVersion),
             closeReason: try c.decodeIfPresent(String.self, forKey: .closeReason))
+        hindsightScore = try c.decodeIfPresent(Double.self, forKey: .hindsightScore)
     }
 }
 

@@ -81,6 +81,10 @@ enum Schema {
             try db.execute(sql: "ALTER TABLE anomalies_v12 RENAME TO anomalies")
             for index in indexes { try db.execute(sql: index) }
         }
+        // Issue 16: the hindsight review of a closed episode (NULL until reviewed, or when never reviewed).
+        migrator.registerMigration("v16-hindsight") { db in
+            try db.execute(sql: "ALTER TABLE anomalies ADD COLUMN hindsight_score REAL")
+        }
         return migrator
     }
 }

@@ -30,13 +30,14 @@ extension Store {
         }
         var sql = """
             SELECT a.id, s.key, a.episode, a.opened_at, a.closed_at, a.peak_at, a.peak_score, a.value, a.predicted,
-                   a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason
+                   a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason, a.hindsight_score
             FROM anomalies a JOIN series s ON s.id = a.series_id
             """
         if !conditions.isEmpty {
             sql += "\nWHERE " + conditions.joined(separator: " AND ")
         }
-        sql += "\nORDER BY a.opened_at DESC, a.id DESC"
+        sql += query.byHindsight ? "\nORDER BY a.hindsight_score DESC NULLS LAST, a.opened_at DESC, a.id DESC"
+            : "\nORDER BY a.opened_at DESC, a.id DESC"
         if query.limit > 0 {
             sql += "\nLIMIT ?"
             arguments += [query.limit]
@@ -51,7 +52,7 @@ extension Store {
                     series: row[1], number: row[2], openedAt: row[3], closedAt: row[4], peakAt: row[5],
                     peakScore: row[6] ?? .nan, value: row[7] ?? .nan, predicted: row[8] ?? .nan,
                     lower: row[9] ?? .nan, upper: row[10] ?? .nan, threshold: row[11] ?? .nan, points: row[12],
-                    modelVersion: row[13], closeReason: row[14])))
+                    modelVersion: row[13], closeReason: row[14]), hindsightScore: row[15]))
             }
             return records
         }

@@ -167,6 +167,7 @@ public final class Store: Sendable {
                 var ids: [Int64] = []
                 ids.reserveCapacity(batch.events.count)
                 for event in batch.events { ids.append(try writer.record(event)) }
+                for verdict in batch.hindsight { try Store.record(verdict, in: db) }
                 try writer.recordLastEpisodes()
                 beforeCommit?()
                 return ids

@@ -314,7 +314,7 @@ public final class ZMQSocket {
         return Int(v)
     }
 
-    private func setBytesOption(_ option: Int32, _ bytes: [UInt8], name: String) throws(ZMQError) {
+    func setBytesOption(_ option: Int32, _ bytes: [UInt8], name: String) throws(ZMQError) {
         let socket = try open("set \(name)")
         let rc = bytes.withUnsafeBytes { zmq_setsockopt(socket, option, $0.baseAddress, $0.count) }
         if rc != 0 { throw ZMQError.last("set \(name)") }

@@ -33,6 +33,12 @@ struct AnomaliesCommand: ParsableCommand {
     @Flag(name: .customLong("open"), help: "Only episodes that are still open.")
     var openOnly = false
 
+    @Flag(help: """
+        Sort by hindsight score, highest first: closed episodes re-read with context from both sides (high = a \
+        deviation the series came back from; low = a level it then kept). Episodes not reviewed come last.
+        """)
+    var hindsight = false
+
     @Option(help: ArgumentHelp("At most this many episodes, newest first; 0 lists all.", valueName: "n"))
     var limit = 100
 
@@ -67,7 +73,7 @@ struct AnomaliesCommand: ParsableCommand {
                 + "(\(TimeArgument.formatISO8601(untilTime))); swap them")
         }
         return AnomalyQuery(seriesGlob: series, since: sinceTime, until: untilTime, minScore: minScore,
-                            openOnly: openOnly, limit: limit)
+                            openOnly: openOnly, limit: limit, byHindsight: hindsight)
     }
 }
 

@@ -13,7 +13,7 @@ struct Omen: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, AnomaliesCommand.self, SeriesCommand.self, TailCommand.self,
-            PublishCommand.self, ReplayCommand.self, BenchCommand.self,
+            PublishCommand.self, ReplayCommand.self, KeysCommand.self, BenchCommand.self,
         ])
 }
 
@@ -24,6 +24,6 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the engine and the pipeline (build with `swift build -c release`).",
         subcommands: [
             BenchStep.self, BenchTrain.self, BenchDetect.self, BenchIngest.self,
-            BenchScore.self, BenchParse.self, BenchStore.self, BenchKafka.self,
+            BenchScore.self, BenchParse.self, BenchStore.self, BenchKafka.self, BenchCleaner.self,
         ])
 }

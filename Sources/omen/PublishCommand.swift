@@ -67,6 +67,8 @@ struct PublishCommand: ParsableCommand {
     @Option(name: .customLong("kafka-setting"), help: "With --kafka: a librdkafka property name=value (repeatable).")
     var kafkaSettings: [String] = []
 
+    @OptionGroup var curve: CurveClientOptions
+
     @Argument(help: "File of records, one per line; '-' or nothing reads standard input.")
     var file: String?
 
@@ -99,6 +101,7 @@ struct PublishCommand: ParsableCommand {
             // let close() deliver what is still queued (LINGER) before the process exits.
             try socket.setSendHighWaterMark(0)
             try socket.setLinger(milliseconds: 30_000)
+            try curve.apply(to: socket)
             try socket.attach(endpoint, mode: mode)
             // Slow joiner: messages sent before the subscription reaches us are dropped.
             usleep(mode == .connect ? 300_000 : 1_000_000)
@@ -108,6 +111,9 @@ struct PublishCommand: ParsableCommand {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         } catch let error as MessagingError {
+            writeStandardError("omen publish: \(error)")
+            throw ExitCode.failure
+        } catch let error as CurveError {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         }

@@ -102,7 +102,11 @@ struct ConfigLoaderTests {
             endpoint = "tcp://metrics.example:5556"
             mode = "connect"
             format = "estp"
+
+            [security]
+            allow_insecure = true
             """, file: "omen.toml")
+        #expect(config.security.allowInsecure)
         #expect(config.ingest.count == 3)
         #expect(config.ingest.map(\.endpoint) == ["tcp://0.0.0.0:7001", "ipc:///run/omen/ingest", "tcp://metrics.example:5556"])
         #expect(config.ingest.map(\.mode) == [.bind, .bind, .connect])

@@ -1,3 +1,5 @@
+import Messaging
+
 extension KafkaConfig {
     /// `[[kafka]]`: a consumer group, its input topics and its changelog.
     static var configKeys: [ConfigKey<KafkaConfig>] {
@@ -5,7 +7,7 @@ extension KafkaConfig {
             .string("brokers", \.brokers),
             .strings("topics", \.topics, minCount: 1, allowEmptyStrings: false),
             .string("group", \.group),
-            .choice("format", \.format),
+            .choice("format", \.format, none: "auto"),
             .string("changelog_topic", \.changelogTopic, allowEmpty: true),
             .string("alerts_topic", \.alertsTopic, allowEmpty: true),
             .strings("settings", \.settings, minCount: 0, allowEmptyStrings: false),

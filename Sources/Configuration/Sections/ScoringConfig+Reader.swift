@@ -16,6 +16,8 @@ extension ScoringConfig {
             .integer("onset_window", \.onsetWindow, 0...100_000),
             .number("repeat_factor", \.repeatFactor, .closed(0, 1)),
             .flag("frozen_detection", \.frozenDetection),
+            .flag("standardise", \.standardise),
+            .integer("drift_span", \.driftSpan, 0...100_000),
             .number("self_weight", \.selfWeight, .closed(0, 1)),
             .integer("self_min_history", \.selfMinHistory, 0...65_535),
             .number("context_weight", \.contextWeight, .closed(0, 1)),

@@ -17,6 +17,12 @@ public final class OmenDaemon: Sendable {
     let logger: Logger
     let notifier: SystemdNotifier
     let store: Store
+    /// The exclusive lock on the database (`FILE.lock`), held until the process exits.
+    let databaseLock: DatabaseLock
+    /// The database file as opened, to notice it being deleted or replaced.
+    let databaseIdentity: FileIdentity
+    /// CURVE keys and allowed clients when `[security]` is on.
+    let security: DaemonSecurity?
     let alertContext: ZMQContext
     let ingestContext: ZMQContext
     let writer: Writer
@@ -42,10 +48,22 @@ public final class OmenDaemon: Sendable {
         self.logLevel = logLevel
         self.logger = logger
         self.notifier = notifier
+        ignoreBrokenPipes()
+        // Keys first: a wrong key file stops the start before the database is touched.
+        security = try DaemonSecurity.load(config.security, logger: logger)
+        if !config.security.isEnabled, let exposed = config.nonLoopbackEndpoints.first {
+            logger.warning("plain TCP off loopback (allow_insecure = true): anyone who can reach it may write any series and read every alert",
+                           metadata: ["endpoint": "\(exposed)"])
+        }
+        databaseLock = try DatabaseLock.acquire(database: config.storage.database)
         do {
             store = try Store(path: config.storage.database)
         } catch {
             throw .storage("\(config.storage.database): \(error)")
+        }
+        switch FileIdentity.of(config.storage.database) {
+        case .success(let identity): databaseIdentity = identity
+        case .failure(let why): throw .storage("\(config.storage.database): cannot stat the file just opened: \(why)")
         }
         do {
             alertContext = try ZMQContext()
@@ -62,7 +80,7 @@ public final class OmenDaemon: Sendable {
             config.kafka.first.flatMap { $0.alertsTopic.isEmpty ? nil : KafkaAlertSink(producer: producer, topic: $0.alertsTopic) }
         }
         writer = Writer(store: store, context: alertContext, config: config, stats: stats, logger: logger,
-                        kafkaAlerts: alertSink)
+                        kafkaAlerts: alertSink, curve: security?.certificate)
         trainers = TrainerPool(threads: trainerCount, stats: stats)
         var shards: [Shard] = []
         for i in 0..<shardCount {
@@ -71,7 +89,8 @@ public final class OmenDaemon: Sendable {
         }
         self.shards = shards
         router = ShardRouter(count: shards.count)
-        ingest = Ingest(context: ingestContext, endpoints: config.ingest, shards: shards, stats: stats, logger: logger)
+        ingest = Ingest(context: ingestContext, endpoints: config.ingest, shards: shards, stats: stats, logger: logger,
+                        curve: security?.certificate)
         if let kafkaConfig = config.kafka.first, let kafkaProducer {
             // Series state comes from the changelog of the partitions the group assigns, not from this file.
             kafka = KafkaIngest(config: kafkaConfig, producer: kafkaProducer, shards: shards, stats: stats, logger: logger)
@@ -135,6 +154,11 @@ public final class OmenDaemon: Sendable {
     /// Starts the threads: writer (binds the alert sockets), trainers, shards, then ingest (binds the SUB sockets).
     /// Returns once everything is bound, or throws why something could not be.
     public func start() throws(DaemonError) {
+        // The authenticators before any CURVE server socket: without one bound, libzmq accepts every client key.
+        if let security {
+            try security.startHandler(on: alertContext)
+            try security.startHandler(on: ingestContext)
+        }
         do {
             try writer.start()
         } catch {
@@ -160,6 +184,10 @@ public final class OmenDaemon: Sendable {
         ])
     }
 
+    /// Seconds the shards may spend draining and checkpointing at shutdown.
+    var stopTimeout: Double { OmenDaemon.defaultStopTimeout }
+    static let defaultStopTimeout = 20.0
+
     /// Stops ingest only (the first step of a graceful shutdown).
     package func stopIngest() {
         kafka?.stop()
@@ -169,15 +197,34 @@ public final class OmenDaemon: Sendable {
 
     /// Stops trainers, drains and checkpoints the shards, flushes the writer, closes the alert sockets.
     package func stopPipeline() {
+        // The shards drain their mailboxes and write their final checkpoints until this deadline (see
+        // `Shard.finalCheckpoint`); the writer's last commits and the exit come after it.
+        let deadline = monotonicSeconds() + stopTimeout
         trainers.stop()
-        for shard in shards { shard.mailbox.close() }
-        for shard in shards where !shard.join(timeout: 60) {
+        for shard in shards {
+            shard.shutdownDeadline = deadline
+            shard.mailbox.close()
+        }
+        for shard in shards where !shard.join(timeout: max(1, deadline - monotonicSeconds()) + 30) {
             logger.error("shard did not drain in time", metadata: ["shard": "\(shard.index)"])
         }
         writer.mailbox.close()
         if !writer.join(timeout: 60) { logger.error("writer did not flush in time") }
         alertContext.terminate()
         kafkaProducer?.close()
+    }
+
+    /// What happened to the database file if it is no longer the one opened at start (deleted, replaced).
+    func databaseProblem() -> String? {
+        databaseIdentity.problem(at: config.storage.database)
+    }
+
+    /// Stops everything without writing another row: the database file is gone, and writing into an unlinked
+    /// inode would only pretend to keep what is lost at exit.
+    func abandon() {
+        writer.abandon()
+        stopIngest()
+        stopPipeline()
     }
 
     /// Sends one sd_notify message; a failure is logged, never fatal (systemd may simply not be listening).
@@ -229,7 +276,8 @@ struct PipelineService: Service {
 
     func run() async throws {
         let watchdog = daemon.notifier.watchdogInterval.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }
-        let interval = max(0.5, min(daemon.config.pipeline.statsInterval, watchdog ?? .infinity))
+        // At least once a second: the database file check runs every turn.
+        let interval = max(0.5, min(daemon.config.pipeline.statsInterval, watchdog ?? .infinity, 1))
         var lastStats = monotonicSeconds()
         var lastProcessed = 0
         let hup = HangupSignal()
@@ -239,7 +287,14 @@ struct PipelineService: Service {
                 try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
             }
             let now = monotonicSeconds()
-            if daemon.isHealthy(now: now, stale: max(10, 3 * interval)) { daemon.notify("WATCHDOG=1") }
+            if let problem = daemon.databaseProblem() {
+                daemon.logger.error("stopping: \(problem); nothing more is written, restore the file or start afresh", metadata: [
+                    "database": "\(daemon.config.storage.database)"])
+                daemon.notify("STOPPING=1")
+                daemon.abandon()
+                throw DaemonError.ownership(problem)
+            }
+            if watchdog != nil, daemon.isHealthy(now: now, stale: max(10, 3 * interval)) { daemon.notify("WATCHDOG=1") }
             if hup.takePending() { reloadConfiguration() }
             if now - lastStats >= daemon.config.pipeline.statsInterval {
                 let processed = daemon.stats.pointsProcessed.load(ordering: .relaxed)
@@ -249,6 +304,10 @@ struct PipelineService: Service {
                 var metadata: Logger.Metadata = [:]
                 for (k, v) in daemon.stats.snapshot() { metadata[k] = "\(v)" }
                 metadata["points_per_s"] = "\(Int(rate))"
+                if let counts = daemon.security?.counts {
+                    metadata["curve_clients"] = "\(counts.accepted.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"
+                    metadata["curve_refused"] = "\(counts.denied)"
+                }
                 daemon.logger.info("stats", metadata: metadata)
                 daemon.notify("STATUS=\(Int(rate)) points/s, \(daemon.stats.series.load(ordering: .relaxed)) series")
             }
@@ -270,6 +329,7 @@ struct PipelineService: Service {
         do {
             let reload = daemon.config.reloaded(with: try ConfigLoader.load(path: path))
             daemon.reload(reload.config)
+            daemon.security?.reload()
             daemon.logLevel?.set(reload.config.logLevel)
             var metadata: Logger.Metadata = ["file": "\(path)", "log_level": "\(reload.config.logLevel)"]
             if !reload.restartRequired.isEmpty {

@@ -29,7 +29,12 @@ final class Ingest: @unchecked Sendable {
     /// Messages taken from one socket before the others get their turn.
     static let messagesPerTurn = 256
 
-    init(context: ZMQContext, endpoints: [IngestEndpointConfig], shards: [Shard], stats: PipelineStats, logger: Logger) {
+    /// The daemon's CURVE certificate when `[security]` is on: every SUB socket is then a CURVE server.
+    private let curve: CurveCertificate?
+
+    init(context: ZMQContext, endpoints: [IngestEndpointConfig], shards: [Shard], stats: PipelineStats, logger: Logger,
+         curve: CurveCertificate? = nil) {
+        self.curve = curve
         self.context = context
         self.endpoints = endpoints
         self.shards = shards
@@ -53,7 +58,8 @@ final class Ingest: @unchecked Sendable {
 
     /// Stops receiving; the thread hands its last batches to the shards and exits.
     func stop(timeout: Double = 5) {
-        stopping.store(true, ordering: .relaxed)
+        // Idempotent: the second caller (a failing service's cleanup, then the group's cancellation) returns at once.
+        guard !stopping.exchange(true, ordering: .relaxed) else { return }
         _ = done.wait(timeout: .now() + timeout)
     }
 
@@ -65,12 +71,13 @@ final class Ingest: @unchecked Sendable {
         for endpoint in endpoints {
             do {
                 let socket = try ZMQSocket(context: context, type: .sub)
+                if let curve { try socket.makeCurveServer(curve, domain: DaemonSecurity.domain) }
                 try socket.setReceiveHighWaterMark(Int(endpoint.receiveHighWaterMark))
                 try socket.setLinger(milliseconds: 0)
                 for prefix in endpoint.subscribe { try socket.subscribe(prefix: prefix) }
                 try socket.attach(endpoint.endpoint, mode: endpoint.mode)
                 sockets.append(socket)
-                parsers.append(PayloadParser(format: endpoint.format.wireFormat, keys: keys))
+                parsers.append(PayloadParser(format: endpoint.format, keys: keys))
             } catch {
                 startError.value = "\(endpoint.mode.rawValue) \(endpoint.endpoint): \(error)"
                 for socket in sockets { socket.close() }
@@ -169,30 +176,29 @@ struct RateLimitedLog {
     }
 }
 
-extension WireFormatChoice {
-    /// nil = detect per record.
-    var wireFormat: WireFormat? {
-        switch self {
-        case .auto: return nil
-        case .graphite: return .graphite
-        case .influx: return .influx
-        case .json: return .json
-        case .estp: return .estp
-        }
-    }
-}
-
 /// Errors that stop the daemon from starting or running, as sentences an operator can act on.
 public enum DaemonError: Error, CustomStringConvertible {
     case ingest(String)
     case alerts(String)
     case storage(String)
+    /// The database is another daemon's (locked), or was deleted or replaced under this one.
+    case ownership(String)
+    /// `[security]` cannot be honoured: no CURVE in libzmq, or a key file missing, unreadable, malformed or too open.
+    case security(String)
+
+    /// The process exit status: 78 (EX_CONFIG) for what the configuration must fix, 1 otherwise.
+    public var exitCode: Int32 {
+        if case .security = self { return 78 }
+        return 1
+    }
 
     public var description: String {
         switch self {
         case .ingest(let why): return "cannot set up ingest socket: \(why)"
         case .alerts(let why): return "cannot set up alert socket: \(why)"
         case .storage(let why): return "cannot open the database: \(why)"
+        case .ownership(let why): return why
+        case .security(let why): return why
         }
     }
 }

@@ -58,7 +58,7 @@ final class KafkaIngest: @unchecked Sendable {
         self.shards = shards
         self.stats = stats
         self.logger = logger
-        parser = PayloadParser(format: config.format.wireFormat, keys: keys)
+        parser = PayloadParser(format: config.format, keys: keys)
         pending = [[Point]](repeating: [], count: shards.count)
         pendingSince = [Double](repeating: 0, count: shards.count)
         router = ShardRouter(count: shards.count)

@@ -29,6 +29,8 @@ public final class PipelineStats: Sendable {
     public let writeFailures = Atomic<Int>(0)
     /// Checkpoints written.
     public let checkpointsWritten = Atomic<Int>(0)
+    /// Series whose final checkpoint at shutdown was skipped because the stop timeout ran out.
+    public let checkpointsSkipped = Atomic<Int>(0)
     /// Times ingest had to wait because a shard had `Ingest.maxQueuedBatches` batches queued (overload).
     public let ingestStalls = Atomic<Int>(0)
     /// Per-shard training backlog; `trainingBacklog` is their sum.
@@ -54,6 +56,7 @@ public final class PipelineStats: Sendable {
             "alerts_published": alertsPublished.load(ordering: .relaxed),
             "write_failures": writeFailures.load(ordering: .relaxed),
             "checkpoints_written": checkpointsWritten.load(ordering: .relaxed),
+            "checkpoints_skipped": checkpointsSkipped.load(ordering: .relaxed),
             "ingest_stalls": ingestStalls.load(ordering: .relaxed),
         ]
     }

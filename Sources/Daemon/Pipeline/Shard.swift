@@ -28,6 +28,7 @@ final class Shard: @unchecked Sendable {
     let stats: PipelineStats
     private let latency: LatencyRecorder
     let logger: Logger
+    private let clock: PipelineClock
     private let done = DispatchSemaphore(value: 0)
 
     // Owned by the shard thread (and by the builder before `start()`).
@@ -48,14 +49,18 @@ final class Shard: @unchecked Sendable {
     /// Keys still to checkpoint in the current round (a round is spread over several loop turns).
     private var checkpointQueue: [String] = []
     private var pendingEvents: [EpisodeEvent] = []
+    /// Closed episodes waiting for a free trainer to be reviewed in hindsight (the newest `maxPendingReviews`).
+    private var pendingReviews: [HindsightReviewJob] = []
+    private static let maxPendingReviews = 64
     /// Monotonic time of the last loop turn; the watchdog heartbeat reads it.
     let heartbeat = HeartbeatCell()
     /// What the Kafka changelog holds of each series (`Shard+Ownership.swift`).
     let changelog = ChangelogMarks()
 
     init(index: Int, config: DaemonConfig, writer: Writer, trainers: TrainerPool, stats: PipelineStats,
-         latency: LatencyRecorder, logger: Logger) {
+         latency: LatencyRecorder, logger: Logger, clock: PipelineClock = .system) {
         self.index = index
+        self.clock = clock
         self.config = config
         self.writer = writer
         self.trainers = trainers
@@ -78,14 +83,12 @@ final class Shard: @unchecked Sendable {
         knownEpisodes = episodes
     }
 
+    /// Starts the thread, which runs `turn()` until the mailbox is closed and drained.
     func start() {
-        let now = monotonicSeconds()
-        lastSummaryEmit = now
-        lastCheckpoint = now
-        heartbeat.beat(now)
+        prepare()
         let thread = Thread { [self] in
             nameCurrentThread("omen-shard-\(index)")
-            run()
+            while turn(timeout: 0.05) {}
             done.signal()
         }
         thread.name = "omen-shard-\(index)"
@@ -100,52 +103,64 @@ final class Shard: @unchecked Sendable {
 
     // MARK: - The loop
 
-    private func run() {
-        while true {
-            let (messages, closed) = mailbox.takeAll(timeout: 0.05)
-            for message in messages {
-                switch message {
-                case .points(let points, let receivedAt):
-                    // Counters and the clock once per batch: atomics shared with the other shards would
-                    // bounce their cache line on every point.
-                    let now = wallSeconds()
-                    var processed = 0, outOfOrder = 0
-                    points.withUnsafeBufferPointer { batch in
-                        for i in batch.indices {
-                            if process(batch, i, now: now) { processed += 1 } else { outOfOrder += 1 }
-                        }
+    /// Starts the intervals (summaries, checkpoint rounds) at the clock's now; `start()` calls it, or a test that
+    /// drives `turn()` itself.
+    func prepare() {
+        let now = clock.monotonic()
+        lastSummaryEmit = now
+        lastCheckpoint = now
+        heartbeat.beat(now)
+    }
+
+    /// One turn of the loop: takes what the mailbox holds (waiting up to `timeout` seconds), processes it, hands
+    /// episode events to the writer, then does what is due (training, summaries, a checkpoint slice). Returns
+    /// false once the mailbox was closed and drained, after the final checkpoint.
+    func turn(timeout: Double) -> Bool {
+        let (messages, closed) = mailbox.takeAll(timeout: timeout)
+        for message in messages {
+            switch message {
+            case .points(let points, let receivedAt):
+                // Counters and the clock once per batch: atomics shared with the other shards would
+                // bounce their cache line on every point.
+                let now = clock.wall()
+                var processed = 0, outOfOrder = 0
+                points.withUnsafeBufferPointer { batch in
+                    for i in batch.indices {
+                        if process(batch, i, now: now) { processed += 1 } else { outOfOrder += 1 }
                     }
-                    stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
-                    if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
-                    latency.record(monotonicSeconds() - receivedAt)
-                case .trained(let outcome):
-                    install(outcome)
-                case .reload(let newConfig):
-                    reload(newConfig)
-                case .ownership(let request):
-                    handle(request)
                 }
+                stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
+                if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
+                latency.record(clock.monotonic() - receivedAt)
+            case .trained(let outcome):
+                install(outcome)
+            case .reload(let newConfig):
+                reload(newConfig)
+            case .ownership(let request):
+                handle(request)
             }
-            let now = monotonicSeconds()
-            heartbeat.beat(now)
-            flushEvents()
-            if closed {
-                finalCheckpoint()
-                return
-            }
-            submitDueTraining()
-            if now - lastSummaryEmit >= 1 {
-                lastSummaryEmit = now
-                emitSummaries()
-            }
-            if config.storage.checkpointInterval > 0 && now - lastCheckpoint >= config.storage.checkpointInterval
-                && checkpointQueue.isEmpty {
-                lastCheckpoint = now
-                // Only series that changed since their stored checkpoint: an idle series is not rewritten.
-                checkpointQueue = detectors.compactMap { $0.value.isCheckpointCurrent ? nil : $0.key }
-            }
-            checkpointSlice()
         }
+        let now = clock.monotonic()
+        heartbeat.beat(now)
+        flushEvents()
+        if closed {
+            finalCheckpoint()
+            return false
+        }
+        submitReviews()
+        submitDueTraining()
+        if now - lastSummaryEmit >= 1 {
+            lastSummaryEmit = now
+            emitSummaries()
+        }
+        if config.storage.checkpointInterval > 0 && now - lastCheckpoint >= config.storage.checkpointInterval
+            && checkpointQueue.isEmpty {
+            lastCheckpoint = now
+            // Only series that changed since their stored checkpoint: an idle series is not rewritten.
+            checkpointQueue = detectors.compactMap { $0.value.isCheckpointCurrent ? nil : $0.key }
+        }
+        checkpointSlice()
+        return true
     }
 
     /// The slot of a point's series when it is already known by id (no lookup by key, no creation).
@@ -166,7 +181,10 @@ final class Shard: @unchecked Sendable {
         let detector = slot.detector
         do {
             let outcome = try detector.process(timestamp: point.timestamp, value: point.value, prefetching: next)
-            if let event = outcome.event { pendingEvents.append(event) }
+            if let event = outcome.event {
+                pendingEvents.append(event)
+                if let review = detector.makeReviewJob(for: event) { queueReview(review) }
+            }
         } catch {
             return false
         }
@@ -229,10 +247,10 @@ final class Shard: @unchecked Sendable {
             guard let slot = detectors[key] else { continue }
             slot.queued = false
             let detector = slot.detector
-            guard detector.isTrainingDue(now: wallSeconds()) else { continue }
-            let job = detector.makeTrainingJob(now: wallSeconds())
+            guard detector.isTrainingDue(now: clock.wall()) else { continue }
+            let job = detector.makeTrainingJob(now: clock.wall())
             let mailbox = self.mailbox
-            if trainers.submit(TrainerPool.Request(job: job, deliver: { mailbox.post(.trained($0)) })) {
+            if trainers.submit(.training(job, deliver: { mailbox.post(.trained($0)) })) {
                 free -= 1
             } else {
                 detector.cancelTraining()
@@ -243,11 +261,33 @@ final class Shard: @unchecked Sendable {
         stats.trainingBacklogUpdate(shard: index, backlog: due.count)
     }
 
+    private func queueReview(_ review: HindsightReviewJob) {
+        if pendingReviews.count >= Self.maxPendingReviews {
+            // A storm of closes: the oldest waiting review is dropped and its episode keeps no hindsight score.
+            pendingReviews.removeFirst()
+            logger.debug("hindsight review dropped", metadata: ["pending": "\(pendingReviews.count)"])
+        }
+        pendingReviews.append(review)
+    }
+
+    /// Hands closed episodes to the trainer pool for review, before any due training (a review is one small fit).
+    /// Their events were flushed first, so the writer stores each score after its episode's close.
+    private func submitReviews() {
+        let writer = self.writer
+        while !pendingReviews.isEmpty, trainers.freeSlots > 0 {
+            let review = pendingReviews.removeFirst()
+            guard trainers.submit(.review(review, deliver: { writer.mailbox.post(.hindsight([$0])) })) else {
+                pendingReviews.insert(review, at: 0)
+                break
+            }
+        }
+    }
+
     private func install(_ outcome: TrainingOutcome) {
         // Not in flight: the job belonged to a detector since released (its Kafka partition went and came back).
         guard let slot = detectors[outcome.key], slot.detector.trainingInFlight else { return }
         let detector = slot.detector
-        detector.install(outcome, at: wallSeconds())
+        detector.install(outcome, at: clock.wall())
         markDirty(slot)
         if !outcome.accepted, let why = outcome.rejection {
             logger.debug("retrain rejected", metadata: ["series": "\(outcome.key)", "reason": "\(why)"])
@@ -258,7 +298,7 @@ final class Shard: @unchecked Sendable {
         }
         // Points that arrived while the job ran may already make the next training due; do not wait for
         // another point to notice (a bursty series may send none for a while).
-        if !slot.queued, detector.isTrainingDue(now: wallSeconds()) { markDue(slot) }
+        if !slot.queued, detector.isTrainingDue(now: clock.wall()) { markDue(slot) }
     }
 
     private func reload(_ newConfig: DaemonConfig) {
@@ -298,7 +338,8 @@ final class Shard: @unchecked Sendable {
 
     /// Checkpoints a slice of the round per loop turn, so a round over many series never stalls ingest.
     private func checkpointSlice(limit: Int = 64) {
-        guard !checkpointQueue.isEmpty else { return }
+        // A writer that is behind gets no more 10 MB slices until it catches up; the round resumes next turn.
+        guard !checkpointQueue.isEmpty, writer.mailbox.count < Writer.maxQueuedMessages * 4 else { return }
         var batch: [ModelCheckpoint] = []
         var updates: [SeriesUpdate] = []
         while batch.count < limit, let key = checkpointQueue.popLast() {
@@ -311,27 +352,68 @@ final class Shard: @unchecked Sendable {
         if !batch.isEmpty { writer.mailbox.post(.checkpoints(batch, series: updates)) }
     }
 
+    /// The last checkpoint round, at shutdown: bounded in memory and in time.
+    ///
+    /// Memory: batches of `finalBatchSize` series go to the writer, and the shard waits while
+    /// `Writer.maxQueuedMessages` messages are queued there, so a few batches are in flight, never the round (at
+    /// 166 KB per trained series, 100,000 series queued at once were 16 GB). Time: the most-changed series go first
+    /// (a new model version before any number of points, then by points since the stored checkpoint), and at the
+    /// deadline the rest are skipped and logged: they restart from their previous checkpoint.
     private func finalCheckpoint() {
         emitSummaries()
-        guard config.storage.checkpointOnShutdown else { return }
-        var batch: [ModelCheckpoint] = []
-        var updates: [SeriesUpdate] = []
+        guard config.storage.checkpointOnShutdown, !writer.isAbandoned else { return }
+        let deadline = shutdownDeadline
+        var order: [(slot: SeriesSlot, change: Int)] = []
+        order.reserveCapacity(detectors.count)
         for slot in detectors.values {
-            let d = slot.detector
-            d.cancelTraining()
-            guard !slot.isCheckpointCurrent else { continue }
-            slot.checkpointed = (d.pointsSeen, d.modelVersion)
-            batch.append(Self.checkpoint(of: d))
-            updates.append(Self.summary(of: d))
-            if batch.count >= 256 {
-                writer.mailbox.post(.checkpoints(batch, series: updates))
-                batch = []
-                updates = []
-            }
+            slot.detector.cancelTraining()
+            if !slot.isCheckpointCurrent { order.append((slot, slot.changeSinceCheckpoint)) }
         }
-        if !batch.isEmpty { writer.mailbox.post(.checkpoints(batch, series: updates)) }
-        logger.debug("shard drained", metadata: ["shard": "\(index)", "series": "\(detectors.count)"])
+        order.sort { $0.change > $1.change }
+        var next = 0
+        while next < order.count {
+            let now = monotonicSeconds()
+            if now >= deadline { break }
+            let end = min(order.count, next + Self.finalBatchSize)
+            var batch: [ModelCheckpoint] = []
+            var updates: [SeriesUpdate] = []
+            batch.reserveCapacity(end - next)
+            updates.reserveCapacity(end - next)
+            for (slot, _) in order[next..<end] {
+                let d = slot.detector
+                slot.checkpointed = (d.pointsSeen, d.modelVersion)
+                batch.append(Self.checkpoint(of: d))
+                updates.append(Self.summary(of: d))
+            }
+            writer.mailbox.post(.checkpoints(batch, series: updates), waitingBelow: Writer.maxQueuedMessages,
+                                timeout: max(0, deadline - now))
+            next = end
+        }
+        if next < order.count {
+            let skipped = order[next...]
+            // The metadata lists a few of them; a SIGTERM at 100,000 series must not print 100,000 keys.
+            logger.warning("stop timeout reached: series not checkpointed keep their previous checkpoint", metadata: [
+                "shard": "\(index)", "written": "\(next)", "skipped": "\(skipped.count)",
+                "skipped_points": "\(skipped.reduce(0) { $0 + min($1.change, Self.modelChange - 1) })",
+                "skipped_new_models": "\(skipped.filter { $0.change >= Self.modelChange }.count)",
+                "skipped_first": "\(skipped.prefix(5).map { SeriesKeyText.escaped($0.slot.detector.key) }.joined(separator: ", "))"])
+            stats.checkpointsSkipped.wrappingAdd(skipped.count, ordering: .relaxed)
+        }
+        logger.debug("shard drained", metadata: ["shard": "\(index)", "series": "\(detectors.count)",
+                                                 "checkpointed": "\(next)"])
     }
+
+    /// Series per message of the final round: 32 trained series are about 5 MB.
+    static let finalBatchSize = 32
+    /// The weight of a new model version in `SeriesSlot.changeSinceCheckpoint`: more than any count of points.
+    static let modelChange = 1 << 40
+
+    /// Monotonic time by which the final checkpoint round must end (set by the daemon before closing the mailbox).
+    var shutdownDeadline: Double {
+        get { Double(bitPattern: deadlineBits.load(ordering: .relaxed)) }
+        set { deadlineBits.store(newValue.bitPattern, ordering: .relaxed) }
+    }
+    private let deadlineBits = Atomic<UInt64>(Double.infinity.bitPattern)
 }
 
 /// A series owned by a shard: its detector and the shard's bookkeeping flags, reached with one lookup.
@@ -345,6 +427,14 @@ final class SeriesSlot {
     var checkpointed: (points: Int, version: Int)?
 
     init(_ detector: SeriesDetector) { self.detector = detector }
+
+    /// How much a checkpoint now would save over the stored one: `Shard.modelChange` for a new model version (or a
+    /// trained model never stored), plus the points seen since. The final round writes the largest first.
+    var changeSinceCheckpoint: Int {
+        let points = detector.pointsSeen - (checkpointed?.points ?? 0)
+        let newModel = detector.modelVersion != (checkpointed?.version ?? 0)
+        return (newModel ? Shard.modelChange : 0) + max(0, points)
+    }
 
     /// The stored checkpoint already holds this series as it is (no point and no new model since).
     var isCheckpointCurrent: Bool {
