@@ -54,6 +54,10 @@ let package = Package(
             "Configuration", "Daemon", "Detection", "History", "Messaging", "Recurrent",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The decoders that read outside bytes (payloads, omen.toml, checkpoints) as fuzz targets, with a mutator.
+        .target(name: "FuzzTargets", dependencies: ["Configuration", "Detection", "Messaging", "Recurrent"]),
+        // libFuzzer entry point over FuzzTargets (`make fuzz`); a plain build is a replayer of saved inputs.
+        .executableTarget(name: "omen-fuzz", dependencies: ["FuzzTargets"]),
         // The executable: argument parsing and printing only.
         .executableTarget(name: "omen", dependencies: [
             "Bench", "Configuration", "Daemon", "Detection", "History", "Messaging", "Recurrent", "Replay",
@@ -74,6 +78,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Detection", "History", "Messaging"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
     ],
     swiftLanguageModes: [.v6]
 )

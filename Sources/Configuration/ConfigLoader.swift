@@ -62,6 +62,7 @@ public enum ConfigLoader {
         [
             table("daemon", \.self, DaemonConfig.daemonSectionKeys),
             table("storage", \.storage, StorageConfig.configKeys),
+            table("limits", \.limits, LimitsConfig.configKeys),
             Section(name: "ingest", isArray: true, keyNames: IngestEndpointConfig.configKeys.map(\.name)) {
                 (config: inout DaemonConfig, section: TOMLSection, index: Int, lines: inout ConfigLines, file: String) throws(ConfigError) in
                 // The file's endpoints replace the built-in default rather than adding to it.
@@ -86,6 +87,7 @@ public enum ConfigLoader {
             },
             table("alerts", \.alerts, AlertsConfig.configKeys),
             table("security", \.security, SecurityConfig.configKeys),
+            table("clock", \.clock, ClockConfig.configKeys),
             table("model", \.detector.model, ModelConfig.configKeys),
             table("training", \.detector.model.training, TrainingConfig.configKeys),
             table("learning", \.detector.learning, LearningConfig.configKeys),

@@ -35,6 +35,7 @@ extension DaemonConfig {
         if new.detector.scoring != detector.scoring { restart.append("scoring") }
         // The allowed-clients directory is re-read on every reload; the key and the directory's path are not.
         if new.security != security { restart.append("security") }
+        if new.clock != clock { restart.append("clock") }
         return ConfigReload(config: applied, restartRequired: restart)
     }
 }

@@ -44,13 +44,14 @@ public struct HindsightReviewJob: Sendable {
     }
 
     public func run() -> HindsightVerdict {
-        let review = Hindsight.review(values: values, timestamps: timestamps, normaliser: Normaliser.fit(values),
-                                      calendar: Features.calendarApplies(calendar, timestamps: timestamps),
-                                      cell: cell, seed: seed)
         let first = timestamps.firstIndex { $0 >= openedAt } ?? timestamps.count
         let last = timestamps.lastIndex { $0 <= closedAt } ?? -1
-        let score = first <= last ? review.score(of: first..<(last + 1)) : 0
-        return HindsightVerdict(series: series, episode: episode, score: score)
+        guard first <= last else { return HindsightVerdict(series: series, episode: episode, score: 0) }
+        // The episode is left out of the fit: the model learns the series' normal behaviour around it.
+        let review = Hindsight.review(values: values, timestamps: timestamps, normaliser: Normaliser.fit(values),
+                                      calendar: Features.calendarApplies(calendar, timestamps: timestamps),
+                                      cell: cell, seed: seed, excluded: first..<(last + 1))
+        return HindsightVerdict(series: series, episode: episode, score: review.score(of: first..<(last + 1)))
     }
 }
 
@@ -65,10 +66,10 @@ extension SeriesDetector {
     /// A review of episode `episode` spanning [openedAt, closedAt], over the current window (replay also uses it
     /// for an episode still open when its file ends).
     public func makeReviewJob(episode: Int, openedAt: Double, closedAt: Double) -> HindsightReviewJob {
-        let points = window.toArray()
+        let points = window.arrays()
         return HindsightReviewJob(
             series: key, episode: episode, openedAt: openedAt, closedAt: closedAt,
-            values: points.map(\.value), timestamps: points.map(\.timestamp), cell: config.model.cell,
+            values: points.values, timestamps: points.timestamps, cell: config.model.cell,
             calendar: config.model.calendar,
             seed: Self.seed(key: key, base: config.model.seed, version: episode) ^ 0x7265_7669_6577)
     }

@@ -31,9 +31,11 @@ public struct Hindsight: Sendable {
     static let spreadFloor = 1e-3
 
     /// Fits a fresh bidirectional model of `cell` on the stretch (values normalised by `normaliser`, calendar
-    /// encodings when `calendar`) and measures every point's two-sided deviation.
+    /// encodings when `calendar`) and measures every point's two-sided deviation. Points in `excluded` (an episode
+    /// under review) stay in the input but are left out of the fit and of the reference spread, so the model learns
+    /// the series' normal behaviour and the episode is measured against it.
     public static func review(values: [Double], timestamps: [Double], normaliser: Normaliser, calendar: Bool,
-                              cell: CellKind, seed: UInt64) -> Hindsight {
+                              cell: CellKind, seed: UInt64, excluded: Range<Int>? = nil) -> Hindsight {
         let n = min(values.count, timestamps.count)
         let width = Features.width
         var inputs = [Float](repeating: 0, count: n * width)
@@ -48,11 +50,13 @@ public struct Hindsight: Sendable {
         let targets = (0..<n).map { inputs[$0 * width] }
         let shape = BidirectionalShape(cell: cell, inputSize: width, hiddenSize: hiddenSize, gaussianHead: true,
                                        context: .exclusive)
+        let skip = excluded?.clamped(to: 0..<n) ?? 0..<0
+        let weights: [Float]? = skip.isEmpty ? nil : (0..<n).map { skip.contains($0) ? 0 : 1 }
         var model = BidirectionalModel(shape: shape, seed: seed)
-        let report = model.train(inputs: inputs, targets: targets, config: trainingConfig(seed: seed))
+        let report = model.train(inputs: inputs, targets: targets, weights: weights, config: trainingConfig(seed: seed))
         let estimates = model.estimate(inputs: inputs)
         let residuals = (0..<estimates.count).map { Double(targets[$0] - estimates[$0].mean) }
-        return Hindsight(deviations: robustDeviations(residuals), report: report)
+        return Hindsight(deviations: robustDeviations(residuals, reference: skip), report: report)
     }
 
     /// Training of the hindsight model: a few epochs on whole chunks of 64 steps.
@@ -69,9 +73,10 @@ public struct Hindsight: Sendable {
         return c
     }
 
-    /// |r − median| / (1.4826 · MAD), the MAD floored at `spreadFloor`.
-    static func robustDeviations(_ r: [Double]) -> [Double] {
-        let finite = r.filter(\.isFinite)
+    /// |r − median| / (1.4826 · MAD), median and MAD of the residuals outside `skip`, the MAD floored at
+    /// `spreadFloor`.
+    static func robustDeviations(_ r: [Double], reference skip: Range<Int> = 0..<0) -> [Double] {
+        let finite = r.indices.filter { !skip.contains($0) && r[$0].isFinite }.map { r[$0] }
         guard !finite.isEmpty else { return r.map { _ in 0 } }
         let median = middle(finite)
         let mad = middle(finite.map { abs($0 - median) })

@@ -19,6 +19,7 @@ public enum Listing {
     ]
     static let seriesFields = [
         "series", "first_seen", "last_seen", "points", "state", "model_version", "last_score", "last_retrain",
+        "refused_out_of_order", "refused_future",
     ]
 
     /// The whole output for `records`, ending in a newline (a table of nothing says so in words).
@@ -57,24 +58,34 @@ public enum Listing {
         switch format {
         case .table:
             if records.isEmpty { return "no series yet\n" }
-            let header = ["SERIES", "POINTS", "STATE", "MODEL", "LAST SEEN", "LAST SCORE", "LAST RETRAIN"]
+            let header = ["SERIES", "POINTS", "STATE", "MODEL", "LAST SEEN", "LAST SCORE", "LAST RETRAIN", "REFUSED"]
             let rows = records.map { r in
                 [SeriesKeyText.escaped(r.series), String(r.points), r.state.rawValue, String(r.modelVersion),
                  TimeArgument.formatISO8601(r.lastSeen), r.lastScore.map(score) ?? "-",
-                 r.lastRetrain.map(TimeArgument.formatISO8601) ?? "never"]
+                 r.lastRetrain.map(TimeArgument.formatISO8601) ?? "never", refused(r)]
             }
             return table(header: header, rows: rows, rightAligned: [1, 3, 5])
         case .json:
             return jsonArray(records.map { r in
                 [json(r.series), json(r.firstSeen), json(r.lastSeen), json(r.points), json(r.state.rawValue),
-                 json(r.modelVersion), json(r.lastScore), json(r.lastRetrain)]
+                 json(r.modelVersion), json(r.lastScore), json(r.lastRetrain), json(r.refusedOutOfOrder),
+                 json(r.refusedFuture)]
             }, fields: seriesFields)
         case .csv:
             return csv(records.map { r in
                 [r.series, csv(r.firstSeen), csv(r.lastSeen), String(r.points), r.state.rawValue,
-                 String(r.modelVersion), csv(r.lastScore), csv(r.lastRetrain)]
+                 String(r.modelVersion), csv(r.lastScore), csv(r.lastRetrain), String(r.refusedOutOfOrder),
+                 String(r.refusedFuture)]
             }, fields: seriesFields)
         }
+    }
+
+    /// The REFUSED cell: "-" for none, else each reason with its count ("3 old, 1 future").
+    static func refused(_ r: SeriesRecord) -> String {
+        var parts: [String] = []
+        if r.refusedOutOfOrder > 0 { parts.append("\(r.refusedOutOfOrder) old") }
+        if r.refusedFuture > 0 { parts.append("\(r.refusedFuture) future") }
+        return parts.isEmpty ? "-" : parts.joined(separator: ", ")
     }
 
     // MARK: - Table

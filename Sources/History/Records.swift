@@ -34,6 +34,10 @@ public struct SeriesUpdate: Sendable, Equatable {
     public var lastScore: Double?
     /// When the model was last retrained; nil keeps the stored value.
     public var lastRetrain: Double?
+    /// Points the series refused since the previous update (deltas, added to the stored totals): not newer than
+    /// its last point, and too far ahead of their receive time.
+    public var refusedOutOfOrder = 0
+    public var refusedFuture = 0
 
     public init(key: String, firstSeen: Double, lastSeen: Double, points: Int, state: SeriesModelState,
                 modelVersion: Int, lastScore: Double? = nil, lastRetrain: Double? = nil) {
@@ -189,9 +193,16 @@ public struct SeriesRecord: Sendable, Equatable, Codable {
     public var modelVersion: Int
     public var lastScore: Double?
     public var lastRetrain: Double?
+    /// Points refused by the series since it was first stored: not newer than its last point, and stamped more
+    /// than `[clock] max_future` after they arrived.
+    public var refusedOutOfOrder: Int
+    public var refusedFuture: Int
 
     public init(series: String, firstSeen: Double, lastSeen: Double, points: Int, state: SeriesModelState,
-                modelVersion: Int, lastScore: Double?, lastRetrain: Double?) {
+                modelVersion: Int, lastScore: Double?, lastRetrain: Double?, refusedOutOfOrder: Int = 0,
+                refusedFuture: Int = 0) {
+        self.refusedOutOfOrder = refusedOutOfOrder
+        self.refusedFuture = refusedFuture
         self.series = series
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen
@@ -210,6 +221,8 @@ public struct SeriesRecord: Sendable, Equatable, Codable {
         case modelVersion = "model_version"
         case lastScore = "last_score"
         case lastRetrain = "last_retrain"
+        case refusedOutOfOrder = "refused_out_of_order"
+        case refusedFuture = "refused_future"
     }
 
     // Written out so that missing scores and retrains are `null` rather than absent keys.
@@ -223,6 +236,8 @@ public struct SeriesRecord: Sendable, Equatable, Codable {
         try c.encode(modelVersion, forKey: .modelVersion)
         try c.encode(lastScore?.finiteOrNil, forKey: .lastScore)
         try c.encode(lastRetrain?.finiteOrNil, forKey: .lastRetrain)
+        try c.encode(refusedOutOfOrder, forKey: .refusedOutOfOrder)
+        try c.encode(refusedFuture, forKey: .refusedFuture)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -235,6 +250,8 @@ public struct SeriesRecord: Sendable, Equatable, Codable {
         modelVersion = try c.decode(Int.self, forKey: .modelVersion)
         lastScore = try c.decodeIfPresent(Double.self, forKey: .lastScore)
         lastRetrain = try c.decodeIfPresent(Double.self, forKey: .lastRetrain)
+        refusedOutOfOrder = try c.decodeIfPresent(Int.self, forKey: .refusedOutOfOrder) ?? 0
+        refusedFuture = try c.decodeIfPresent(Int.self, forKey: .refusedFuture) ?? 0
     }
 }
 

@@ -85,6 +85,26 @@ enum Schema {
         migrator.registerMigration("v16-hindsight") { db in
             try db.execute(sql: "ALTER TABLE anomalies ADD COLUMN hindsight_score REAL")
         }
+        // Issue 15: points each series refused, by reason (shown by `omen series`).
+        migrator.registerMigration("v15-refusals") { db in
+            try db.execute(sql: """
+                ALTER TABLE series ADD COLUMN refused_out_of_order INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE series ADD COLUMN refused_future INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
+        // Issue 11: daemon-wide counters an operator reads with `omen series --summary` (series refused at
+        // `limits.max_series`, evicted when idle, restored), with the latest refused key as an example.
+        migrator.registerMigration("v11-daemon-counters") { db in
+            try db.execute(sql: """
+                CREATE TABLE daemon_counters (
+                    name       TEXT    PRIMARY KEY,
+                    value      INTEGER NOT NULL,
+                    detail     TEXT,
+                    updated_at REAL    NOT NULL
+                );
+                CREATE INDEX models_by_saved_at ON models(saved_at);
+                """)
+        }
         return migrator
     }
 }

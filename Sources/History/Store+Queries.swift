@@ -62,7 +62,8 @@ extension Store {
     public func series() throws(StoreError) -> [SeriesRecord] {
         try read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT key, first_seen, last_seen, points, state, model_version, last_score, last_retrain
+                SELECT key, first_seen, last_seen, points, state, model_version, last_score, last_retrain,
+                       refused_out_of_order, refused_future
                 FROM series ORDER BY key
                 """)
             var records: [SeriesRecord] = []
@@ -74,7 +75,8 @@ extension Store {
                 }
                 records.append(SeriesRecord(
                     series: row[0], firstSeen: row[1], lastSeen: row[2], points: row[3], state: state,
-                    modelVersion: row[5], lastScore: row[6], lastRetrain: row[7]))
+                    modelVersion: row[5], lastScore: row[6], lastRetrain: row[7], refusedOutOfOrder: row[8],
+                    refusedFuture: row[9]))
             }
             return records
         }

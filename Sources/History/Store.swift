@@ -162,7 +162,10 @@ public final class Store: Sendable {
         do {
             let ids = try pool.write { db -> [Int64] in
                 var writer = BatchWriter(db: db, cache: cache)
-                for update in batch.series { try writer.upsert(update) }
+                for update in batch.series {
+                    try writer.upsert(update)
+                    try writer.addRefusals(update)
+                }
                 for checkpoint in batch.checkpoints { try writer.save(checkpoint, savedAt: savedAt) }
                 var ids: [Int64] = []
                 ids.reserveCapacity(batch.events.count)
@@ -204,6 +207,17 @@ public final class Store: Sendable {
         } catch {
             if let storeError = error as? StoreError { throw storeError }
             throw .read(path: path, reason: Store.reason(error))
+        }
+    }
+
+    /// Runs a write transaction, mapping failures to `StoreError.write` (read-only stores refuse).
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        guard !isReadOnly else { throw .readOnly(path: path) }
+        do {
+            return try pool.write(body)
+        } catch {
+            if let storeError = error as? StoreError { throw storeError }
+            throw .write(path: path, reason: Store.reason(error))
         }
     }
 
@@ -280,7 +294,7 @@ struct EpisodeKey: Hashable {
 }
 
 /// The statements of one write transaction; all cached, so a batch prepares nothing after the first.
-private struct BatchWriter {
+struct BatchWriter {
     let db: Database
     let cache: WriterCache
     /// Series whose highest episode number grew in this batch, with the new number.

@@ -116,6 +116,8 @@ public struct ReplayRunner: Sendable {
         self.config = config
         self.series = series
         self.hindsight = hindsight
+        // The output scores every row, the warm-up included (a daemon's learning series holds only its points).
+        self.config.learning.scoreWhileLearning = true
     }
 
     /// Runs every row; `progress(done, total)` is called every few thousand rows and at the end.

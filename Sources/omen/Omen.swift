@@ -24,6 +24,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the engine and the pipeline (build with `swift build -c release`).",
         subcommands: [
             BenchStep.self, BenchTrain.self, BenchDetect.self, BenchIngest.self,
-            BenchScore.self, BenchParse.self, BenchStore.self, BenchKafka.self, BenchCleaner.self,
+            BenchScore.self, BenchParse.self, BenchStore.self, BenchKafka.self, BenchCleaner.self, BenchShutdown.self,
+            BenchMemory.self,
         ])
 }

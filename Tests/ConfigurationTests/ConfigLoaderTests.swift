@@ -114,7 +114,7 @@ struct ConfigLoaderTests {
         #expect(config.ingest[0].subscribe == [""])
         #expect(config.ingest[1].subscribe == ["cpu", "mem"])
         #expect(config.ingest[1].receiveHighWaterMark == 1_000_000)
-        #expect(config.ingest[2].receiveHighWaterMark == 0)
+        #expect(config.ingest[2].receiveHighWaterMark == 10_000)
     }
 
     /// Durations accept seconds as numbers and strings with ms, s, m, h, d and w, and sums of them.

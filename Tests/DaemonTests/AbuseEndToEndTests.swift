@@ -283,6 +283,42 @@ struct AbuseEndToEndTests {
         }
         #expect(daemon.process.stop() == 0, "stderr: \(daemon.process.stderr)")
         #expect(try integrityCheck(daemon.database) == "ok")
+        // Episodes the crash left open were closed at the restart in data time (the points are from 2023), not
+        // at the wall-clock time of the restart.
+        let closedAtRestart = try Store.openReadOnly(path: daemon.database).anomalies(AnomalyQuery(limit: 0))
+            .filter { $0.closeReason == "restart" }
+        for row in closedAtRestart {
+            #expect((row.closedAt ?? 0) >= row.openedAt && (row.closedAt ?? .infinity) < 1_701_000_000, "\(row)")
+        }
+    }
+
+    /// A point a day ahead is refused and counted for its series; one five minutes ahead (inside max_future) is
+    /// taken, and the real-time points after it are refused only until the series re-anchors (after
+    /// reanchor_after = 10 refusals), not for five minutes. `omen series` shows the counts per reason.
+    @Test func aFuturePointDoesNotBlindTheSeries() throws {
+        let dir = try makeTempDir("clock")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let daemon = try AbuseDaemon(dir: dir)
+        #expect(daemon.waitReady(), "not ready: \(daemon.process.stderr)")
+        #expect(try waitUntilConnected(endpoint: daemon.ingest, database: daemon.database))
+        let now = Int(Date().timeIntervalSince1970)
+        var lines = (0..<20).map { "clock.victim \($0 % 5) \(now - 100 + $0)" }
+        lines.append("clock.victim 1 \(now + 86_000)")   // a day ahead: refused (future)
+        lines.append("clock.victim 1 \(now + 300)")      // five minutes ahead: inside max_future, taken
+        lines += (0..<30).map { "clock.victim \($0 % 5) \(now - 80 + $0)" }
+        try publish([lines.joined(separator: "\n")], to: daemon.ingest)
+        let store = try Store.openReadOnly(path: daemon.database)
+        let settled = eventually(timeout: 20) {
+            ((try? store.series()) ?? []).contains { $0.series == "clock.victim" && $0.points == 42 && $0.refusedOutOfOrder == 9 }
+        }
+        let row = try store.series().first { $0.series == "clock.victim" }
+        #expect(settled, "row: \(String(describing: row)); stderr: \(daemon.process.stderr)")
+        #expect(row?.refusedFuture == 1 && row?.refusedOutOfOrder == 9)
+        #expect(row?.lastSeen == Double(now - 80 + 29))
+        #expect(daemon.process.stderr.contains("series re-anchored"), "stderr: \(daemon.process.stderr)")
+        let listed = try runOmen(["series", "--database", daemon.database])
+        #expect(listed.stdout.contains("9 old, 1 future"), "omen series: \(listed.stdout)")
+        #expect(daemon.process.stop() == 0)
     }
 
     /// Keys with CR LF, lone CR or LF, quotes, commas, NUL and ESC (a database from before keys were checked)

@@ -6,8 +6,9 @@ import History
 import Messaging
 import Testing
 
-/// A small, fast configuration for end-to-end runs (the defaults are sized for production series).
-func testConfig(threshold: Double = 0.9) -> String {
+/// A small, fast configuration for end-to-end runs (the defaults are sized for production series); the episode
+/// threshold is the default unless one is given.
+func testConfig(threshold: Double? = nil) -> String {
     """
     [model]
     hidden = 8
@@ -23,7 +24,7 @@ func testConfig(threshold: Double = 0.9) -> String {
     retrain_every = 300
 
     [episodes]
-    threshold = \(threshold)
+    \(threshold.map { "threshold = \($0)" } ?? "# threshold: the default")
     close_after = 5
 
     [storage]

@@ -98,8 +98,8 @@ import Testing
         #expect(table.contains("2026-11-27T10:00:00Z"))
         #expect(table.contains("never"))
         let csv = Listing.series(records, format: .csv)
-        #expect(csv.hasPrefix("series,first_seen,last_seen,points,state,model_version,last_score,last_retrain\n"))
-        #expect(csv.contains("\nnew,5.0,6.0,2,learning,0,,\n"))
+        #expect(csv.hasPrefix("series,first_seen,last_seen,points,state,model_version,last_score,last_retrain,refused_out_of_order,refused_future\n"))
+        #expect(csv.contains("\nnew,5.0,6.0,2,learning,0,,,0,0\n"))
     }
 
     /// Hostile keys are quoted byte-wise: CR LF (one Swift Character, equal to neither CR nor LF), a lone CR, a

@@ -31,6 +31,8 @@ public final class OmenDaemon: Sendable {
     /// Which shard owns a series (the same rule ingest routes points by).
     let router: ShardRouter
     let ingest: Ingest
+    /// Restores evicted series off the shards' threads (`limits.idle_after`).
+    let loader: SeriesLoader
     /// The Kafka consumer group member (`[[kafka]]`), nil for ZeroMQ-only ingest.
     let kafka: KafkaIngest?
     let kafkaProducer: KafkaProducer?
@@ -82,10 +84,11 @@ public final class OmenDaemon: Sendable {
         writer = Writer(store: store, context: alertContext, config: config, stats: stats, logger: logger,
                         kafkaAlerts: alertSink, curve: security?.certificate)
         trainers = TrainerPool(threads: trainerCount, stats: stats)
+        loader = SeriesLoader(store: store, config: config, logger: logger)
         var shards: [Shard] = []
         for i in 0..<shardCount {
             shards.append(Shard(index: i, config: config, writer: writer, trainers: trainers, stats: stats,
-                                latency: latency, logger: logger))
+                                latency: latency, logger: logger, loader: loader))
         }
         self.shards = shards
         router = ShardRouter(count: shards.count)
@@ -100,49 +103,87 @@ public final class OmenDaemon: Sendable {
         }
     }
 
-    /// Restores every series' checkpoint; a checkpoint that cannot be read is logged and that series relearns.
+    /// Restores the checkpoints of series seen within `limits.idle_after` (most recent first, at most
+    /// `limits.max_series`), read in batches; the others stay evicted until their next point. A checkpoint that
+    /// cannot be read is logged and that series relearns.
     private func restore() throws(DaemonError) {
-        let checkpoints: [ModelCheckpoint]
+        let index: [(key: String, savedAt: Double)]
         let episodes: [String: Int]
         let openRows: [AnomalyRecord]
+        var lastSeen: [String: Double] = [:]
         do {
-            checkpoints = try store.loadCheckpoints()
+            index = try store.checkpointIndex()
             episodes = try store.maxEpisodes()
             openRows = try store.anomalies(AnomalyQuery(openOnly: true, limit: 1_000_000))
+            if !openRows.isEmpty {
+                for row in try store.series() { lastSeen[row.series] = row.lastSeen }
+            }
         } catch {
             throw .storage("\(config.storage.database): \(error)")
         }
         var perShard = [[String: Int]](repeating: [:], count: shards.count)
         for (key, n) in episodes { perShard[router.shard(for: key)][key] = n }
+        let limits = config.limits
+        let now = wallSeconds()
+        var load: [String] = []
+        var evicted: [(key: String, savedAt: Double)] = []
+        for entry in index {
+            let recent = limits.idleAfter <= 0 || now - entry.savedAt < limits.idleAfter
+            if recent && (limits.maxSeries <= 0 || load.count < limits.maxSeries) {
+                load.append(entry.key)
+            } else {
+                evicted.append(entry)
+            }
+        }
         var restored: [String: SeriesDetector] = [:]
         var failed = 0
-        for cp in checkpoints {
+        var start = 0
+        while start < load.count {
+            let keys = Array(load[start..<min(start + SeriesLoader.batchSize, load.count)])
+            start += keys.count
+            let stored: [StoredSeries]
             do {
-                let d = try SeriesDetector(key: cp.key, config: config.detectorConfig(for: cp.key), checkpoint: cp.blob)
-                d.reserveEpisodes(upTo: episodes[cp.key] ?? 0)
-                restored[cp.key] = d
+                stored = try store.storedSeries(keys)
             } catch {
-                failed += 1
-                logger.warning("checkpoint rejected; the series relearns from its next points", metadata: [
-                    "series": "\(cp.key)", "reason": "\(error.description)"])
+                throw .storage("\(config.storage.database): \(error)")
+            }
+            for s in stored {
+                guard let cp = s.checkpoint else { continue }
+                do {
+                    let d = try SeriesDetector(key: cp.key, config: config.detectorConfig(for: cp.key), checkpoint: cp.blob)
+                    d.reserveEpisodes(upTo: episodes[cp.key] ?? 0)
+                    restored[cp.key] = d
+                } catch {
+                    failed += 1
+                    logger.warning("checkpoint rejected; the series relearns from its next points", metadata: [
+                        "series": "\(cp.key)", "reason": "\(error.description)"])
+                }
             }
         }
         // Open rows that no restored detector holds open (e.g. opened after the last checkpoint before a crash)
-        // are closed with a reason, so no episode stays open forever.
+        // are closed with a reason, so no episode stays open forever. An evicted series' open episode is in its
+        // checkpoint and continues when the series returns.
+        let evictedKeys = Set(evicted.map(\.key))
         var closes: [EpisodeEvent] = []
         for row in openRows {
             if let open = restored[row.series]?.episodes.open, open.number == row.number { continue }
+            if evictedKeys.contains(row.series) { continue }
             var episode = row.episode
-            episode.closedAt = wallSeconds()
+            // In data time, like opened_at: the series' last stored point (a backfill's episodes must not close
+            // "now", years after they opened).
+            let lastData = max(lastSeen[row.series] ?? row.peakAt, restored[row.series]?.lastTimestamp ?? -.infinity)
+            episode.closedAt = max(row.openedAt, row.peakAt, lastData.isFinite ? lastData : row.peakAt)
             episode.closeReason = "restart"
             closes.append(EpisodeEvent(kind: .close, timestamp: row.peakAt, score: row.peakScore, episode: episode))
         }
         if !closes.isEmpty { writer.mailbox.post(.events(closes)) }
         for (key, d) in restored { shards[router.shard(for: key)].adopt(d) }
+        for e in evicted { shards[router.shard(for: e.key)].registerEvicted(e.key, lastSeen: e.savedAt) }
         for (i, shard) in shards.enumerated() { shard.reserveEpisodes(perShard[i]) }
-        if !checkpoints.isEmpty {
+        if !index.isEmpty {
             logger.info("restored series", metadata: [
-                "restored": "\(restored.count)", "rejected": "\(failed)", "closed_orphan_episodes": "\(closes.count)"])
+                "restored": "\(restored.count)", "rejected": "\(failed)", "evicted": "\(evicted.count)",
+                "closed_orphan_episodes": "\(closes.count)"])
         }
     }
 
@@ -165,6 +206,8 @@ public final class OmenDaemon: Sendable {
             throw .alerts("\(config.alerts.endpoints.joined(separator: ", ")): \(error)")
         }
         trainers.start()
+        let shards = self.shards
+        loader.start { shard, series in shards[shard].mailbox.post(.restored(series)) }
         for shard in shards { shard.start() }
         do {
             try ingest.start()
@@ -185,8 +228,7 @@ public final class OmenDaemon: Sendable {
     }
 
     /// Seconds the shards may spend draining and checkpointing at shutdown.
-    var stopTimeout: Double { OmenDaemon.defaultStopTimeout }
-    static let defaultStopTimeout = 20.0
+    var stopTimeout: Double { config.storage.stopTimeout }
 
     /// Stops ingest only (the first step of a graceful shutdown).
     package func stopIngest() {
@@ -201,6 +243,9 @@ public final class OmenDaemon: Sendable {
         // `Shard.finalCheckpoint`); the writer's last commits and the exit come after it.
         let deadline = monotonicSeconds() + stopTimeout
         trainers.stop()
+        // Restores in flight land in the shards' mailboxes before those close (their points then run in the drain).
+        loader.mailbox.close()
+        if !loader.join(timeout: 30) { logger.error("series loader did not finish in time") }
         for shard in shards {
             shard.shutdownDeadline = deadline
             shard.mailbox.close()

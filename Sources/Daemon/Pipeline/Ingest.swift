@@ -26,6 +26,8 @@ final class Ingest: @unchecked Sendable {
     /// Batches (of up to `batchSize` points) that may wait for one shard before ingest waits for it: about 1 M
     /// points, a few seconds of work, so memory stays bounded when a shard falls behind.
     static let maxQueuedBatches = 2_048
+    /// Largest message accepted (ZMQ_MAXMSGSIZE): 16 MiB is some 150,000 records; 64 MB frames grew memory.
+    static let maxMessageBytes = 16 << 20
     /// Messages taken from one socket before the others get their turn.
     static let messagesPerTurn = 256
 
@@ -73,6 +75,8 @@ final class Ingest: @unchecked Sendable {
                 let socket = try ZMQSocket(context: context, type: .sub)
                 if let curve { try socket.makeCurveServer(curve, domain: DaemonSecurity.domain) }
                 try socket.setReceiveHighWaterMark(Int(endpoint.receiveHighWaterMark))
+                // A peer sending a larger message is disconnected by libzmq before the message is buffered.
+                try socket.setMaximumMessageSize(Self.maxMessageBytes)
                 try socket.setLinger(milliseconds: 0)
                 for prefix in endpoint.subscribe { try socket.subscribe(prefix: prefix) }
                 try socket.attach(endpoint.endpoint, mode: endpoint.mode)

@@ -19,17 +19,21 @@ final class Shard: @unchecked Sendable {
         case reload(DaemonConfig)
         /// Series arriving with or leaving with a Kafka partition (`Shard+Ownership.swift`).
         case ownership(OwnershipRequest)
+        /// Evicted series the loader restored (`Shard+Eviction.swift`).
+        case restored([RestoredSeries])
     }
 
     let index: Int
     let mailbox = Mailbox<Message>()
-    private let writer: Writer
+    let writer: Writer
     private let trainers: TrainerPool
     let stats: PipelineStats
     private let latency: LatencyRecorder
     let logger: Logger
-    private let clock: PipelineClock
+    let clock: PipelineClock
     private let done = DispatchSemaphore(value: 0)
+    /// Restores evicted series off this thread (nil: eviction restores nothing, e.g. in tests of the shard alone).
+    let loader: SeriesLoader?
 
     // Owned by the shard thread (and by the builder before `start()`).
     var config: DaemonConfig
@@ -43,12 +47,16 @@ final class Shard: @unchecked Sendable {
     /// Series whose summary row changed since the last emission (each at most once: `SeriesSlot.dirty`).
     private var dirty: [SeriesSlot] = []
     /// Highest episode number per series in the store, so a recreated series never reuses one.
-    private var knownEpisodes: [String: Int] = [:]
+    var knownEpisodes: [String: Int] = [:]
+    /// Bounded cardinality and idle eviction: evicted series, points held while they load, refused keys.
+    var residency = ShardResidency()
     private var lastSummaryEmit = 0.0
     private var lastCheckpoint = 0.0
     /// Keys still to checkpoint in the current round (a round is spread over several loop turns).
     private var checkpointQueue: [String] = []
     private var pendingEvents: [EpisodeEvent] = []
+    /// Seconds of training this shard may still do itself (`trainInlineIfStarved`).
+    private var trainingCredit = 0.0
     /// Closed episodes waiting for a free trainer to be reviewed in hindsight (the newest `maxPendingReviews`).
     private var pendingReviews: [HindsightReviewJob] = []
     private static let maxPendingReviews = 64
@@ -58,7 +66,8 @@ final class Shard: @unchecked Sendable {
     let changelog = ChangelogMarks()
 
     init(index: Int, config: DaemonConfig, writer: Writer, trainers: TrainerPool, stats: PipelineStats,
-         latency: LatencyRecorder, logger: Logger, clock: PipelineClock = .system) {
+         latency: LatencyRecorder, logger: Logger, clock: PipelineClock = .system, loader: SeriesLoader? = nil) {
+        self.loader = loader
         self.index = index
         self.clock = clock
         self.config = config
@@ -73,8 +82,10 @@ final class Shard: @unchecked Sendable {
     func adopt(_ detector: SeriesDetector) {
         let slot = SeriesSlot(detector)
         slot.checkpointed = (detector.pointsSeen, detector.modelVersion)
+        slot.lastSeen = clock.wall()
         detectors[detector.key] = slot
         stats.series.wrappingAdd(1, ordering: .relaxed)
+        forgetEvicted(detector.key)
         if detector.isTrainingDue() { markDue(slot) }
     }
 
@@ -123,14 +134,26 @@ final class Shard: @unchecked Sendable {
                 // Counters and the clock once per batch: atomics shared with the other shards would
                 // bounce their cache line on every point.
                 let now = clock.wall()
-                var processed = 0, outOfOrder = 0
+                // The wall time the batch's message arrived: what `[clock] max_future` is measured from.
+                let batchStart = clock.monotonic()
+                let receivedWall = now - max(0, batchStart - receivedAt)
+                var processed = 0, outOfOrder = 0, future = 0
                 points.withUnsafeBufferPointer { batch in
                     for i in batch.indices {
-                        if process(batch, i, now: now) { processed += 1 } else { outOfOrder += 1 }
+                        switch process(batch, i, now: now, receivedWall: receivedWall) {
+                        case .accepted: processed += 1
+                        case .outOfOrder: outOfOrder += 1
+                        case .future: future += 1
+                        case .held: break // held while its series loads, or refused at max_series (counted there)
+                        }
                     }
                 }
+                // Busy time earns training time (see `trainInlineIfStarved`), capped so a burst after a quiet
+                // hour does not train for seconds in a row.
+                trainingCredit = min(trainingCredit + (clock.monotonic() - batchStart) * config.pipeline.trainingShare, 0.25)
                 stats.pointsProcessed.wrappingAdd(processed, ordering: .relaxed)
                 if outOfOrder > 0 { stats.pointsOutOfOrder.wrappingAdd(outOfOrder, ordering: .relaxed) }
+                if future > 0 { stats.pointsFuture.wrappingAdd(future, ordering: .relaxed) }
                 latency.record(clock.monotonic() - receivedAt)
             case .trained(let outcome):
                 install(outcome)
@@ -138,6 +161,8 @@ final class Shard: @unchecked Sendable {
                 reload(newConfig)
             case .ownership(let request):
                 handle(request)
+            case .restored(let series):
+                adoptRestored(series)
             }
         }
         let now = clock.monotonic()
@@ -149,6 +174,7 @@ final class Shard: @unchecked Sendable {
         }
         submitReviews()
         submitDueTraining()
+        trainInlineIfStarved()
         if now - lastSummaryEmit >= 1 {
             lastSummaryEmit = now
             emitSummaries()
@@ -160,6 +186,7 @@ final class Shard: @unchecked Sendable {
             checkpointQueue = detectors.compactMap { $0.value.isCheckpointCurrent ? nil : $0.key }
         }
         checkpointSlice()
+        residencyTick()
         return true
     }
 
@@ -171,49 +198,101 @@ final class Shard: @unchecked Sendable {
         return slotsByID[id]
     }
 
-    /// Runs point `i` of a batch through its series; false when the series refused it (not newer than its last
-    /// point). The next point's detector is passed along so that its weights and recurrent state are fetched
+    /// Runs point `i` of a batch through its series and says what became of it (`PointFate`).
+    /// The next point's detector is passed along so that its weights and recurrent state are fetched
     /// during this point's step (with thousands of series they are cold in cache).
-    private func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double) -> Bool {
+    func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double, receivedWall: Double) -> PointFate {
         let point = batch[i]
         let next = i + 1 < batch.count ? knownSlot(batch[i + 1])?.detector : nil
-        let slot = knownSlot(point) ?? lookUp(point)
+        guard let slot = knownSlot(point) ?? lookUp(point, now: now) else { return .held }
+        slot.lastSeen = now
         let detector = slot.detector
+        // Too far ahead of its arrival: refused before it can carry the series' clock forward.
+        if point.timestamp > receivedWall + config.clock.maxFuture {
+            slot.refusedFuture += 1
+            markDirty(slot)
+            return .future
+        }
         do {
             let outcome = try detector.process(timestamp: point.timestamp, value: point.value, prefetching: next)
             if let event = outcome.event {
                 pendingEvents.append(event)
                 if let review = detector.makeReviewJob(for: event) { queueReview(review) }
             }
+            slot.refusedInARow = 0
         } catch {
-            return false
+            slot.refusedOutOfOrder += 1
+            slot.refusedInARow += 1
+            markDirty(slot)
+            // A series whose last point is still ahead of the receive clock re-anchors after a run of refusals,
+            // rather than refusing every real-time point until its clock is reached.
+            guard error == .outOfOrder, slot.refusedInARow >= config.clock.reanchorAfter,
+                  detector.lastTimestamp > receivedWall else { return .outOfOrder }
+            logger.warning("series re-anchored: its last point was ahead of the receive clock", metadata: [
+                "series": "\(SeriesKeyText.escaped(detector.key))", "last_timestamp": "\(detector.lastTimestamp)",
+                "received_at": "\(receivedWall)", "refused_in_a_row": "\(slot.refusedInARow)"])
+            detector.reanchor()
+            slot.refusedInARow = 0
+            slot.reanchors += 1
+            guard let outcome = try? detector.process(timestamp: point.timestamp, value: point.value, prefetching: next) else {
+                return .outOfOrder
+            }
+            if let event = outcome.event {
+                pendingEvents.append(event)
+                if let review = detector.makeReviewJob(for: event) { queueReview(review) }
+            }
+            slot.refusedOutOfOrder -= 1  // the point that triggered the re-anchoring was accepted after all
         }
         markDirty(slot)
         if !slot.queued, detector.isTrainingDue(now: now) { markDue(slot) }
-        return true
+        return .accepted
     }
 
-    /// The slow path of a point's lookup: by key (creating the series on its first point), then remembered by id.
-    private func lookUp(_ point: Point) -> SeriesSlot {
+    /// What became of one point.
+    enum PointFate {
+        case accepted
+        /// Not newer than the series' last point.
+        case outOfOrder
+        /// More than `[clock] max_future` ahead of its receive time.
+        case future
+        /// Waiting for its series to be restored, or its series was refused at `max_series` (counted there).
+        case held
+    }
+
+    /// The slow path of a point's lookup: by key (creating the series on its first point, restoring an evicted
+    /// one, or refusing it at `max_series`: `Shard+Eviction.swift`), then remembered by id.
+    private func lookUp(_ point: Point, now: Double) -> SeriesSlot? {
         let slot: SeriesSlot
         if let existing = detectors[point.key] {
             slot = existing
         } else {
-            let fresh = SeriesDetector(key: point.key, config: config.detectorConfig(for: point.key))
-            if let known = knownEpisodes.removeValue(forKey: point.key) {
-                fresh.reserveEpisodes(upTo: known)
-            }
-            slot = SeriesSlot(fresh)
-            detectors[point.key] = slot
-            stats.series.wrappingAdd(1, ordering: .relaxed)
+            guard let admitted = admit(point, now: now) else { return nil }
+            slot = admitted
         }
-        if point.seriesID != Point.noSeriesID {
-            let id = Int(point.seriesID)
-            if id >= slotsByID.count {
-                slotsByID.append(contentsOf: repeatElement(nil, count: max(id + 1 - slotsByID.count, slotsByID.count)))
-            }
-            slotsByID[id] = slot
+        remember(slot, id: point.seriesID)
+        return slot
+    }
+
+    /// Remembers a slot under the ingest thread's id of its key (the per-point lookup).
+    func remember(_ slot: SeriesSlot, id seriesID: UInt32) {
+        guard seriesID != Point.noSeriesID else { return }
+        let id = Int(seriesID)
+        if id >= slotsByID.count {
+            slotsByID.append(contentsOf: repeatElement(nil, count: max(id + 1 - slotsByID.count, slotsByID.count)))
         }
+        slotsByID[id] = slot
+        slot.seriesID = id
+    }
+
+    /// A new series on its first point (after `admit` reserved its place under `max_series`).
+    func createSeries(_ key: String, now: Double) -> SeriesSlot {
+        let fresh = SeriesDetector(key: key, config: config.detectorConfig(for: key))
+        if let known = knownEpisodes.removeValue(forKey: key) {
+            fresh.reserveEpisodes(upTo: known)
+        }
+        let slot = SeriesSlot(fresh)
+        slot.lastSeen = now
+        detectors[key] = slot
         return slot
     }
 
@@ -231,7 +310,7 @@ final class Shard: @unchecked Sendable {
     }
 
     /// Adds a series to the due set, keyed by the age of its model (older first).
-    private func markDue(_ slot: SeriesSlot) {
+    func markDue(_ slot: SeriesSlot) {
         slot.queued = true
         due[slot.detector.key] = slot.detector.lastRetrainAt ?? -.infinity
     }
@@ -259,6 +338,31 @@ final class Shard: @unchecked Sendable {
             }
         }
         stats.trainingBacklogUpdate(shard: index, backlog: due.count)
+    }
+
+    /// Under saturation the shard trains one due series itself (untrained series first, as the due set orders them)
+    /// when every trainer is busy and it has earned the time: `training_share` of its point-processing time. The
+    /// trainers run at nice 10, so a saturated machine can give them no CPU at all; this keeps first models coming
+    /// at the cost of that share of ingest capacity.
+    private func trainInlineIfStarved() {
+        guard config.pipeline.trainingShare > 0, trainingCredit > 0, !due.isEmpty, trainers.freeSlots == 0,
+              let (key, _) = due.min(by: { $0.value < $1.value }) else { return }
+        due.removeValue(forKey: key)
+        guard let slot = detectors[key] else { return }
+        slot.queued = false
+        let detector = slot.detector
+        guard detector.isTrainingDue(now: clock.wall()) else { return }
+        let start = clock.monotonic()
+        let outcome = detector.makeTrainingJob(now: clock.wall()).run()
+        trainingCredit -= clock.monotonic() - start
+        stats.trainingsDone.wrappingAdd(1, ordering: .relaxed)
+        stats.trainingsInline.wrappingAdd(1, ordering: .relaxed)
+        if outcome.accepted {
+            stats.trainingsAccepted.wrappingAdd(1, ordering: .relaxed)
+        } else {
+            stats.trainingsRejected.wrappingAdd(1, ordering: .relaxed)
+        }
+        install(outcome)
     }
 
     private func queueReview(_ review: HindsightReviewJob) {
@@ -316,7 +420,12 @@ final class Shard: @unchecked Sendable {
         updates.reserveCapacity(dirty.count)
         for slot in dirty {
             slot.dirty = false
-            updates.append(Self.summary(of: slot.detector))
+            var update = Self.summary(of: slot.detector)
+            // Refusals travel as deltas since the last summary; the store adds them to its totals.
+            update.refusedOutOfOrder = slot.refusedOutOfOrder - slot.reportedRefusals.outOfOrder
+            update.refusedFuture = slot.refusedFuture - slot.reportedRefusals.future
+            slot.reportedRefusals = (slot.refusedOutOfOrder, slot.refusedFuture)
+            updates.append(update)
         }
         dirty.removeAll(keepingCapacity: true)
         writer.mailbox.post(.series(updates))
@@ -399,6 +508,7 @@ final class Shard: @unchecked Sendable {
                 "skipped_first": "\(skipped.prefix(5).map { SeriesKeyText.escaped($0.slot.detector.key) }.joined(separator: ", "))"])
             stats.checkpointsSkipped.wrappingAdd(skipped.count, ordering: .relaxed)
         }
+        dropHeldPoints()
         logger.debug("shard drained", metadata: ["shard": "\(index)", "series": "\(detectors.count)",
                                                  "checkpointed": "\(next)"])
     }
@@ -423,8 +533,19 @@ final class SeriesSlot {
     var dirty = false
     /// In the shard's due set (waiting for a free trainer).
     var queued = false
+    /// Points refused since the series was (re)created here: not newer than its last point, and too far ahead.
+    var refusedOutOfOrder = 0
+    var refusedFuture = 0
+    /// Consecutive out-of-order refusals (reset by an accepted point), and re-anchorings so far.
+    var refusedInARow = 0
+    var reanchors = 0
+    /// The refusal counts already sent in a summary.
+    var reportedRefusals = (outOfOrder: 0, future: 0)
     /// What the stored checkpoint holds: points seen and model version when it was taken (nil: none stored yet).
     var checkpointed: (points: Int, version: Int)?
+    /// Wall time of the series' last point (idle eviction), and the ingest id of its key (-1: none yet).
+    var lastSeen = 0.0
+    var seriesID = -1
 
     init(_ detector: SeriesDetector) { self.detector = detector }
 

@@ -25,12 +25,12 @@ final class Writer: @unchecked Sendable {
     static let maxQueuedMessages = 4
     /// Checkpoint bytes that make a commit due at once (a few final-round batches), whatever `flush_rows` says.
     static let checkpointBytesPerCommit = 16 << 20
-    private let store: Store
+    let store: Store
     private let context: ZMQContext
-    private let config: DaemonConfig
-    private let stats: PipelineStats
-    private let logger: Logger
-    private let clock: PipelineClock
+    let config: DaemonConfig
+    let stats: PipelineStats
+    let logger: Logger
+    let clock: PipelineClock
     /// Alerts also go to this Kafka topic (`[[kafka]] alerts_topic`).
     private let kafkaAlerts: KafkaAlertSink?
     private let done = DispatchSemaphore(value: 0)
@@ -40,6 +40,8 @@ final class Writer: @unchecked Sendable {
     let heartbeat = HeartbeatCell()
     /// Set when the database file is gone: from then on rows are dropped, not written (see `abandon()`).
     private let abandoned = Atomic<Bool>(false)
+    /// Loop turns that ended with nothing pending (see `Writer+Residency.swift`).
+    let durableTurns = Atomic<Int>(0)
 
     // Owned by the writer thread.
     private var events: [EpisodeEvent] = []
@@ -51,6 +53,8 @@ final class Writer: @unchecked Sendable {
     private var publishers: [ZMQSocket] = []
     private var lastRetention = 0.0
     private var lastFlush = 0.0
+    /// Owned by the writer thread: idle checkpoint deletion and counter persistence (`Writer+Residency.swift`).
+    var residency = WriterResidency()
 
     /// The daemon's CURVE certificate when `[security]` is on: every PUB socket is then a CURVE server.
     private let curve: CurveCertificate?
@@ -138,7 +142,9 @@ final class Writer: @unchecked Sendable {
             if pendingRows > 0 { flush() }
             return false
         }
+        if pendingRows == 0 { durableTurns.wrappingAdd(1, ordering: .releasing) }
         applyRetention(now: now)
+        applyResidency(now: now)
         return true
     }
 
@@ -155,16 +161,26 @@ final class Writer: @unchecked Sendable {
         case .events(let e):
             events.append(contentsOf: e)
         case .series(let updates):
-            for u in updates { series[u.key] = u }
+            for u in updates { keep(u) }
         case .checkpoints(let cps, let updates):
             for c in cps {
                 checkpointBytes += c.blob.count - (checkpoints[c.key]?.blob.count ?? 0)
                 checkpoints[c.key] = c
             }
-            for u in updates { series[u.key] = u }
+            for u in updates { keep(u) }
         case .hindsight(let v):
             verdicts.append(contentsOf: v)
         }
+    }
+
+    /// A newer summary of a series replaces the pending one, except its refusal deltas, which add up.
+    private func keep(_ update: SeriesUpdate) {
+        var u = update
+        if let pending = series[u.key] {
+            u.refusedOutOfOrder += pending.refusedOutOfOrder
+            u.refusedFuture += pending.refusedFuture
+        }
+        series[u.key] = u
     }
 
     private func flush() {
