@@ -3,11 +3,15 @@
 #   make run      install missing Debian packages, build release, run the daemon with config/omen.toml
 #   make test     install missing Debian packages, build, run every test
 #   make bench    print the engine and ingest benchmarks (release build)
-#   make nab      replay ../shared/nab through the detector and score it (needs ../shared/nab)
+#   make nab      replay ../shared/nab through the detector and score it: three profiles, cross-validated scores,
+#                 per category beside Numenta HTM (needs ../shared/nab; scripts/nab-seeds.sh for 3-seed means)
 #   make install  install binary, systemd unit, config, user and state directory (as root)
+#   make fuzz     libFuzzer on one decoder: FUZZ_TARGET=payload|toml|checkpoint, FUZZ_SECONDS=60 (not part of test)
+#   make format   format Sources, Tests and Package.swift in place with swift-format and .swift-format
+#   make lint     list what `make format` would change, without changing it
 
 SWIFT      ?= swift
-DEB_PKGS   := libzmq3-dev libsqlite3-dev pkg-config
+DEB_PKGS   := libzmq3-dev libsqlite3-dev pkg-config librdkafka-dev
 # x86-64: build for AVX2+FMA (Haswell and later). Swift's default x86-64 target is SSE2, where fused
 # multiply-adds become library calls and the recurrent kernels run 20-30x slower (see README, "Performance").
 ARCH       := $(shell uname -m)
@@ -20,7 +24,13 @@ BIN        := .build/release/omen
 CONFIG     ?= config/omen.toml
 PREFIX     ?= /usr/local
 
-.PHONY: deps build run test bench nab install clean
+# Coverage-guided fuzzing (libFuzzer, -sanitize=fuzzer) of the decoders in Sources/FuzzTargets, in its own build
+# folder. Crashes are saved as .fuzz/crash-*; replay one with a normal build: .build-test/release/omen-fuzz TARGET FILE.
+FUZZ_FLAGS   := -c release $(CPU_FLAGS) --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DOMEN_LIBFUZZER
+FUZZ_TARGET  ?= payload
+FUZZ_SECONDS ?= 60
+
+.PHONY: deps build run test bench nab install format lint clean fuzz
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -47,10 +57,25 @@ bench: build
 	$(BIN) bench ingest
 
 nab: build
-	scripts/nab.sh $(BIN)
+	NAB_DIR=$${NAB_DIR:-../shared/nab} scripts/nab.sh $(BIN)
+
+fuzz: deps
+	$(SWIFT) build $(FUZZ_FLAGS) --product omen-fuzz
+	mkdir -p .fuzz/corpus-$(FUZZ_TARGET)
+	SWIFT_BACKTRACE=enable=no OMEN_FUZZ_TARGET=$(FUZZ_TARGET) OMEN_FUZZ_SEEDS=.fuzz/corpus-$(FUZZ_TARGET) .build-fuzz/release/omen-fuzz \
+		-max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=.fuzz/ -print_final_stats=1 .fuzz/corpus-$(FUZZ_TARGET)
 
 install: build
 	deploy/install.sh $(BIN) $(PREFIX)
 
+# swift-format ships with the toolchain (`swift format --version`).
+FORMAT_PATHS := Sources Tests Package.swift
+
+format:
+	$(SWIFT) format --in-place --recursive --parallel --configuration .swift-format $(FORMAT_PATHS)
+
+lint:
+	$(SWIFT) format lint --recursive --parallel --configuration .swift-format $(FORMAT_PATHS)
+
 clean:
-	rm -rf .build .build-test
+	rm -rf .build .build-test .build-fuzz .fuzz

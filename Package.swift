@@ -26,6 +26,8 @@ let package = Package(
 
         // libzmq, from Debian's libzmq3-dev (see Sources/CZeroMQ/module.modulemap).
         .systemLibrary(name: "CZeroMQ"),
+        // librdkafka, from Debian's librdkafka-dev, with its mock cluster (see Sources/CKafka/module.modulemap).
+        .systemLibrary(name: "CKafka"),
         // Header-only C helpers Swift cannot spell (software prefetch, the int8 AVX2 kernels).
         .target(name: "COmenSupport"),
         // The maths: LSTM / GRU / RNN cells, truncated BPTT, Adam, compact inference. Pure values, no I/O.
@@ -37,8 +39,8 @@ let package = Package(
             "Detection",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        // libzmq wrapper and the wire formats in (graphite, influx, json, estp) and out (alerts).
-        .target(name: "Messaging", dependencies: ["CZeroMQ", "Detection"]),
+        // libzmq and librdkafka wrappers and the wire formats in (graphite, influx, json, estp) and out (alerts).
+        .target(name: "Messaging", dependencies: ["CZeroMQ", "CKafka", "Detection"]),
         // `omen replay`: CSV in, the same per-series detector, scores CSV and SVG plot out.
         .target(name: "Replay", dependencies: ["Detection"]),
         // omen.toml: the TOML reader, the key tables (read, clamp, validate), the config structs, reloads.
@@ -62,6 +64,10 @@ let package = Package(
             "Configuration", "Daemon", "Detection", "History", "Messaging", "Recurrent",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The decoders that read outside bytes (payloads, omen.toml, checkpoints) as fuzz targets, with a mutator.
+        .target(name: "FuzzTargets", dependencies: ["Configuration", "Detection", "Messaging", "Recurrent"]),
+        // libFuzzer entry point over FuzzTargets (`make fuzz`); a plain build is a replayer of saved inputs.
+        .executableTarget(name: "omen-fuzz", dependencies: ["FuzzTargets"]),
         // The executable: argument parsing and printing only.
         .executableTarget(name: "omen", dependencies: [
             "Bench", "Configuration", "Daemon", "Detection", "History", "Messaging", "Recurrent", "Replay",
@@ -70,15 +76,25 @@ let package = Package(
         ]),
         .testTarget(name: "RecurrentTests", dependencies: ["Recurrent", "COmenSupport"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "Recurrent"]),
-        .testTarget(name: "HistoryTests", dependencies: ["History", "Detection"]),
+        .testTarget(name: "HistoryTests", dependencies: [
+            "History", "Detection", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "MessagingTests", dependencies: ["Messaging", "Detection", "CZeroMQ"]),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Detection"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "Detection", "Messaging", "Recurrent"]),
         .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "Configuration", "Bench", "History", "Messaging",
+            "Daemon", "Configuration", "Bench", "Detection", "History", "Messaging",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Detection", "History", "Messaging"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Warnings are errors in the project's own Swift targets (no run-time cost). Dependencies are built with their own
+// settings, so a warning in one of them cannot break this build.
+for target in package.targets where target.type != .system && target.name != "COmenSupport" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-warnings-as-errors"])]
+}

@@ -26,6 +26,8 @@ public enum IngestBench {
         /// Serve `/metrics` on a free port and scrape it every this many seconds during the timed run (0: the
         /// listener is off), to measure what metrics cost the pipeline.
         public var metricsScrapeInterval = 0.0
+        /// CURVE on the ingest socket: the daemon's key pair and the publisher's (nil = plain TCP).
+        public var curve: (server: CurveCertificate, client: CurveCertificate)?
         public init() {}
     }
 
@@ -62,6 +64,15 @@ public enum IngestBench {
         config.ingest = [endpoint]
         config.alerts.endpoints = ["tcp://127.0.0.1:\(alertPort)"]
         config.storage.database = dir.appendingPathComponent("bench.db").path
+        if let curve = options.curve {
+            // The daemon reads keys from files, as in production: the server's secret, the client's public half.
+            let clients = dir.appendingPathComponent("clients").path
+            try FileManager.default.createDirectory(atPath: clients, withIntermediateDirectories: true)
+            let server = try curve.server.save(directory: dir.path, name: "server")
+            _ = try CurveCertificate(publicKey: curve.client.publicKey, name: "bench").save(directory: clients, name: "bench")
+            config.security.secretKey = server.secretPath
+            config.security.allowedClients = clients
+        }
         config.storage.checkpointOnShutdown = false
         config.pipeline.shards = options.shards
         config.pipeline.trainers = options.trainers
@@ -103,6 +114,7 @@ public enum IngestBench {
         let publisher = try ZMQSocket(context: context, type: .pub)
         try publisher.setSendHighWaterMark(0)
         try publisher.setLinger(milliseconds: 5000)
+        if let curve = options.curve { try publisher.makeCurveClient(curve.client, server: curve.server.publicKey) }
         try publisher.connect("tcp://127.0.0.1:\(ingestPort)")
         // Slow joiner: probe until the daemon sees a point (bounded).
         var probe = 0

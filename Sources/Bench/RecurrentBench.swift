@@ -12,7 +12,7 @@ import Darwin
 
 /// CPU time of the calling thread in seconds: on a shared, loaded machine wall time counts the time other
 /// processes held the core, so the benches report both.
-private func threadCPUSeconds() -> Double {
+func threadCPUSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
@@ -93,7 +93,7 @@ private func fmt(_ x: Double) -> String {
     return String((x * 1000).rounded() / 1000)
 }
 
-private func median(_ xs: [Double]) -> Double {
+func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
     guard !s.isEmpty else { return 0 }
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2

@@ -61,25 +61,43 @@ struct NumberRange: Equatable {
 /// How one TOML key of a table is read into a field of `Root`.
 struct ConfigKey<Root> {
     let name: String
+    /// What the key accepts, as `omen replay --help` lists it (the errors say the same).
+    let expects: String
+    /// A true/false key: on a command line, `--name` alone sets it.
+    let isFlag: Bool
     let apply: (inout Root, TOMLValue, ValueContext) throws(ConfigError) -> Void
 
-    init(_ name: String, apply: @escaping (inout Root, TOMLValue, ValueContext) throws(ConfigError) -> Void) {
+    init(_ name: String, expects: String = "", isFlag: Bool = false,
+         apply: @escaping (inout Root, TOMLValue, ValueContext) throws(ConfigError) -> Void) {
         self.name = name
+        self.expects = expects
+        self.isFlag = isFlag
         self.apply = apply
+    }
+
+    /// The same key reading into the `Root` at `path` of a larger value (a section's key as a detector setting).
+    func lifted<Outer>(_ path: WritableKeyPath<Outer, Root>) -> ConfigKey<Outer> {
+        let apply = self.apply
+        return ConfigKey<Outer>(name, expects: expects, isFlag: isFlag) {
+            (outer: inout Outer, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
+            try apply(&outer[keyPath: path], value, ctx)
+        }
     }
 
     // MARK: Integers
 
     static func integer<T: FixedWidthInteger>(_ name: String, _ field: WritableKeyPath<Root, T>,
                                               _ range: ClosedRange<T>) -> ConfigKey {
-        ConfigKey(name) { (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
+        ConfigKey(name, expects: integerExpectation(range)) {
+            (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
             root[keyPath: field] = try readInteger(value, range, ctx)
         }
     }
 
     static func optionalInteger<T: FixedWidthInteger>(_ name: String, _ field: WritableKeyPath<Root, T?>,
                                                       _ range: ClosedRange<T>) -> ConfigKey {
-        ConfigKey(name) { (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
+        ConfigKey(name, expects: integerExpectation(range)) {
+            (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
             root[keyPath: field] = try readInteger(value, range, ctx)
         }
     }
@@ -87,19 +105,22 @@ struct ConfigKey<Root> {
     // MARK: Floating point
 
     static func number(_ name: String, _ field: WritableKeyPath<Root, Double>, _ range: NumberRange) -> ConfigKey {
-        ConfigKey(name) { (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
+        ConfigKey(name, expects: numberExpectation(range)) {
+            (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
             root[keyPath: field] = try readDouble(value, range, ctx)
         }
     }
 
     static func optionalNumber(_ name: String, _ field: WritableKeyPath<Root, Double?>, _ range: NumberRange) -> ConfigKey {
-        ConfigKey(name) { (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
+        ConfigKey(name, expects: numberExpectation(range)) {
+            (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
             root[keyPath: field] = try readDouble(value, range, ctx)
         }
     }
 
     static func number(_ name: String, _ field: WritableKeyPath<Root, Float>, _ range: NumberRange) -> ConfigKey {
-        ConfigKey(name) { (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
+        ConfigKey(name, expects: numberExpectation(range)) {
+            (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
             let double = try readDouble(value, range, ctx)
             // Round once from the decimal text, so "3e-3" gives exactly the Float literal 3e-3.
             var float = Float(double)
@@ -117,7 +138,8 @@ struct ConfigKey<Root> {
 
     /// Seconds: a number, or a string with a unit (`ms`, `s`, `m`, `h`, `d`).
     static func duration(_ name: String, _ field: WritableKeyPath<Root, Double>, _ range: NumberRange) -> ConfigKey {
-        ConfigKey(name) { (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
+        ConfigKey(name, expects: durationExpectation(range)) {
+            (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
             root[keyPath: field] = try readDuration(value, range, ctx)
         }
     }
@@ -125,7 +147,8 @@ struct ConfigKey<Root> {
     // MARK: Booleans, choices, strings
 
     static func flag(_ name: String, _ field: WritableKeyPath<Root, Bool>) -> ConfigKey {
-        ConfigKey(name) { (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
+        ConfigKey(name, expects: "true or false", isFlag: true) {
+            (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
             guard case .bool(let b) = value.kind else {
                 throw ctx.mismatch(.wrongType, value, expected: "true or false")
             }
@@ -135,10 +158,31 @@ struct ConfigKey<Root> {
 
     static func choice<E: RawRepresentable & CaseIterable>(_ name: String, _ field: WritableKeyPath<Root, E>) -> ConfigKey
     where E.RawValue == String {
-        ConfigKey(name) { (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
-            let allowed = E.allCases.map { TOMLValue.quoted($0.rawValue) }.joined(separator: ", ")
+        let allowed = E.allCases.map { TOMLValue.quoted($0.rawValue) }.joined(separator: ", ")
+        return ConfigKey(name, expects: "one of \(allowed)") {
+            (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
             guard case .string(let s) = value.kind else {
                 throw ctx.mismatch(.wrongType, value, expected: "one of \(allowed)")
+            }
+            guard let e = E(rawValue: s) else {
+                throw ctx.mismatch(.badChoice, value, expected: "one of \(allowed)")
+            }
+            root[keyPath: field] = e
+        }
+    }
+
+    /// One of the cases, or `none` for nil.
+    static func choice<E: RawRepresentable & CaseIterable>(_ name: String, _ field: WritableKeyPath<Root, E?>,
+                                                           none: String) -> ConfigKey where E.RawValue == String {
+        let allowed = ([none] + E.allCases.map(\.rawValue)).map { TOMLValue.quoted($0) }.joined(separator: ", ")
+        return ConfigKey(name, expects: "one of \(allowed)") {
+            (root: inout Root, value: TOMLValue, ctx: ValueContext) throws(ConfigError) in
+            guard case .string(let s) = value.kind else {
+                throw ctx.mismatch(.wrongType, value, expected: "one of \(allowed)")
+            }
+            if s == none {
+                root[keyPath: field] = nil
+                return
             }
             guard let e = E(rawValue: s) else {
                 throw ctx.mismatch(.badChoice, value, expected: "one of \(allowed)")
@@ -196,8 +240,18 @@ struct ConfigKey<Root> {
 
 // MARK: - Readers shared by the key kinds
 
+func integerExpectation<T: FixedWidthInteger>(_ range: ClosedRange<T>) -> String {
+    "an integer between \(range.lowerBound) and \(range.upperBound)"
+}
+
+func numberExpectation(_ range: NumberRange) -> String { "a number \(range.describe())" }
+
+func durationExpectation(_ range: NumberRange) -> String {
+    "a duration \(range.describe(DurationText.format)) (a number of seconds, or a string like \"250ms\", \"60s\", \"15m\", \"1h\")"
+}
+
 func readInteger<T: FixedWidthInteger>(_ value: TOMLValue, _ range: ClosedRange<T>, _ ctx: ValueContext) throws(ConfigError) -> T {
-    let expected = "an integer between \(range.lowerBound) and \(range.upperBound)"
+    let expected = integerExpectation(range)
     guard case .integer(let i) = value.kind else {
         throw ctx.mismatch(.wrongType, value, expected: expected)
     }
@@ -208,7 +262,7 @@ func readInteger<T: FixedWidthInteger>(_ value: TOMLValue, _ range: ClosedRange<
 }
 
 func readDouble(_ value: TOMLValue, _ range: NumberRange, _ ctx: ValueContext) throws(ConfigError) -> Double {
-    let expected = "a number \(range.describe())"
+    let expected = numberExpectation(range)
     let x: Double
     switch value.kind {
     case .integer(let i): x = Double(i)
@@ -244,7 +298,7 @@ func readStrings(_ value: TOMLValue, minCount: Int, allowEmptyStrings: Bool,
 }
 
 func readDuration(_ value: TOMLValue, _ range: NumberRange, _ ctx: ValueContext) throws(ConfigError) -> Double {
-    let expected = "a duration \(range.describe(DurationText.format)) (a number of seconds, or a string like \"250ms\", \"60s\", \"15m\", \"1h\")"
+    let expected = durationExpectation(range)
     let seconds: Double
     switch value.kind {
     case .integer(let i): seconds = Double(i)

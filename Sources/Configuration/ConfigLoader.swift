@@ -20,6 +20,8 @@ public enum ConfigLoader {
         let document = try TOMLParser.parse(text, file: file)
         var lines = ConfigLines()
         var config = try readDocument(document, file: file, lines: &lines)
+        // A Kafka daemon binds no ZeroMQ ingest unless the file asks for it (then validation refuses the mix).
+        if !config.kafka.isEmpty && lines["ingest[0].endpoint"] == nil { config.ingest = [] }
         clamp(&config)
         try validate(config, file: file, lines: lines)
         return config
@@ -60,6 +62,7 @@ public enum ConfigLoader {
         [
             table("daemon", \.self, DaemonConfig.daemonSectionKeys),
             table("storage", \.storage, StorageConfig.configKeys),
+            table("limits", \.limits, LimitsConfig.configKeys),
             Section(name: "ingest", isArray: true, keyNames: IngestEndpointConfig.configKeys.map(\.name)) {
                 (config: inout DaemonConfig, section: TOMLSection, index: Int, lines: inout ConfigLines, file: String) throws(ConfigError) in
                 // The file's endpoints replace the built-in default rather than adding to it.
@@ -74,7 +77,17 @@ public enum ConfigLoader {
                 }
                 config.ingest.append(endpoint)
             },
+            Section(name: "kafka", isArray: true, keyNames: KafkaConfig.configKeys.map(\.name)) {
+                (config: inout DaemonConfig, section: TOMLSection, index: Int, lines: inout ConfigLines, file: String) throws(ConfigError) in
+                var kafka = KafkaConfig(brokers: "")
+                let prefix = "kafka[\(index)]"
+                try readTable(section, into: &kafka, keys: KafkaConfig.configKeys, prefix: prefix,
+                              file: file, lines: &lines, errorPrefix: "kafka")
+                config.kafka.append(kafka)
+            },
             table("alerts", \.alerts, AlertsConfig.configKeys),
+            table("security", \.security, SecurityConfig.configKeys),
+            table("clock", \.clock, ClockConfig.configKeys),
             table("model", \.detector.model, ModelConfig.configKeys),
             table("training", \.detector.model.training, TrainingConfig.configKeys),
             table("learning", \.detector.learning, LearningConfig.configKeys),
@@ -156,6 +169,12 @@ public enum ConfigLoader {
     // MARK: - Clamp
 
     /// Soft limits that need no error: re-priming more points than the window holds is the whole window.
+    /// Clamps and checks a configuration whose detector part was set after loading (`omen replay`'s settings).
+    static func checkDetector(_ config: inout DaemonConfig, file: String) throws(ConfigError) {
+        clamp(&config)
+        try validate(config, file: file, lines: ConfigLines())
+    }
+
     private static func clamp(_ config: inout DaemonConfig) {
         config.detector.learning.reprimePoints = min(config.detector.learning.reprimePoints, config.detector.learning.window)
     }
@@ -168,8 +187,11 @@ public enum ConfigLoader {
         }
 
         // Ingest: at least one endpoint, each well-formed, no endpoint bound twice.
-        if config.ingest.isEmpty {
+        if config.ingest.isEmpty && config.kafka.isEmpty {
             throw fail(.missingKey, "ingest", lineOf: [], "at least one [[ingest]] endpoint is needed, e.g. endpoint = \"tcp://127.0.0.1:7001\"")
+        }
+        try KafkaConfig.validate(config.kafka, ingest: config.ingest) { key, reason in
+            fail(.inconsistent, key, lineOf: ["kafka[0]" + key.dropFirst("kafka".count)], reason)
         }
         var bound: [String: Int] = [:]
         for (i, ingest) in config.ingest.enumerated() {
@@ -210,6 +232,8 @@ public enum ConfigLoader {
                            "\(TOMLValue.quoted(endpoint)) is also an [[ingest]] endpoint; alerts need their own endpoint")
             }
         }
+
+        try SecurityConfig.validate(config) { fail($0, $1, lineOf: $2, $3) }
 
         if config.storage.database.isEmpty {
             throw fail(.badValue, "storage.database", lineOf: ["storage.database"], "must name the SQLite file, e.g. \"/var/lib/omen/omen.db\"")

@@ -24,6 +24,7 @@ extension DaemonConfig {
         if new.pipeline != pipeline { restart.append("daemon") }
         if new.storage != storage { restart.append("storage") }
         if new.ingest != ingest { restart.append("ingest") }
+        if new.kafka != kafka { restart.append("kafka") }
         if new.alerts != alerts { restart.append("alerts") }
         if new.detector.model.cell != detector.model.cell || new.detector.model.hiddenSize != detector.model.hiddenSize
             || new.detector.model.calendar != detector.model.calendar || new.detector.model.seed != detector.model.seed {
@@ -34,6 +35,9 @@ extension DaemonConfig {
         if new.detector.scoring != detector.scoring { restart.append("scoring") }
         if new.detector.feedback != detector.feedback { restart.append("feedback") }
         if new.metrics != metrics { restart.append("metrics") }
+        // The allowed-clients directory is re-read on every reload; the key and the directory's path are not.
+        if new.security != security { restart.append("security") }
+        if new.clock != clock { restart.append("clock") }
         return ConfigReload(config: applied, restartRequired: restart)
     }
 }

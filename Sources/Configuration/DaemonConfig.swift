@@ -2,21 +2,18 @@ import Detection
 import Logging
 import Messaging
 
-/// The wire format an ingest endpoint expects; `auto` detects it per record.
-public enum WireFormatChoice: String, Sendable, CaseIterable {
-    case auto, graphite, influx, json, estp
-}
-
 /// One ZeroMQ SUB endpoint that metrics arrive on.
 public struct IngestEndpointConfig: Sendable, Equatable {
     /// ZeroMQ endpoint, e.g. `tcp://127.0.0.1:7001` or `ipc:///run/omen/ingest`.
     public var endpoint: String
     public var mode: SocketMode = .bind
-    public var format: WireFormatChoice = .auto
+    /// The wire format the endpoint expects; nil (`"auto"` in the file) detects it per record.
+    public var format: WireFormat? = nil
     /// Subscription prefixes; [""] subscribes to everything.
     public var subscribe: [String] = [""]
-    /// Receive high-water mark in messages (0 = unlimited). Messages past it are dropped by libzmq silently.
-    public var receiveHighWaterMark: Int32 = 0
+    /// Receive high-water mark in messages (0 = unlimited). Messages past it are dropped by libzmq silently; finite
+    /// by default so that a flood cannot grow memory without bound while ingest waits for busy shards.
+    public var receiveHighWaterMark: Int32 = 10_000
 
     public init(endpoint: String) {
         self.endpoint = endpoint
@@ -44,6 +41,9 @@ public struct StorageConfig: Sendable, Equatable {
     public var checkpointInterval: Double = 300
     /// Closed episodes older than this many days are deleted (0 = keep forever).
     public var retentionDays: Double = 0
+    /// Seconds a graceful stop may spend draining the shards and writing the final checkpoints; series not
+    /// written by then keep their previous checkpoint (the most-changed are written first).
+    public var stopTimeout: Double = 15
     /// Checkpoint every series on graceful shutdown (benchmarks turn it off; not a file key).
     public var checkpointOnShutdown: Bool = true
 
@@ -56,6 +56,9 @@ public struct PipelineConfig: Sendable, Equatable {
     public var shards: Int = 0
     /// Background trainer threads (0 = max(1, cores / 2)).
     public var trainers: Int = 0
+    /// Share of a shard's busy time it may spend training due series itself while every trainer thread is busy
+    /// (0 = never): under saturation the trainers (nice 10) can get no CPU, and new series would never get a model.
+    public var trainingShare: Double = 0.1
     /// Seconds between watchdog heartbeats / stats log lines.
     public var statsInterval: Double = 10
 
@@ -79,13 +82,18 @@ public struct SeriesOverride: Sendable, Equatable {
 public struct DaemonConfig: Sendable, Equatable {
     public var ingest: [IngestEndpointConfig] = [IngestEndpointConfig(endpoint: "tcp://127.0.0.1:7001")]
     public var alerts = AlertsConfig()
+    /// `[[kafka]]`: a consumer group to read points from instead of ZeroMQ (at most one; empty = none).
+    public var kafka: [KafkaConfig] = []
     public var storage = StorageConfig()
     public var pipeline = PipelineConfig()
+    public var limits = LimitsConfig()
     public var detector = DetectorConfig()
     public var overrides: [SeriesOverride] = []
     public var logLevel: Logger.Level = .info
     /// `[metrics]`: the `/metrics` listener.
     public var metrics = MetricsConfig()
+    public var security = SecurityConfig()
+    public var clock = ClockConfig()
 
     public init() {}
 }

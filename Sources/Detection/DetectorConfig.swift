@@ -41,15 +41,24 @@ public struct LearningConfig: Sendable, Equatable {
     public var reprimePoints: Int = 256
     /// Leave points inside anomaly episodes out of training (loss weight 0).
     public var excludeAnomalies: Bool = true
+    /// Score points while the series is learning. A learning series raises no alert (unless
+    /// `episodes.alertWhileLearning`), so the daemon leaves this off and a learning series holds only its points;
+    /// its scorer is built from them when the first model arrives, with the same statistics. Replay turns it on so
+    /// that its output scores the warm-up rows too (not a file key).
+    public var scoreWhileLearning: Bool = false
+    /// What else is left out of training: `.hindsight` also drops the points a bidirectional model fitted on the
+    /// window cannot explain from both sides (see `Hindsight`).
+    public var cleanWindow: CleanWindow = .episodes
 
     public init() {}
 }
 
 /// The episode state machine and alerting discipline.
 public struct EpisodeConfig: Sendable, Equatable {
-    /// A score at or above this opens an episode. Scores are s / (s + 4) with s = −log10 p, so 0.35 means a tail
-    /// probability of about 6e-3 for an onset: NAB's sweep selects 0.37–0.38 for its standard profile and for its
-    /// low-false-positive one.
+    /// A score at or above this opens an episode. Scores are s / (s + 4) with s = −log10 p, p the probability that
+    /// a day of this series' points holds one this extreme (`ScoringConfig.dailyRate`), so 0.35 is an expected
+    /// 7e-3 false alarms per series per day (one per ~140 series-days). NAB's sweep picks 0.07–0.15: its profiles
+    /// forgive false positives far more than a pager's reader does.
     public var threshold: Double = 0.35
     /// Normal points in a row that close an episode.
     public var closeAfter: Int = 10

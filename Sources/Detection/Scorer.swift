@@ -97,6 +97,9 @@ public struct ScoringConfig: Sendable, Equatable {
     /// Rank of the past |z| the Gaussian calibration compares with its Gaussian counterpart (the k-th largest; at
     /// most 255).
     public var gaussianTail: Int = 10
+    /// The Gaussian calibration reads only the completed sixteenths of its window, not the one being filled, so
+    /// the last few hundred |z| do not widen the head's spread yet (a drift stays news while it grows).
+    public var gaussianCalibrationLag: Bool = true
     /// Calibrated stage: rank |residual| / predicted spread (model units) instead of raw |residual|.
     public var standardise: Bool = false
     /// Memory of the running spread (residual and likelihood stages), in points.
@@ -113,7 +116,7 @@ public struct ScoringConfig: Sendable, Equatable {
     /// history of combined surprises (same history length and tail), and that rank's surprise is blended in,
     /// so a series that is always surprising (bursty, noisy) cannot keep firing at the rate of a quiet one;
     /// 0 = off.
-    public var selfWeight: Double = 0.7
+    public var selfWeight: Double = 0
     /// Scores of history before the second-level calibration applies (before it, the surprise is used as is).
     public var selfMinHistory: Int = 200
     /// Weight, inside the value term, of the value's two-sided surprise against the series' own past values at
@@ -126,6 +129,19 @@ public struct ScoringConfig: Sendable, Equatable {
     public var contextHistory: Int = 250
     /// Values a time-of-day bin needs before its surprise counts (until then it contributes 0).
     public var contextMinHistory: Int = 20
+    /// Every calibrated tail (values, residuals, changes, time of day, second level) beyond its k-th most extreme
+    /// value falls as the posterior predictive of the fitted exponential, (1 + z/(k−1))^−(k−1), instead of
+    /// exp(−z): the k−1 excesses the fit rests on leave its scale uncertain (see `TailShape`).
+    public var predictiveTail: Bool = true
+    /// Count surprise per day, not per point: a point's p becomes the probability that a day of this series'
+    /// points (N, from its own typical spacing) holds at least one as extreme, 1 − (1 − p)^N, so a score means an
+    /// expected false-alarm rate per series per day, the same for a series sampled every second and one sampled
+    /// every hour. Series sampled a day apart or more keep their per-point surprise.
+    public var dailyRate: Bool = true
+    /// The value is ranked against the values up to `valueDelay` points ago, not up to the previous point, so a
+    /// drift or a shift the model follows stays news while it lasts instead of being absorbed point by point
+    /// (0 = the history takes each value in at once).
+    public var valueDelay: Int = 0
 
     public init() {}
 
@@ -152,6 +168,7 @@ public struct ScoringConfig: Sendable, Equatable {
         }
         if contextWeight > 0 { b += max(contextBins, 1) * (8 * max(contextHistory, 1) + 8) }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
+        if valueDelay > 0 { b += 8 * valueDelay }
         if kind == .likelihood { b += 8 * likelihoodWindow }
         if kind == .dynamic { b += 4 * dynamicWindow }
         return b + 256
@@ -166,8 +183,8 @@ public struct Scorer: Sendable {
     public let config: ScoringConfig
     /// Calibration of the value against its own history (every stage; the only evidence while learning).
     var values: Calibrator
-    /// Calibration of |residual| (calibrated stage).
-    var residuals: Calibrator
+    /// The stage-specific evidence of the residual (`ScoringStage`: the one seam `kind` selects).
+    var stage: ScoringStage
     /// Calibration of the smoothed residual's magnitude (drift term).
     var drift: Calibrator
     var driftLevel = 0.0
@@ -176,23 +193,21 @@ public struct Scorer: Sendable {
     var previousValue = Double.nan
     /// Calibration of the combined surprise against its own past (second-level calibration).
     var selfScores: Calibrator
-    /// The largest recent Gaussian |z| and the spread correction they imply (Gaussian calibration).
-    var gaussian: GaussianCalibration
     /// Values per time of day (contextual term).
     var context: TimeOfDayContext
     var spread: SpreadTracker
     var onset: OnsetFilter
     var frozen: FrozenTracker
-    var likelihood: LikelihoodState
-    var dynamic: DynamicThreshold
     /// Points seen.
     var points = 0
-    /// Half-width of the residual band, refreshed with the residual tail fits.
-    var residualBand = 0.0
+    /// Typical spacing of timestamps (daily-rate correction).
+    var cadence = Cadence()
+    /// Values on their way into `values` (value delay).
+    var delayed: DelayLine
 
     /// Version 2 adds the second-level calibration history, version 3 the time-of-day histories, version 4 the
-    /// Gaussian calibration's history of |z|; older checkpoints still restore (what they lack starts empty).
-    static let checkpointVersion: UInt8 = 4
+    /// Gaussian calibration's history of |z|, version 5 the cadence and the value delay line; older checkpoints still restore (what they lack starts empty).
+    static let checkpointVersion: UInt8 = 5
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0
@@ -201,9 +216,7 @@ public struct Scorer: Sendable {
         self.config = config
         let h = min(max(config.history, 1), Int(UInt16.max))
         values = Calibrator(signed: true, capacity: h, tailSize: config.tailSize)
-        residuals = config.kind == .calibrated
-            ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
-            : Calibrator(unusedSigned: false)
+        stage = ScoringStage(config: config, history: h)
         drift = config.driftSpan > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
             : Calibrator(unusedSigned: false)
@@ -213,21 +226,20 @@ public struct Scorer: Sendable {
         selfScores = config.selfWeight > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize, refreshEvery: 1)
             : Calibrator(unusedSigned: false)
-        gaussian = config.usesGaussianCalibration
-            ? GaussianCalibration(history: h, k: config.gaussianTail)
-            : GaussianCalibration(unused: ())
         context = config.contextWeight > 0
             ? TimeOfDayContext(bins: config.contextBins, capacity: config.contextHistory, tailSize: config.tailSize)
             : TimeOfDayContext(unused: ())
         spread = SpreadTracker(memory: config.spreadMemory)
+        delayed = DelayLine(delay: config.valueDelay)
         onset = OnsetFilter(window: config.onsetWindow)
         frozen = FrozenTracker(capacity: config.frozenDetection ? h : 0)
-        likelihood = config.kind == .likelihood
-            ? LikelihoodState(shortWindow: config.likelihoodWindow, memory: h) : LikelihoodState(unused: ())
-        dynamic = config.kind == .dynamic
-            ? DynamicThreshold(window: config.dynamicWindow, smoothing: config.dynamicSmoothing,
-                               refresh: config.dynamicRefresh)
-            : DynamicThreshold(unused: ())
+        if config.predictiveTail {
+            values.tailShape = .predictive
+            drift.tailShape = .predictive
+            changes.tailShape = .predictive
+            selfScores.tailShape = .predictive
+            context.tailShape = .predictive
+        }
     }
 
     /// Scores one point. Called once per point in order, also while the model is learning (predicted == nil).
@@ -239,6 +251,7 @@ public struct Scorer: Sendable {
         }
         points += 1
         prefetch(input)
+        if config.dailyRate { cadence.observe(input.timestamp) }
         let ready = values.count >= config.minHistory
         var s = 0.0
         var lower = v, upper = v
@@ -253,26 +266,29 @@ public struct Scorer: Sendable {
                 valueSurprise = (1 - c) * valueSurprise + c * cs
             }
             let r = v - p
-            var stage = ready ? stageSurprise(residual: r, value: v, spreadHint: input.predictedSpread) : 0
+            var stageSurprise = ready
+                ? stage.surprise(residual: r, value: v, hint: input.predictedSpread, spread: &spread) : 0
             if config.changeWeight > 0 && previousValue.isFinite && changes.count >= config.minHistory {
                 let c = min(config.changeWeight, 1)
-                stage = (1 - c) * stage + c * changes.upperSurprise(abs(v - previousValue))
+                stageSurprise = (1 - c) * stageSurprise + c * changes.upperSurprise(abs(v - previousValue))
             }
             if config.driftSpan > 0 {
                 driftLevel += 2 / (Double(config.driftSpan) + 1) * (r - driftLevel)
-                if drift.count >= config.minHistory { stage = max(stage, drift.upperSurprise(abs(driftLevel))) }
+                if drift.count >= config.minHistory {
+                    stageSurprise = max(stageSurprise, drift.upperSurprise(abs(driftLevel)))
+                }
                 drift.insert(abs(driftLevel))
             }
             // A series that has never varied, and does not now, shows nothing unusual: a residual then measures
             // only the model's jitter around the constant (a retrained model's small offset would otherwise be
             // a new extreme of a history of near-zero residuals).
-            if ready && values.history.allShareBin(of: v) { stage = 0 }
+            if ready && values.history.allShareBin(of: v) { stageSurprise = 0 }
             let w = min(max(config.valueWeight, 0), 1)
-            s = (1 - w) * stage + w * valueSurprise
-            let half = bandHalfWidth(spreadHint: input.predictedSpread)
+            s = (1 - w) * stageSurprise + w * valueSurprise
+            let half = stage.bandHalfWidth(hint: input.predictedSpread, spread: spread, bandSurprise: config.bandSurprise)
             lower = p - half
             upper = p + half
-            updateStage(residual: r, value: v, spreadHint: input.predictedSpread)
+            stage.absorb(residual: r, value: v, hint: input.predictedSpread, spread: &spread)
         } else {
             s = valueSurprise
             if let lo = values.quantile(pow(10, -config.bandSurprise) / 2),
@@ -293,7 +309,7 @@ public struct Scorer: Sendable {
         frozen.observe(v)
         if ready && config.frozenDetection { s = max(s, frozen.surprise) }
         frozen.settle()
-        values.insert(v)
+        if let old = delayed.push(v) { values.insert(old) }
 
         // Cap at p = 1e-300 so that scores stay below 1 and a threshold can always be swept.
         s = s.isFinite ? min(max(s, 0), 300) : 0
@@ -305,6 +321,7 @@ public struct Scorer: Sendable {
             }
             selfScores.insert(raw)
         }
+        if config.dailyRate { s = cadence.perDay(s) }
         var kept = s
         if config.onsetWindow > 0 {
             let prev = onset.previousMax()
@@ -315,85 +332,18 @@ public struct Scorer: Sendable {
         return ScoreOutput(score: score.isFinite ? score : 0, lower: lower, upper: upper)
     }
 
-    /// The stage's own surprise of a residual, before the stage's statistics absorb it.
-    @inline(__always)
-    mutating func stageSurprise(residual r: Double, value v: Double, spreadHint: Double?) -> Double {
-        switch config.kind {
-        case .calibrated:
-            let cal = residuals.count >= config.minHistory ? residuals.upperSurprise(calibratedMagnitude(r, spreadHint)) : 0
-            guard config.gaussianWeight > 0 else { return cal }
-            let g = min(config.gaussianWeight, 1)
-            return (1 - g) * cal + g * Surprise.gaussianTwoSided(r / calibratedGaussianSpread(spreadHint))
-        case .residual:
-            return abs(r) / spread.spread * Surprise.log10e
-        case .gaussian:
-            return Surprise.gaussianTwoSided(r / calibratedGaussianSpread(spreadHint))
-        case .likelihood:
-            // HTM's raw score is 0 when predicted and 1 when not: |r| in units of 4 spreads, clipped at 1.
-            let raw = min(1, abs(r) / (4 * spread.spread))
-            spread.update(residual: r, value: v)
-            return likelihood.surprise(raw: raw)
-        case .dynamic:
-            return dynamic.surprise(error: r)
-        }
+    /// The residual history of the calibrated stage (an empty one for the others).
+    var residuals: Calibrator {
+        if case .calibrated(let s) = stage { return s.residuals }
+        return Calibrator(unusedSigned: false)
     }
 
-    @inline(__always)
-    func calibratedMagnitude(_ r: Double, _ spreadHint: Double?) -> Double {
-        config.standardise ? abs(r) / gaussianSpread(spreadHint) : abs(r)
-    }
-
-    /// Absorbs the residual into the statistics the stage scores against (after scoring it).
-    @inline(__always)
-    mutating func updateStage(residual r: Double, value v: Double, spreadHint: Double?) {
-        switch config.kind {
-        case .calibrated:
-            residuals.insert(calibratedMagnitude(r, spreadHint))
-            observeGaussian(residual: r, spreadHint: spreadHint)
-            spread.update(residual: r, value: v)
-            if residuals.sinceRefresh == 0 {
-                residualBand = residuals.quantile(1 - pow(10, -config.bandSurprise)) ?? 0
-                if config.standardise { residualBand *= gaussianSpread(spreadHint) }
-            }
-        case .gaussian:
-            observeGaussian(residual: r, spreadHint: spreadHint)
-            spread.update(residual: r, value: v)
-        case .residual, .dynamic:
-            spread.update(residual: r, value: v)
-        case .likelihood:
-            break // updated while scoring
-        }
-    }
-
-    /// Adds this point's Gaussian |z| to the calibration's history (and refreshes the scale with its tail).
-    @inline(__always)
-    mutating func observeGaussian(residual r: Double, spreadHint: Double?) {
-        guard config.usesGaussianCalibration else { return }
-        gaussian.insert(abs(r) / gaussianSpread(spreadHint))
-    }
-
-    /// The predicted standard deviation widened by the Gaussian calibration (what z and the band use).
-    @inline(__always)
-    func calibratedGaussianSpread(_ hint: Double?) -> Double {
-        gaussianSpread(hint) * gaussian.scale
-    }
-
-    /// The predicted standard deviation, or a Laplace-consistent fallback from the running spread.
-    @inline(__always)
-    func gaussianSpread(_ hint: Double?) -> Double {
-        if let h = hint, h.isFinite, h > 0 { return max(h, 1e-6 * spread.meanAbsValue, 1e-12) }
-        return spread.spread * (Double.pi / 2).squareRoot()
-    }
-
-    func bandHalfWidth(spreadHint: Double?) -> Double {
-        let b = config.bandSurprise
-        switch config.kind {
-        case .calibrated:
-            return residualBand
-        case .residual, .likelihood, .dynamic:
-            return spread.spread * b / Surprise.log10e
-        case .gaussian:
-            return calibratedGaussianSpread(spreadHint) * (2 * b / Surprise.log10e).squareRoot()
+    /// The Gaussian calibration of the calibrated and gaussian stages (an unused one for the others).
+    var gaussian: GaussianCalibration {
+        switch stage {
+        case .calibrated(let s): return s.gaussian
+        case .gaussian(let s): return s.gaussian
+        default: return GaussianCalibration(unused: ())
         }
     }
 
@@ -401,21 +351,22 @@ public struct Scorer: Sendable {
     public func checkpoint() -> [UInt8] {
         var w = ByteWriter()
         w.u8(Self.checkpointVersion)
-        w.u8(Self.kindTag(config.kind))
+        w.u8(stage.checkpointTag)
         w.int(points)
-        w.double(residualBand)
+        w.double(stage.residualBand)
         values.encode(into: &w)
-        if config.kind == .calibrated { residuals.encode(into: &w) }
+        stage.encodeResiduals(into: &w)
         if config.driftSpan > 0 { drift.encode(into: &w); w.double(driftLevel) }
         if config.changeWeight > 0 { changes.encode(into: &w); w.double(previousValue) }
         if config.selfWeight > 0 { selfScores.encode(into: &w) }
         if config.contextWeight > 0 { context.encode(into: &w) }
-        if config.usesGaussianCalibration { gaussian.encode(into: &w) }
+        stage.encodeGaussian(into: &w)
         spread.encode(into: &w)
         onset.encode(into: &w)
         frozen.encode(into: &w)
-        if config.kind == .likelihood { likelihood.encode(into: &w) }
-        if config.kind == .dynamic { dynamic.encode(into: &w) }
+        stage.encodeTail(into: &w)
+        if config.dailyRate { cadence.encode(into: &w) }
+        if config.valueDelay > 0 { delayed.encode(into: &w) }
         return w.bytes
     }
 
@@ -428,35 +379,26 @@ public struct Scorer: Sendable {
             throw ScorerRestoreError("scorer checkpoint has format version \(version), this build reads version \(Self.checkpointVersion); the series will recalibrate")
         }
         let tag = try r.u8()
-        guard tag == Self.kindTag(config.kind) else {
+        guard tag == stage.checkpointTag else {
             throw ScorerRestoreError("scorer checkpoint was written by another scoring stage than '\(config.kind.rawValue)'; the series will recalibrate")
         }
         points = try r.int()
-        residualBand = try r.double()
+        let band = try r.double()
         try values.decode(from: &r)
-        if config.kind == .calibrated { try residuals.decode(from: &r) }
+        try stage.decode(residualBand: band, residualsFrom: &r)
         if config.driftSpan > 0 { try drift.decode(from: &r); driftLevel = try r.double() }
         if config.changeWeight > 0 { try changes.decode(from: &r); previousValue = try r.double() }
         if config.selfWeight > 0 && version >= 2 { try selfScores.decode(from: &r) }
         if config.contextWeight > 0 && version >= 3 { try context.decode(from: &r) }
-        if config.usesGaussianCalibration && version >= 4 { try gaussian.decode(from: &r) }
+        if version >= 4 { try stage.decodeGaussian(from: &r) }
         try spread.decode(from: &r)
         try onset.decode(from: &r)
         try frozen.decode(from: &r)
-        if config.kind == .likelihood { try likelihood.decode(from: &r) }
-        if config.kind == .dynamic { try dynamic.decode(from: &r) }
+        try stage.decodeTail(from: &r)
+        if config.dailyRate && version >= 5 { try cadence.decode(from: &r) }
+        if config.valueDelay > 0 && version >= 5 { try delayed.decode(from: &r) }
         guard r.isAtEnd else {
             throw ScorerRestoreError("scorer checkpoint has \(r.remaining) unexpected trailing bytes; the series will recalibrate")
-        }
-    }
-
-    static func kindTag(_ kind: ScorerKind) -> UInt8 {
-        switch kind {
-        case .residual: return 1
-        case .calibrated: return 2
-        case .likelihood: return 3
-        case .dynamic: return 4
-        case .gaussian: return 5
         }
     }
 }

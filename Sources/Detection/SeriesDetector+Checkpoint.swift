@@ -1,24 +1,30 @@
 import Recurrent
 
 extension SeriesDetector {
-    /// Format version of the detector checkpoint blob; bump on any layout change.
-    public static let checkpointVersion: UInt8 = 1
+    /// Format version of the detector checkpoint blob; bump on any layout change. Version 5 stores the window as
+    /// Float32 values with run-length coded timestamp steps, the master weights in half precision and the int8
+    /// stepping copy as it is (a restored series steps exactly as it did); version 1 (Float64 window, Float32
+    /// weights) still restores.
+    public static let checkpointVersion: UInt8 = 5
+    /// Versions `init(key:config:checkpoint:)` reads.
+    public static let readableCheckpointVersions: Set<UInt8> = [1, 5]
 
     /// Everything the series has learned: window, weights, recurrent state, normaliser, scorer statistics,
     /// episode state and counters, as one blob (the daemon stores it in the `models` table).
-    public func checkpoint() -> [UInt8] {
+    public func checkpoint() -> [UInt8] { checkpoint(key: key) }
+
+    /// The checkpoint as if this series were named `key` (benchmarks copy one series' whole state this way).
+    public func checkpoint(key: String) -> [UInt8] {
         var w = ByteWriter()
         w.u8(Self.checkpointVersion)
         w.string(key)
         w.int(pointsSeen)
         w.double(firstTimestamp)
         w.double(lastTimestamp)
-        let points = window.toArray()
-        w.doubles(points.map(\.value))
-        w.doubles(points.map(\.timestamp))
-        w.blob(points.map { $0.excluded ? 1 : 0 })
+        window.encode(into: &w)
         w.int(modelVersion)
-        w.blob(model?.serialized() ?? [])
+        w.blob(master?.serialized() ?? [])
+        w.blob(steppingWeights?.serialized() ?? [])
         w.double(normaliser.center)
         w.double(normaliser.scale)
         w.bool(calendar)
@@ -41,35 +47,53 @@ extension SeriesDetector {
         return w.bytes
     }
 
-    /// Restores a detector from `checkpoint()`; a wrong version, key or model shape is an error that says which,
-    /// and the caller starts the series afresh.
+    /// Restores a detector from `checkpoint()` (this version or version 1); a wrong version, key or model shape is
+    /// an error that says which, and the caller starts the series afresh.
     public convenience init(key: String, config: DetectorConfig, checkpoint: [UInt8]) throws(CheckpointError) {
         self.init(key: key, config: config)
         var r = ByteReader(checkpoint)
         let version = try r.u8()
-        guard version == Self.checkpointVersion else {
-            throw CheckpointError("checkpoint format version \(version), this build reads \(Self.checkpointVersion)")
+        guard Self.readableCheckpointVersions.contains(version) else {
+            throw CheckpointError("checkpoint format version \(version), this build reads versions 1 and \(Self.checkpointVersion)")
         }
         let storedKey = try r.string()
         guard storedKey == key else { throw CheckpointError("checkpoint belongs to series \(storedKey)") }
         let points = try r.int()
         let first = try r.double()
         let last = try r.double()
-        let vs = try r.doubles()
-        let ts = try r.doubles()
-        let ex = try r.blob()
-        guard vs.count == ts.count, ts.count == ex.count else { throw CheckpointError("checkpoint window is inconsistent") }
-        let version2 = try r.int()
+        var window = CompactWindow(capacity: config.learning.window)
+        if version == 1 {
+            let vs = try r.doubles()
+            let ts = try r.doubles()
+            let ex = try r.blob()
+            guard vs.count == ts.count, ts.count == ex.count else { throw CheckpointError("checkpoint window is inconsistent") }
+            // The configured window may have changed since the checkpoint: keep the newest points that fit.
+            for i in max(0, vs.count - window.capacity)..<vs.count {
+                window.append(timestamp: ts[i], value: vs[i], excluded: ex[i] != 0)
+            }
+        } else {
+            window = try CompactWindow.decode(from: &r, capacity: config.learning.window)
+        }
+        let modelVersion = try r.int()
         let modelBlob = try r.blob()
-        var restoredModel: RecurrentModel? = nil
+        var master: HalfPrecisionModel? = nil
         if !modelBlob.isEmpty {
             do {
-                restoredModel = try RecurrentModel(serialized: modelBlob)
+                master = try HalfPrecisionModel(serialized: modelBlob)
             } catch {
                 throw CheckpointError("model: \(error.description)")
             }
-            guard restoredModel?.shape == Self.shape(config) else {
-                throw CheckpointError("model shape \(String(describing: restoredModel?.shape)) differs from the configured \(Self.shape(config))")
+            guard master?.shape == Self.shape(config) else {
+                throw CheckpointError("model shape \(String(describing: master?.shape)) differs from the configured \(Self.shape(config))")
+            }
+        }
+        var stepping: InferenceModel? = nil
+        if version >= 5 {
+            let steppingBlob = try r.blob()
+            do {
+                stepping = try InferenceModel(serialized: steppingBlob)
+            } catch {
+                throw CheckpointError("stepping weights: \(error.description)")
             }
         }
         let center = try r.double()
@@ -87,22 +111,24 @@ extension SeriesDetector {
         let score = try r.double()
         let cadence = try r.int()
         let state = RecurrentState(h: h, c: c)
-        if let restoredModel {
-            let zero = RecurrentState(shape: restoredModel.shape)
+        if let master {
+            let zero = RecurrentState(shape: master.shape)
             guard h.count == zero.h.count, c.count == zero.c.count else {
                 throw CheckpointError("recurrent state does not match the model shape")
             }
         }
-        let restoredScorer: Scorer
-        do {
-            restoredScorer = try Scorer(config: config.scoring, checkpoint: scorerBytes)
-        } catch {
-            throw CheckpointError("scorer: \(error.description)")
+        var restoredScorer: Scorer? = nil
+        if !scorerBytes.isEmpty {
+            do {
+                restoredScorer = try Scorer(config: config.scoring, checkpoint: scorerBytes)
+            } catch {
+                throw CheckpointError("scorer: \(error.description)")
+            }
         }
-        restore(points: points, first: first, last: last, values: vs, timestamps: ts, excluded: ex,
-                model: restoredModel, version: version2, normaliser: Normaliser(center: center, scale: scale),
-                calendar: cal, state: state, pending: pend, scorer: restoredScorer, episodes: machine,
-                accepted: accepted, rejected: rejected, lastRetrain: lastRetrain.isNaN ? nil : lastRetrain,
-                lastScore: score, pointsAtLastTraining: cadence)
+        restore(points: points, first: first, last: last, window: window, master: master, stepping: stepping,
+                version: modelVersion,
+                normaliser: Normaliser(center: center, scale: scale), calendar: cal, state: state, pending: pend,
+                scorer: restoredScorer, episodes: machine, accepted: accepted, rejected: rejected,
+                lastRetrain: lastRetrain.isNaN ? nil : lastRetrain, lastScore: score, pointsAtLastTraining: cadence)
     }
 }

@@ -15,9 +15,9 @@ extension SeriesDetector {
                                         normaliser: normaliser, calendar: calendar, report: nil, rejection: nil))
         var out: [(timestamp: Double, value: Double, outcome: PointOutcome)] = []
         out.reserveCapacity(window.count)
-        for point in window.toArray() {
-            guard let o = try? replica.process(timestamp: point.timestamp, value: point.value) else { continue }
-            out.append((point.timestamp, point.value, o))
+        window.forEach { timestamp, value, _ in
+            guard let o = try? replica.process(timestamp: timestamp, value: value) else { return }
+            out.append((timestamp, value, o))
         }
         return out
     }

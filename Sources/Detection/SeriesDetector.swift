@@ -38,20 +38,22 @@ public final class SeriesDetector {
     public private(set) var firstTimestamp: Double = .nan
     public private(set) var lastTimestamp: Double = -.infinity
 
-    /// The rolling window: one ring of (timestamp, value, inside-an-episode) so a point costs one append.
-    private(set) var window: Ring<WindowPoint>
+    /// The rolling window (Float32 values, delta-coded timestamps, bit flags: see `CompactWindow`).
+    private(set) var window: CompactWindow
 
-    /// The trained Float32 weights (what training warm-starts from and checkpoints store).
-    public private(set) var model: RecurrentModel? {
-        didSet { inference = model.map { InferenceModel($0, precision: inferencePrecision) } }
-    }
-    /// The copy of `model` the online step reads, derived whenever weights are installed or restored (never stored).
+    /// The master weights between trainings, in half precision (what training warm-starts from and checkpoints
+    /// store); nil while learning. Nothing reads them per point: the step reads `inference`.
+    private(set) var master: HalfPrecisionModel?
+    /// The trained weights as Float32 (expanded from the half-precision master: a copy, made on demand).
+    public var model: RecurrentModel? { master?.expanded() }
+    /// The copy of the weights the online step reads, derived from the Float32 weights a training returned (or
+    /// from the master after a restore); never stored.
     private var inference: InferenceModel? {
         didSet { footprint = StepFootprint(model: inference, state: recurrentState) }
     }
     /// The precision of that copy (`defaultInference` unless changed; Float32 for shapes without a compact form).
     public var inferencePrecision: InferencePrecision = SeriesDetector.defaultInference {
-        didSet { inference = model.map { InferenceModel($0, precision: inferencePrecision) } }
+        didSet { inference = master.map { InferenceModel($0.expanded(), precision: inferencePrecision) } }
     }
     public private(set) var modelVersion = 0
     public private(set) var normaliser = Normaliser.identity
@@ -64,7 +66,9 @@ public final class SeriesDetector {
     /// The prediction of the next value in model units, made after the last point.
     private var pending: Prediction?
 
-    private var scorer: Scorer
+    /// The scorer; nil while a series is learning (unless it alerts while learning): it is built when the first
+    /// model arrives, from the points in the window (see `install`), so a learning series holds only its points.
+    private var scorer: Scorer?
     public internal(set) var episodes: EpisodeMachine
     /// Not-anomaly labels of this series' episodes (SeriesDetector+Feedback.swift), applied after the scorer.
     public internal(set) var feedback = SeriesFeedback()
@@ -85,9 +89,9 @@ public final class SeriesDetector {
     public init(key: String, config: DetectorConfig) {
         self.key = key
         self.config = config
-        window = Ring(capacity: config.learning.window)
+        window = CompactWindow(capacity: config.learning.window)
         recurrentState = RecurrentState(shape: Self.shape(config))
-        scorer = Scorer(config: config.scoring)
+        scorer = Self.scoresWhileLearning(config) ? Scorer(config: config.scoring) : nil
         episodes = EpisodeMachine(config: config.episodes, series: key)
     }
 
@@ -109,7 +113,7 @@ public final class SeriesDetector {
                    gaussianHead: true)
     }
 
-    public var state: SeriesModelState { model == nil ? .learning : .trained }
+    public var state: SeriesModelState { master == nil ? .learning : .trained }
 
     /// Points currently in the rolling window.
     public var windowCount: Int { window.count }
@@ -118,6 +122,10 @@ public final class SeriesDetector {
     public func updateEpisodes(_ config: EpisodeConfig) {
         self.config.episodes = config
         episodes.config = config
+        // Alerting while learning needs scores from the first point: build the scorer now from the window.
+        if config.alertWhileLearning && scorer == nil {
+            scorer = Self.scorer(config: self.config.scoring, replaying: window)
+        }
     }
 
     /// Raises the episode counter so that a new episode never reuses a number the store already has.
@@ -147,15 +155,18 @@ public final class SeriesDetector {
             predicted = normaliser.denormalise(p.mean)
             spread = exp(Double(p.logVariance) * 0.5) * normaliser.scale
         }
-        var scored = scorer.score(ScoreInput(timestamp: timestamp, value: value, predicted: predicted,
-                                             predictedSpread: spread))
+        // A learning series has no scorer (no alerts while learning): its points are scored from the window when
+        // its first model arrives.
+        var scored = scorer?.score(ScoreInput(timestamp: timestamp, value: value, predicted: predicted,
+                                              predictedSpread: spread))
+            ?? ScoreOutput(score: 0, lower: value, upper: value)
         scored.score = scoreAfterFeedback(scored.score, value: value, predicted: predicted, at: timestamp)
         lastScore = scored.score
 
         // 2. Episode transitions: only once a model is trained (or when configured to alert while learning),
         // never while muted.
         var event: EpisodeEvent? = nil
-        if !isMuted && (model != nil || config.episodes.alertWhileLearning || episodes.isOpen) {
+        if !isMuted && (master != nil || config.episodes.alertWhileLearning || episodes.isOpen) {
             event = episodes.observe(timestamp: timestamp, value: value, predicted: predicted ?? value,
                                      lower: scored.lower, upper: scored.upper, score: scored.score,
                                      modelVersion: modelVersion)
@@ -165,7 +176,7 @@ public final class SeriesDetector {
         if pointsSeen == 0 { firstTimestamp = timestamp }
         pointsSeen += 1
         lastTimestamp = timestamp
-        window.append(WindowPoint(timestamp: timestamp, value: value, excluded: episodes.isOpen || isMuted))
+        window.append(timestamp: timestamp, value: value, excluded: episodes.isOpen || isMuted)
 
         // 4. Step the model to predict the next value.
         if let inference {
@@ -185,6 +196,13 @@ public final class SeriesDetector {
                             flag: episodes.isOpen, event: event)
     }
 
+    /// Lets the next point be older than the last one: the series' clock was carried ahead by a point stamped in
+    /// the future, and refusing every real-time point until that time came would blind it. The window keeps its
+    /// points; the next accepted point continues the series from its own time.
+    public func reanchor() {
+        lastTimestamp = -.infinity
+    }
+
     // MARK: - Training
 
     /// Whether a training job should be taken now. `now` is wall time in seconds (for `retrain_interval`);
@@ -192,7 +210,7 @@ public final class SeriesDetector {
     public func isTrainingDue(now: Double? = nil) -> Bool {
         guard !trainingInFlight else { return false }
         let learning = config.learning
-        if model == nil { return pointsSeen >= learning.warmupPoints && window.count >= 16 }
+        if master == nil { return pointsSeen >= learning.warmupPoints && window.count >= 16 }
         if learning.retrainEvery > 0 && pointsSeen - pointsAtLastTraining >= learning.retrainEvery { return true }
         if let now, learning.retrainInterval > 0, now - wallTimeAtLastTraining >= learning.retrainInterval,
            pointsSeen > pointsAtLastTraining {
@@ -206,11 +224,11 @@ public final class SeriesDetector {
         trainingInFlight = true
         pointsAtLastTraining = pointsSeen
         wallTimeAtLastTraining = now
-        let points = window.toArray()
+        let points = window.arrays()
         return TrainingJob(
             key: key, config: config, baseModel: model, baseVersion: modelVersion,
-            values: points.map(\.value), timestamps: points.map(\.timestamp),
-            excluded: points.map { $0.excluded ? 1 : 0 }, seed: Self.seed(key: key, base: config.model.seed, version: modelVersion))
+            values: points.values, timestamps: points.timestamps,
+            excluded: points.excluded, seed: Self.seed(key: key, base: config.model.seed, version: modelVersion))
     }
 
     /// Installs the outcome of a job taken from this detector: new weights (if accepted), then re-primes the
@@ -224,7 +242,10 @@ public final class SeriesDetector {
             return
         }
         retrainsAccepted += 1
-        model = newModel
+        master = HalfPrecisionModel(newModel)
+        // The step's copy comes from the exact Float32 weights training returned, not from the rounded master.
+        inference = InferenceModel(newModel, precision: inferencePrecision)
+        if scorer == nil { scorer = Self.scorer(config: config.scoring, replaying: window) }
         modelVersion = outcome.version
         normaliser = outcome.normaliser
         calendar = outcome.calendar
@@ -246,46 +267,73 @@ public final class SeriesDetector {
             return
         }
         // Through the same copy the per-point step uses, so the state is the one that copy would have reached.
-        let recent = window.suffix(n)
         pending = withUnsafeTemporaryAllocation(of: Float.self, capacity: Features.width) { buffer -> Prediction? in
             guard let base = buffer.baseAddress else { return nil }
             var last: Prediction?
-            for i in 0..<n {
-                Features.write(value: recent[i].value, timestamp: recent[i].timestamp, normaliser: normaliser,
-                               calendar: calendar, into: base)
+            window.forEach(from: window.count - n) { timestamp, value, _ in
+                Features.write(value: value, timestamp: timestamp, normaliser: normaliser, calendar: calendar, into: base)
                 last = inference.step(input: UnsafeBufferPointer(buffer), state: &recurrentState)
             }
             return last
         }
     }
 
+    /// Whether a learning series keeps a scorer (it needs scores before its first model).
+    static func scoresWhileLearning(_ config: DetectorConfig) -> Bool {
+        config.episodes.alertWhileLearning || config.learning.scoreWhileLearning
+    }
+
+    /// A scorer that has seen the window's points as a learning series' scorer would have (no predictions):
+    /// exactly the same statistics when the window holds every point since the series began (the first model
+    /// normally comes after `warmup_points`, well inside the window), up to the Float32 rounding of the values.
+    static func scorer(config: ScoringConfig, replaying window: CompactWindow) -> Scorer {
+        var scorer = Scorer(config: config)
+        window.forEach { timestamp, value, _ in
+            _ = scorer.score(ScoreInput(timestamp: timestamp, value: value, predicted: nil, predictedSpread: nil))
+        }
+        return scorer
+    }
+
     // MARK: - Checkpoint support (the blob layout lives in SeriesDetector+Checkpoint.swift)
 
     var currentState: RecurrentState { recurrentState }
+    var steppingWeights: InferenceModel? { inference }
     var pendingPrediction: Prediction? { pending }
     var trainingCadencePoints: Int { pointsAtLastTraining }
-    func scorerCheckpoint() -> [UInt8] { scorer.checkpoint() }
+    /// The scorer's checkpoint bytes, empty while there is no scorer (a learning series).
+    func scorerCheckpoint() -> [UInt8] { scorer?.checkpoint() ?? [] }
 
     // swiftlint:disable:next function_parameter_count
-    func restore(points: Int, first: Double, last: Double, values vs: [Double], timestamps ts: [Double],
-                 excluded ex: [UInt8], model: RecurrentModel?, version: Int, normaliser: Normaliser, calendar: Bool,
-                 state: RecurrentState, pending: Prediction?, scorer: Scorer, episodes: EpisodeMachine,
+    func restore(points: Int, first: Double, last: Double, window: CompactWindow, master: HalfPrecisionModel?,
+                 stepping: InferenceModel?, version: Int, normaliser: Normaliser, calendar: Bool,
+                 state: RecurrentState, pending: Prediction?, scorer: Scorer?, episodes: EpisodeMachine,
                  accepted: Int, rejected: Int, lastRetrain: Double?, lastScore: Double, pointsAtLastTraining: Int) {
         pointsSeen = points
         firstTimestamp = first
         lastTimestamp = last
-        // The configured window may have changed since the checkpoint: keep the newest points that fit.
-        for i in max(0, vs.count - window.capacity)..<vs.count {
-            window.append(WindowPoint(timestamp: ts[i], value: vs[i], excluded: ex[i] != 0))
+        self.window = window
+        self.master = master
+        // The stored stepping copy when it is the one this build would step with (exact continuation), else one
+        // derived from the master weights.
+        if let stepping, master != nil, stepping.shape == master?.shape,
+           stepping.precision == inferencePrecision.effective(for: stepping.shape) {
+            inference = stepping
+        } else {
+            inference = master.map { InferenceModel($0.expanded(), precision: inferencePrecision) }
         }
-        self.model = model
         modelVersion = version
         self.normaliser = normaliser
         self.calendar = calendar
-        recurrentState = model == nil ? RecurrentState(shape: Self.shape(config)) : state
+        recurrentState = master == nil ? RecurrentState(shape: Self.shape(config)) : state
         footprint = StepFootprint(model: inference, state: recurrentState)
-        self.pending = model == nil ? nil : pending
-        self.scorer = scorer
+        self.pending = master == nil ? nil : pending
+        // A trained series always scores; a learning one only when it alerts while learning (otherwise its
+        // scorer is rebuilt from the window when its first model arrives, as for a new series).
+        if master == nil && !Self.scoresWhileLearning(config) {
+            self.scorer = nil
+        } else {
+            self.scorer = scorer ?? Self.scorer(config: config.scoring, replaying: window)
+        }
         self.episodes = episodes
         retrainsAccepted = accepted
         retrainsRejected = rejected
@@ -304,12 +352,4 @@ public final class SeriesDetector {
         }
         return h ^ (base &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(truncatingIfNeeded: version &* 0x2545_F491)
     }
-}
-
-/// One point of the rolling window.
-struct WindowPoint: Sendable, Equatable {
-    var timestamp: Double
-    var value: Double
-    /// Inside an anomaly episode: left out of training.
-    var excluded: Bool
 }

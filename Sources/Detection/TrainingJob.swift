@@ -14,6 +14,8 @@ public struct TrainingOutcome: Sendable {
     public var report: TrainingReport?
     /// Why the weights were rejected, if they were.
     public var rejection: String?
+    /// Training steps the window cleaner left out beyond the episodes (`clean_window = "hindsight"`).
+    public var cleaned: Int = 0
 }
 
 /// A snapshot of one series' window and weights, trained on any thread (pure: no I/O, deterministic).
@@ -65,6 +67,9 @@ public struct TrainingJob: Sendable {
                 excludedCount += 1
             }
         }
+        let cleaned = config.learning.cleanWindow == .hindsight
+            ? cleanWithHindsight(&weights, normaliser: normaliser, calendar: calendar) : 0
+        excludedCount += cleaned
         let shape = SeriesDetector.shape(config)
         var model = baseModel.flatMap { $0.shape == shape ? $0 : nil } ?? RecurrentModel(shape: shape, seed: seed)
         var training = config.model.training
@@ -74,7 +79,8 @@ public struct TrainingJob: Sendable {
         let version = baseVersion + 1
         guard report.validationLoss.isFinite else {
             return TrainingOutcome(key: key, accepted: false, model: model, version: version, normaliser: normaliser,
-                                   calendar: calendar, report: report, rejection: "validation loss is not finite")
+                                   calendar: calendar, report: report, rejection: "validation loss is not finite",
+                                   cleaned: cleaned)
         }
         if baseModel != nil {
             // The margin is relative to |old| because a Gaussian NLL can be negative.
@@ -84,10 +90,11 @@ public struct TrainingJob: Sendable {
                 return TrainingOutcome(
                     key: key, accepted: false, model: model, version: version, normaliser: normaliser,
                     calendar: calendar, report: report,
-                    rejection: "validation loss \(report.validationLoss) worse than the current model's \(old)")
+                    rejection: "validation loss \(report.validationLoss) worse than the current model's \(old)",
+                    cleaned: cleaned)
             }
         }
         return TrainingOutcome(key: key, accepted: true, model: model, version: version, normaliser: normaliser,
-                               calendar: calendar, report: report, rejection: nil)
+                               calendar: calendar, report: report, rejection: nil, cleaned: cleaned)
     }
 }

@@ -1,3 +1,4 @@
+import Detection
 import Foundation
 
 /// How the CLI prints records: aligned columns for people, JSON and CSV for programs.
@@ -14,10 +15,11 @@ public enum ListingFormat: String, Sendable, CaseIterable {
 public enum Listing {
     static let anomalyFields = [
         "id", "series", "episode", "opened_at", "closed_at", "peak_at", "peak_score", "value", "predicted", "lower",
-        "upper", "threshold", "points", "model_version", "close_reason", "label",
+        "upper", "threshold", "points", "model_version", "close_reason", "label", "hindsight_score",
     ]
     static let seriesFields = [
         "series", "first_seen", "last_seen", "points", "state", "model_version", "last_score", "last_retrain",
+        "refused_out_of_order", "refused_future",
     ]
 
     /// The whole output for `records`, ending in a newline (a table of nothing says so in words).
@@ -25,23 +27,24 @@ public enum Listing {
         switch format {
         case .table:
             if records.isEmpty { return "no anomalies match\n" }
-            let header = ["ID", "SERIES", "EPISODE", "OPENED", "CLOSED", "PEAK AT", "SCORE", "VALUE", "PREDICTED",
-                          "EXPECTED", "POINTS", "MODEL", "REASON", "LABEL"]
+            let header = ["ID", "SERIES", "EPISODE", "OPENED", "CLOSED", "PEAK AT", "SCORE", "HINDSIGHT", "VALUE",
+                          "PREDICTED", "EXPECTED", "POINTS", "MODEL", "REASON", "LABEL"]
             let rows = records.map { r in
-                [String(r.id), r.series, String(r.number), TimeArgument.formatISO8601(r.openedAt),
+                [String(r.id), SeriesKeyText.escaped(r.series), String(r.number), TimeArgument.formatISO8601(r.openedAt),
                  r.closedAt.map(TimeArgument.formatISO8601) ?? "open", TimeArgument.formatISO8601(r.peakAt),
-                 score(r.peakScore), number(r.value), number(r.predicted),
+                 score(r.peakScore), r.hindsightScore.map(score) ?? "-", number(r.value), number(r.predicted),
                  "\(number(r.lower))..\(number(r.upper))", String(r.points), String(r.modelVersion),
-                 r.closeReason ?? "", r.label?.rawValue ?? ""]
+                 SeriesKeyText.escaped(r.closeReason ?? ""), r.label?.rawValue ?? ""]
             }
-            return table(header: header, rows: rows, rightAligned: [0, 2, 6, 7, 8, 10, 11])
+            return table(header: header, rows: rows, rightAligned: [0, 2, 6, 7, 8, 9, 11, 12])
         case .json:
             return jsonArray(records.map(jsonValues), fields: anomalyFields)
         case .csv:
             return csv(records.map { r in
                 [String(r.id), r.series, String(r.number), csv(r.openedAt), csv(r.closedAt), csv(r.peakAt),
                  csv(r.peakScore), csv(r.value), csv(r.predicted), csv(r.lower), csv(r.upper), csv(r.threshold),
-                 String(r.points), String(r.modelVersion), r.closeReason ?? "", r.label?.rawValue ?? ""]
+                 String(r.points), String(r.modelVersion), r.closeReason ?? "", r.label?.rawValue ?? "",
+                 csv(r.hindsightScore)]
             }, fields: anomalyFields)
         }
     }
@@ -50,7 +53,8 @@ public enum Listing {
     static func jsonValues(_ r: AnomalyRecord) -> [String] {
         [json(r.id), json(r.series), json(r.number), json(r.openedAt), json(r.closedAt), json(r.peakAt),
          json(r.peakScore), json(r.value), json(r.predicted), json(r.lower), json(r.upper),
-         json(r.threshold), json(r.points), json(r.modelVersion), json(r.closeReason), json(r.label?.rawValue)]
+         json(r.threshold), json(r.points), json(r.modelVersion), json(r.closeReason), json(r.label?.rawValue),
+         json(r.hindsightScore)]
     }
 
     /// The whole output for `records`, ending in a newline.
@@ -58,24 +62,34 @@ public enum Listing {
         switch format {
         case .table:
             if records.isEmpty { return "no series yet\n" }
-            let header = ["SERIES", "POINTS", "STATE", "MODEL", "LAST SEEN", "LAST SCORE", "LAST RETRAIN"]
+            let header = ["SERIES", "POINTS", "STATE", "MODEL", "LAST SEEN", "LAST SCORE", "LAST RETRAIN", "REFUSED"]
             let rows = records.map { r in
-                [r.series, String(r.points), r.state.rawValue, String(r.modelVersion),
+                [SeriesKeyText.escaped(r.series), String(r.points), r.state.rawValue, String(r.modelVersion),
                  TimeArgument.formatISO8601(r.lastSeen), r.lastScore.map(score) ?? "-",
-                 r.lastRetrain.map(TimeArgument.formatISO8601) ?? "never"]
+                 r.lastRetrain.map(TimeArgument.formatISO8601) ?? "never", refused(r)]
             }
             return table(header: header, rows: rows, rightAligned: [1, 3, 5])
         case .json:
             return jsonArray(records.map { r in
                 [json(r.series), json(r.firstSeen), json(r.lastSeen), json(r.points), json(r.state.rawValue),
-                 json(r.modelVersion), json(r.lastScore), json(r.lastRetrain)]
+                 json(r.modelVersion), json(r.lastScore), json(r.lastRetrain), json(r.refusedOutOfOrder),
+                 json(r.refusedFuture)]
             }, fields: seriesFields)
         case .csv:
             return csv(records.map { r in
                 [r.series, csv(r.firstSeen), csv(r.lastSeen), String(r.points), r.state.rawValue,
-                 String(r.modelVersion), csv(r.lastScore), csv(r.lastRetrain)]
+                 String(r.modelVersion), csv(r.lastScore), csv(r.lastRetrain), String(r.refusedOutOfOrder),
+                 String(r.refusedFuture)]
             }, fields: seriesFields)
         }
+    }
+
+    /// The REFUSED cell: "-" for none, else each reason with its count ("3 old, 1 future").
+    static func refused(_ r: SeriesRecord) -> String {
+        var parts: [String] = []
+        if r.refusedOutOfOrder > 0 { parts.append("\(r.refusedOutOfOrder) old") }
+        if r.refusedFuture > 0 { parts.append("\(r.refusedFuture) future") }
+        return parts.isEmpty ? "-" : parts.joined(separator: ", ")
     }
 
     // MARK: - Table
@@ -158,9 +172,19 @@ public enum Listing {
         return String(value)
     }
 
-    /// Quotes fields holding a comma, quote or line break: influx keys contain commas (`cpu,host=web01 …`).
+    /// RFC 4180: a field holding a comma, quote, CR or LF is quoted, its quotes doubled (influx keys contain
+    /// commas: `cpu,host=web01 …`). Checked on the UTF-8 bytes: Swift's `Character` sees `"\r\n"` as one
+    /// character equal to neither `"\r"` nor `"\n"`, so a check by Character let such a key split a row.
     static func csvField(_ field: String) -> String {
-        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        guard field.utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return field }
+        var quoted = [UInt8]()
+        quoted.reserveCapacity(field.utf8.count + 2)
+        quoted.append(0x22)
+        for byte in field.utf8 {
+            if byte == 0x22 { quoted.append(0x22) }
+            quoted.append(byte)
+        }
+        quoted.append(0x22)
+        return String(decoding: quoted, as: UTF8.self)
     }
 }

@@ -5,14 +5,18 @@ public struct WriteBatch: Sendable {
     public var events: [EpisodeEvent]
     public var series: [SeriesUpdate]
     public var checkpoints: [ModelCheckpoint]
+    /// Hindsight scores of closed episodes, written after the events.
+    public var hindsight: [HindsightVerdict]
 
-    public init(events: [EpisodeEvent] = [], series: [SeriesUpdate] = [], checkpoints: [ModelCheckpoint] = []) {
+    public init(events: [EpisodeEvent] = [], series: [SeriesUpdate] = [], checkpoints: [ModelCheckpoint] = [],
+                hindsight: [HindsightVerdict] = []) {
         self.events = events
         self.series = series
         self.checkpoints = checkpoints
+        self.hindsight = hindsight
     }
 
-    public var isEmpty: Bool { events.isEmpty && series.isEmpty && checkpoints.isEmpty }
+    public var isEmpty: Bool { events.isEmpty && series.isEmpty && checkpoints.isEmpty && hindsight.isEmpty }
 }
 
 /// The latest summary of one series, upserted by key into the `series` table.
@@ -30,6 +34,10 @@ public struct SeriesUpdate: Sendable, Equatable {
     public var lastScore: Double?
     /// When the model was last retrained; nil keeps the stored value.
     public var lastRetrain: Double?
+    /// Points the series refused since the previous update (deltas, added to the stored totals): not newer than
+    /// its last point, and too far ahead of their receive time.
+    public var refusedOutOfOrder = 0
+    public var refusedFuture = 0
 
     public init(key: String, firstSeen: Double, lastSeen: Double, points: Int, state: SeriesModelState,
                 modelVersion: Int, lastScore: Double? = nil, lastRetrain: Double? = nil) {
@@ -88,9 +96,11 @@ public struct AnomalyQuery: Sendable, Equatable {
     public var limit: Int
     /// Only episodes with (or without) this kind of label.
     public var label: LabelFilter?
+    /// Order by hindsight score, highest first (episodes not reviewed last), instead of newest first.
+    public var byHindsight: Bool
 
     public init(seriesGlob: String? = nil, since: Double? = nil, until: Double? = nil, minScore: Double? = nil,
-                openOnly: Bool = false, limit: Int = 100, label: LabelFilter? = nil) {
+                openOnly: Bool = false, limit: Int = 100, label: LabelFilter? = nil, byHindsight: Bool = false) {
         self.seriesGlob = seriesGlob
         self.since = since
         self.until = until
@@ -98,6 +108,7 @@ public struct AnomalyQuery: Sendable, Equatable {
         self.openOnly = openOnly
         self.limit = limit
         self.label = label
+        self.byHindsight = byHindsight
     }
 }
 
@@ -112,11 +123,14 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
     public var episode: Episode
     /// What an operator said about the episode (`omen label`), nil when unlabelled.
     public var label: LabelKind?
+    /// The hindsight review's score of the closed episode (nil while open or not reviewed yet).
+    public var hindsightScore: Double?
 
-    public init(id: Int64, episode: Episode, label: LabelKind? = nil) {
+    public init(id: Int64, episode: Episode, label: LabelKind? = nil, hindsightScore: Double? = nil) {
         self.id = id
         self.episode = episode
         self.label = label
+        self.hindsightScore = hindsightScore
     }
 
     public subscript<T>(dynamicMember path: WritableKeyPath<Episode, T>) -> T {
@@ -134,6 +148,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
         case modelVersion = "model_version"
         case closeReason = "close_reason"
         case label
+        case hindsightScore = "hindsight_score"
     }
 
     // Written out so that open episodes carry `"closed_at": null` rather than no key, and NaN/inf become null
@@ -156,6 +171,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
         try c.encode(episode.modelVersion, forKey: .modelVersion)
         try c.encode(episode.closeReason, forKey: .closeReason)
         try c.encode(label, forKey: .label)
+        try c.encode(hindsightScore?.finiteOrNil, forKey: .hindsightScore)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -171,6 +187,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
             modelVersion: try c.decode(Int.self, forKey: .modelVersion),
             closeReason: try c.decodeIfPresent(String.self, forKey: .closeReason))
         label = try c.decodeIfPresent(LabelKind.self, forKey: .label)
+        hindsightScore = try c.decodeIfPresent(Double.self, forKey: .hindsightScore)
     }
 }
 
@@ -185,9 +202,16 @@ public struct SeriesRecord: Sendable, Equatable, Codable {
     public var modelVersion: Int
     public var lastScore: Double?
     public var lastRetrain: Double?
+    /// Points refused by the series since it was first stored: not newer than its last point, and stamped more
+    /// than `[clock] max_future` after they arrived.
+    public var refusedOutOfOrder: Int
+    public var refusedFuture: Int
 
     public init(series: String, firstSeen: Double, lastSeen: Double, points: Int, state: SeriesModelState,
-                modelVersion: Int, lastScore: Double?, lastRetrain: Double?) {
+                modelVersion: Int, lastScore: Double?, lastRetrain: Double?, refusedOutOfOrder: Int = 0,
+                refusedFuture: Int = 0) {
+        self.refusedOutOfOrder = refusedOutOfOrder
+        self.refusedFuture = refusedFuture
         self.series = series
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen
@@ -206,6 +230,8 @@ public struct SeriesRecord: Sendable, Equatable, Codable {
         case modelVersion = "model_version"
         case lastScore = "last_score"
         case lastRetrain = "last_retrain"
+        case refusedOutOfOrder = "refused_out_of_order"
+        case refusedFuture = "refused_future"
     }
 
     // Written out so that missing scores and retrains are `null` rather than absent keys.
@@ -219,6 +245,8 @@ public struct SeriesRecord: Sendable, Equatable, Codable {
         try c.encode(modelVersion, forKey: .modelVersion)
         try c.encode(lastScore?.finiteOrNil, forKey: .lastScore)
         try c.encode(lastRetrain?.finiteOrNil, forKey: .lastRetrain)
+        try c.encode(refusedOutOfOrder, forKey: .refusedOutOfOrder)
+        try c.encode(refusedFuture, forKey: .refusedFuture)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -231,6 +259,8 @@ public struct SeriesRecord: Sendable, Equatable, Codable {
         modelVersion = try c.decode(Int.self, forKey: .modelVersion)
         lastScore = try c.decodeIfPresent(Double.self, forKey: .lastScore)
         lastRetrain = try c.decodeIfPresent(Double.self, forKey: .lastRetrain)
+        refusedOutOfOrder = try c.decodeIfPresent(Int.self, forKey: .refusedOutOfOrder) ?? 0
+        refusedFuture = try c.decodeIfPresent(Int.self, forKey: .refusedFuture) ?? 0
     }
 }
 

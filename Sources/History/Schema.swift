@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// The versioned schema. A migration is never edited once shipped: change the schema by appending one.
@@ -55,6 +56,53 @@ enum Schema {
                     blob            BLOB    NOT NULL,
                     saved_at        REAL    NOT NULL
                 );
+                """)
+        }
+        // An episode is (series, number, opening time). With Kafka, a series' detector can be restored from a
+        // changelog checkpoint older than an episode this database already stored; replaying the points reopens that
+        // episode with the same three values (one row), while a different episode that reuses the number gets its
+        // own row instead of overwriting the stored one. SQLite cannot change a table constraint in place, so the
+        // table is rebuilt from its own stored definition (keeping any column a later migration added).
+        migrator.registerMigration("v12-episode-unique") { db in
+            let old = "UNIQUE (series_id, episode)"
+            guard let table = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'anomalies'"),
+                  table.contains(old) else {
+                throw DatabaseError(resultCode: .SQLITE_ERROR, message: "anomalies has no \(old) constraint to widen")
+            }
+            let indexes = try String.fetchAll(db, sql: """
+                SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'anomalies' AND sql IS NOT NULL
+                """)
+            let rebuilt = table
+                .replacingOccurrences(of: old, with: "UNIQUE (series_id, episode, opened_at)")
+                .replacingOccurrences(of: "CREATE TABLE anomalies", with: "CREATE TABLE anomalies_v12")
+            try db.execute(sql: rebuilt)
+            try db.execute(sql: "INSERT INTO anomalies_v12 SELECT * FROM anomalies")
+            try db.execute(sql: "DROP TABLE anomalies")
+            try db.execute(sql: "ALTER TABLE anomalies_v12 RENAME TO anomalies")
+            for index in indexes { try db.execute(sql: index) }
+        }
+        // Issue 16: the hindsight review of a closed episode (NULL until reviewed, or when never reviewed).
+        migrator.registerMigration("v16-hindsight") { db in
+            try db.execute(sql: "ALTER TABLE anomalies ADD COLUMN hindsight_score REAL")
+        }
+        // Issue 15: points each series refused, by reason (shown by `omen series`).
+        migrator.registerMigration("v15-refusals") { db in
+            try db.execute(sql: """
+                ALTER TABLE series ADD COLUMN refused_out_of_order INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE series ADD COLUMN refused_future INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
+        // Issue 11: daemon-wide counters an operator reads with `omen series --summary` (series refused at
+        // `limits.max_series`, evicted when idle, restored), with the latest refused key as an example.
+        migrator.registerMigration("v11-daemon-counters") { db in
+            try db.execute(sql: """
+                CREATE TABLE daemon_counters (
+                    name       TEXT    PRIMARY KEY,
+                    value      INTEGER NOT NULL,
+                    detail     TEXT,
+                    updated_at REAL    NOT NULL
+                );
+                CREATE INDEX models_by_saved_at ON models(saved_at);
                 """)
         }
         registerOperatorMigrations(&migrator)

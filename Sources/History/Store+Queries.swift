@@ -38,13 +38,14 @@ extension Store {
         }
         var sql = """
             SELECT a.id, s.key, a.episode, a.opened_at, a.closed_at, a.peak_at, a.peak_score, a.value, a.predicted,
-                   a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason, l.kind
+                   a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason, l.kind, a.hindsight_score
             FROM anomalies a JOIN series s ON s.id = a.series_id LEFT JOIN labels l ON l.anomaly_id = a.id
             """
         if !conditions.isEmpty {
             sql += "\nWHERE " + conditions.joined(separator: " AND ")
         }
-        sql += "\nORDER BY a.opened_at DESC, a.id DESC"
+        sql += query.byHindsight ? "\nORDER BY a.hindsight_score DESC NULLS LAST, a.opened_at DESC, a.id DESC"
+            : "\nORDER BY a.opened_at DESC, a.id DESC"
         if query.limit > 0 {
             sql += "\nLIMIT ?"
             arguments += [query.limit]
@@ -65,7 +66,8 @@ extension Store {
     public func series() throws(StoreError) -> [SeriesRecord] {
         try read { db in
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT key, first_seen, last_seen, points, state, model_version, last_score, last_retrain
+                SELECT key, first_seen, last_seen, points, state, model_version, last_score, last_retrain,
+                       refused_out_of_order, refused_future
                 FROM series ORDER BY key
                 """)
             var records: [SeriesRecord] = []
@@ -77,7 +79,8 @@ extension Store {
                 }
                 records.append(SeriesRecord(
                     series: row[0], firstSeen: row[1], lastSeen: row[2], points: row[3], state: state,
-                    modelVersion: row[5], lastScore: row[6], lastRetrain: row[7]))
+                    modelVersion: row[5], lastScore: row[6], lastRetrain: row[7], refusedOutOfOrder: row[8],
+                    refusedFuture: row[9]))
             }
             return records
         }

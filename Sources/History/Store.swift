@@ -162,11 +162,15 @@ public final class Store: Sendable {
         do {
             let ids = try pool.write { db -> [Int64] in
                 var writer = BatchWriter(db: db, cache: cache)
-                for update in batch.series { try writer.upsert(update) }
+                for update in batch.series {
+                    try writer.upsert(update)
+                    try writer.addRefusals(update)
+                }
                 for checkpoint in batch.checkpoints { try writer.save(checkpoint, savedAt: savedAt) }
                 var ids: [Int64] = []
                 ids.reserveCapacity(batch.events.count)
                 for event in batch.events { ids.append(try writer.record(event)) }
+                for verdict in batch.hindsight { try Store.record(verdict, in: db) }
                 try writer.recordLastEpisodes()
                 beforeCommit?()
                 return ids
@@ -206,7 +210,7 @@ public final class Store: Sendable {
         }
     }
 
-    /// Runs a write transaction (CLI edits such as labels and mutes), mapping failures to `StoreError.write`.
+    /// Runs a write transaction, mapping failures to `StoreError.write` (read-only stores refuse).
     func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
         guard !isReadOnly else { throw .readOnly(path: path) }
         do {
@@ -286,10 +290,11 @@ final class WriterCache: @unchecked Sendable {
 struct EpisodeKey: Hashable {
     var seriesID: Int64
     var episode: Int
+    var openedAt: Double
 }
 
 /// The statements of one write transaction; all cached, so a batch prepares nothing after the first.
-private struct BatchWriter {
+struct BatchWriter {
     let db: Database
     let cache: WriterCache
     /// Series whose highest episode number grew in this batch, with the new number.
@@ -378,7 +383,7 @@ private struct BatchWriter {
         if known.map({ event.number > $0 }) ?? true {
             lastEpisodes[seriesID] = event.number
         }
-        let key = EpisodeKey(seriesID: seriesID, episode: event.number)
+        let key = EpisodeKey(seriesID: seriesID, episode: event.number, openedAt: event.openedAt)
         let closedAt: Double? = event.kind == .close ? (event.closedAt ?? event.timestamp) : nil
         let reason: String? = event.kind == .close ? (event.closeReason ?? EpisodeCloseReason.recovered) : nil
         // Fast path: an episode this writer opened is updated by primary key, without an upsert's RETURNING.
@@ -416,7 +421,7 @@ private struct BatchWriter {
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
                                        value, predicted, lower, upper, threshold, points, model_version, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (series_id, episode) DO UPDATE SET
+                ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     opened_at = excluded.opened_at, peak_at = excluded.peak_at, peak_score = excluded.peak_score,
                     value = excluded.value, predicted = excluded.predicted, lower = excluded.lower,
                     upper = excluded.upper, threshold = excluded.threshold, points = excluded.points,
@@ -428,7 +433,7 @@ private struct BatchWriter {
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
                                        value, predicted, lower, upper, threshold, points, model_version, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (series_id, episode) DO UPDATE SET
+                ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     peak_at = excluded.peak_at, peak_score = excluded.peak_score, value = excluded.value,
                     predicted = excluded.predicted, lower = excluded.lower, upper = excluded.upper,
                     threshold = excluded.threshold, points = excluded.points,
@@ -440,7 +445,7 @@ private struct BatchWriter {
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
                                        value, predicted, lower, upper, threshold, points, model_version, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (series_id, episode) DO UPDATE SET
+                ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     closed_at = excluded.closed_at, close_reason = excluded.close_reason, points = excluded.points,
                     updated_at = excluded.updated_at
                 RETURNING id, closed_at IS NULL

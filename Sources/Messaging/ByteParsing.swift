@@ -122,12 +122,82 @@ func parseDouble(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double?
     return parseDoubleSlow(p, start, end)
 }
 
-/// The standard library's parser (correctly rounded, accepts `nan`/`inf`), for what the fast path declines.
+/// What the fast path declines: a long or out-of-range decimal goes to the standard library's correctly rounded
+/// parser, and the words `nan`, `inf`, `infinity` (any case, signed) become non-finite values so they are counted
+/// as such. Anything else is not a decimal number: the standard library would also read hexadecimal floats
+/// (`0x1p3`) and stop at an embedded NUL (`1\0` + `2` read as 1), so its input is checked first.
 private func parseDoubleSlow(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
     guard end - start <= 400 else { return nil }
-    for i in start..<end where p[i] >= 0x80 || ASCII.isBlank(p[i]) { return nil }
+    if let word = nonFiniteWord(p, start, end) { return word }
+    guard isDecimalLiteral(p, start, end) else { return nil }
     let text = String(decoding: UnsafeBufferPointer(start: p + start, count: end - start), as: UTF8.self)
     return Double(text)
+}
+
+/// `[+-]` then digits with at most one `.` (at least one digit in all), then an optional `e`/`E`, sign and digits:
+/// the decimal numbers the text formats accept, and nothing else (no hex, no blanks, no NUL).
+func isDecimalLiteral(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+    var i = start
+    if i < end && (p[i] == ASCII.minus || p[i] == ASCII.plus) { i += 1 }
+    var digits = 0
+    while i < end && ASCII.isDigit(p[i]) { i += 1; digits += 1 }
+    if i < end && p[i] == ASCII.dot {
+        i += 1
+        while i < end && ASCII.isDigit(p[i]) { i += 1; digits += 1 }
+    }
+    guard digits > 0 else { return false }
+    if i < end && (p[i] == ASCII.lowerE || p[i] == ASCII.upperE) {
+        i += 1
+        if i < end && (p[i] == ASCII.minus || p[i] == ASCII.plus) { i += 1 }
+        var exponentDigits = 0
+        while i < end && ASCII.isDigit(p[i]) { i += 1; exponentDigits += 1 }
+        guard exponentDigits > 0 else { return false }
+    }
+    return i == end
+}
+
+/// A JSON number (RFC 8259): `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. No `+`, no leading zeros, no bare
+/// `.5` or `5.`, no words.
+func isJSONNumber(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+    var i = start
+    if i < end && p[i] == ASCII.minus { i += 1 }
+    guard i < end, ASCII.isDigit(p[i]) else { return false }
+    if p[i] == ASCII.zero {
+        i += 1
+    } else {
+        while i < end && ASCII.isDigit(p[i]) { i += 1 }
+    }
+    if i < end && p[i] == ASCII.dot {
+        i += 1
+        guard i < end, ASCII.isDigit(p[i]) else { return false }
+        while i < end && ASCII.isDigit(p[i]) { i += 1 }
+    }
+    if i < end && (p[i] == ASCII.lowerE || p[i] == ASCII.upperE) {
+        i += 1
+        if i < end && (p[i] == ASCII.minus || p[i] == ASCII.plus) { i += 1 }
+        guard i < end, ASCII.isDigit(p[i]) else { return false }
+        while i < end && ASCII.isDigit(p[i]) { i += 1 }
+    }
+    return i == end
+}
+
+/// `nan`, `inf` or `infinity` in any case, optionally signed, as the value it names; nil for anything else.
+func nonFiniteWord(_ p: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
+    var i = start
+    var negative = false
+    if i < end && (p[i] == ASCII.minus || p[i] == ASCII.plus) {
+        negative = p[i] == ASCII.minus
+        i += 1
+    }
+    let n = end - i
+    guard n == 3 || n == 8 else { return nil }
+    var lower = [UInt8](repeating: 0, count: n)
+    for k in 0..<n { lower[k] = p[i + k] | 0x20 }
+    switch lower {
+    case Array("nan".utf8): return .nan
+    case Array("inf".utf8), Array("infinity".utf8): return negative ? -.infinity : .infinity
+    default: return nil
+    }
 }
 
 /// Parses an optionally signed decimal integer spanning exactly `p[start..<end]`; nil on overflow or junk.

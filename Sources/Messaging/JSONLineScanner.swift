@@ -136,22 +136,21 @@ struct JSONLineScanner {
                 guard let s = scanString() else { return .malformed }
                 key = s
             case .value:
-                if p[i] == ASCII.quote {
-                    guard let s = scanString(), !s.escaped, let v = parseDouble(p, s.start, s.end) else { return .malformed }
-                    value = v
+                // Only a JSON number is a number: "5" (a string) is not, nor 0x1p3, +5 or 05.
+                guard p[i] != ASCII.quote, let t = scanBare() else { return .malformed }
+                if isLiteral(t.start, t.end, "null") {
+                    valueIsNull = true
+                } else if let word = nonFiniteWord(p, t.start, t.end) {
+                    value = word  // NaN, Infinity: not JSON either, but counted as what they mean
                 } else {
-                    guard let t = scanBare() else { return .malformed }
-                    if isLiteral(t.start, t.end, "null") {
-                        valueIsNull = true
-                    } else {
-                        guard let v = parseDouble(p, t.start, t.end) else { return .malformed }
-                        value = v
-                    }
+                    guard isJSONNumber(p, t.start, t.end), let v = parseDouble(p, t.start, t.end) else { return .malformed }
+                    value = v
                 }
             case .timestamp:
+                // A JSON number of Unix seconds, or an ISO-8601 string (JSON has no time type); not a number in a string.
                 if p[i] == ASCII.quote {
                     guard let s = scanString(), !s.escaped else { return .malformed }
-                    if let t = ISO8601.parse(p, s.start, s.end, timeRequired: true) ?? parseDouble(p, s.start, s.end) {
+                    if let t = ISO8601.parse(p, s.start, s.end, timeRequired: true) {
                         timestamp = t
                     } else {
                         timestampBad = true
@@ -159,7 +158,7 @@ struct JSONLineScanner {
                 } else {
                     guard let t = scanBare() else { return .malformed }
                     if !isLiteral(t.start, t.end, "null") {
-                        guard let v = parseDouble(p, t.start, t.end) else { return .malformed }
+                        guard isJSONNumber(p, t.start, t.end), let v = parseDouble(p, t.start, t.end) else { return .malformed }
                         timestamp = v
                     }
                 }

@@ -127,11 +127,13 @@ public struct PayloadParser: Sendable {
     private func reject(_ reason: RejectReason, _ line: Line, _ summary: inout ParseSummary) {
         summary[reason] += 1
         if summary.samples.count < ParseSummary.maxSamples {
-            // Control characters become `?` so a hostile record cannot forge log lines.
+            // Control characters (C0, DEL, C1) become `?` so a hostile record cannot forge log lines.
             let n = min(line.end - line.start, 480)
-            var bytes = Array(UnsafeBufferPointer(start: line.p + line.start, count: n))
-            for k in bytes.indices where bytes[k] < 0x20 || bytes[k] == 0x7F { bytes[k] = 0x3F }
-            var excerpt = String(decoding: bytes, as: UTF8.self)
+            let decoded = String(decoding: UnsafeBufferPointer(start: line.p + line.start, count: n), as: UTF8.self)
+            var excerpt = ""
+            excerpt.unicodeScalars.append(contentsOf: decoded.unicodeScalars.lazy.map {
+                SeriesKeyText.isControl($0) ? "?" : $0
+            })
             if excerpt.count > 120 { excerpt = String(excerpt.prefix(120)) }
             summary.samples.append(ParseErrorSample(line: line.number, reason: reason, excerpt: excerpt))
         }
@@ -143,9 +145,20 @@ public struct PayloadParser: Sendable {
         let n = e - s
         if n <= 0 { return (nil, .malformed) }
         if n > Self.maxKeyBytes { return (nil, .keyTooLong) }
+        // One pass for both checks: a high bit sends the key to UTF-8 validation, a byte below 0x20 or 0x7F is a
+        // control character (C1 controls, two bytes in UTF-8, are looked for only when a high bit is set).
         var high: UInt8 = 0
-        for i in s..<e { high |= p[i] }
-        if high >= 0x80 && !isValidUTF8(p, s, e) { return (nil, .invalidUTF8) }
+        var control = false
+        for i in s..<e {
+            let c = p[i]
+            high |= c
+            control = control || c < 0x20 || c == 0x7F
+        }
+        if control { return (nil, .controlCharacter) }
+        if high >= 0x80 {
+            if !isValidUTF8(p, s, e) { return (nil, .invalidUTF8) }
+            if SeriesKeyText.containsControl(p + s, n) { return (nil, .controlCharacter) }
+        }
         return (keys.intern(p + s, n), .malformed)
     }
 

@@ -199,9 +199,9 @@ public enum AlertFormatter {
             return abs(v) >= 1e6 || (abs(v) < 1e-3 && v != 0) ? String(format: "%.4g", v) : String(format: "%.3f", v)
         }
         var line = "\(CivilCalendar.iso8601(alert.timestamp, fractionDigits: 0)) \(alert.kind.rawValue.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)) "
-        line += "\(alert.series) value=\(n(alert.value)) predicted=\(n(alert.predicted)) band=[\(n(alert.lower)), \(n(alert.upper))] "
+        line += "\(SeriesKeyText.escaped(alert.series)) value=\(n(alert.value)) predicted=\(n(alert.predicted)) band=[\(n(alert.lower)), \(n(alert.upper))] "
         line += "score=\(n(alert.score)) threshold=\(n(alert.threshold)) points=\(alert.points) id=\(alert.id) model=v\(alert.modelVersion)"
-        if let reason = alert.closeReason { line += " reason=\(reason)" }
+        if let reason = alert.closeReason { line += " reason=\(SeriesKeyText.escaped(reason))" }
         return line
     }
 }

@@ -48,6 +48,8 @@ public enum RejectReason: String, Sendable, CaseIterable, Codable {
     case keyTooLong
     /// The series key is not valid UTF-8.
     case invalidUTF8
+    /// The series key holds a control character (NUL, newline, escape, C1 …): a key is data, never control.
+    case controlCharacter
 }
 
 /// One rejected record, kept so the caller can log a few examples (rate-limited) without logging them all.
@@ -84,6 +86,7 @@ public struct ParseSummary: Sendable, Equatable {
     public var badTimestamp = 0
     public var keyTooLong = 0
     public var invalidUTF8 = 0
+    public var controlCharacter = 0
     /// The first `maxSamples` rejections, in payload order.
     public var samples: [ParseErrorSample] = []
 
@@ -93,7 +96,7 @@ public struct ParseSummary: Sendable, Equatable {
     public var accepted: Int { points }
 
     /// Every rejection, whatever the reason.
-    public var rejected: Int { malformed + nonFinite + badTimestamp + keyTooLong + invalidUTF8 }
+    public var rejected: Int { malformed + nonFinite + badTimestamp + keyTooLong + invalidUTF8 + controlCharacter }
 
     /// The count for one reason.
     public subscript(reason: RejectReason) -> Int {
@@ -104,6 +107,7 @@ public struct ParseSummary: Sendable, Equatable {
             case .badTimestamp: return badTimestamp
             case .keyTooLong: return keyTooLong
             case .invalidUTF8: return invalidUTF8
+            case .controlCharacter: return controlCharacter
             }
         }
         set {
@@ -113,6 +117,7 @@ public struct ParseSummary: Sendable, Equatable {
             case .badTimestamp: badTimestamp = newValue
             case .keyTooLong: keyTooLong = newValue
             case .invalidUTF8: invalidUTF8 = newValue
+            case .controlCharacter: controlCharacter = newValue
             }
         }
     }

@@ -288,6 +288,15 @@ public final class ZMQSocket {
         try setIntOption(ZMQ_SNDHWM, messages, name: "ZMQ_SNDHWM")
     }
 
+    /// Largest inbound message in bytes (ZMQ_MAXMSGSIZE, an int64 option); a peer that sends more is disconnected.
+    public func setMaximumMessageSize(_ bytes: Int) throws(ZMQError) {
+        let socket = try open("set option ZMQ_MAXMSGSIZE")
+        var v = Int64(bytes)
+        if zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &v, MemoryLayout<Int64>.size) != 0 {
+            throw ZMQError.last("set ZMQ_MAXMSGSIZE = \(bytes)")
+        }
+    }
+
     /// How long `close()` keeps unsent messages for delivery: -1 = forever, 0 = drop at once.
     public func setLinger(milliseconds: Int) throws(ZMQError) {
         try setIntOption(ZMQ_LINGER, milliseconds, name: "ZMQ_LINGER")
@@ -321,7 +330,7 @@ public final class ZMQSocket {
         return Int(v)
     }
 
-    private func setBytesOption(_ option: Int32, _ bytes: [UInt8], name: String) throws(ZMQError) {
+    func setBytesOption(_ option: Int32, _ bytes: [UInt8], name: String) throws(ZMQError) {
         let socket = try open("set \(name)")
         let rc = bytes.withUnsafeBytes { zmq_setsockopt(socket, option, $0.baseAddress, $0.count) }
         if rc != 0 { throw ZMQError.last("set \(name)") }

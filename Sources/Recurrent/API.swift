@@ -7,6 +7,8 @@
 //   Cells.swift          LSTM / GRU / RNN forward and backward side by side, head, losses — generic over the scalar
 //   Chunk.swift          one TBPTT chunk: B streams in lockstep, forward, weighted loss, backward
 //   Training.swift       the training loop: chunks, Adam, clipping, dropout, validation, early stopping
+//   Bidirectional.swift  the bidirectional layer: forward and backward cells over a whole chunk, head over both
+//   BidirectionalModel.swift  its public model: whole-chunk training with the same Adam, estimates of a sequence
 //   Step.swift           the online step (hot path) and whole-window evaluation
 //   Init.swift           seeded RNG, Glorot / orthogonal initialisation
 //   Serialization.swift  the versioned weights blob

@@ -119,6 +119,46 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         }
     }
 
+    /// A copy rebuilt from the bytes `storageBytes` returned (checkpoints: the stepping weights exactly as they
+    /// were, rather than re-quantised from rounded master weights). Nil when the shape is not supported or the
+    /// byte count does not match it.
+    init?(shape: ModelShape, unit: Float, storageBytes bytes: [UInt8]) {
+        let l = Layout(shape)
+        guard Self.supports(shape), unit.isFinite, unit > 0 else { return nil }
+        self.shape = shape
+        inputs = l.inputs
+        hidden = l.hidden
+        gh = l.gh
+        outputs = l.outputs
+        stashWidth = l.stashWidth
+        let pairs = (l.inputs + 1) / 2 + (l.hidden + 1) / 2
+        let matrixBytes = 2 * pairs * l.gh
+        let halves = (l.cell == .gru ? 4 : 3) * l.gh
+        let head = l.outputs * l.hidden + l.outputs
+        halvesAt = matrixBytes
+        headAt = matrixBytes + 2 * halves
+        byteCount = headAt + 4 * head
+        guard bytes.count == byteCount else { return nil }
+        self.unit = unit
+        let floats = (byteCount + 3) / 4, count = byteCount
+        storage = ManagedBuffer<Int, Float>.create(minimumCapacity: floats) { _ in floats }
+        storage.withUnsafeMutablePointerToElements { e in
+            e.initialize(repeating: 0, count: floats)
+            bytes.withUnsafeBytes { src in
+                if let base = src.baseAddress { UnsafeMutableRawPointer(e).copyMemory(from: base, byteCount: count) }
+            }
+        }
+    }
+
+    /// The stepping weights' bytes and the power of two their scales are stored against (see `init(shape:unit:storageBytes:)`).
+    var storageBytes: (unit: Float, bytes: [UInt8]) {
+        let count = byteCount
+        let bytes = storage.withUnsafeMutablePointerToElements { e in
+            [UInt8](UnsafeRawBufferPointer(start: UnsafeRawPointer(e), count: count))
+        }
+        return (unit, bytes)
+    }
+
     public static func == (a: Self, b: Self) -> Bool {
         a.shape == b.shape && a.byteCount == b.byteCount
             && a.storage.withUnsafeMutablePointerToElements { pa in

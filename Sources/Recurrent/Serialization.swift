@@ -17,10 +17,20 @@ extension RecurrentModel {
     static let maxBlobDimension = 4096
 
     func encodeBlob() -> [UInt8] {
-        var out = [UInt8]()
+        var out = Self.blobHeader(shape: shape, count: parameters.count, version: Self.blobVersion)
         out.reserveCapacity(Self.headerSize + 4 * parameters.count)
-        out.append(Self.blobVersion)
-        out.append(Self.cellCode(shape.cell))
+        for p in parameters {
+            let v = p.bitPattern
+            for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(i)))) }
+        }
+        return out
+    }
+
+    /// The 16-byte header of a weights blob (shared by the Float32 and the half-precision versions).
+    static func blobHeader(shape: ModelShape, count: Int, version: UInt8) -> [UInt8] {
+        var out = [UInt8]()
+        out.append(version)
+        out.append(cellCode(shape.cell))
         out.append(shape.gaussianHead ? 1 : 0)
         out.append(0)
         func put(_ v: UInt32) {
@@ -28,14 +38,33 @@ extension RecurrentModel {
         }
         put(UInt32(clamping: shape.inputSize))
         put(UInt32(clamping: shape.hiddenSize))
-        put(UInt32(clamping: parameters.count))
-        for p in parameters { put(p.bitPattern) }
+        put(UInt32(clamping: count))
         return out
     }
 
     static func decodeBlob(_ b: [UInt8]) throws(RecurrentError) -> (ModelShape, [Float]) {
         guard let version = b.first else { throw .truncated(expected: headerSize, found: 0) }
         guard version == blobVersion else { throw .badVersion(found: version, expected: blobVersion) }
+        let (shape, count) = try decodeHeader(b)
+        let expectedBytes = headerSize + 4 * count
+        guard b.count >= expectedBytes else { throw .truncated(expected: expectedBytes, found: b.count) }
+        guard b.count == expectedBytes else {
+            throw .badShape("\(b.count - expectedBytes) unexpected bytes after the parameters")
+        }
+        func get(_ at: Int) -> UInt32 {
+            UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
+        }
+        var params = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            let v = Float(bitPattern: get(headerSize + 4 * i))
+            guard v.isFinite else { throw .badShape("parameter \(i) is not a finite number") }
+            params[i] = v
+        }
+        return (shape, params)
+    }
+
+    /// The shape and parameter count of a blob's header (any version), checked against each other.
+    static func decodeHeader(_ b: [UInt8]) throws(RecurrentError) -> (ModelShape, Int) {
         guard b.count >= headerSize else { throw .truncated(expected: headerSize, found: b.count) }
         func get(_ at: Int) -> UInt32 {
             UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
@@ -60,18 +89,7 @@ extension RecurrentModel {
         guard count == expectedCount else {
             throw .badShape("\(count) parameters where a \(cell.rawValue) with input \(inputSize), hidden \(hiddenSize) has \(expectedCount)")
         }
-        let expectedBytes = headerSize + 4 * count
-        guard b.count >= expectedBytes else { throw .truncated(expected: expectedBytes, found: b.count) }
-        guard b.count == expectedBytes else {
-            throw .badShape("\(b.count - expectedBytes) unexpected bytes after the parameters")
-        }
-        var params = [Float](repeating: 0, count: count)
-        for i in 0..<count {
-            let v = Float(bitPattern: get(headerSize + 4 * i))
-            guard v.isFinite else { throw .badShape("parameter \(i) is not a finite number") }
-            params[i] = v
-        }
-        return (shape, params)
+        return (shape, count)
     }
 
     static func cellCode(_ c: CellKind) -> UInt8 {

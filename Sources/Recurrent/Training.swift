@@ -38,10 +38,9 @@ extension RecurrentModel {
         func validate(_ m: RecurrentModel) -> Float {
             m.evaluateWindow(inputs: window, targets: ys, weights: ws, loss: kind, from: valFrom)
         }
-        let initial = validate(self)
-        var report = TrainingReport(initialValidationLoss: initial, trainLoss: 0, validationLoss: initial,
-                                    epochsRun: 0, updates: 0, skippedUpdates: 0, stoppedEarly: false)
-        guard nTrain > 0, l.hidden > 0, parameters.count == l.count, config.epochs > 0 else { return report }
+        var run = TrainingRun(config: config, parameters: parameters, biasRanges: l.biasRanges,
+                              initialLoss: validate(self))
+        guard nTrain > 0, l.hidden > 0, parameters.count == l.count, config.epochs > 0 else { return run.report }
 
         let batch = max(1, min(config.batchSize, nTrain))
         let streamLength = nTrain / batch
@@ -54,18 +53,9 @@ extension RecurrentModel {
         let dropout = min(max(config.dropout.isFinite ? config.dropout : 0, 0), 0.95)
         let keepScale = 1 / (1 - dropout)
         var rng = SeededGenerator(seed: config.seed)
-        var adam = AdamState(count: l.count)
-        var backup = parameters
-        var best = parameters
-        var bestLoss = initial.isFinite ? initial : Float.infinity
-        var sinceBest = 0
-        var learningRate = config.learningRate
-        let decayMask = weightDecayMask(l)
 
         for epoch in 0..<config.epochs {
             workspace.resetState()
-            var epochLoss: Double = 0
-            var epochWeight: Double = 0
             var s = 0
             while s < streamLength {
                 let n = min(seq, streamLength - s)
@@ -93,54 +83,125 @@ extension RecurrentModel {
                     }
                 }
                 workspace.carry(steps: n)
-                guard weightSum > 0 else { continue }
-                let norm = Float.dot(workspace.grad, workspace.grad, l.count).squareRoot()
-                guard lossSum.isFinite, norm.isFinite else {
-                    report.skippedUpdates += 1
-                    continue
-                }
-                let clip: Float = (config.clipNorm > 0 && norm > config.clipNorm) ? config.clipNorm / norm : 1
-                backup.withUnsafeMutableBufferPointer { bb in
-                    parameters.withUnsafeBufferPointer { pb in
-                        if let dst = bb.baseAddress, let src = pb.baseAddress { dst.update(from: src, count: l.count) }
-                    }
-                }
-                let finite = adamStep(&adam, gradient: workspace.grad, scale: clip, learningRate: learningRate,
-                                      config: config, decayMask: decayMask)
-                if !finite {
-                    parameters = backup
-                    report.skippedUpdates += 1
-                    continue
-                }
-                report.updates += 1
-                epochLoss += Double(lossSum)
-                epochWeight += Double(weightSum)
+                run.update(&parameters, gradient: workspace.grad, lossSum: lossSum, weightSum: weightSum)
             }
-            report.epochsRun = epoch + 1
-            report.trainLoss = epochWeight > 0 ? Float(epochLoss / epochWeight) : 0
-            learningRate *= config.learningRateDecay.isFinite ? max(0, config.learningRateDecay) : 1
-            let val = validate(self)
-            if val.isFinite && val < bestLoss {
-                bestLoss = val
-                best = parameters
-                sinceBest = 0
-            } else {
-                sinceBest += 1
-            }
-            if config.patience > 0 && sinceBest >= config.patience && epoch + 1 < config.epochs {
-                report.stoppedEarly = true
-                break
+            if run.endEpoch(epoch, parameters: parameters, validationLoss: validate(self)) { break }
+        }
+        return run.finish(&parameters)
+    }
+}
+
+/// The bookkeeping every trainer in the module shares: the optimiser step per chunk (and its counts), the
+/// per-epoch loss, learning-rate decay, and best-weights selection with early stopping by validation loss.
+struct TrainingRun {
+    private(set) var report: TrainingReport
+    let config: TrainingConfig
+    private var optimiser: Optimiser
+    private var learningRate: Float
+    private var best: [Float]
+    /// Validation loss of `best` (infinite while no finite loss was seen).
+    private var bestLoss: Float
+    private var sinceBest = 0
+    private var epochLoss: Double = 0
+    private var epochWeight: Double = 0
+
+    init(config: TrainingConfig, parameters: [Float], biasRanges: [Range<Int>], initialLoss: Float) {
+        report = TrainingReport(initialValidationLoss: initialLoss, trainLoss: 0, validationLoss: initialLoss,
+                                epochsRun: 0, updates: 0, skippedUpdates: 0, stoppedEarly: false)
+        self.config = config
+        optimiser = Optimiser(config: config, count: parameters.count, biasRanges: biasRanges)
+        learningRate = config.learningRate
+        best = parameters
+        bestLoss = initialLoss.isFinite ? initialLoss : .infinity
+    }
+
+    /// One chunk's update from its gradient (a chunk whose steps all had weight 0 changes nothing).
+    mutating func update(_ parameters: inout [Float], gradient: UnsafeMutablePointer<Float>, lossSum: Float,
+                         weightSum: Float) {
+        guard weightSum > 0 else { return }
+        guard optimiser.update(&parameters, gradient: gradient, lossSum: lossSum, learningRate: learningRate) else {
+            report.skippedUpdates += 1
+            return
+        }
+        report.updates += 1
+        epochLoss += Double(lossSum)
+        epochWeight += Double(weightSum)
+    }
+
+    /// Closes `epoch` with the validation loss of the current weights; true when training should stop early
+    /// (`patience` epochs without improvement, and epochs remain).
+    mutating func endEpoch(_ epoch: Int, parameters: [Float], validationLoss val: Float) -> Bool {
+        report.epochsRun = epoch + 1
+        report.trainLoss = epochWeight > 0 ? Float(epochLoss / epochWeight) : 0
+        epochLoss = 0
+        epochWeight = 0
+        learningRate *= config.learningRateDecay.isFinite ? max(0, config.learningRateDecay) : 1
+        if val.isFinite && val < bestLoss {
+            bestLoss = val
+            best = parameters
+            sinceBest = 0
+        } else {
+            sinceBest += 1
+        }
+        report.stoppedEarly = config.patience > 0 && sinceBest >= config.patience && epoch + 1 < config.epochs
+        return report.stoppedEarly
+    }
+
+    /// The best weights seen (the starting ones included) and the report of the run.
+    func finish(_ parameters: inout [Float]) -> TrainingReport {
+        parameters = best
+        var r = report
+        r.validationLoss = bestLoss.isFinite ? bestLoss : r.initialValidationLoss
+        return r
+    }
+}
+
+/// One training run's optimiser: global-norm clipping, Adam with bias correction and decoupled weight decay,
+/// and the rollback that keeps a non-finite step from ever being applied. Shared by every trainer in the module.
+struct Optimiser {
+    var adam: AdamState
+    let config: TrainingConfig
+    /// 1 for weights, 0 for biases: weight decay leaves biases alone.
+    let decayMask: [Float]
+    /// The weights before the last step, restored when the step made one non-finite.
+    private var backup: [Float]
+
+    init(config: TrainingConfig, count: Int, biasRanges: [Range<Int>]) {
+        adam = AdamState(count: count)
+        self.config = config
+        var mask = [Float](repeating: 1, count: count)
+        for r in biasRanges {
+            for i in r { mask[i] = 0 }
+        }
+        decayMask = mask
+        backup = [Float](repeating: 0, count: count)
+    }
+
+    /// Applies one update from `gradient` (count floats, the gradient of a chunk whose weighted loss sum was
+    /// `lossSum`). Returns false, leaving `parameters` unchanged, when the loss or the gradient norm is not
+    /// finite or the step made a weight non-finite.
+    mutating func update(_ parameters: inout [Float], gradient g: UnsafeMutablePointer<Float>, lossSum: Float,
+                         learningRate: Float) -> Bool {
+        let count = parameters.count
+        let norm = Float.dot(g, g, count).squareRoot()
+        guard lossSum.isFinite, norm.isFinite else { return false }
+        let clip: Float = (config.clipNorm > 0 && norm > config.clipNorm) ? config.clipNorm / norm : 1
+        backup.withUnsafeMutableBufferPointer { bb in
+            parameters.withUnsafeBufferPointer { pb in
+                if let dst = bb.baseAddress, let src = pb.baseAddress { dst.update(from: src, count: count) }
             }
         }
-        parameters = best
-        report.validationLoss = bestLoss.isFinite ? bestLoss : initial
-        return report
+        guard adamStep(&parameters, gradient: g, scale: clip, learningRate: learningRate) else {
+            parameters = backup
+            return false
+        }
+        return true
     }
 
     /// One Adam update with the gradient scaled by `scale` (clipping). Returns false, leaving the caller to
     /// restore the weights, if any weight became non-finite.
-    private mutating func adamStep(_ adam: inout AdamState, gradient g: UnsafeMutablePointer<Float>, scale: Float,
-                                   learningRate: Float, config: TrainingConfig, decayMask: [Float]) -> Bool {
+    private mutating func adamStep(_ parameters: inout [Float], gradient g: UnsafeMutablePointer<Float>, scale: Float,
+                                   learningRate: Float) -> Bool {
         adam.t += 1
         let b1 = config.beta1, b2 = config.beta2
         let c1 = 1 - Float(pow(Double(b1), Double(adam.t)))
@@ -174,15 +235,6 @@ extension RecurrentModel {
             }
         }
         return finite
-    }
-
-    /// 1 for weights, 0 for biases: weight decay leaves biases alone.
-    private func weightDecayMask(_ l: Layout) -> [Float] {
-        var mask = [Float](repeating: 1, count: l.count)
-        for r in l.biasRanges {
-            for i in r { mask[i] = 0 }
-        }
-        return mask
     }
 }
 

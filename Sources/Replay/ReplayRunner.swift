@@ -19,6 +19,10 @@ public struct ReplayRow: Sendable, Equatable {
     public var flag: Bool
     /// A retraining ran right after this point.
     public var retrained: Bool
+    /// With hindsight review: the number of the episode this row belongs to (its close row included) and that
+    /// episode's hindsight score; nil outside episodes or without review.
+    public var episode: Int? = nil
+    public var hindsight: Double? = nil
 }
 
 /// What a replay did, for the closing summary.
@@ -59,10 +63,14 @@ public struct ReplaySummary: Sendable, Equatable {
 public struct ReplayResult: Sendable {
     public var rows: [ReplayRow]
     public var summary: ReplaySummary
+    /// Episodes were reviewed in hindsight: the CSV gets `episode` and `hindsight_score` columns.
+    public var hindsight = false
 
-    /// `timestamp,value,prediction,lower,upper,anomaly_score,flag`, one line per input row.
+    /// `timestamp,value,prediction,lower,upper,anomaly_score,flag` (then `episode,hindsight_score` after a
+    /// hindsight review), one line per input row.
     public func csv() -> String {
-        var out = "timestamp,value,prediction,lower,upper,anomaly_score,flag\n"
+        var out = "timestamp,value,prediction,lower,upper,anomaly_score,flag"
+        out += hindsight ? ",episode,hindsight_score\n" : "\n"
         out.reserveCapacity(rows.count * 80)
         for r in rows {
             out += r.text
@@ -76,7 +84,14 @@ public struct ReplayResult: Sendable {
             out += Self.number(r.upper)
             out += ","
             out += Self.number(r.score)
-            out += r.flag ? ",1\n" : ",0\n"
+            out += r.flag ? ",1" : ",0"
+            if hindsight {
+                out += ","
+                if let e = r.episode { out += "\(e)" }
+                out += ","
+                if let h = r.hindsight { out += Self.number(h) }
+            }
+            out += "\n"
         }
         return out
     }
@@ -94,9 +109,15 @@ public struct ReplayRunner: Sendable {
     /// The series key the detector sees (it also seeds the model).
     public var series: String
 
-    public init(config: DetectorConfig, series: String) {
+    /// Review every episode in hindsight when it closes (as the daemon does on its trainer pool), synchronously.
+    public var hindsight: Bool
+
+    public init(config: DetectorConfig, series: String, hindsight: Bool = false) {
         self.config = config
         self.series = series
+        self.hindsight = hindsight
+        // The output scores every row, the warm-up included (a daemon's learning series holds only its points).
+        self.config.learning.scoreWhileLearning = true
     }
 
     /// Runs every row; `progress(done, total)` is called every few thousand rows and at the end.
@@ -108,7 +129,17 @@ public struct ReplayRunner: Sendable {
         out.reserveCapacity(rows.count)
         var episodes = 0
         var rejected = 0
+        /// The open episode's number and first row, for the hindsight review.
+        var openEpisode: (number: Int, row: Int, openedAt: Double)? = nil
+        func review(_ job: HindsightReviewJob, rows range: ClosedRange<Int>) {
+            let verdict = job.run()
+            for j in range {
+                out[j].episode = verdict.episode
+                out[j].hindsight = verdict.score
+            }
+        }
         for (i, row) in rows.enumerated() {
+            var closed: (job: HindsightReviewJob, row: Int)? = nil
             var r = ReplayRow(text: row.text, timestamp: row.timestamp, value: row.value, prediction: nil,
                               lower: row.value, upper: row.value, score: 0, flag: false, retrained: false)
             do {
@@ -119,6 +150,13 @@ public struct ReplayRunner: Sendable {
                 r.score = o.score
                 r.flag = o.flag
                 if o.event?.kind == .open { episodes += 1 }
+                if hindsight, let event = o.event {
+                    if event.kind == .open { openEpisode = (event.number, i, event.openedAt) }
+                    if let job = detector.makeReviewJob(for: event), let start = openEpisode {
+                        closed = (job, start.row)
+                        openEpisode = nil
+                    }
+                }
             } catch {
                 rejected += 1
             }
@@ -128,14 +166,20 @@ public struct ReplayRunner: Sendable {
                 r.retrained = true
             }
             out.append(r)
+            if let closed { review(closed.job, rows: closed.row...i) }
             if let progress, (i + 1) % 2048 == 0 || i + 1 == rows.count { progress(i + 1, rows.count) }
+        }
+        if let open = openEpisode, let last = out.last {
+            // Still open at the end of the file: reviewed over what there is.
+            review(detector.makeReviewJob(episode: open.number, openedAt: open.openedAt, closedAt: last.timestamp),
+                   rows: open.row...(out.count - 1))
         }
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         let summary = ReplaySummary(points: rows.count, rejectedPoints: rejected, episodes: episodes,
                                     retrainsAccepted: detector.retrainsAccepted,
                                     retrainsRejected: detector.retrainsRejected, seconds: seconds)
-        return ReplayResult(rows: out, summary: summary)
+        return ReplayResult(rows: out, summary: summary, hindsight: hindsight)
     }
 
     /// Writes text to a file, for the command.

@@ -36,6 +36,11 @@ struct AnomaliesCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only episodes labelled not_anomaly, confirmed, labelled (either), or none.",
                                valueName: "label"))
     var label: String?
+    @Flag(help: """
+        Sort by hindsight score, highest first: closed episodes re-read with context from both sides (high = a \
+        deviation the series came back from; low = a level it then kept). Episodes not reviewed come last.
+        """)
+    var hindsight = false
 
     @Option(help: ArgumentHelp("At most this many episodes, newest first; 0 lists all.", valueName: "n"))
     var limit = 100
@@ -48,8 +53,9 @@ struct AnomaliesCommand: ParsableCommand {
     func run() throws {
         do {
             let query = try makeQuery(now: Date().timeIntervalSince1970)
-            let store = try Store.openReadOnly(path: database.path)
-            print(Listing.anomalies(try store.anomalies(query), format: format), terminator: "")
+            let lists = try database.paths.map { path in try Store.openReadOnly(path: path).anomalies(query) }
+            let records = lists.count == 1 ? lists[0] : HistoryMerge.anomalies(lists, limit: query.limit)
+            print(Listing.anomalies(records, format: format), terminator: "")
         } catch {
             throw exitWithMessage(error)
         }
@@ -77,15 +83,20 @@ struct AnomaliesCommand: ParsableCommand {
             labelFilter = filter
         }
         return AnomalyQuery(seriesGlob: series, since: sinceTime, until: untilTime, minScore: minScore,
-                            openOnly: openOnly, limit: limit, label: labelFilter)
+                            openOnly: openOnly, limit: limit, label: labelFilter, byHindsight: hindsight)
     }
 }
 
-/// `--database FILE`, shared by the history commands.
+/// `--database FILE`, shared by the history commands; given more than once (one file per instance of a Kafka
+/// group), the files are read as one.
 struct HistoryDatabaseOption: ParsableArguments {
     @Option(name: .customLong("database"),
-            help: ArgumentHelp("The daemon's SQLite file (under systemd: /var/lib/omen/omen.db).", valueName: "file"))
-    var path = "./omen.db"
+            help: ArgumentHelp("The daemon's SQLite file (under systemd: /var/lib/omen/omen.db); repeat it to merge "
+                               + "the files of several instances.", valueName: "file"))
+    var paths: [String] = ["./omen.db"]
+
+    /// The one file of a command that reads or edits a single database (show, plot, label, mute): the last given.
+    var path: String { paths.last ?? "./omen.db" }
 }
 
 extension ListingFormat: ExpressibleByArgument {}

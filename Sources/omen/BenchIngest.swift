@@ -2,6 +2,7 @@ import ArgumentParser
 import Bench
 import Foundation
 import Logging
+import Messaging
 import Recurrent
 
 /// `omen bench ingest`: end-to-end points/s and latency through the real pipeline.
@@ -25,6 +26,9 @@ struct BenchIngest: AsyncParsableCommand {
     var metricsScrape = 0.0
     @Option(name: .customLong("repeat"), help: "Repetitions; figures are medians.") var repeats = 1
     @Flag(help: "Print one JSON line.") var json = false
+    @Flag(help: "CURVE on the ingest socket with a fresh key pair for the daemon and one for the publisher (the cost of [security]).")
+    var curve = false
+    @OptionGroup var keys: CurveClientOptions
 
     func run() async throws {
         guard let kind = CellKind(rawValue: cell) else { throw ValidationError("--cell must be lstm, gru or rnn") }
@@ -39,6 +43,12 @@ struct BenchIngest: AsyncParsableCommand {
         options.trainers = trainers
         options.rate = rate
         options.metricsScrapeInterval = metricsScrape
+        if let given = try keys.load(), let serverKey = keys.serverKey {
+            // The bench runs both ends, so --server-key must be the daemon's secret certificate here.
+            options.curve = (try CurveCertificate.load(path: serverKey, requireSecret: true), given.client)
+        } else if curve {
+            options.curve = (try CurveCertificate.generate(name: "bench-server"), try CurveCertificate.generate(name: "bench"))
+        }
         var logger = Logger(label: "omen.bench")
         logger.logLevel = .warning
         var results: [IngestBench.Result] = []
@@ -57,14 +67,14 @@ struct BenchIngest: AsyncParsableCommand {
             .map { (role: $0.key, us: $0.value * 1e6 / Double(max(1, typical.points))) }
         let cpuJSON = perPoint.map { "\"\($0.role)\":\(String(format: "%.2f", $0.us))" }.joined(separator: ",")
         if json {
-            print("{\"bench\":\"ingest\",\"series\":\(series),\"points\":\(last.points),\"points_per_s\":\(Int(throughput)),\"p50_us\":\(Int(p50)),\"p99_us\":\(Int(p99)),\"trainings\":\(last.trainingsDone),\"training_backlog\":\(last.trainingBacklog),\"shards\":\(last.shards),\"trainers\":\(last.trainers),\"retrain\":\(!noRetrain),\"rate\":\(Int(self.rate)),\"metrics_scrape_s\":\(metricsScrape),\"scrapes\":\(last.scrapes),\"repeats\":\(results.count),\"cpu_us_per_point\":{\(cpuJSON)}}")
+            print("{\"bench\":\"ingest\",\"series\":\(series),\"points\":\(last.points),\"points_per_s\":\(Int(throughput)),\"p50_us\":\(Int(p50)),\"p99_us\":\(Int(p99)),\"trainings\":\(last.trainingsDone),\"training_backlog\":\(last.trainingBacklog),\"shards\":\(last.shards),\"trainers\":\(last.trainers),\"retrain\":\(!noRetrain),\"curve\":\(options.curve != nil),\"rate\":\(Int(self.rate)),\"metrics_scrape_s\":\(metricsScrape),\"scrapes\":\(last.scrapes),\"repeats\":\(results.count),\"cpu_us_per_point\":{\(cpuJSON)}}")
         } else {
             print("ingest: \(series) series, \(last.points) points in \(String(format: "%.2f", last.seconds)) s (setup \(String(format: "%.1f", last.setupSeconds)) s, not timed)")
             print("  points/s (median of \(results.count)): \(Int(throughput))\(self.rate > 0 ? " (publisher paced at \(Int(self.rate)))" : "")")
             print("  latency receive→scored: p50 \(Int(p50)) µs, p99 \(Int(p99)) µs")
             print("  /metrics: " + (metricsScrape > 0 ? "on, scraped every \(metricsScrape) s (\(last.scrapes) scrapes in the last run)" : "off"))
             print("  CPU µs per point by thread: " + perPoint.map { "\($0.role) \(String(format: "%.2f", $0.us))" }.joined(separator: ", "))
-            print("  trainings during the run: \(last.trainingsDone), backlog at the end: \(last.trainingBacklog) series; shards \(last.shards), trainers \(last.trainers), retraining \(noRetrain ? "off" : "on")")
+            print("  trainings during the run: \(last.trainingsDone), backlog at the end: \(last.trainingBacklog) series; shards \(last.shards), trainers \(last.trainers), retraining \(noRetrain ? "off" : "on"), CURVE \(options.curve == nil ? "off" : "on")")
         }
     }
 }

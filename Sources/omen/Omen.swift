@@ -16,7 +16,7 @@ struct Omen: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, StatusCommand.self, AnomaliesCommand.self, ShowCommand.self, PlotCommand.self,
             LabelCommand.self, MuteCommand.self, UnmuteCommand.self, SeriesCommand.self, TailCommand.self,
-            PublishCommand.self, ReplayCommand.self, BenchCommand.self,
+            PublishCommand.self, ReplayCommand.self, KeysCommand.self, BenchCommand.self,
         ])
 }
 
@@ -27,6 +27,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure the engine and the pipeline (build with `swift build -c release`).",
         subcommands: [
             BenchStep.self, BenchTrain.self, BenchDetect.self, BenchIngest.self,
-            BenchScore.self, BenchParse.self, BenchStore.self,
+            BenchScore.self, BenchParse.self, BenchStore.self, BenchKafka.self, BenchCleaner.self, BenchShutdown.self,
+            BenchMemory.self,
         ])
 }

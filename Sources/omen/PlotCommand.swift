@@ -73,7 +73,7 @@ struct PlotCommand: ParsableCommand {
                     detector = try SeriesDetector(key: episode.series, config: detectorConfig, checkpoint: checkpoint.blob)
                 } catch {
                     throw CommandError("the stored checkpoint of \(episode.series) cannot be read with this "
-                        + "configuration (\(error.description)); pass --config with the daemon's file")
+                        + "configuration (\(error)); pass --config with the daemon's file")
                 }
                 guard let trace = detector.rescoreWindow() else {
                     throw CommandError("\(episode.series) has no trained model in its checkpoint; pass --replay FILE.csv")

@@ -53,7 +53,7 @@ struct PublishCommand: ParsableCommand {
     /// trainings (after 300 points per series, some 20 ms each) to finish before the injected anomalies arrive.
     static let demoRate = 2_000.0
 
-    private var pace: Double { rate ?? (demo ? Self.demoRate : 0) }
+    var pace: Double { rate ?? (demo ? Self.demoRate : 0) }
 
     @Flag(help: "Generate synthetic series (sine + noise, random walk, constant) with injected anomalies.")
     var demo = false
@@ -70,6 +70,17 @@ struct PublishCommand: ParsableCommand {
     @Option(help: "With --demo: random seed, so a demo run can be repeated exactly.")
     var seed: UInt64 = 42
 
+    @Option(help: "Kafka bootstrap servers (host:port,...): produce to --topic instead of ZeroMQ, keyed by series key.")
+    var kafka: String?
+
+    @Option(help: "With --kafka: the topic to produce to.")
+    var topic: String?
+
+    @Option(name: .customLong("kafka-setting"), help: "With --kafka: a librdkafka property name=value (repeatable).")
+    var kafkaSettings: [String] = []
+
+    @OptionGroup var curve: CurveClientOptions
+
     @Argument(help: "File of records, one per line; '-' or nothing reads standard input.")
     var file: String?
 
@@ -80,9 +91,18 @@ struct PublishCommand: ParsableCommand {
         guard points > 0, series > 0 else { throw ValidationError("--points and --series must be at least 1.") }
         guard interval > 0, interval.isFinite else { throw ValidationError("--interval must be a positive number of seconds.") }
         if demo && file != nil { throw ValidationError("Give either --demo or a FILE, not both.") }
+        if kafka != nil && (topic ?? "").isEmpty { throw ValidationError("--kafka needs --topic, the topic to produce to.") }
+        if kafka == nil && topic != nil { throw ValidationError("--topic is for Kafka; add --kafka BROKERS.") }
+        for setting in kafkaSettings where parseKafkaSetting(setting) == nil {
+            throw ValidationError("--kafka-setting takes name=value, got \"\(setting)\".")
+        }
     }
 
     func run() throws {
+        if let kafka, let topic {
+            try runKafka(brokers: kafka, topic: topic)
+            return
+        }
         do {
             let context = try ZMQContext()
             let socket = try ZMQSocket(context: context, type: .pub)
@@ -94,6 +114,7 @@ struct PublishCommand: ParsableCommand {
             // let close() deliver what is still queued (LINGER) before the process exits.
             try socket.setSendHighWaterMark(0)
             try socket.setLinger(milliseconds: 30_000)
+            try curve.apply(to: socket)
             let watch = try ConnectionWatch(socket)
             defer { watch.close() }
             try socket.attach(endpoint, mode: mode)
@@ -118,6 +139,9 @@ struct PublishCommand: ParsableCommand {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         } catch let error as MessagingError {
+            writeStandardError("omen publish: \(error)")
+            throw ExitCode.failure
+        } catch let error as CurveError {
             writeStandardError("omen publish: \(error)")
             throw ExitCode.failure
         }

@@ -3,7 +3,6 @@
 import ArgumentParser
 import Configuration
 import Detection
-import Recurrent
 import Replay
 
 #if canImport(Glibc)
@@ -12,23 +11,26 @@ import Glibc
 import Darwin
 #endif
 
-extension ScorerKind: ExpressibleByArgument {}
-extension CellKind: ExpressibleByArgument {}
-
 /// Backtests a CSV through the daemon's per-series detector.
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Replay a CSV series through the same per-series detector the daemon runs.",
+        usage: "omen replay <file> [--config <file>] [--output <file>] [--plot <file>] [--series <key>] [--column <name>] [--SETTING <value> ...]",
         discussion: """
         Reads `timestamp,value` (NAB layout, UTC; ISO-8601 and Unix seconds also accepted) or a named value \
         column, retrains synchronously at the daemon's point counts with a fixed seed (two runs give identical \
-        output), and writes one row per input row: timestamp,value,prediction,lower,upper,anomaly_score,flag. \
-        Flags override the configuration.
-        """)
+        output), and writes one row per input row: timestamp,value,prediction,lower,upper,anomaly_score,flag (then \
+        episode,hindsight_score with --hindsight).
 
-    @Argument(help: "CSV file with a header row.")
-    var file: String
+        SETTINGS: every key of omen.toml's [model], [episodes], [scoring], [learning] and [training] tables is a \
+        flag, spelled with dashes, with the file's values and ranges (--value-weight 0.3, --cell gru, \
+        --retrain-interval 1h); a true/false key alone sets it (--frozen-detection). Settings override the \
+        configuration file. A name two tables share means the first in that order; qualify it for the other \
+        (--training.seed 7). Short spellings: \(ReplayCommand.aliases.map { "\($0.flag) = \($0.means)" }.joined(separator: ", ")).
+
+        \(ReplayCommand.settingsHelp)
+        """)
 
     @Option(help: "Series key the detector sees (it also seeds the model). Default: the file name.")
     var series: String?
@@ -52,62 +54,44 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Plot only points at or before this time.", valueName: "time"))
     var to: String?
 
-    @Option(help: "Seed for weight initialisation and training (default 42).")
-    var seed: UInt64?
+    @Flag(help: """
+        Review every episode in hindsight when it closes (a bidirectional model fitted on the window, as the daemon \
+        does on its trainer pool) and add episode and hindsight_score columns: each episode's rows carry its score.
+        """)
+    var hindsight = false
 
-    @Option(help: "Scoring stage (default calibrated).")
-    var scorer: ScorerKind?
+    @Argument(parsing: .allUnrecognized, help: "The CSV file (with a header row), then detector settings.")
+    var arguments: [String] = []
 
-    @Option(help: "Recurrent cell (default lstm).")
-    var cell: CellKind?
+    /// Older short spellings of three settings.
+    static let aliases: [(flag: String, means: String, setting: (name: String, value: String?))] = [
+        ("--scorer X", "--kind X", ("scoring.kind", nil)),
+        ("--no-calendar", "--calendar off", ("model.calendar", "off")),
+        ("--frozen", "--frozen-detection", ("scoring.frozen_detection", "true")),
+    ]
 
-    @Option(help: "Hidden units of the model.")
-    var hidden: Int?
+    /// The settings, table by table, with what each accepts (generated from the key tables).
+    static var settingsHelp: String {
+        var lines: [String] = []
+        var table = ""
+        var seen: Set<String> = []
+        for key in DetectorSettings.keys {
+            if key.table != table {
+                table = key.table
+                lines.append("[\(table)]")
+            }
+            // A name an earlier table has is reached qualified.
+            let flag = seen.insert(key.name).inserted ? key.flag : "--\(key.table)." + key.flag.dropFirst(2)
+            lines.append("  \(flag)\(key.isFlag ? "" : " <value>"): \(key.expects)")
+        }
+        return lines.joined(separator: "\n")
+    }
 
-    @Flag(help: "Do not feed calendar features (time of day, day of week) to the model.")
-    var noCalendar = false
-
-    @Option(help: "Score at or above which an episode opens, in [0, 1].")
-    var threshold: Double?
-
-    @Option(help: "Weight of the value's own surprise in the score, in [0, 1] (0 = residual only).")
-    var valueWeight: Double?
-
-    @Option(help: "Onset discipline: a point keeps its score only if it beats the previous N points (0 = off).")
-    var onsetWindow: Int?
-
-    @Option(help: "Past residuals and values each point is ranked against.")
-    var history: Int?
-
-    @Flag(help: "Flag runs of exactly repeated values longer than any before (frozen sensors).")
-    var frozen = false
-
-    @Option(help: "Fraction of its score a point keeps when it is not an onset, in [0, 1].")
-    var repeatFactor: Double?
-
-    @Option(help: "Most extreme past values the exponential tail is fitted to.")
-    var tailSize: Int?
-
-    @Option(help: "Calibrated stage: weight of the Gaussian-head surprise in [0, 1] (0 = off).")
-    var gaussianWeight: Double?
-
-    @Option(help: "Weight in [0, 1] of the calibrated surprise of the step change (a persistence residual).")
-    var changeWeight: Double?
-
-    @Flag(help: "Calibrated stage: rank residuals in units of the model's predicted spread.")
-    var standardise = false
-
-    @Option(help: "Span in points of the smoothed residual whose surprise also counts (0 = off).")
-    var driftSpan: Int?
-
+    /// Reads the file name and the settings, and applies them (and the configuration file) once, so that a
+    /// mistake is reported with this command's usage before any work.
     func validate() throws {
-        if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be in [0, 1]") }
-        if let valueWeight, !(0...1).contains(valueWeight) { throw ValidationError("--value-weight must be in [0, 1]") }
-        if let history, !(16...65535).contains(history) { throw ValidationError("--history must be in 16...65535") }
-        if let hidden, !(1...1024).contains(hidden) { throw ValidationError("--hidden must be in 1...1024") }
-        if let onsetWindow, onsetWindow < 0 { throw ValidationError("--onset-window must be 0 or more") }
-        if let repeatFactor, !(0...1).contains(repeatFactor) { throw ValidationError("--repeat-factor must be in [0, 1]") }
-        if let tailSize, !(2...1000).contains(tailSize) { throw ValidationError("--tail-size must be in 2...1000") }
+        let (file, settings) = try fileAndSettings()
+        _ = try detectorConfig(series: seriesName(file), settings: settings)
         for (flag, text) in [("--from", from), ("--to", to)] {
             if let text, Timestamps.parse(text) == nil {
                 throw ValidationError("\(flag) must be a time as the CSV writes it (2014-04-01 00:00:00, ISO-8601 or Unix seconds), not \(text)")
@@ -116,40 +100,71 @@ struct ReplayCommand: ParsableCommand {
         if from != nil || to != nil, plot == nil { throw ValidationError("--from and --to choose what --plot draws; add --plot FILE") }
     }
 
-    /// The detector configuration: defaults (or the file's, for this series), then flags.
-    func detectorConfig(series name: String) throws -> DetectorConfig {
-        var c = DetectorConfig()
-        if let config {
-            do {
-                c = try ConfigLoader.load(path: config).detectorConfig(for: name)
-            } catch {
-                throw ValidationError("configuration error: \(error)")
+    /// The series key: `--series`, else the file name.
+    func seriesName(_ file: String) -> String {
+        series ?? String(file.split(separator: "/").last ?? Substring(file))
+    }
+
+    /// The CSV file and the settings, read from the arguments the parser did not recognise.
+    func fileAndSettings() throws -> (file: String, settings: [(name: String, value: String?)]) {
+        var files: [String] = []
+        var settings: [(name: String, value: String?)] = []
+        var i = 0
+        while i < arguments.count {
+            let word = arguments[i]
+            i += 1
+            guard word.hasPrefix("--") else {
+                files.append(word)
+                continue
             }
+            var name = String(word.dropFirst(2))
+            var value: String?
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            if let alias = Self.aliases.first(where: { $0.flag.split(separator: " ")[0] == "--" + name }) {
+                name = alias.setting.name
+                value = value ?? alias.setting.value
+            }
+            if value == nil {
+                let isFlag: Bool
+                do {
+                    isFlag = try DetectorSettings.isFlag(name)
+                } catch {
+                    throw ValidationError("\(error)")
+                }
+                let next = i < arguments.count ? arguments[i] : nil
+                if !isFlag || next == "true" || next == "false" {
+                    guard let next else { throw ValidationError("\(word) needs a value") }
+                    value = next
+                    i += 1
+                }
+            }
+            settings.append((name, value))
         }
-        if let seed { c.model.seed = seed }
-        if let scorer { c.scoring.kind = scorer }
-        if let cell { c.model.cell = cell }
-        if let hidden { c.model.hiddenSize = hidden }
-        if noCalendar { c.model.calendar = .off }
-        if let threshold { c.episodes.threshold = threshold }
-        if let valueWeight { c.scoring.valueWeight = valueWeight }
-        if let onsetWindow { c.scoring.onsetWindow = onsetWindow }
-        if let history { c.scoring.history = history }
-        if frozen { c.scoring.frozenDetection = true }
-        if let repeatFactor { c.scoring.repeatFactor = repeatFactor }
-        if let tailSize { c.scoring.tailSize = tailSize }
-        if standardise { c.scoring.standardise = true }
-        if let changeWeight { c.scoring.changeWeight = min(max(changeWeight, 0), 1) }
-        if let gaussianWeight { c.scoring.gaussianWeight = min(max(gaussianWeight, 0), 1) }
-        if let driftSpan { c.scoring.driftSpan = max(0, driftSpan) }
-        return c
+        guard files.count == 1, let file = files.first else {
+            throw ValidationError(files.isEmpty ? "name the CSV file to replay" : "one CSV file at a time, got \(files.joined(separator: " "))")
+        }
+        return (file, settings)
+    }
+
+    /// The detector configuration: defaults (or the file's, for this series), then the settings.
+    func detectorConfig(series name: String, settings: [(name: String, value: String?)]) throws -> DetectorConfig {
+        do {
+            let base = try config.map { try ConfigLoader.load(path: $0).detectorConfig(for: name) } ?? DetectorConfig()
+            return try DetectorSettings.apply(settings, to: base)
+        } catch {
+            throw ValidationError("configuration error: \(error)")
+        }
     }
 
     func run() throws {
+        let (file, settings) = try fileAndSettings()
         let rows = try CSVSeriesReader(column: column).read(path: file)
-        let name = series ?? String(file.split(separator: "/").last ?? Substring(file))
-        let detector = try detectorConfig(series: name)
-        let runner = ReplayRunner(config: detector, series: name)
+        let name = seriesName(file)
+        let detector = try detectorConfig(series: name, settings: settings)
+        let runner = ReplayRunner(config: detector, series: name, hindsight: hindsight)
         let tty = isatty(STDERR_FILENO) == 1
         let result = runner.run(rows, progress: tty ? { done, total in Self.progress(done, total) } : nil)
         if tty { Self.stderr("\r\u{1B}[K") }

@@ -94,7 +94,7 @@ struct RunCommand: AsyncParsableCommand {
         } catch let error as DaemonError {
             logger.critical("\(error.description)")
             writeStandardError("omen: \(error.description)")
-            throw ExitCode(1)
+            throw ExitCode(error.exitCode)
         }
     }
 }

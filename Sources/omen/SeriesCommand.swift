@@ -16,12 +16,21 @@ struct SeriesCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Output format: table, json (one array) or csv.", valueName: "format"))
     var format: ListingFormat = .table
 
+    @Flag(help: "Print counts instead of the list: series by state, checkpoints stored, and the daemon's residency counters (refused at limits.max_series with an example key, evicted when idle, restored, idle now).")
+    var summary = false
+
     @OptionGroup var database: HistoryDatabaseOption
 
     func run() throws {
         do {
-            let store = try Store.openReadOnly(path: database.path)
-            print(Listing.series(try store.series(), format: format), terminator: "")
+            if summary {
+                let summaries = try database.paths.map { path in try Store.openReadOnly(path: path).seriesSummary() }
+                print(Listing.summary(SeriesSummary.merged(summaries), format: format), terminator: "")
+                return
+            }
+            let lists = try database.paths.map { path in try Store.openReadOnly(path: path).series() }
+            let records = lists.count == 1 ? lists[0] : HistoryMerge.series(lists)
+            print(Listing.series(records, format: format), terminator: "")
         } catch {
             throw exitWithMessage(error)
         }

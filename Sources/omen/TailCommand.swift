@@ -39,6 +39,8 @@ struct TailCommand: ParsableCommand {
     @Option(help: "Exit after this many seconds.")
     var timeout: Double?
 
+    @OptionGroup var curve: CurveClientOptions
+
     func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1.") }
         if let timeout, !(timeout > 0 && timeout.isFinite) { throw ValidationError("--timeout must be a positive number of seconds.") }
@@ -78,6 +80,7 @@ struct TailCommand: ParsableCommand {
         let socket = try ZMQSocket(context: context, type: .sub)
         defer { socket.close() }
         try socket.setLinger(milliseconds: 0)
+        try curve.apply(to: socket)
         if let series {
             for kind in EpisodeEventKind.allCases {
                 try socket.subscribe(prefix: AlertCodec.subscription(event: kind, seriesPrefix: series))

@@ -6,8 +6,9 @@ import History
 import Messaging
 import Testing
 
-/// A small, fast configuration for end-to-end runs (the defaults are sized for production series).
-func testConfig(threshold: Double = 0.9) -> String {
+/// A small, fast configuration for end-to-end runs (the defaults are sized for production series); the episode
+/// threshold is the default unless one is given.
+func testConfig(threshold: Double? = nil) -> String {
     """
     [model]
     hidden = 8
@@ -23,7 +24,7 @@ func testConfig(threshold: Double = 0.9) -> String {
     retrain_every = 300
 
     [episodes]
-    threshold = \(threshold)
+    \(threshold.map { "threshold = \($0)" } ?? "# threshold: the default")
     close_after = 5
 
     [storage]
@@ -48,19 +49,9 @@ func testLines(round i: Int, spikeAt: Int) -> [String] {
 
 /// Publishes `rounds` rounds of the test series (plus malformed lines mixed in) through a real PUB socket.
 func publishTestSeries(endpoint: String, rounds: Range<Int>, spikeAt: Int, malformedEvery: Int = 50) throws -> Int {
-    let context = try ZMQContext()
-    let pub = try ZMQSocket(context: context, type: .pub)
-    try pub.setSendHighWaterMark(0)
-    try pub.setLinger(milliseconds: 5000)
-    try pub.connect(endpoint)
-    defer {
-        pub.close()
-        context.terminate()
-    }
-    // Slow joiner: the first messages after connect are dropped until the subscription arrives.
-    usleep(300_000)
     var malformed = 0
     var lines: [String] = []
+    var payloads: [String] = []
     for i in rounds {
         lines += testLines(round: i, spikeAt: spikeAt)
         if i % malformedEvery == 0 {
@@ -68,12 +59,12 @@ func publishTestSeries(endpoint: String, rounds: Range<Int>, spikeAt: Int, malfo
             malformed += 3
         }
         if lines.count >= 99 {
-            try pub.send(frames: [Array(lines.joined(separator: "\n").utf8)])
+            payloads.append(lines.joined(separator: "\n"))
             lines = []
-            usleep(2_000)
         }
     }
-    if !lines.isEmpty { try pub.send(frames: [Array(lines.joined(separator: "\n").utf8)]) }
+    if !lines.isEmpty { payloads.append(lines.joined(separator: "\n")) }
+    try publish(payloads, to: endpoint, pauseEvery: 1)
     return malformed
 }
 
@@ -153,6 +144,13 @@ struct EndToEndTests {
             }
         }
         #expect(spikeOpened, "no episode at the spike: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 50)))); series: \(String(describing: try? store.series())); stderr: \(daemon.stderr)")
+        // Once closed, the spike's episode is reviewed in hindsight on the trainer pool and its score stored.
+        let reviewed = eventually(timeout: 30) {
+            ((try? store.anomalies(AnomalyQuery(seriesGlob: "e2e.spiky", limit: 10))) ?? []).contains {
+                $0.closedAt != nil && ($0.hindsightScore ?? -1) >= 0 && ($0.hindsightScore ?? 2) <= 1
+            }
+        }
+        #expect(reviewed, "no hindsight score: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 50))))")
         let quiet = try store.anomalies(AnomalyQuery(seriesGlob: "e2e.quiet*", limit: 100))
         #expect(quiet.isEmpty, "quiet series raised episodes: \(quiet)")
 

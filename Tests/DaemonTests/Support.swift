@@ -42,7 +42,8 @@ final class OmenProcess {
     let process = Process()
     let stderrURL: URL
 
-    init(arguments: [String], environment: [String: String] = [:], dir: URL) throws {
+    /// `standardError` replaces the captured file (e.g. a pipe whose reader a test kills); `stderr` is then empty.
+    init(arguments: [String], environment: [String: String] = [:], dir: URL, standardError: FileHandle? = nil) throws {
         process.executableURL = try omenBinary()
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
@@ -50,7 +51,7 @@ final class OmenProcess {
         process.environment = env
         stderrURL = dir.appendingPathComponent("stderr-\(UInt32.random(in: 0...UInt32.max)).log")
         _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        process.standardError = try standardError ?? FileHandle(forWritingTo: stderrURL)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
     }

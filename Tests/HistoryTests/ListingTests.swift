@@ -98,7 +98,38 @@ import Testing
         #expect(table.contains("2026-11-27T10:00:00Z"))
         #expect(table.contains("never"))
         let csv = Listing.series(records, format: .csv)
-        #expect(csv.hasPrefix("series,first_seen,last_seen,points,state,model_version,last_score,last_retrain\n"))
-        #expect(csv.contains("\nnew,5.0,6.0,2,learning,0,,\n"))
+        #expect(csv.hasPrefix("series,first_seen,last_seen,points,state,model_version,last_score,last_retrain,refused_out_of_order,refused_future\n"))
+        #expect(csv.contains("\nnew,5.0,6.0,2,learning,0,,,0,0\n"))
+    }
+
+    /// Hostile keys are quoted byte-wise: CR LF (one Swift Character, equal to neither CR nor LF), a lone CR, a
+    /// lone LF, quotes and commas; NUL, ESC and C1 need no quoting and are kept exactly (the end-to-end test
+    /// reads them back with a CSV parser).
+    @Test func csvQuotesHostileKeys() {
+        #expect(Listing.csvField("a\r\nb") == "\"a\r\nb\"")
+        #expect(Listing.csvField("\r\n") == "\"\r\n\"")
+        #expect(Listing.csvField("c\rd") == "\"c\rd\"")
+        #expect(Listing.csvField("e\nf") == "\"e\nf\"")
+        #expect(Listing.csvField("q\"u,o\"te") == "\"q\"\"u,o\"\"te\"")
+        #expect(Listing.csvField("nul\u{0}esc\u{1B}c1\u{9B}") == "nul\u{0}esc\u{1B}c1\u{9B}")
+        #expect(Listing.csvField("plain.key") == "plain.key")
+    }
+
+    /// A table never passes a control character through: CR, LF, ESC, NUL and C1 come out as visible escapes, one
+    /// row per record.
+    @Test func tableEscapesControls() {
+        let record = AnomalyRecord(id: 1, episode: Episode(
+            series: "x\r\n\u{1B}[31mred\u{0}\u{9B}\u{202E}", number: 1, openedAt: 0, closedAt: 1, peakAt: 0,
+            peakScore: 1, value: 1, predicted: 1, lower: 0, upper: 2, threshold: 0.5, points: 1, modelVersion: 1,
+            closeReason: "re\nstart"))
+        for text in [Listing.anomalies([record], format: .table),
+                     Listing.series([SeriesRecord(series: record.series, firstSeen: 0, lastSeen: 0, points: 1,
+                                                  state: .learning, modelVersion: 0, lastScore: nil, lastRetrain: nil)],
+                                    format: .table)] {
+            #expect(text.split(separator: "\n", omittingEmptySubsequences: false).count == 3)  // header, row, ""
+            #expect(!text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+            #expect(!text.unicodeScalars.contains { (0x7F...0x9F).contains($0.value) || $0.value == 0x202E })
+            #expect(text.contains("x\\r\\n\\e[31mred\\x00\\u{009B}\\u{202E}"))
+        }
     }
 }

@@ -113,4 +113,49 @@ import Testing
         }
     }
 
+    /// A key with NUL or any other control character is refused in every format, counted as such, and never
+    /// reaches the key table; the victim whose key it imitates keeps its own points.
+    @Test func controlCharactersInKeysRefused() {
+        var payload: [UInt8] = []
+        func line(_ bytes: [UInt8]) { payload += bytes + [0x0A] }
+        line(Array("victim.cpu".utf8) + [0x00] + Array("x 1 1700000000".utf8))                 // graphite, NUL
+        line(Array("esc".utf8) + [0x1B] + Array("[2J 1 1700000000".utf8))                      // graphite, ESC
+        line(Array("del".utf8) + [0x7F] + Array(" 1 1700000000".utf8))                         // graphite, DEL
+        line(Array("c1".utf8) + [0xC2, 0x9B] + Array(" 1 1700000000".utf8))                    // graphite, C1 CSI
+        line(Array(#"{"series":"victim.cpu\u0000x","value":1,"ts":1700000000}"#.utf8))         // json, escaped NUL
+        line(Array(#"{"series":"a\r\nb","value":1,"ts":1700000000}"#.utf8))                     // json, CR LF
+        line(Array(#"{"series":"a\u009bb","value":1,"ts":1700000000}"#.utf8))                   // json, C1
+        line(Array("m,host=a".utf8) + [0x01] + Array(" v=1 1700000000000000000".utf8))         // influx tag
+        line(Array("m f".utf8) + [0x00] + Array("=1 1700000000000000000".utf8))                // influx field key
+        line(Array("ESTP:h".utf8) + [0x00] + Array(":a:r:m: 2023-11-14T22:13:20Z 10 7".utf8))  // estp
+        line(Array("victim.cpu 2 1700000001".utf8))
+        var parser = PayloadParser()
+        var points: [Point] = []
+        let summary = parser.parse(payload, receivedAt: now, into: &points)
+        #expect(points.map(\.key) == ["victim.cpu"])
+        #expect(summary.controlCharacter == 10)
+        #expect(summary.rejected == 10)
+        #expect(parser.keys.keys == ["victim.cpu"])
+        #expect(summary.samples.allSatisfy { !$0.excerpt.unicodeScalars.contains { $0.value < 0x20 } })
+    }
+
+    /// Only decimal numbers are numbers in the text formats: hexadecimal floats, embedded NUL, blanks and words
+    /// other than nan/inf are malformed.
+    @Test func onlyDecimalNumbers() {
+        var payload: [UInt8] = []
+        for value in ["0x1p3", "0x10", "1e", "--1", "1.2.3", "0b1", "1_000", "١"] {
+            payload += Array("g \(value) 1700000000\n".utf8)
+        }
+        payload += Array("g 1".utf8) + [0x00] + Array("2 1700000000\n".utf8)
+        payload += Array("g 1 17".utf8) + [0x00] + Array("00000000\n".utf8)
+        payload += Array("m v=0x1p3 1700000000000000000\n".utf8)
+        payload += Array("ESTP:h:a:r:m: 2023-11-14T22:13:20Z 0x10 7\n".utf8)
+        payload += Array("ok 12345678901234567890.5e-3 1700000000\nok2 -.5 1700000000\nok3 5. 1700000000\n".utf8)
+        var parser = PayloadParser()
+        var points: [Point] = []
+        let summary = parser.parse(payload, receivedAt: now, into: &points)
+        #expect(summary.malformed == 12)
+        #expect(points.map(\.key) == ["ok", "ok2", "ok3"])
+        #expect(points.map(\.value) == [12345678901234567890.5e-3, -0.5, 5])
+    }
 }

@@ -27,7 +27,7 @@ import Testing
     /// Influx keys in Omen's `series field` form are written back to the same key; JSON keys are escaped.
     @Test func keysSurvive() {
         let awkward = [Point(key: #"cpu,host=a\ b usage_user"#, timestamp: 1_700_000_000, value: 1),
-                       Point(key: "q\"uote\\ é\n", timestamp: 1_700_000_000, value: 2)]
+                       Point(key: "q\"uote\\ é/\u{1F600}", timestamp: 1_700_000_000, value: 2)]
         for (format, point) in [(WireFormat.influx, awkward[0]), (.json, awkward[1]), (.json, awkward[0])] {
             var bytes: [UInt8] = []
             PointEncoder(format: format).append(point, to: &bytes)

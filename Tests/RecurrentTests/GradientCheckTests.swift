@@ -65,20 +65,27 @@ struct GradientCase {
 
     /// Largest per-parameter relative error between the analytic gradient and central differences.
     func maxRelativeError(loss: LossKind) -> (error: Double, worst: Int) {
-        let (_, analytic) = lossAndGradient(params, loss: loss, as: Double.self)
-        let eps = 1e-6
-        var worst = 0.0, worstIndex = -1
-        for i in 0..<params.count {
-            var plus = params, minus = params
-            plus[i] += eps
-            minus[i] -= eps
-            let numeric = (lossAndGradient(plus, loss: loss, as: Double.self).0
-                - lossAndGradient(minus, loss: loss, as: Double.self).0) / (2 * eps)
-            let rel = abs(numeric - analytic[i]) / max(abs(numeric), abs(analytic[i]), 1e-4)
-            if rel > worst { worst = rel; worstIndex = i }
+        finiteDifferenceError(params, analytic: lossAndGradient(params, loss: loss, as: Double.self).1) {
+            lossAndGradient($0, loss: loss, as: Double.self).0
         }
-        return (worst, worstIndex)
     }
+}
+
+/// Largest per-parameter relative error between `analytic` and central differences (step 1e-6) of `loss` at
+/// `params`, and the index of the worst parameter.
+func finiteDifferenceError(_ params: [Double], analytic: [Double],
+                           loss: ([Double]) -> Double) -> (error: Double, worst: Int) {
+    let eps = 1e-6
+    var worst = 0.0, worstIndex = -1
+    for i in 0..<params.count {
+        var plus = params, minus = params
+        plus[i] += eps
+        minus[i] -= eps
+        let numeric = (loss(plus) - loss(minus)) / (2 * eps)
+        let rel = abs(numeric - analytic[i]) / max(abs(numeric), abs(analytic[i]), 1e-4)
+        if rel > worst { worst = rel; worstIndex = i }
+    }
+    return (worst, worstIndex)
 }
 
 /// Tolerance of every finite-difference check: per parameter |analytic − numeric| / max(|a|, |n|, 1e-4) ≤ 1e-5,

@@ -11,6 +11,7 @@ extension LearningConfig {
             .number("accept_margin", \.acceptMargin, .closed(-0.5, 1)),
             .integer("reprime_points", \.reprimePoints, 0...1_000_000),
             .flag("exclude_anomalies", \.excludeAnomalies),
+            .choice("clean_window", \.cleanWindow),
         ]
     }
 }

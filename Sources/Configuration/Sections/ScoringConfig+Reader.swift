@@ -11,17 +11,23 @@ extension ScoringConfig {
             .number("gaussian_weight", \.gaussianWeight, .closed(0, 1)),
             .flag("gaussian_calibration", \.gaussianCalibration),
             .integer("gaussian_tail", \.gaussianTail, 2...255),
+            .flag("gaussian_calibration_lag", \.gaussianCalibrationLag),
             .number("change_weight", \.changeWeight, .closed(0, 1)),
             .integer("min_history", \.minHistory, 0...65_535),
             .integer("onset_window", \.onsetWindow, 0...100_000),
             .number("repeat_factor", \.repeatFactor, .closed(0, 1)),
             .flag("frozen_detection", \.frozenDetection),
+            .flag("standardise", \.standardise),
+            .integer("drift_span", \.driftSpan, 0...100_000),
             .number("self_weight", \.selfWeight, .closed(0, 1)),
             .integer("self_min_history", \.selfMinHistory, 0...65_535),
             .number("context_weight", \.contextWeight, .closed(0, 1)),
             .integer("context_bins", \.contextBins, 1...1_440),
             .integer("context_history", \.contextHistory, 2...10_000),
             .integer("context_min_history", \.contextMinHistory, 0...10_000),
+            .flag("predictive_tail", \.predictiveTail),
+            .flag("daily_rate", \.dailyRate),
+            .integer("value_delay", \.valueDelay, 0...65_535),
         ]
     }
 }

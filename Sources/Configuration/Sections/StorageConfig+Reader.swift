@@ -7,6 +7,7 @@ extension StorageConfig {
             .integer("flush_rows", \.flushRows, 1...1_000_000),
             .duration("checkpoint_interval", \.checkpointInterval, .closed(1, 7 * 86_400)),
             .number("retention_days", \.retentionDays, .closed(0, 36_500)),
+            .duration("stop_timeout", \.stopTimeout, .closed(1, 3600)),
         ]
     }
 }

@@ -84,11 +84,13 @@ struct OperatorPollService: Service {
     let daemon: OmenDaemon
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        // Cancellation (another service failed, e.g. the database file was deleted) ends the loop as a graceful
+        // shutdown does: a cancelled sleep returns at once, so checking only for the graceful case would spin.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             _ = try? await cancelWhenGracefulShutdown {
                 try await Task.sleep(for: .milliseconds(Int(OmenDaemon.operatorPollInterval * 1000)))
             }
-            if Task.isShuttingDownGracefully { break }
+            if Task.isShuttingDownGracefully || Task.isCancelled { break }
             daemon.pollOperatorTables()
         }
     }

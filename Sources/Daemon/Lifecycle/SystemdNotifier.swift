@@ -112,7 +112,8 @@ public struct SystemdNotifier: Sendable {
             let sent = payload.withUnsafeBytes { bytes in
                 withUnsafePointer(to: &addr) { pointer in
                     pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                        sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL), sa, length)
+                        // Never blocks: a notify socket whose reader is behind must not stall the pipeline's heartbeat.
+                        sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sa, length)
                     }
                 }
             }

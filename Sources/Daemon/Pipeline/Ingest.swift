@@ -26,10 +26,17 @@ final class Ingest: @unchecked Sendable {
     /// Batches (of up to `batchSize` points) that may wait for one shard before ingest waits for it: about 1 M
     /// points, a few seconds of work, so memory stays bounded when a shard falls behind.
     static let maxQueuedBatches = 2_048
+    /// Largest message accepted (ZMQ_MAXMSGSIZE): 16 MiB is some 150,000 records; 64 MB frames grew memory.
+    static let maxMessageBytes = 16 << 20
     /// Messages taken from one socket before the others get their turn.
     static let messagesPerTurn = 256
 
-    init(context: ZMQContext, endpoints: [IngestEndpointConfig], shards: [Shard], stats: PipelineStats, logger: Logger) {
+    /// The daemon's CURVE certificate when `[security]` is on: every SUB socket is then a CURVE server.
+    private let curve: CurveCertificate?
+
+    init(context: ZMQContext, endpoints: [IngestEndpointConfig], shards: [Shard], stats: PipelineStats, logger: Logger,
+         curve: CurveCertificate? = nil) {
+        self.curve = curve
         self.context = context
         self.endpoints = endpoints
         self.shards = shards
@@ -53,7 +60,8 @@ final class Ingest: @unchecked Sendable {
 
     /// Stops receiving; the thread hands its last batches to the shards and exits.
     func stop(timeout: Double = 5) {
-        stopping.store(true, ordering: .relaxed)
+        // Idempotent: the second caller (a failing service's cleanup, then the group's cancellation) returns at once.
+        guard !stopping.exchange(true, ordering: .relaxed) else { return }
         _ = done.wait(timeout: .now() + timeout)
     }
 
@@ -65,12 +73,15 @@ final class Ingest: @unchecked Sendable {
         for endpoint in endpoints {
             do {
                 let socket = try ZMQSocket(context: context, type: .sub)
+                if let curve { try socket.makeCurveServer(curve, domain: DaemonSecurity.domain) }
                 try socket.setReceiveHighWaterMark(Int(endpoint.receiveHighWaterMark))
+                // A peer sending a larger message is disconnected by libzmq before the message is buffered.
+                try socket.setMaximumMessageSize(Self.maxMessageBytes)
                 try socket.setLinger(milliseconds: 0)
                 for prefix in endpoint.subscribe { try socket.subscribe(prefix: prefix) }
                 try socket.attach(endpoint.endpoint, mode: endpoint.mode)
                 sockets.append(socket)
-                parsers.append(PayloadParser(format: endpoint.format.wireFormat, keys: keys))
+                parsers.append(PayloadParser(format: endpoint.format, keys: keys))
             } catch {
                 startError.value = "\(endpoint.mode.rawValue) \(endpoint.endpoint): \(error)"
                 for socket in sockets { socket.close() }
@@ -170,25 +181,22 @@ struct RateLimitedLog {
     }
 }
 
-extension WireFormatChoice {
-    /// nil = detect per record.
-    var wireFormat: WireFormat? {
-        switch self {
-        case .auto: return nil
-        case .graphite: return .graphite
-        case .influx: return .influx
-        case .json: return .json
-        case .estp: return .estp
-        }
-    }
-}
-
 /// Errors that stop the daemon from starting or running, as sentences an operator can act on.
 public enum DaemonError: Error, CustomStringConvertible {
     case ingest(String)
     case alerts(String)
     case storage(String)
     case metrics(String)
+    /// The database is another daemon's (locked), or was deleted or replaced under this one.
+    case ownership(String)
+    /// `[security]` cannot be honoured: no CURVE in libzmq, or a key file missing, unreadable, malformed or too open.
+    case security(String)
+
+    /// The process exit status: 78 (EX_CONFIG) for what the configuration must fix, 1 otherwise.
+    public var exitCode: Int32 {
+        if case .security = self { return 78 }
+        return 1
+    }
 
     public var description: String {
         switch self {
@@ -196,6 +204,8 @@ public enum DaemonError: Error, CustomStringConvertible {
         case .alerts(let why): return "cannot set up alert socket: \(why)"
         case .storage(let why): return "cannot open the database: \(why)"
         case .metrics(let why): return "cannot listen for /metrics: \(why) (set [metrics] listen, or \"\" to turn it off)"
+        case .ownership(let why): return why
+        case .security(let why): return why
         }
     }
 }

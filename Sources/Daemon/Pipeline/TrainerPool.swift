@@ -9,9 +9,11 @@ import Synchronization
 /// the shards as a bounded set of keys (never as copies of windows) and is served fairly.
 final class TrainerPool: Sendable {
     /// A job and where its outcome goes.
-    struct Request: Sendable {
-        var job: TrainingJob
-        var deliver: @Sendable (TrainingOutcome) -> Void
+    enum Request: Sendable {
+        /// A retraining.
+        case training(TrainingJob, deliver: @Sendable (TrainingOutcome) -> Void)
+        /// The hindsight review of a closed episode (issue 16), off the per-point path.
+        case review(HindsightReviewJob, deliver: @Sendable (HindsightVerdict) -> Void)
     }
 
     let threads: Int
@@ -66,15 +68,22 @@ final class TrainerPool: Sendable {
             // takeAll hands every queued job to this thread; give back all but one so others share the work.
             guard let first = requests.first else { continue }
             if requests.count > 1 { queue.post(contentsOf: Array(requests.dropFirst())) }
-            let outcome = first.job.run()
-            stats.trainingsDone.wrappingAdd(1, ordering: .relaxed)
-            if outcome.accepted {
-                stats.trainingsAccepted.wrappingAdd(1, ordering: .relaxed)
-            } else {
-                stats.trainingsRejected.wrappingAdd(1, ordering: .relaxed)
+            switch first {
+            case .training(let job, let deliver):
+                let outcome = job.run()
+                stats.trainingsDone.wrappingAdd(1, ordering: .relaxed)
+                if outcome.accepted {
+                    stats.trainingsAccepted.wrappingAdd(1, ordering: .relaxed)
+                } else {
+                    stats.trainingsRejected.wrappingAdd(1, ordering: .relaxed)
+                }
+                inFlight.wrappingSubtract(1, ordering: .relaxed)
+                deliver(outcome)
+            case .review(let job, let deliver):
+                let verdict = job.run()
+                inFlight.wrappingSubtract(1, ordering: .relaxed)
+                deliver(verdict)
             }
-            inFlight.wrappingSubtract(1, ordering: .relaxed)
-            first.deliver(outcome)
         }
     }
 

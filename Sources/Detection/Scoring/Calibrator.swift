@@ -22,10 +22,35 @@ struct TailFit: Sendable {
     var meanExcess = 0.0
 }
 
+/// How the probability falls beyond the k-th most extreme remembered value.
+enum TailShape: Sendable, Equatable {
+    /// exp(−z): the exponential whose mean is the k−1 excesses' mean, taken as exact.
+    case exponential
+    /// (1 + z/m)^−m with m = k−1: the same exponential averaged over what m excesses leave unknown about its
+    /// scale (the posterior predictive of an exponential under a scale-free prior). Far out it falls as a
+    /// power, not exponentially, so a value 20 mean excesses beyond a short or bounded tail reads as p ≈ 3e-5
+    /// (k = 10), not 2e-9: a new extreme among few values is evidence, not proof.
+    case predictive
+
+    /// Tail factor at `z` mean excesses beyond the threshold, with `k` values in the fit.
+    @inline(__always)
+    func factor(_ z: Double, k: Int) -> Double {
+        let z = max(0, z)
+        switch self {
+        case .exponential:
+            return exp(-z)
+        case .predictive:
+            let m = Double(max(1, k - 1))
+            return exp(-m * log1p(z / m))
+        }
+    }
+}
+
 /// A rank history plus cached tail fits, producing surprise values.
 struct Calibrator: Sendable {
     var history: RankHistory
     let tailSize: Int
+    var tailShape = TailShape.exponential
     var upper = TailFit()
     var lower = TailFit()
     private(set) var sinceRefresh = Int.max / 2
@@ -104,7 +129,8 @@ struct Calibrator: Sendable {
         let b = history.bin(of: x)
         if b > upper.bin && upper.bin >= 0 && upper.meanExcess > 0 {
             let z = (x - upper.threshold) / upper.meanExcess
-            return Double(min(tailSize, history.count)) / (n + 1) * exp(-max(0, z))
+            let k = min(tailSize, history.count)
+            return Double(k) / (n + 1) * tailShape.factor(z, k: k)
         }
         let at = history.countAtOrBelow(bin: b - 1)
         return (n - Double(at) + 1) / (n + 1)
@@ -117,7 +143,8 @@ struct Calibrator: Sendable {
         let b = history.bin(of: x)
         if b < lower.bin && lower.meanExcess > 0 {
             let z = (lower.threshold - x) / lower.meanExcess
-            return Double(min(tailSize, history.count)) / (n + 1) * exp(-max(0, z))
+            let k = min(tailSize, history.count)
+            return Double(k) / (n + 1) * tailShape.factor(z, k: k)
         }
         let atOrBelow = history.countAtOrBelow(bin: b)
         return (Double(atOrBelow) + 1) / (n + 1)

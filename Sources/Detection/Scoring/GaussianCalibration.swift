@@ -54,8 +54,12 @@ struct GaussianCalibration: Sendable {
     var referenceZ = 0.0
     /// Refresh the scale after this many points, as the calibrators' tail fits do.
     static let refreshEvery = 32
+    /// The scale reads completed blocks only (not the block being filled), so the |z| of the last few hundred
+    /// points do not move it yet: a drift the head calls ever more unlikely is not explained away as it grows.
+    let lagged: Bool
 
-    init(history: Int, k: Int) {
+    init(history: Int, k: Int, lagged: Bool = false) {
+        self.lagged = lagged
         self.k = min(max(2, k), 255)
         blockLength = max(1, (max(1, history) + Self.blocks - 1) / Self.blocks)
         tops = [Float](repeating: 0, count: Self.blocks * self.k)
@@ -65,6 +69,7 @@ struct GaussianCalibration: Sendable {
 
     /// A placeholder when the calibration is off (no allocation).
     init(unused: ()) {
+        lagged = false
         k = 2
         blockLength = 1
         tops = []
@@ -114,14 +119,14 @@ struct GaussianCalibration: Sendable {
     mutating func refresh() {
         sinceRefresh = 0
         var n = 0
-        for s in seen { n += Int(s) }
+        for (b, s) in seen.enumerated() where !(lagged && b == current) { n += Int(s) }
         let kk = min(k, n)
         guard kk >= 2 else { scale = 1; return }
         // The kk-th largest of the blocks' runs: take the largest remaining block head kk times (16 × k compares,
         // each run is already sorted).
         var zk: Float = 0
         withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.blocks) { next in
-            for b in 0..<Self.blocks { next[b] = Int(fill[b]) - 1 }
+            for b in 0..<Self.blocks { next[b] = lagged && b == current ? -1 : Int(fill[b]) - 1 }
             for _ in 0..<kk {
                 var best = -1
                 var bestValue = -Float.infinity

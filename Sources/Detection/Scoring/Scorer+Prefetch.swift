@@ -11,7 +11,7 @@ extension Scorer {
         let v = input.value
         guard v.isFinite else { return }
         values.history.prefetch(forValue: v)
-        if let p = input.predicted, p.isFinite, residuals.history.isUsed { residuals.history.prefetch(forValue: v - p) }
+        if let p = input.predicted, p.isFinite { stage.prefetch(residual: v - p) }
         if context.bins > 0 && context.applies { context.prefetch(at: input.timestamp) }
         if changes.history.isUsed && previousValue.isFinite { changes.history.prefetch(forValue: v - previousValue) }
         // The combined surprise is not known yet; its tail (refitted every point) is where the scan reads.

@@ -113,7 +113,8 @@ struct OnsetFilter: Sendable {
     /// Keeps indices small on very long streams.
     private mutating func rebase() {
         let shift = t - Int32(window) - 1
-        for i in indices.indices { indices[i] -= shift }
+        // Wrapping: slots outside the live range hold stale indices that are never read.
+        for i in indices.indices { indices[i] &-= shift }
         t -= shift
     }
 
@@ -127,7 +128,14 @@ struct OnsetFilter: Sendable {
         guard try r.int() == window else {
             throw ScorerRestoreError("scorer checkpoint has a different onset window than the configuration; the series will recalibrate")
         }
-        front = try r.int(); size = try r.int(); t = Int32(truncatingIfNeeded: try r.int())
+        front = try r.int(); size = try r.int()
+        let clock = try r.int()
+        // The clock stays below 2^30 (push rebases it there); a larger or negative one is a damaged blob, which
+        // would overflow the index arithmetic (found by fuzzing the checkpoint decoder).
+        guard clock >= 0, clock <= 1 << 30 else {
+            throw ScorerRestoreError("scorer checkpoint has an onset clock out of range; the series will recalibrate")
+        }
+        t = Int32(clock)
         guard front >= 0, size >= 0, size <= indices.count, front < max(indices.count, 1) else {
             throw ScorerRestoreError("scorer checkpoint has an inconsistent onset window; the series will recalibrate")
         }
@@ -217,12 +225,6 @@ struct LikelihoodState: Sendable {
         recent = [Double](repeating: 0, count: self.shortWindow)
     }
 
-    init(unused: Void) {
-        shortWindow = 1
-        memory = 2
-        recent = []
-    }
-
     /// Surprise of the short average of `raw` (in [0, 1]) against its long-run mean and spread.
     /// The variance is floored (as HTM does) so a perfectly steady series does not make every blip certain.
     mutating func surprise(raw: Double) -> Double {
@@ -283,13 +285,6 @@ struct DynamicThreshold: Sendable {
         self.refresh = max(1, refresh)
         alpha = 2 / (Double(max(1, smoothing)) + 1)
         errors = [Float](repeating: 0, count: self.window)
-    }
-
-    init(unused: Void) {
-        window = 10
-        refresh = 1
-        alpha = 1
-        errors = []
     }
 
     /// Surprise of the smoothed error: 3 × (e − μ)/(ε − μ), so reaching ε reads like p = 1e-3.

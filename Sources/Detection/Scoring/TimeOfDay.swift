@@ -24,6 +24,7 @@ struct TimeOfDayContext: Sendable {
     let bins: Int
     let capacity: Int
     let tailSize: Int
+    var tailShape = TailShape.exponential
     /// Per bin: one word (count in the low 16 bits, ring head in the high 16), then `bins` runs of
     /// `2 * capacity` words: the sorted values (ascending in the first `count` slots), then the ring of values
     /// in arrival order. Values are Float bit patterns. Copy-on-write: written only after
@@ -112,7 +113,7 @@ struct TimeOfDayContext: Sendable {
             var me = 0.0
             for i in (n - k + 1)..<n { me += Double(Self.value(s, i)) - u }
             me /= Double(k - 1)
-            pu = me > 0 ? Double(k) / nn * exp(-(x - u) / me) : 1 / nn
+            pu = me > 0 ? Double(k) / nn * tailShape.factor((x - u) / me, k: k) : 1 / nn
         } else {
             pu = Double(n - Self.lowerBound(s, n, x) + 1) / nn
         }
@@ -121,7 +122,7 @@ struct TimeOfDayContext: Sendable {
             var me = 0.0
             for i in 0..<(k - 1) { me += l - Double(Self.value(s, i)) }
             me /= Double(k - 1)
-            pl = me > 0 ? Double(k) / nn * exp(-(l - x) / me) : 1 / nn
+            pl = me > 0 ? Double(k) / nn * tailShape.factor((l - x) / me, k: k) : 1 / nn
         } else {
             pl = Double(Self.upperBound(s, n, x) + 1) / nn
         }

@@ -1,0 +1,60 @@
+// The default stage: the |residual| ranked against the series' own past residuals (a calibrated tail beyond the
+// k-th largest), blended with the Gaussian head's own two-sided surprise, its z divided by the Gaussian
+// calibration's scale.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct CalibratedStage: Sendable {
+    /// Calibration of |residual| (or |residual| / predicted spread when standardised).
+    var residuals: Calibrator
+    /// The largest recent Gaussian |z| and the spread correction they imply.
+    var gaussian: GaussianCalibration
+    /// Half-width of the residual band, refreshed with the residual tail fits.
+    var residualBand = 0.0
+    let minHistory: Int
+    let gaussianWeight: Double
+    let standardise: Bool
+    let usesGaussianCalibration: Bool
+    let bandSurprise: Double
+
+    init(config: ScoringConfig, history h: Int) {
+        residuals = Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
+        if config.predictiveTail { residuals.tailShape = .predictive }
+        usesGaussianCalibration = config.usesGaussianCalibration
+        gaussian = usesGaussianCalibration
+            ? GaussianCalibration(history: h, k: config.gaussianTail, lagged: config.gaussianCalibrationLag)
+            : GaussianCalibration(unused: ())
+        minHistory = config.minHistory
+        gaussianWeight = config.gaussianWeight
+        standardise = config.standardise
+        bandSurprise = config.bandSurprise
+    }
+
+    @inline(__always)
+    func magnitude(_ r: Double, hint: Double?, spread: SpreadTracker) -> Double {
+        standardise ? abs(r) / spread.gaussianSpread(hint) : abs(r)
+    }
+
+    @inline(__always)
+    func surprise(residual r: Double, hint: Double?, spread: SpreadTracker) -> Double {
+        let cal = residuals.count >= minHistory ? residuals.upperSurprise(magnitude(r, hint: hint, spread: spread)) : 0
+        guard gaussianWeight > 0 else { return cal }
+        let g = min(gaussianWeight, 1)
+        return (1 - g) * cal + g * Surprise.gaussianTwoSided(r / (spread.gaussianSpread(hint) * gaussian.scale))
+    }
+
+    @inline(__always)
+    mutating func absorb(residual r: Double, value v: Double, hint: Double?, spread: inout SpreadTracker) {
+        residuals.insert(magnitude(r, hint: hint, spread: spread))
+        if usesGaussianCalibration { gaussian.insert(abs(r) / spread.gaussianSpread(hint)) }
+        spread.update(residual: r, value: v)
+        if residuals.sinceRefresh == 0 {
+            residualBand = residuals.quantile(1 - pow(10, -bandSurprise)) ?? 0
+            if standardise { residualBand *= spread.gaussianSpread(hint) }
+        }
+    }
+}

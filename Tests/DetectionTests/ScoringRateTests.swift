@@ -1,0 +1,120 @@
+import Testing
+@testable import Detection
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The default episode threshold (what the daemon alerts at).
+private let defaultThreshold = EpisodeConfig().threshold
+
+/// Runs the default scorer over `values` (one point every `spacing` seconds), with the model's predictions.
+private func defaultScores(_ values: [Double], predicted: (Int) -> Double?, spacing: Double = 300,
+                           spread: Double = 1, config: ScoringConfig = ScoringConfig()) -> [Double] {
+    var scorer = Scorer(config: config)
+    return values.indices.map { t in
+        let p = predicted(t)
+        return scorer.score(ScoreInput(timestamp: 1_700_000_000 + Double(t) * spacing, value: values[t], predicted: p,
+                                       predictedSpread: p == nil ? nil : spread)).score
+    }
+}
+
+struct ScoringRateTests {
+    /// A burst of five high points every 150 points (a batch job, a bursty count): the first bursts alert, and once
+    /// the series has had it a dozen times it is this series' normal and no longer does.
+    @Test func recurringBurstStopsAlertingOnceNormal() {
+        var noise = Noise(seed: 41)
+        let burst = { (t: Int) in t >= 600 && t % 150 < 5 }
+        let values = (0..<4000).map { t in 50 + noise.gaussian() + (burst(t) ? 8 : 0) }
+        let s = defaultScores(values, predicted: { $0 < 300 ? nil : 50 })
+        let firstBurst = s[600..<605].max() ?? 0
+        #expect(firstBurst >= defaultThreshold, "first burst scored \(firstBurst)")
+        let late = stride(from: 3000, to: 4000, by: 150).map { s[$0..<($0 + 5)].max() ?? 1 }
+        #expect(late.allSatisfy { $0 < defaultThreshold }, "late bursts scored \(late)")
+        let quiet = (1000..<4000).filter { !burst($0) && !burst($0 - 1) }.map { s[$0] }
+        #expect((quiet.max() ?? 1) < defaultThreshold)
+    }
+
+    /// A first real level shift (+10 standard deviations) alerts within a few points, at the default threshold.
+    @Test func firstLevelShiftAlertsWithinAFewPoints() {
+        var noise = Noise(seed: 43)
+        let values = (0..<3000).map { t in 50 + noise.gaussian() + (t >= 2500 ? 10 : 0) }
+        // A model that has learnt the old level and follows the new one from the next point on.
+        let s = defaultScores(values, predicted: { t in t < 300 ? nil : (t > 2500 ? values[t - 1] : 50) })
+        #expect((s[400..<2500].max() ?? 1) < defaultThreshold)
+        let hit = firstFlag(s, from: 2500, threshold: defaultThreshold)
+        #expect(hit != nil && (hit ?? .max) - 2500 <= 3, "first flag \(hit.map { $0 - 2500 } ?? -1) points after the shift")
+    }
+
+    /// A slow drift (+20 standard deviations over 400 points, then flat) alerts while it is still drifting, not
+    /// only once it is a plateau: with a model that keeps predicting the level it learnt (until it is retrained,
+    /// as the daemon's is every 500 points), at the default threshold.
+    @Test func slowDriftAlertsBeforeItIsAPlateau() {
+        var noise = Noise(seed: 47)
+        let start = 2400, ramp = 400
+        let values = (0..<3200).map { t in
+            50 + noise.gaussian() + 20 * Double(min(max(t - start, 0), ramp)) / Double(ramp)
+        }
+        let s = defaultScores(values, predicted: { $0 < 300 ? nil : 50 })
+        #expect((s[400..<start].max() ?? 1) < defaultThreshold)
+        let hit = firstFlag(s, from: start, threshold: defaultThreshold)
+        #expect(hit != nil && (hit ?? .max) < start + ramp / 2,
+                "first flag \(hit.map { $0 - start } ?? -1) points into the drift; scores \(stride(from: start, to: start + ramp + 100, by: 25).map { s[$0] })")
+        // Without the lag the calibration widens the head's spread as fast as the drift grows.
+        var unlagged = ScoringConfig()
+        unlagged.gaussianCalibrationLag = false
+        let u = defaultScores(values, predicted: { $0 < 300 ? nil : 50 }, config: unlagged)
+        #expect(firstFlag(u, from: start, threshold: defaultThreshold).map { $0 >= start + ramp / 2 } ?? true)
+    }
+
+    /// A clean periodic series (sine of amplitude 10, noise of sd 0.5, a point a minute) stays below the default
+    /// threshold for days, new extremes of its noise included, while one spike on it is flagged.
+    @Test func cleanSeriesIsQuietAndASpikeIsNot() {
+        for seed in UInt64(1)...5 {
+            var noise = Noise(seed: seed)
+            let clean = (0..<6000).map { t in 10 * sin(2 * Double.pi * Double(t) / 50) }
+            var values = clean.map { $0 + 0.5 * noise.gaussian() }
+            values[5000] += 30
+            let s = defaultScores(values, predicted: { $0 < 300 ? nil : clean[$0] }, spacing: 60, spread: 0.5)
+            let quiet = s[0..<5000].max() ?? 1
+            #expect(quiet < defaultThreshold, "seed \(seed): clean stretch reached \(quiet)")
+            #expect(s[5000] >= defaultThreshold, "seed \(seed): spike scored \(s[5000])")
+        }
+    }
+
+    /// The same per-point evidence is worth less on a series with more points a day: a score is a rate per day.
+    @Test func aScoreIsARatePerDay() {
+        var perMinute = Cadence(), hourly = Cadence()
+        for t in 0..<100 {
+            perMinute.observe(Double(t) * 60)
+            hourly.observe(Double(t) * 3600)
+        }
+        #expect(abs(perMinute.log10PointsPerDay - log10(1440)) < 1e-9)
+        #expect(abs(hourly.log10PointsPerDay - log10(24)) < 1e-9)
+        // Rare points: p_day ≈ N p.
+        #expect(abs(perMinute.perDay(20) - (20 - log10(1440))) < 1e-6)
+        #expect(abs(hourly.perDay(20) - (20 - log10(24))) < 1e-6)
+        // Common ones stay ordered and positive, and a day-apart series keeps its per-point surprise.
+        let grid = stride(from: 0.0, through: 12, by: 0.25).map { perMinute.perDay($0) }
+        #expect(zip(grid, grid.dropFirst()).allSatisfy { $0 <= $1 })
+        #expect(grid.allSatisfy { $0 >= 0 && $0.isFinite })
+        let tail = stride(from: 2.0, through: 12, by: 0.25).map { perMinute.perDay($0) }
+        #expect(zip(tail, tail.dropFirst()).allSatisfy { $0 < $1 })
+        var daily = Cadence()
+        for t in 0..<10 { daily.observe(Double(t) * 86_400 * 2) }
+        #expect(daily.perDay(3) == 3)
+    }
+
+    /// The predictive tail equals the exponential at the threshold and falls as a power far beyond it.
+    @Test func predictiveTailIsHeavierThanTheExponential() {
+        #expect(TailShape.predictive.factor(0, k: 10) == 1)
+        #expect(abs(TailShape.predictive.factor(20, k: 10) - pow(1 + 20.0 / 9, -9)) < 1e-12)
+        for z in stride(from: 0.5, through: 50, by: 0.5) {
+            #expect(TailShape.predictive.factor(z, k: 10) > TailShape.exponential.factor(z, k: 10))
+        }
+        // More values in the fit: closer to the exponential.
+        #expect(TailShape.predictive.factor(5, k: 200) < TailShape.predictive.factor(5, k: 10))
+    }
+}
