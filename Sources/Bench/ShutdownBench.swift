@@ -23,7 +23,8 @@ public enum ShutdownBench {
 
     public static func run(series: Int, logger: Logger) throws -> Result {
         let setupStart = ProcessInfo.processInfo.systemUptime
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("omen-bench-stop-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "omen-bench-stop-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let ingestPort = try freeTCPPort()
@@ -52,7 +53,9 @@ public enum ShutdownBench {
         try publisher.connect("tcp://127.0.0.1:\(ingestPort)")
         var probe = 0
         let probeDeadline = ProcessInfo.processInfo.systemUptime + 10
-        while daemon.stats.pointsReceived.load(ordering: .relaxed) == 0 && ProcessInfo.processInfo.systemUptime < probeDeadline {
+        while daemon.stats.pointsReceived.load(ordering: .relaxed) == 0
+            && ProcessInfo.processInfo.systemUptime < probeDeadline
+        {
             probe += 1
             try publisher.send(frames: [Array("bench.probe 1 \(1_700_000_000 + probe)\n".utf8)])
             Thread.sleep(forTimeInterval: 0.01)
@@ -60,7 +63,8 @@ public enum ShutdownBench {
         let baseline = daemon.stats.pointsProcessed.load(ordering: .relaxed)
         var line = ""
         for s in 0..<series {
-            line += "bench.host\(s / 100).metric\(s % 100) \(IngestBench.signal(series: s, i: warm)) \(1_700_000_000 + warm * 60)\n"
+            line +=
+                "bench.host\(s / 100).metric\(s % 100) \(IngestBench.signal(series: s, i: warm)) \(1_700_000_000 + warm * 60)\n"
             if s % 100 == 99 {
                 try publisher.send(frames: [Array(line.utf8)])
                 line = ""
@@ -68,7 +72,9 @@ public enum ShutdownBench {
         }
         if !line.isEmpty { try publisher.send(frames: [Array(line.utf8)]) }
         let deadline = ProcessInfo.processInfo.systemUptime + 300
-        while daemon.stats.pointsProcessed.load(ordering: .relaxed) - baseline < series && ProcessInfo.processInfo.systemUptime < deadline {
+        while daemon.stats.pointsProcessed.load(ordering: .relaxed) - baseline < series
+            && ProcessInfo.processInfo.systemUptime < deadline
+        {
             Thread.sleep(forTimeInterval: 0.01)
         }
         publisher.close()
@@ -87,11 +93,14 @@ public enum ShutdownBench {
         let stopSeconds = ProcessInfo.processInfo.systemUptime - t0
         let sampled = sampler.stop()
         let peak = max(sampled, MemoryProbe.peakBytes() ?? 0)
-        let size = (try? FileManager.default.attributesOfItem(atPath: config.storage.database)[.size] as? NSNumber)?.intValue ?? 0
-        return Result(series: series, stopSeconds: stopSeconds, steadyRSSBytes: steady, peakRSSBytes: peak,
-                      checkpointsWritten: daemon.stats.checkpointsWritten.load(ordering: .relaxed),
-                      checkpointsSkipped: daemon.stats.checkpointsSkipped.load(ordering: .relaxed),
-                      databaseBytes: size, setupSeconds: setupSeconds)
+        let size =
+            (try? FileManager.default.attributesOfItem(atPath: config.storage.database)[.size] as? NSNumber)?.intValue
+            ?? 0
+        return Result(
+            series: series, stopSeconds: stopSeconds, steadyRSSBytes: steady, peakRSSBytes: peak,
+            checkpointsWritten: daemon.stats.checkpointsWritten.load(ordering: .relaxed),
+            checkpointsSkipped: daemon.stats.checkpointsSkipped.load(ordering: .relaxed),
+            databaseBytes: size, setupSeconds: setupSeconds)
     }
 }
 
@@ -108,8 +117,9 @@ enum MemoryProbe {
     /// VmHWM (peak resident set since start or the last reset), in bytes.
     static func peakBytes() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
         return kb * 1024
     }
 

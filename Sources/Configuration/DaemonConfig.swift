@@ -43,7 +43,7 @@ public struct StorageConfig: Sendable, Equatable {
     public var retentionDays: Double = 0
     /// Seconds a graceful stop may spend draining the shards and writing the final checkpoints; series not
     /// written by then keep their previous checkpoint (the most-changed are written first).
-    public var stopTimeout: Double = 20
+    public var stopTimeout: Double = 15
     /// Checkpoint every series on graceful shutdown (benchmarks turn it off; not a file key).
     public var checkpointOnShutdown: Bool = true
 

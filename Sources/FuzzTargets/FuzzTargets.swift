@@ -3,8 +3,8 @@
 // a finding. `make fuzz` drives them with libFuzzer (-sanitize=fuzzer, coverage-guided); `make test` runs a
 // bounded, seeded mutation of valid inputs through the same targets (FuzzTargetsTests).
 import Configuration
-import Foundation
 import Detection
+import Foundation
 import Messaging
 import Recurrent
 
@@ -43,7 +43,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             guard let text = String(validating: bytes, as: UTF8.self) else { return false }
             return (try? ConfigLoader.parse(text, file: "fuzz.toml")) != nil
         case .checkpoint:
-            return (try? SeriesDetector(key: Self.checkpointKey, config: Self.checkpointConfig, checkpoint: bytes)) != nil
+            return (try? SeriesDetector(key: Self.checkpointKey, config: Self.checkpointConfig, checkpoint: bytes))
+                != nil
         }
     }
 
@@ -57,8 +58,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let summary = parser.parse(bytes, receivedAt: receivedAt, into: &points)
         if summary.points != points.count { return "summary.points \(summary.points) != \(points.count) points" }
         for point in points {
-            if point.key.isEmpty || point.key.utf8.count > PayloadParser.maxKeyBytes { return "key length \(point.key.utf8.count)" }
-            if SeriesKeyText.containsControl(point.key) { return "control character in key \(point.key.debugDescription)" }
+            if point.key.isEmpty || point.key.utf8.count > PayloadParser.maxKeyBytes {
+                return "key length \(point.key.utf8.count)"
+            }
+            if SeriesKeyText.containsControl(point.key) {
+                return "control character in key \(point.key.debugDescription)"
+            }
             if !point.value.isFinite { return "non-finite value accepted" }
             if !(point.timestamp.isFinite && point.timestamp >= 0 && point.timestamp <= receivedAt + 86_400) {
                 return "timestamp \(point.timestamp) accepted"
@@ -125,7 +130,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             return [
                 "web01.cpu.user 12.5 1700000000\nweb02.cpu 3\n",
                 "cpu,host=web01,region=eu usage_user=12.5,usage_system=3i,ok=true,s=\"x y\" 1700000000000000000\n",
-                #"{"series":"web01.cpu.user","value":12.5,"ts":1700000000.25}"# + "\n" + #"{"key":"a\u00e9","value":-1e3,"time":"2026-11-27T10:00:00Z","x":[1,{"y":null}]}"#,
+                #"{"series":"web01.cpu.user","value":12.5,"ts":1700000000.25}"# + "\n"
+                    + #"{"key":"a\u00e9","value":-1e3,"time":"2026-11-27T10:00:00Z","x":[1,{"y":null}]}"#,
                 "ESTP:web01.example.com:cpu:0:user: 2026-11-27T10:00:00Z 10 12.5\nESTP:h:a:r:c: 2026-11-27T10:00:10Z 10 5^\n  ext\n",
                 "a 1 1\n# comment\r\n\tb 2 2\r\nm\\ x,t\\,a=b\\ c f\\=g=1 1\n",
             ].map { Array($0.utf8) }
@@ -145,9 +151,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A checkpoint of a series with a trained model.
     static func trainedCheckpoint() -> [UInt8] {
         let detector = SeriesDetector(key: checkpointKey, config: checkpointConfig)
-        for i in 0..<80 { _ = try? detector.process(timestamp: 1_700_000_000 + Double(i) * 60, value: sin(Double(i) / 5)) }
+        for i in 0..<80 {
+            _ = try? detector.process(timestamp: 1_700_000_000 + Double(i) * 60, value: sin(Double(i) / 5))
+        }
         detector.install(detector.makeTrainingJob().run())
-        for i in 80..<90 { _ = try? detector.process(timestamp: 1_700_000_000 + Double(i) * 60, value: sin(Double(i) / 5)) }
+        for i in 80..<90 {
+            _ = try? detector.process(timestamp: 1_700_000_000 + Double(i) * 60, value: sin(Double(i) / 5))
+        }
         return detector.checkpoint()
     }
 
@@ -166,11 +176,15 @@ public struct ByteMutator {
     private let seeds: [[UInt8]]
 
     /// Bytes that delimit or escape in some format, and ones that make invalid UTF-8 or controls.
-    static let interesting: [UInt8] = [0x00, 0x0A, 0x0D, 0x09, 0x20, 0x22, 0x27, 0x5C, 0x2C, 0x3D, 0x3A, 0x7B, 0x7D,
-                                       0x5B, 0x5D, 0x23, 0x2E, 0x2D, 0x2B, 0x65, 0x1B, 0x7F, 0x80, 0xC2, 0xED, 0xFF]
-    static let tokens: [String] = ["1e999", "-0", "nan", "inf", "-Infinity", "0x1p3", "9223372036854775808",
-                                   "1e-400", "00000000000000000000001", ".5", "5.", "\"5\"", "null", "true", "\\u0000",
-                                   "\\ud800", "[[", "]]", "\"\"\"", "'''", "=", "ESTP:", "{\"series\":", "2026-02-30T25:61:61Z"]
+    static let interesting: [UInt8] = [
+        0x00, 0x0A, 0x0D, 0x09, 0x20, 0x22, 0x27, 0x5C, 0x2C, 0x3D, 0x3A, 0x7B, 0x7D,
+        0x5B, 0x5D, 0x23, 0x2E, 0x2D, 0x2B, 0x65, 0x1B, 0x7F, 0x80, 0xC2, 0xED, 0xFF,
+    ]
+    static let tokens: [String] = [
+        "1e999", "-0", "nan", "inf", "-Infinity", "0x1p3", "9223372036854775808",
+        "1e-400", "00000000000000000000001", ".5", "5.", "\"5\"", "null", "true", "\\u0000",
+        "\\ud800", "[[", "]]", "\"\"\"", "'''", "=", "ESTP:", "{\"series\":", "2026-02-30T25:61:61Z",
+    ]
 
     public init(seed: UInt64, seeds: [[UInt8]]) {
         rng = SplitMix64(seed: seed)

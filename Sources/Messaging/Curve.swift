@@ -68,7 +68,8 @@ public struct CurveCertificate: Sendable, Equatable {
             throw .unsupported("zmq_curve_keypair failed: \(String(cString: zmq_strerror(zmq_errno())))")
         }
         func key(_ text: [CChar]) throws(CurveError) -> CurveKey {
-            guard let k = CurveKey(z85: String(decoding: text.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)) else {
+            guard let k = CurveKey(z85: String(decoding: text.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            else {
                 throw .unsupported("zmq_curve_keypair returned a malformed key")
             }
             return k
@@ -83,9 +84,11 @@ public struct CurveCertificate: Sendable, Equatable {
 
     /// The certificate text in CZMQ's format; with `includeSecret` the secret key too.
     public func text(includeSecret: Bool) -> String {
-        var lines = [includeSecret
-            ? "#   ZeroMQ CURVE **Secret** Certificate\n#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions."
-            : "#   ZeroMQ CURVE Public Certificate\n#   Exchange securely, or use a secure mechanism to verify the contents\n#   of this file after exchange. Store public certificates in your home\n#   directory, in the .curve subdirectory."]
+        var lines = [
+            includeSecret
+                ? "#   ZeroMQ CURVE **Secret** Certificate\n#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions."
+                : "#   ZeroMQ CURVE Public Certificate\n#   Exchange securely, or use a secure mechanism to verify the contents\n#   of this file after exchange. Store public certificates in your home\n#   directory, in the .curve subdirectory."
+        ]
         lines.append("")
         lines.append("metadata")
         if let name { lines.append("    name = \"\(Self.quoted(name))\"") }
@@ -152,7 +155,8 @@ public struct CurveCertificate: Sendable, Equatable {
         }
         let certificate = try parse(text, source: path)
         if requireSecret && certificate.secretKey == nil {
-            throw .malformed(path, "holds no curve/secret-key: give the secret certificate (NAME.cert_secret), not the public one")
+            throw .malformed(
+                path, "holds no curve/secret-key: give the secret certificate (NAME.cert_secret), not the public one")
         }
         if requireSecret && info.st_mode & 0o077 != 0 {
             throw .tooOpen(path, String(info.st_mode & 0o777, radix: 8))
@@ -212,7 +216,8 @@ public enum CurveError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unsupported(let why):
-            return "this libzmq has no CURVE support (\(why)); install a libzmq built with libsodium (Debian's libzmq5 is)"
+            return
+                "this libzmq has no CURVE support (\(why)); install a libzmq built with libsodium (Debian's libzmq5 is)"
         case .unreadable(let path, let why): return "cannot read the key file \(path): \(why)"
         case .tooOpen(let path, let mode):
             return "the secret key file \(path) is readable by others (mode \(mode)); run: chmod 600 \(path)"

@@ -52,8 +52,11 @@ public final class CurveAllowList: Sendable {
 
     /// Reads every certificate in `directory` (files whose name starts with a dot are ignored). A file that is
     /// not a certificate is reported in `skipped`, not fatal: one stray file must not lock every client out.
-    public static func loadDirectory(_ directory: String) throws(CurveError)
-        -> (certificates: [(name: String, key: CurveKey)], skipped: [String]) {
+    public static func loadDirectory(
+        _ directory: String
+    ) throws(CurveError)
+        -> (certificates: [(name: String, key: CurveKey)], skipped: [String])
+    {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
@@ -65,7 +68,9 @@ public final class CurveAllowList: Sendable {
         for file in names where !file.hasPrefix(".") {
             let path = (directory as NSString).appendingPathComponent(file)
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                continue
+            }
             do {
                 let certificate = try CurveCertificate.load(path: path, requireSecret: false)
                 var name = certificate.name ?? file
@@ -107,8 +112,10 @@ public final class ZAPHandler: @unchecked Sendable {
     private let startError = Mutex<ZMQError?>(nil)
 
     /// A handler for CURVE requests of `domain` on `context`; `onDecision` runs on the handler thread per request.
-    public init(context: ZMQContext, allowList: CurveAllowList, domain: String,
-                onDecision: @escaping @Sendable (ZAPDecision) -> Void = { _ in }) {
+    public init(
+        context: ZMQContext, allowList: CurveAllowList, domain: String,
+        onDecision: @escaping @Sendable (ZAPDecision) -> Void = { _ in }
+    ) {
         self.context = context
         self.allowList = allowList
         self.domain = domain
@@ -162,12 +169,16 @@ public final class ZAPHandler: @unchecked Sendable {
     /// The six reply frames for one request (RFC 27): version, request id, status code, text, user id, metadata.
     func answer(_ frames: [[UInt8]]) -> [[UInt8]] {
         func reply(_ code: String, _ text: String, user: String = "") -> [[UInt8]] {
-            [Array("1.0".utf8), frames.count > 1 ? frames[1] : [], Array(code.utf8), Array(text.utf8), Array(user.utf8), []]
+            [
+                Array("1.0".utf8), frames.count > 1 ? frames[1] : [], Array(code.utf8), Array(text.utf8),
+                Array(user.utf8), [],
+            ]
         }
         guard frames.count >= 6, frames[0] == Array("1.0".utf8) else { return reply("500", "bad ZAP request") }
         let address = String(decoding: frames[3], as: UTF8.self)
         guard String(decoding: frames[2], as: UTF8.self) == domain, frames[5] == Array("CURVE".utf8),
-              frames.count >= 7, let key = CurveKey(bytes: frames[6]) else {
+            frames.count >= 7, let key = CurveKey(bytes: frames[6])
+        else {
             onDecision(ZAPDecision(key: nil, client: nil, address: address))
             return reply("400", "CURVE required")
         }

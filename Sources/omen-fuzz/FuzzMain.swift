@@ -1,3 +1,4 @@
+import Foundation
 // `omen-fuzz`: libFuzzer entry point for the decoders in FuzzTargets.
 //
 // Built by `make fuzz` with `-sanitize=fuzzer -D OMEN_LIBFUZZER` (libFuzzer brings its own main, coverage and
@@ -5,16 +6,19 @@
 // a replayer instead: `omen-fuzz TARGET FILE...` runs saved inputs (crash reproducers, a corpus) through it, and
 // `omen-fuzz TARGET --seeds DIR` writes the seed corpus.
 import FuzzTargets
-import Foundation
 
 /// The decoder chosen at start (libFuzzer calls the entry point from one thread at a time).
 nonisolated(unsafe) private var selected: FuzzTarget = .payload
 
 @_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
+public func fuzzInitialize(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
+) -> Int32 {
     let name = ProcessInfo.processInfo.environment["OMEN_FUZZ_TARGET"] ?? "payload"
     guard let target = FuzzTarget(rawValue: name) else {
-        FileHandle.standardError.write(Data("OMEN_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue))\n".utf8))
+        FileHandle.standardError.write(
+            Data("OMEN_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue))\n".utf8))
         exit(2)
     }
     selected = target
@@ -23,7 +27,9 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMu
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for (i, seed) in target.seeds().enumerated() {
             let path = "\(directory)/seed-\(i)"
-            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: Data(seed)) }
+            if !FileManager.default.fileExists(atPath: path) {
+                _ = FileManager.default.createFile(atPath: path, contents: Data(seed))
+            }
         }
     }
     return 0
@@ -43,9 +49,11 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
 // SwiftPM links an executable with `main` defined as `<module>_main`, so libFuzzer's own main is not pulled in:
 // this one hands over to libFuzzer's driver (LLVMFuzzerRunDriver, libFuzzer's API for a program's own main).
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
 
 @_cdecl("omen_fuzz_main")
 public func omenFuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {

@@ -26,12 +26,18 @@ struct BenchShutdown: ParsableCommand {
         let mb = { (bytes: Int) in Double(bytes) / 1_048_576 }
         let growth = r.steadyRSSBytes > 0 ? Double(r.peakRSSBytes) / Double(r.steadyRSSBytes) - 1 : .nan
         if json {
-            print("{\"bench\":\"shutdown\",\"series\":\(r.series),\"stop_s\":\(String(format: "%.2f", r.stopSeconds)),\"steady_rss_mb\":\(Int(mb(r.steadyRSSBytes))),\"peak_rss_mb\":\(Int(mb(r.peakRSSBytes))),\"peak_over_steady\":\(String(format: "%.3f", growth)),\"checkpoints_written\":\(r.checkpointsWritten),\"checkpoints_skipped\":\(r.checkpointsSkipped),\"database_mb\":\(Int(mb(r.databaseBytes)))}")
+            print(
+                "{\"bench\":\"shutdown\",\"series\":\(r.series),\"stop_s\":\(String(format: "%.2f", r.stopSeconds)),\"steady_rss_mb\":\(Int(mb(r.steadyRSSBytes))),\"peak_rss_mb\":\(Int(mb(r.peakRSSBytes))),\"peak_over_steady\":\(String(format: "%.3f", growth)),\"checkpoints_written\":\(r.checkpointsWritten),\"checkpoints_skipped\":\(r.checkpointsSkipped),\"database_mb\":\(Int(mb(r.databaseBytes)))}"
+            )
         } else {
             print("shutdown: \(r.series) series (setup \(String(format: "%.1f", r.setupSeconds)) s, not timed)")
             print("  stop: \(String(format: "%.2f", r.stopSeconds)) s")
-            print("  RSS: steady \(Int(mb(r.steadyRSSBytes))) MB, peak during the stop \(Int(mb(r.peakRSSBytes))) MB (\(String(format: "%+.1f", growth * 100))%)")
-            print("  checkpoints written \(r.checkpointsWritten), skipped at the stop timeout \(r.checkpointsSkipped); database \(Int(mb(r.databaseBytes))) MB")
+            print(
+                "  RSS: steady \(Int(mb(r.steadyRSSBytes))) MB, peak during the stop \(Int(mb(r.peakRSSBytes))) MB (\(String(format: "%+.1f", growth * 100))%)"
+            )
+            print(
+                "  checkpoints written \(r.checkpointsWritten), skipped at the stop timeout \(r.checkpointsSkipped); database \(Int(mb(r.databaseBytes))) MB"
+            )
         }
     }
 }

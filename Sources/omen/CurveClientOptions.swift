@@ -3,18 +3,23 @@ import Messaging
 
 /// `--client-key` / `--server-key`: connect to a daemon whose sockets require CURVE (`[security]`).
 struct CurveClientOptions: ParsableArguments {
-    @Option(name: .customLong("client-key"),
-            help: ArgumentHelp("This client's secret certificate (NAME.cert_secret from `omen keys generate`, mode 0600); "
-                               + "its public half must be in the daemon's allowed_clients directory.", valueName: "file"))
+    @Option(
+        name: .customLong("client-key"),
+        help: ArgumentHelp(
+            "This client's secret certificate (NAME.cert_secret from `omen keys generate`, mode 0600); "
+                + "its public half must be in the daemon's allowed_clients directory.", valueName: "file"))
     var clientKey: String?
 
-    @Option(name: .customLong("server-key"),
-            help: ArgumentHelp("The daemon's public certificate (its secret_key's NAME.cert).", valueName: "file"))
+    @Option(
+        name: .customLong("server-key"),
+        help: ArgumentHelp("The daemon's public certificate (its secret_key's NAME.cert).", valueName: "file"))
     var serverKey: String?
 
     func validate() throws {
         if (clientKey == nil) != (serverKey == nil) {
-            throw ValidationError("--client-key and --server-key go together: CURVE needs this client's key pair and the daemon's public key.")
+            throw ValidationError(
+                "--client-key and --server-key go together: CURVE needs this client's key pair and the daemon's public key."
+            )
         }
     }
 

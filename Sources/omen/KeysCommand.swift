@@ -29,7 +29,8 @@ struct KeysCommand: ParsableCommand {
 
         func validate() throws {
             guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."),
-                  !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+            else {
                 throw ValidationError("NAME must be a plain file name (no /, no leading dot, no control characters).")
             }
         }

@@ -17,8 +17,10 @@ struct AbuseDaemon {
     let database: String
     let notify: NotifyListener
 
-    init(dir: URL, database: String? = nil, config: String = testConfig(), extraArguments: [String] = [],
-         standardError: FileHandle? = nil) throws {
+    init(
+        dir: URL, database: String? = nil, config: String = testConfig(), extraArguments: [String] = [],
+        standardError: FileHandle? = nil
+    ) throws {
         ingest = "tcp://127.0.0.1:\(try freePort())"
         alerts = "tcp://127.0.0.1:\(try freePort())"
         self.database = database ?? dir.appendingPathComponent("omen.db").path
@@ -28,8 +30,10 @@ struct AbuseDaemon {
         try FileManager.default.createDirectory(at: notifyDir, withIntermediateDirectories: true)
         notify = try NotifyListener(dir: notifyDir)
         process = try OmenProcess(
-            arguments: ["run", "--config", configURL.path, "--ingest", ingest, "--alerts", alerts,
-                        "--database", self.database] + extraArguments,
+            arguments: [
+                "run", "--config", configURL.path, "--ingest", ingest, "--alerts", alerts,
+                "--database", self.database,
+            ] + extraArguments,
             environment: ["NOTIFY_SOCKET": notify.path], dir: dir, standardError: standardError)
     }
 
@@ -115,7 +119,9 @@ struct AbuseEndToEndTests {
         let status = second.process.waitForExit(timeout: 30)
         #expect(status != nil && status != 0, "second daemon exit status \(String(describing: status))")
         #expect(second.process.stderr.contains(first.database + ".lock"), "stderr: \(second.process.stderr)")
-        #expect(second.process.stderr.contains("pid \(first.process.process.processIdentifier)"), "stderr: \(second.process.stderr)")
+        #expect(
+            second.process.stderr.contains("pid \(first.process.process.processIdentifier)"),
+            "stderr: \(second.process.stderr)")
         #expect(try waitUntilConnected(endpoint: first.ingest, database: first.database))
         #expect(first.process.stop() == 0, "stderr: \(first.process.stderr)")
     }
@@ -131,8 +137,9 @@ struct AbuseEndToEndTests {
         reader.standardInput = pipe.fileHandleForReading
         reader.standardOutput = FileHandle.nullDevice
         try reader.run()
-        let daemon = try AbuseDaemon(dir: dir, extraArguments: ["--log-level", "debug"],
-                                     standardError: pipe.fileHandleForWriting)
+        let daemon = try AbuseDaemon(
+            dir: dir, extraArguments: ["--log-level", "debug"],
+            standardError: pipe.fileHandleForWriting)
         // Only the child processes hold the pipe now: when cat dies, nobody reads it.
         try pipe.fileHandleForReading.close()
         try pipe.fileHandleForWriting.close()
@@ -163,7 +170,8 @@ struct AbuseEndToEndTests {
         #expect(try waitUntilConnected(endpoint: daemon.ingest, database: daemon.database))
         for suffix in ["", "-wal", "-shm"] { unlink(daemon.database + suffix) }
         let status = daemon.process.waitForExit(timeout: 30)
-        #expect(status != nil && status != 0, "exit status \(String(describing: status)); stderr: \(daemon.process.stderr)")
+        #expect(
+            status != nil && status != 0, "exit status \(String(describing: status)); stderr: \(daemon.process.stderr)")
         #expect(daemon.process.stderr.contains("was deleted"), "stderr: \(daemon.process.stderr)")
         #expect(daemon.process.stderr.contains("error"), "stderr: \(daemon.process.stderr)")
     }
@@ -179,7 +187,8 @@ struct AbuseEndToEndTests {
         var payloads: [String] = []
         for i in 0..<250 {
             let ts = 1_700_000_000 + i * 60
-            payloads.append("""
+            payloads.append(
+                """
                 victim.cpu \(10 + i % 7) \(ts)
                 {"series":"victim.cpu\\u0000x","value":\(900 + i),"ts":\(ts + 30)}
                 victim.cpu\u{1}x \(900 + i) \(ts + 30)
@@ -188,8 +197,11 @@ struct AbuseEndToEndTests {
         }
         try publish(payloads, to: daemon.ingest, pauseEvery: 20)
         let store = try Store.openReadOnly(path: daemon.database)
-        #expect(eventually(timeout: 30) { ((try? store.series()) ?? []).contains { $0.series == "victim.cpu" && $0.points == 250 } },
-                "victim: \(String(describing: try? store.series()))")
+        #expect(
+            eventually(timeout: 30) {
+                ((try? store.series()) ?? []).contains { $0.series == "victim.cpu" && $0.points == 250 }
+            },
+            "victim: \(String(describing: try? store.series()))")
         #expect(daemon.process.stop() == 0, "stderr: \(daemon.process.stderr)")
         let rows = try Store.openReadOnly(path: daemon.database).series()
         #expect(rows.map(\.series).sorted() == ["e2e.probe", "victim.cpu"], "rows: \(rows.map(\.series))")
@@ -220,7 +232,8 @@ struct AbuseEndToEndTests {
         try publish(loadPayloads(0..<600), to: daemon.ingest, pauseEvery: 5)
         let store = try Store.openReadOnly(path: daemon.database)
         let trained = eventually(timeout: 90) {
-            ((try? store.series()) ?? []).filter { $0.series.hasPrefix("load.spiky") && $0.state == .trained }.count == 4
+            ((try? store.series()) ?? []).filter { $0.series.hasPrefix("load.spiky") && $0.state == .trained }.count
+                == 4
         }
         #expect(trained, "spiky series did not train: \(String(describing: try? store.series()))")
         let buffer = ZMQMessageBuffer()
@@ -254,8 +267,10 @@ struct AbuseEndToEndTests {
         let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0) })
         for alert in alerts {
             let row = byID[alert.id]
-            #expect(row?.series == alert.series && row?.number == alert.number,
-                    "alert \(alert.id) \(alert.series) has no row (episode \(alert.number), got \(String(describing: row)))")
+            #expect(
+                row?.series == alert.series && row?.number == alert.number,
+                "alert \(alert.id) \(alert.series) has no row (episode \(alert.number), got \(String(describing: row)))"
+            )
         }
         var maxEpisode: [String: Int] = [:]
         for row in rows { maxEpisode[row.series] = max(maxEpisode[row.series] ?? 0, row.number) }
@@ -303,13 +318,15 @@ struct AbuseEndToEndTests {
         #expect(try waitUntilConnected(endpoint: daemon.ingest, database: daemon.database))
         let now = Int(Date().timeIntervalSince1970)
         var lines = (0..<20).map { "clock.victim \($0 % 5) \(now - 100 + $0)" }
-        lines.append("clock.victim 1 \(now + 86_000)")   // a day ahead: refused (future)
-        lines.append("clock.victim 1 \(now + 300)")      // five minutes ahead: inside max_future, taken
+        lines.append("clock.victim 1 \(now + 86_000)")  // a day ahead: refused (future)
+        lines.append("clock.victim 1 \(now + 300)")  // five minutes ahead: inside max_future, taken
         lines += (0..<30).map { "clock.victim \($0 % 5) \(now - 80 + $0)" }
         try publish([lines.joined(separator: "\n")], to: daemon.ingest)
         let store = try Store.openReadOnly(path: daemon.database)
         let settled = eventually(timeout: 20) {
-            ((try? store.series()) ?? []).contains { $0.series == "clock.victim" && $0.points == 42 && $0.refusedOutOfOrder == 9 }
+            ((try? store.series()) ?? []).contains {
+                $0.series == "clock.victim" && $0.points == 42 && $0.refusedOutOfOrder == 9
+            }
         }
         let row = try store.series().first { $0.series == "clock.victim" }
         #expect(settled, "row: \(String(describing: row)); stderr: \(daemon.process.stderr)")
@@ -333,10 +350,15 @@ struct AbuseEndToEndTests {
             let store = try Store(path: db)
             var batch = WriteBatch()
             for (i, key) in keys.enumerated() {
-                batch.series.append(SeriesUpdate(key: key, firstSeen: 1, lastSeen: 2, points: i + 1, state: .learning, modelVersion: 0))
-                batch.events.append(EpisodeEvent(kind: .close, timestamp: 2, score: 0.9, episode: Episode(
-                    series: key, number: 1, openedAt: 1, closedAt: 2, peakAt: 1, peakScore: 0.9, value: 1, predicted: 0,
-                    lower: -1, upper: 1, threshold: 0.5, points: 2, modelVersion: 1)))
+                batch.series.append(
+                    SeriesUpdate(key: key, firstSeen: 1, lastSeen: 2, points: i + 1, state: .learning, modelVersion: 0))
+                batch.events.append(
+                    EpisodeEvent(
+                        kind: .close, timestamp: 2, score: 0.9,
+                        episode: Episode(
+                            series: key, number: 1, openedAt: 1, closedAt: 2, peakAt: 1, peakScore: 0.9, value: 1,
+                            predicted: 0,
+                            lower: -1, upper: 1, threshold: 0.5, points: 2, modelVersion: 1)))
             }
             _ = try store.apply(batch)
         }
@@ -356,8 +378,9 @@ struct AbuseEndToEndTests {
             }
             let table = try runOmen([command, "--database", db])
             #expect(table.status == 0)
-            #expect(table.stdout.split(separator: "\n", omittingEmptySubsequences: false).count == keys.count + 2,
-                    "\(command) table: \(table.stdout.debugDescription)")
+            #expect(
+                table.stdout.split(separator: "\n", omittingEmptySubsequences: false).count == keys.count + 2,
+                "\(command) table: \(table.stdout.debugDescription)")
             #expect(!table.stdout.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n") || $0.value == 0x7F })
         }
     }
@@ -365,17 +388,22 @@ struct AbuseEndToEndTests {
 
 /// The `series` column of a CSV text as Python's csv module reads it, or nil when there is no python3 here.
 func pythonCSVSeriesColumn(_ text: String) throws -> [String]? {
-    guard let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: FileManager.default.isExecutableFile) else {
+    guard
+        let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: FileManager.default.isExecutableFile)
+    else {
         return nil
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
     // Each series value goes out as JSON so that every byte survives the trip back.
-    process.arguments = ["-c", """
+    process.arguments = [
+        "-c",
+        """
         import csv, io, json, sys
         data = sys.stdin.buffer.read().decode("utf-8")
         print(json.dumps([row["series"] for row in csv.DictReader(io.StringIO(data, newline=""))]))
-        """]
+        """,
+    ]
     let input = Pipe(), output = Pipe()
     process.standardInput = input
     process.standardOutput = output

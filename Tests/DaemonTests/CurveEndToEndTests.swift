@@ -13,7 +13,8 @@ struct CurveFixture {
 
     init(dir: URL) throws {
         self.dir = dir
-        try FileManager.default.createDirectory(atPath: dir.appendingPathComponent("clients").path, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: dir.appendingPathComponent("clients").path, withIntermediateDirectories: true)
         for name in ["server", "producer", "subscriber", "stranger"] {
             let made = try runOmen(["keys", "generate", name, "--directory", dir.path])
             guard made.status == 0 else { throw TestFailure("omen keys generate \(name): \(made.stderr)") }
@@ -53,7 +54,8 @@ struct CurveEndToEndTests {
         defer { context.terminate() }
         let server = try CurveCertificate.load(path: keys.publicCert("server"), requireSecret: false).publicKey
         let keyed = try ZMQSocket(context: context, type: .sub)
-        try keyed.makeCurveClient(try CurveCertificate.load(path: keys.secret("subscriber"), requireSecret: true), server: server)
+        try keyed.makeCurveClient(
+            try CurveCertificate.load(path: keys.secret("subscriber"), requireSecret: true), server: server)
         let plain = try ZMQSocket(context: context, type: .sub)
         defer {
             keyed.close()
@@ -91,16 +93,21 @@ struct CurveEndToEndTests {
             while (try? plain.receive(into: buffer, dontWait: true)) ?? 0 > 0 { plainAlerts += 1 }
             return keyedAlerts > 0
         }
-        #expect(keyedAlerts > 0, "the allowed subscriber got no alert; anomalies: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 10))))")
+        #expect(
+            keyedAlerts > 0,
+            "the allowed subscriber got no alert; anomalies: \(String(describing: try? store.anomalies(AnomalyQuery(limit: 10))))"
+        )
         #expect(plainAlerts == 0)
         let rows = try store.series().map(\.series)
         #expect(rows.contains("e2e.spiky"))
         #expect(!rows.contains("curve.stranger") && !rows.contains("curve.plain"), "rows: \(rows)")
         // Counted and logged: the producer and the subscriber by name, the stranger refused.
-        #expect(eventually(timeout: 5) { daemon.process.stderr.contains("curve_clients=producer=") },
-                "stderr: \(daemon.process.stderr)")
+        #expect(
+            eventually(timeout: 5) { daemon.process.stderr.contains("curve_clients=producer=") },
+            "stderr: \(daemon.process.stderr)")
         #expect(daemon.process.stderr.contains("CURVE client authenticated"))
-        #expect(daemon.process.stderr.contains("client=producer") && daemon.process.stderr.contains("client=subscriber"))
+        #expect(
+            daemon.process.stderr.contains("client=producer") && daemon.process.stderr.contains("client=subscriber"))
         #expect(daemon.process.stderr.contains("CURVE client refused"))
         #expect(daemon.process.stop() == 0, "stderr: \(daemon.process.stderr)")
     }
@@ -115,16 +122,20 @@ struct CurveEndToEndTests {
         func start(_ config: String, _ extra: [String] = []) throws -> (status: Int32, stderr: String) {
             let file = dir.appendingPathComponent("c\(UInt32.random(in: 0...UInt32.max)).toml")
             try config.write(to: file, atomically: true, encoding: .utf8)
-            let result = try runOmen(["run", "--config", file.path, "--database", db,
-                                      "--ingest", "tcp://127.0.0.1:\(try freePort())", "--alerts", "tcp://127.0.0.1:\(try freePort())"] + extra,
-                                     timeout: 30)
+            let result = try runOmen(
+                [
+                    "run", "--config", file.path, "--database", db,
+                    "--ingest", "tcp://127.0.0.1:\(try freePort())", "--alerts", "tcp://127.0.0.1:\(try freePort())",
+                ] + extra,
+                timeout: 30)
             return (result.status, result.stderr)
         }
         chmod(keys.secret("server"), 0o644)
         var result = try start(keys.config)
         #expect(result.status == 78 && result.stderr.contains("chmod 600 \(keys.secret("server"))"), "\(result)")
         chmod(keys.secret("server"), 0o600)
-        result = try start(keys.config.replacingOccurrences(of: keys.secret("server"), with: dir.path + "/missing.cert_secret"))
+        result = try start(
+            keys.config.replacingOccurrences(of: keys.secret("server"), with: dir.path + "/missing.cert_secret"))
         #expect(result.status == 78 && result.stderr.contains("missing.cert_secret"), "\(result)")
         result = try start(keys.config.replacingOccurrences(of: keys.secret("server"), with: keys.publicCert("server")))
         #expect(result.status == 78 && result.stderr.contains("secret-key"), "\(result)")

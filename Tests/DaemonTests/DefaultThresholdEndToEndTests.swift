@@ -84,7 +84,8 @@ struct DefaultThresholdEndToEndTests {
             let configURL = dir.appendingPathComponent("omen.toml")
             try testConfig().write(to: configURL, atomically: true, encoding: .utf8)
             let daemon = try OmenProcess(
-                arguments: ["run", "--config", configURL.path, "--ingest", ingest, "--database", db], dir: dir)
+                arguments: ["run", "--config", configURL.path, "--ingest", ingest, "--alerts", "tcp://127.0.0.1:\(try freePort())",
+                            "--database", db], dir: dir)
             #expect(try waitUntilConnected(endpoint: ingest, database: db), "run \(run): stderr: \(daemon.stderr)")
 
             var series = CleanPeriodicSeries(seed: UInt64(run) &+ 101, spikeAt: spikeAt, spike: 30)

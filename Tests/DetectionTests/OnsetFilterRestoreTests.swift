@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Detection
 
 @Suite struct OnsetFilterRestoreTests {

@@ -1,5 +1,5 @@
-import Testing
 import FuzzTargets
+import Testing
 
 @Suite struct MutationTests {
     /// Seeded mutations of valid inputs (flipped and inserted bytes, cut and spliced ranges, edge-case numbers)
@@ -14,7 +14,9 @@ import FuzzTargets
         for n in 0..<count {
             let input = mutator.next()
             if let broken = target.run(input), failures.count < 5 {
-                failures.append("input \(n) (\(input.count) bytes, \(String(decoding: input.prefix(80), as: UTF8.self).debugDescription)): \(broken)")
+                failures.append(
+                    "input \(n) (\(input.count) bytes, \(String(decoding: input.prefix(80), as: UTF8.self).debugDescription)): \(broken)"
+                )
             }
             if n % 10 == 0 && target.accepts(input) { accepted += 1 }
         }

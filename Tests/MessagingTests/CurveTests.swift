@@ -1,11 +1,13 @@
 import CZeroMQ
 import Foundation
 import Testing
+
 @testable import Messaging
 
 @Suite(.serialized) struct CurveTests {
     func tempDir() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("omen-curve-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "omen-curve-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir.path
     }
@@ -51,17 +53,17 @@ import Testing
     /// A certificate as CZMQ's zcert_save writes it (header comments, metadata, single or double quotes) parses.
     @Test func readsCZMQCertificates() throws {
         let text = """
-        #   ****  Generated on 2026-12-06 10:00:00 by CZMQ  ****
-        #   ZeroMQ CURVE **Secret** Certificate
-        #   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.
+            #   ****  Generated on 2026-12-06 10:00:00 by CZMQ  ****
+            #   ZeroMQ CURVE **Secret** Certificate
+            #   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.
 
-        metadata
-            name = "client one"
-            email = 'ops@example.com'
-        curve
-            public-key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
-            secret-key = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs"
-        """
+            metadata
+                name = "client one"
+                email = 'ops@example.com'
+            curve
+                public-key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+                secret-key = "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs"
+            """
         let certificate = try CurveCertificate.parse(text, source: "x")
         #expect(certificate.publicKey.z85 == "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID")
         #expect(certificate.secretKey?.z85 == "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs")
@@ -100,16 +102,22 @@ import Testing
         var got: Set<String> = []
         let buffer = ZMQMessageBuffer()
         for _ in 0..<200 where !got.contains("good") {
-            for (pub, tag) in [(good, "good"), (bad, "bad"), (plain, "plain")] { _ = try pub.send(strings: [tag], dontWait: true) }
+            for (pub, tag) in [(good, "good"), (bad, "bad"), (plain, "plain")] {
+                _ = try pub.send(strings: [tag], dontWait: true)
+            }
             if try ZMQ.poll(sockets: [sub], timeoutMs: 20) == [true] {
-                while try sub.receive(into: buffer, dontWait: true) > 0 { got.insert(String(decoding: buffer.lastFrame, as: UTF8.self)) }
+                while try sub.receive(into: buffer, dontWait: true) > 0 {
+                    got.insert(String(decoding: buffer.lastFrame, as: UTF8.self))
+                }
             }
         }
         // Keep sending a while: the refused ones must still never arrive.
         for _ in 0..<20 {
             for (pub, tag) in [(bad, "bad"), (plain, "plain")] { _ = try pub.send(strings: [tag], dontWait: true) }
             if try ZMQ.poll(sockets: [sub], timeoutMs: 10) == [true] {
-                while try sub.receive(into: buffer, dontWait: true) > 0 { got.insert(String(decoding: buffer.lastFrame, as: UTF8.self)) }
+                while try sub.receive(into: buffer, dontWait: true) > 0 {
+                    got.insert(String(decoding: buffer.lastFrame, as: UTF8.self))
+                }
             }
         }
         #expect(got == ["good"])

@@ -28,7 +28,6 @@ extension ScoringConfig {
             .flag("predictive_tail", \.predictiveTail),
             .flag("daily_rate", \.dailyRate),
             .integer("value_delay", \.valueDelay, 0...65_535),
-            .integer("drift_span", \.driftSpan, 0...100_000),
         ]
     }
 }

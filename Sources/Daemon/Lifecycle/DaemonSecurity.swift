@@ -34,7 +34,9 @@ final class DaemonSecurity: Sendable {
     static func load(_ config: SecurityConfig, logger: Logger) throws(DaemonError) -> DaemonSecurity? {
         guard let secretKey = config.secretKey, let directory = config.allowedClients else { return nil }
         guard CurveCertificate.isSupported else {
-            throw .security("[security] needs CURVE, and this libzmq has none (zmq_has(\"curve\") is false); install a libzmq built with libsodium")
+            throw .security(
+                "[security] needs CURVE, and this libzmq has none (zmq_has(\"curve\") is false); install a libzmq built with libsodium"
+            )
         }
         let certificate: CurveCertificate
         let allowed: (certificates: [(name: String, key: CurveKey)], skipped: [String])
@@ -44,8 +46,9 @@ final class DaemonSecurity: Sendable {
         } catch {
             throw .security("[security]: \(error)")
         }
-        let security = DaemonSecurity(certificate: certificate, allowList: CurveAllowList(allowed.certificates),
-                                      directory: directory, logger: logger)
+        let security = DaemonSecurity(
+            certificate: certificate, allowList: CurveAllowList(allowed.certificates),
+            directory: directory, logger: logger)
         security.report(allowed, reloaded: false)
         return security
     }
@@ -80,21 +83,28 @@ final class DaemonSecurity: Sendable {
     private func report(_ allowed: (certificates: [(name: String, key: CurveKey)], skipped: [String]), reloaded: Bool) {
         var metadata: Logger.Metadata = [
             "directory": "\(directory)", "clients": "\(allowed.certificates.map(\.name).joined(separator: ", "))",
-            "server_public_key": "\(certificate.publicKey.z85)"]
+            "server_public_key": "\(certificate.publicKey.z85)",
+        ]
         if !allowed.skipped.isEmpty { metadata["skipped"] = "\(allowed.skipped.joined(separator: "; "))" }
-        logger.info(reloaded ? "CURVE allowed clients reloaded" : "CURVE on: only allowed clients may connect", metadata: metadata)
+        logger.info(
+            reloaded ? "CURVE allowed clients reloaded" : "CURVE on: only allowed clients may connect",
+            metadata: metadata)
         if allowed.certificates.isEmpty {
-            logger.warning("no allowed CURVE clients: nobody can publish points or subscribe to alerts until a public certificate is added and omen reloaded",
-                           metadata: ["directory": "\(directory)"])
+            logger.warning(
+                "no allowed CURVE clients: nobody can publish points or subscribe to alerts until a public certificate is added and omen reloaded",
+                metadata: ["directory": "\(directory)"])
         }
     }
 
     /// Logs an accepted client at info (each connection handshake) and refusals at warning, at most every 10 s.
     private func record(_ decision: ZAPDecision) {
         if let client = decision.client {
-            logger.info("CURVE client authenticated", metadata: [
-                "client": "\(SeriesKeyText.escaped(client))", "key": "\(decision.key?.z85 ?? "")",
-                "address": "\(decision.address)"])
+            logger.info(
+                "CURVE client authenticated",
+                metadata: [
+                    "client": "\(SeriesKeyText.escaped(client))", "key": "\(decision.key?.z85 ?? "")",
+                    "address": "\(decision.address)",
+                ])
             return
         }
         let now = ProcessInfo.processInfo.systemUptime
@@ -106,9 +116,12 @@ final class DaemonSecurity: Sendable {
             return n
         }
         if let due {
-            logger.warning("CURVE client refused (key not in allowed_clients)", metadata: [
-                "key": "\(decision.key?.z85 ?? "none: not CURVE")", "address": "\(decision.address)",
-                "refused_since_last_log": "\(due)"])
+            logger.warning(
+                "CURVE client refused (key not in allowed_clients)",
+                metadata: [
+                    "key": "\(decision.key?.z85 ?? "none: not CURVE")", "address": "\(decision.address)",
+                    "refused_since_last_log": "\(due)",
+                ])
         }
     }
 }

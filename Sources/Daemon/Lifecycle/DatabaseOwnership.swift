@@ -26,8 +26,9 @@ final class DatabaseLock: Sendable {
         let path = path(for: database)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw .ownership("cannot create the lock file \(path) beside the database: \(String(cString: strerror(errno))); "
-                + "the database's directory must be writable by the daemon")
+            throw .ownership(
+                "cannot create the lock file \(path) beside the database: \(String(cString: strerror(errno))); "
+                    + "the database's directory must be writable by the daemon")
         }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
@@ -35,8 +36,10 @@ final class DatabaseLock: Sendable {
             let holder = readHolder(fd)
             close(fd)
             if code == EWOULDBLOCK {
-                throw .ownership("another omen daemon\(holder.map { " (pid \($0))" } ?? "") holds the lock \(path) on "
-                    + "\(database); two daemons cannot share a database: stop the other one, or give this one another --database")
+                throw .ownership(
+                    "another omen daemon\(holder.map { " (pid \($0))" } ?? "") holds the lock \(path) on "
+                        + "\(database); two daemons cannot share a database: stop the other one, or give this one another --database"
+                )
             }
             throw .ownership("cannot lock \(path): \(String(cString: strerror(code)))")
         }

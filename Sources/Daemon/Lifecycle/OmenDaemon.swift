@@ -219,6 +219,7 @@ public final class OmenDaemon: Sendable {
         }
         logger.info("omen started", metadata: [
             "ingest": "\(config.ingest.map { "\($0.mode.rawValue) \($0.endpoint)" }.joined(separator: ", "))",
+            "kafka": "\(config.kafka.map { "group \($0.group) topics \($0.topics.joined(separator: ",")) on \($0.brokers)" }.joined())",
             "alerts": "\(config.alerts.endpoints.joined(separator: ", "))",
             "database": "\(config.storage.database)",
             "shards": "\(shards.count)", "trainers": "\(trainers.threads)",

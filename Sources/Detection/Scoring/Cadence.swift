@@ -42,7 +42,11 @@ struct Cadence: Sendable, Equatable {
         w.double(lastTimestamp); w.double(logSpacing); w.double(log10PointsPerDay)
     }
 
+    /// Restores what `encode` wrote; the points a day are derived again from the spacing, not trusted.
     mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
-        lastTimestamp = try r.double(); logSpacing = try r.double(); log10PointsPerDay = try r.double()
+        lastTimestamp = try r.double()
+        logSpacing = try r.double()
+        _ = try r.double()
+        log10PointsPerDay = logSpacing.isFinite ? max(0, Self.log10SecondsPerDay - logSpacing * Surprise.log10e) : 0
     }
 }
