@@ -77,11 +77,7 @@ final class BidirectionalWorkspace<F: EngineScalar> {
         self.batch = batch
         self.capacity = capacity
         let h = layout.hidden, states = (capacity + 1) * batch * h
-        func buffer(_ n: Int) -> UnsafeMutablePointer<F> {
-            let p = UnsafeMutablePointer<F>.allocate(capacity: max(1, n))
-            p.initialize(repeating: 0, count: max(1, n))
-            return p
-        }
+        func buffer(_ n: Int) -> UnsafeMutablePointer<F> { zeroedScratch(n) }
         fs = buffer(states)
         fc = buffer(states)
         bs = buffer(states)

@@ -32,11 +32,7 @@ final class ChunkWorkspace<F: EngineScalar> {
         self.batch = batch
         self.capacity = capacity
         let h = layout.hidden
-        func buffer(_ n: Int) -> UnsafeMutablePointer<F> {
-            let p = UnsafeMutablePointer<F>.allocate(capacity: max(1, n))
-            p.initialize(repeating: 0, count: max(1, n))
-            return p
-        }
+        func buffer(_ n: Int) -> UnsafeMutablePointer<F> { zeroedScratch(n) }
         hs = buffer((capacity + 1) * batch * h)
         cs = buffer((capacity + 1) * batch * h)
         stash = buffer(capacity * batch * layout.stashWidth)
@@ -86,6 +82,13 @@ final class ChunkWorkspace<F: EngineScalar> {
         hs.update(repeating: 0, count: batch * layout.hidden)
         cs.update(repeating: 0, count: batch * layout.hidden)
     }
+}
+
+/// A zeroed buffer of n scalars (at least one), owned by a workspace that deallocates it.
+func zeroedScratch<F: EngineScalar>(_ n: Int) -> UnsafeMutablePointer<F> {
+    let p = UnsafeMutablePointer<F>.allocate(capacity: max(1, n))
+    p.initialize(repeating: 0, count: max(1, n))
+    return p
 }
 
 /// Data of a window, as raw pointers: inputs T × I, targets T, optional loss weights T.
