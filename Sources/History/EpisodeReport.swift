@@ -57,6 +57,12 @@ public struct EpisodeReport: Sendable {
             modelText += ")"
         }
         lines.append(("model", modelText))
+        if let h = e.hindsightScore {
+            lines.append(("hindsight", String(format: "%.4f", h) + " (the closed episode re-read from both sides: high = a "
+                + "deviation the series came back from, low = a level it then kept)"))
+        } else {
+            lines.append(("hindsight", e.closedAt == nil ? "not yet (reviewed when the episode closes)" : "not reviewed"))
+        }
         if let l = label {
             var text = "\(l.kind.rawValue) (\(TimeArgument.formatISO8601(l.createdAt)))"
             if let note = l.note, !note.isEmpty { text += ": \(note)" }

@@ -241,7 +241,7 @@ struct OperatorEndToEndTests {
         // Show and plot it.
         let shown = try runOmen(["show", String(episode.id), "--database", db])
         #expect(shown.status == 0, "\(shown.stderr)")
-        for needle in ["op.spiky", "predicted", "expected", "score", "model", "not_anomaly", "deploy"] {
+        for needle in ["op.spiky", "predicted", "expected", "score", "model", "hindsight", "not_anomaly", "deploy"] {
             #expect(shown.stdout.contains(needle), "show lacks \(needle): \(shown.stdout)")
         }
         let shownJSON = try runOmen(["show", String(episode.id), "--format", "json", "--database", db])
