@@ -63,38 +63,9 @@ func loadLines(round i: Int, quiet: Int = 12, spikesFrom: Int = .max, quietSpike
     return lines
 }
 
-/// Sends `payloads` over one PUB socket: connect, wait out the slow joiner (the first messages after a connect
-/// are dropped until the subscription arrives), then send, pausing `pause` µs after every `pauseEvery` payloads.
-func publish(_ payloads: [String], to endpoint: String, pauseEvery: Int = 0, pause: useconds_t = 2_000) throws {
-    let context = try ZMQContext()
-    let pub = try ZMQSocket(context: context, type: .pub)
-    try pub.setSendHighWaterMark(0)
-    try pub.setLinger(milliseconds: 5000)
-    try pub.connect(endpoint)
-    defer {
-        pub.close()
-        context.terminate()
-    }
-    usleep(300_000)
-    for (n, payload) in payloads.enumerated() {
-        try pub.send(frames: [Array(payload.utf8)])
-        if pauseEvery > 0 && n % pauseEvery == pauseEvery - 1 { usleep(pause) }
-    }
-}
-
 /// Rounds `rounds` of `loadLines` packed into payloads of about 100 records.
 func loadPayloads(_ rounds: Range<Int>, spikesFrom: Int = .max, quietSpikeAt: Int = .max) -> [String] {
-    var payloads: [String] = []
-    var lines: [String] = []
-    for i in rounds {
-        lines += loadLines(round: i, spikesFrom: spikesFrom, quietSpikeAt: quietSpikeAt)
-        if lines.count >= 96 {
-            payloads.append(lines.joined(separator: "\n"))
-            lines = []
-        }
-    }
-    if !lines.isEmpty { payloads.append(lines.joined(separator: "\n")) }
-    return payloads
+    batchedPayloads(rounds, linesPerPayload: 96) { loadLines(round: $0, spikesFrom: spikesFrom, quietSpikeAt: quietSpikeAt) }
 }
 
 /// `PRAGMA integrity_check` of a database file, read-only.

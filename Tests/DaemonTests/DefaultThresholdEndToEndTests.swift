@@ -46,26 +46,8 @@ private struct CleanPeriodicSeries {
 
     /// Publishes rounds through a real PUB socket, in batches.
     mutating func publish(endpoint: String, rounds: Range<Int>) throws {
-        let context = try ZMQContext()
-        let pub = try ZMQSocket(context: context, type: .pub)
-        try pub.setSendHighWaterMark(0)
-        try pub.setLinger(milliseconds: 5000)
-        try pub.connect(endpoint)
-        defer {
-            pub.close()
-            context.terminate()
-        }
-        usleep(300_000) // slow joiner
-        var batch: [String] = []
-        for i in rounds {
-            batch += lines(round: i)
-            if batch.count >= 99 {
-                try pub.send(frames: [Array(batch.joined(separator: "\n").utf8)])
-                batch = []
-                usleep(2_000)
-            }
-        }
-        if !batch.isEmpty { try pub.send(frames: [Array(batch.joined(separator: "\n").utf8)]) }
+        let payloads = batchedPayloads(rounds) { lines(round: $0) }
+        try DaemonTests.publish(payloads, to: endpoint, pauseEvery: 1)
     }
 }
 

@@ -100,27 +100,10 @@ private func operatorLines(round i: Int, spikes: [String: Int]) -> [String] {
 }
 
 private func publish(endpoint: String, rounds: Range<Int>, spikes: [String: Int]) throws {
-    let context = try ZMQContext()
-    let pub = try ZMQSocket(context: context, type: .pub)
-    try pub.setSendHighWaterMark(0)
-    try pub.setLinger(milliseconds: 5000)
-    try pub.connect(endpoint)
-    defer {
-        pub.close()
-        context.terminate()
+    let payloads = batchedPayloads(rounds) { i in
+        operatorLines(round: i, spikes: spikes) + (i % 100 == 0 ? ["not a metric at all"] : [])
     }
-    usleep(300_000)
-    var lines: [String] = []
-    for i in rounds {
-        lines += operatorLines(round: i, spikes: spikes)
-        if i % 100 == 0 { lines.append("not a metric at all") }
-        if lines.count >= 99 {
-            try pub.send(frames: [Array(lines.joined(separator: "\n").utf8)])
-            lines = []
-            usleep(2_000)
-        }
-    }
-    if !lines.isEmpty { try pub.send(frames: [Array(lines.joined(separator: "\n").utf8)]) }
+    try publish(payloads, to: endpoint, pauseEvery: 1)
 }
 
 @Suite(.serialized)

@@ -161,3 +161,38 @@ final class NotifyListener {
         unlink(path)
     }
 }
+
+/// Sends `payloads` over one PUB socket: connect, wait out the slow joiner (the first messages after a connect
+/// are dropped until the subscription arrives), then send, pausing `pause` µs after every `pauseEvery` payloads.
+func publish(_ payloads: [String], to endpoint: String, pauseEvery: Int = 0, pause: useconds_t = 2_000) throws {
+    let context = try ZMQContext()
+    let pub = try ZMQSocket(context: context, type: .pub)
+    try pub.setSendHighWaterMark(0)
+    try pub.setLinger(milliseconds: 5000)
+    try pub.connect(endpoint)
+    defer {
+        pub.close()
+        context.terminate()
+    }
+    usleep(300_000)
+    for (n, payload) in payloads.enumerated() {
+        try pub.send(frames: [Array(payload.utf8)])
+        if pauseEvery > 0 && n % pauseEvery == pauseEvery - 1 { usleep(pause) }
+    }
+}
+
+/// The lines of `rounds` packed into payloads: a payload is closed once it holds `linesPerPayload` lines or more
+/// (whole rounds stay together), and the rest makes a last, shorter one.
+func batchedPayloads(_ rounds: Range<Int>, linesPerPayload: Int = 99, lines: (Int) -> [String]) -> [String] {
+    var payloads: [String] = []
+    var batch: [String] = []
+    for i in rounds {
+        batch += lines(i)
+        if batch.count >= linesPerPayload {
+            payloads.append(batch.joined(separator: "\n"))
+            batch = []
+        }
+    }
+    if !batch.isEmpty { payloads.append(batch.joined(separator: "\n")) }
+    return payloads
+}
