@@ -100,6 +100,11 @@ public struct ScoringConfig: Sendable, Equatable {
     /// The Gaussian calibration reads only the completed sixteenths of its window, not the one being filled, so
     /// the last few hundred |z| do not widen the head's spread yet (a drift stays news while it grows).
     public var gaussianCalibrationLag: Bool = true
+    /// Degrees of freedom of the Student-t tail the Gaussian head's (calibrated) z is read against; 0 = a Gaussian
+    /// tail. The head's spread is an estimate, and the calibration's scale rests on the `gaussianTail` largest |z|,
+    /// so z is t-distributed, not Gaussian: its tail falls as |z|^−ν, and a spike 40 spreads out reads p ≈ 1e-12
+    /// (ν = 9), not 1e-350. Default gaussianTail − 1.
+    public var gaussianDof: Int = 9
     /// Calibrated stage: rank |residual| / predicted spread (model units) instead of raw |residual|.
     public var standardise: Bool = false
     /// Memory of the running spread (residual and likelihood stages), in points.

@@ -91,12 +91,15 @@ func firstFlag(_ s: [Double], from: Int, threshold: Double) -> Int? {
     (from..<s.count).first { s[$0] >= threshold }
 }
 
-/// The default scoring configuration with per-point surprise (no daily-rate correction): these tests pin each
+/// The default scoring configuration with per-point surprise (no daily-rate correction) and a Gaussian tail for the head: these tests pin each
 /// stage's evidence on the −log10 p-per-point scale that `flagThreshold` reads (ScoringRateTests covers the rate
 /// per day the daemon alerts on).
 func perPointConfig(_ kind: ScorerKind = .calibrated) -> ScoringConfig {
     var config = ScoringConfig(kind: kind)
     config.dailyRate = false
+    // The Gaussian head's z on a Gaussian tail, as these tests' thresholds were set for (ScoringRateTests and
+    // StudentTailTests cover the default Student-t tail).
+    config.gaussianDof = 0
     return config
 }
 

@@ -12,6 +12,7 @@ extension ScoringConfig {
             .flag("gaussian_calibration", \.gaussianCalibration),
             .integer("gaussian_tail", \.gaussianTail, 2...255),
             .flag("gaussian_calibration_lag", \.gaussianCalibrationLag),
+            .integer("gaussian_dof", \.gaussianDof, 0...1_000),
             .number("change_weight", \.changeWeight, .closed(0, 1)),
             .integer("min_history", \.minHistory, 0...65_535),
             .integer("onset_window", \.onsetWindow, 0...100_000),

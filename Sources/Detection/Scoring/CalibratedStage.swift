@@ -20,6 +20,8 @@ struct CalibratedStage: Sendable {
     let standardise: Bool
     let usesGaussianCalibration: Bool
     let bandSurprise: Double
+    /// The tail the head's z is read against (Student t with `gaussian_dof`, or Gaussian).
+    let tail: StudentTail
 
     init(config: ScoringConfig, history h: Int) {
         residuals = Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
@@ -32,6 +34,7 @@ struct CalibratedStage: Sendable {
         gaussianWeight = config.gaussianWeight
         standardise = config.standardise
         bandSurprise = config.bandSurprise
+        tail = StudentTail(dof: config.gaussianDof)
     }
 
     @inline(__always)
@@ -44,7 +47,7 @@ struct CalibratedStage: Sendable {
         let cal = residuals.count >= minHistory ? residuals.upperSurprise(magnitude(r, hint: hint, spread: spread)) : 0
         guard gaussianWeight > 0 else { return cal }
         let g = min(gaussianWeight, 1)
-        return (1 - g) * cal + g * Surprise.gaussianTwoSided(r / (spread.gaussianSpread(hint) * gaussian.scale))
+        return (1 - g) * cal + g * tail.twoSided(r / (spread.gaussianSpread(hint) * gaussian.scale))
     }
 
     @inline(__always)

@@ -4,9 +4,12 @@
 struct GaussianStage: Sendable {
     var gaussian: GaussianCalibration
     let usesGaussianCalibration: Bool
+    /// The tail z is read against (Student t with `gaussian_dof`, or Gaussian).
+    let tail: StudentTail
 
     init(config: ScoringConfig, history h: Int) {
         usesGaussianCalibration = config.usesGaussianCalibration
+        tail = StudentTail(dof: config.gaussianDof)
         gaussian = usesGaussianCalibration
             ? GaussianCalibration(history: h, k: config.gaussianTail, lagged: config.gaussianCalibrationLag)
             : GaussianCalibration(unused: ())
@@ -20,7 +23,7 @@ struct GaussianStage: Sendable {
 
     @inline(__always)
     func surprise(residual r: Double, hint: Double?, spread: SpreadTracker) -> Double {
-        Surprise.gaussianTwoSided(r / calibratedSpread(hint: hint, spread: spread))
+        tail.twoSided(r / calibratedSpread(hint: hint, spread: spread))
     }
 
     @inline(__always)

@@ -20,11 +20,78 @@ enum Surprise {
         return (a * a / 2) * log10e + log10(a * (Double.pi / 2).squareRoot())
     }
 
+    /// −log10 of the two-sided Student-t tail probability P(|T| ≥ |t|) with `dof` degrees of freedom, accurate far
+    /// into the tail (to p = 1e-300): P = I_x(ν/2, 1/2), the regularised incomplete beta function at x = ν/(ν + t²).
+    /// `logBeta` is ln B(ν/2, 1/2) (`StudentTail` keeps it). The tail falls as |t|^−ν, not as exp(−t²/2).
+    static func studentTwoSided(_ t: Double, dof nu: Double, logBeta: Double) -> Double {
+        let a = abs(t)
+        guard a.isFinite else { return a.isNaN ? 0 : 300 }
+        guard a > 0 else { return 0 }
+        let t2 = a * a
+        let x = nu / (nu + t2)
+        let y = t2 / (nu + t2) // 1 − x, without the cancellation
+        let pa = nu / 2, pb = 0.5
+        let lnP: Double
+        if x < (pa + 1) / (pa + pb + 2) {
+            lnP = pa * log(x) + pb * log(y) - log(pa) - logBeta + log(betaFraction(pa, pb, x))
+        } else {
+            let q = exp(pb * log(y) + pa * log(x) - log(pb) - logBeta) * betaFraction(pb, pa, y)
+            lnP = log1p(-min(q, 1))
+        }
+        return min(300, max(0, -lnP * log10e))
+    }
+
+    /// The continued fraction of the incomplete beta function (modified Lentz), converging fast for
+    /// x < (a + 1) / (a + b + 2).
+    static func betaFraction(_ a: Double, _ b: Double, _ x: Double) -> Double {
+        let tiny = 1e-300
+        let qab = a + b, qap = a + 1, qam = a - 1
+        var c = 1.0
+        var d = 1 - qab * x / qap
+        if abs(d) < tiny { d = tiny }
+        d = 1 / d
+        var h = d
+        for m in 1...200 {
+            let m = Double(m), m2 = 2 * m
+            var aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+            d = 1 + aa * d; if abs(d) < tiny { d = tiny }
+            c = 1 + aa / c; if abs(c) < tiny { c = tiny }
+            d = 1 / d
+            h *= d * c
+            aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+            d = 1 + aa * d; if abs(d) < tiny { d = tiny }
+            c = 1 + aa / c; if abs(c) < tiny { c = tiny }
+            d = 1 / d
+            let del = d * c
+            h *= del
+            if abs(del - 1) < 1e-13 { break }
+        }
+        return h
+    }
+
     /// −log10 of the one-sided upper Gaussian tail probability of z.
     static func gaussianUpper(_ z: Double) -> Double {
         guard z.isFinite else { return z > 0 ? 300 : 0 }
         if z < 30 { return -log10(max(0.5 * erfc(z / 2.0.squareRoot()), 1e-300)) }
         return gaussianTwoSided(z) + log10(2.0)
+    }
+}
+
+/// How the Gaussian head's z becomes a surprise: a Gaussian tail, or a Student-t tail with `dof` degrees of freedom.
+struct StudentTail: Sendable, Equatable {
+    /// Degrees of freedom; 0 = the Gaussian tail.
+    let dof: Double
+    /// ln B(dof/2, 1/2).
+    let logBeta: Double
+
+    init(dof: Int) {
+        self.dof = Double(max(0, dof))
+        logBeta = dof > 0 ? lgamma(self.dof / 2) + lgamma(0.5) - lgamma(self.dof / 2 + 0.5) : 0
+    }
+
+    @inline(__always)
+    func twoSided(_ z: Double) -> Double {
+        dof > 0 ? Surprise.studentTwoSided(z, dof: dof, logBeta: logBeta) : Surprise.gaussianTwoSided(z)
     }
 }
 
