@@ -43,6 +43,40 @@ public struct ScoreOutput: Sendable, Equatable {
     }
 }
 
+/// Each term's surprise (−log10 p) for one point of the calibrated stage, before the terms are averaged, the daily
+/// rate applied and onsets picked (`omen replay --terms`; `scripts/nab-terms.py` recombines them offline).
+public struct ScoreTerms: Sendable, Equatable {
+    /// The value, two-sided, against all its history (0 until `minHistory` values).
+    public var value: Double
+    /// The value against the same time of day: nil when the term is off or the spacing gives no time of day; 0 while
+    /// the bin has fewer than `contextMinHistory` values.
+    public var context: Double?
+    /// The calibrated |residual| (0 until `minHistory` residuals); nil without a prediction.
+    public var residual: Double?
+    /// The Gaussian head's calibrated z on its tail; nil without a prediction or with `gaussianWeight` 0.
+    public var head: Double?
+    /// |value − previous value|; nil when the term is off or has too little history.
+    public var change: Double?
+    /// The series has only ever been this one value: the residual terms count 0.
+    public var flat: Bool
+    /// The combined surprise before the daily rate (what the terms average to, capped at 300).
+    public var combined: Double
+    /// log10 of the points a day the daily rate counts (0: no correction).
+    public var log10PointsPerDay: Double
+
+    public init(value: Double, context: Double?, residual: Double?, head: Double?, change: Double?, flat: Bool,
+                combined: Double, log10PointsPerDay: Double) {
+        self.value = value
+        self.context = context
+        self.residual = residual
+        self.head = head
+        self.change = change
+        self.flat = flat
+        self.combined = combined
+        self.log10PointsPerDay = log10PointsPerDay
+    }
+}
+
 /// Which scoring stage turns predictions and values into a score.
 public enum ScorerKind: String, Sendable, CaseIterable, Codable {
     /// v1: |residual| over a running spread of residuals.
@@ -147,6 +181,9 @@ public struct ScoringConfig: Sendable, Equatable {
     /// drift or a shift the model follows stays news while it lasts instead of being absorbed point by point
     /// (0 = the history takes each value in at once).
     public var valueDelay: Int = 0
+    /// Keep each point's terms apart (`Scorer.lastTerms`) for `omen replay --terms`; not a file key (it costs a
+    /// second evaluation of the stage's terms per point).
+    public var recordTerms = false
 
     public init() {}
 
@@ -209,6 +246,8 @@ public struct Scorer: Sendable {
     var cadence = Cadence()
     /// Values on their way into `values` (value delay).
     var delayed: DelayLine
+    /// The last point's terms, with `recordTerms` (nil otherwise, and for a non-finite value).
+    public private(set) var lastTerms: ScoreTerms?
 
     /// Version 2 adds the second-level calibration history, version 3 the time-of-day histories, version 4 the
     /// Gaussian calibration's history of |z|, version 5 the cadence and the value delay line; older checkpoints still restore (what they lack starts empty).
@@ -263,12 +302,28 @@ public struct Scorer: Sendable {
 
         var valueSurprise = ready ? values.twoSidedSurprise(v) : 0
         let useContext = config.contextWeight > 0 && context.applies
+        var terms = config.recordTerms
+            ? ScoreTerms(value: valueSurprise, context: nil, residual: nil, head: nil, change: nil, flat: false,
+                         combined: 0, log10PointsPerDay: config.dailyRate ? cadence.log10PointsPerDay : 0)
+            : nil
         if let p = input.predicted, p.isFinite {
             if useContext {
                 let c = min(config.contextWeight, 1)
                 let cs = context.count(at: input.timestamp) >= config.contextMinHistory
                     ? context.surprise(v, at: input.timestamp) : 0
                 valueSurprise = (1 - c) * valueSurprise + c * cs
+                terms?.context = cs
+            }
+            if terms != nil {
+                if ready, case .calibrated(let st) = stage {
+                    let t = st.terms(residual: v - p, hint: input.predictedSpread, spread: spread)
+                    terms?.residual = t.calibrated
+                    terms?.head = t.gaussian
+                    terms?.flat = values.history.allShareBin(of: v)
+                }
+                if config.changeWeight > 0 && previousValue.isFinite && changes.count >= config.minHistory {
+                    terms?.change = changes.upperSurprise(abs(v - previousValue))
+                }
             }
             let r = v - p
             var stageSurprise = ready
@@ -325,6 +380,10 @@ public struct Scorer: Sendable {
                 s = min((1 - b) * s + b * selfScores.upperSurprise(s), 300)
             }
             selfScores.insert(raw)
+        }
+        if terms != nil {
+            terms?.combined = s
+            lastTerms = terms
         }
         if config.dailyRate { s = cadence.perDay(s) }
         var kept = s

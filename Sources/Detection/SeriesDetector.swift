@@ -14,6 +14,8 @@ public struct PointOutcome: Sendable, Equatable {
     public var flag: Bool
     /// The episode transition this point caused, if any.
     public var event: EpisodeEvent?
+    /// The scorer's terms for this point, with `ScoringConfig.recordTerms` (`omen replay --terms`).
+    public var terms: ScoreTerms? = nil
 }
 
 /// Why a point was refused by the detector.
@@ -193,7 +195,8 @@ public final class SeriesDetector {
             }
         }
         return PointOutcome(prediction: predicted, lower: scored.lower, upper: scored.upper, score: scored.score,
-                            flag: episodes.isOpen, event: event)
+                            flag: episodes.isOpen, event: event,
+                            terms: config.scoring.recordTerms ? scorer?.lastTerms : nil)
     }
 
     /// Lets the next point be older than the last one: the series' clock was carried ahead by a point stamped in

@@ -23,6 +23,8 @@ public struct ReplayRow: Sendable, Equatable {
     /// episode's hindsight score; nil outside episodes or without review.
     public var episode: Int? = nil
     public var hindsight: Double? = nil
+    /// With `terms`: the scorer's terms for this row (nil while learning, or for a refused point).
+    public var terms: ScoreTerms? = nil
 }
 
 /// What a replay did, for the closing summary.
@@ -65,12 +67,20 @@ public struct ReplayResult: Sendable {
     public var summary: ReplaySummary
     /// Episodes were reviewed in hindsight: the CSV gets `episode` and `hindsight_score` columns.
     public var hindsight = false
+    /// The scorer's terms were kept: the CSV gets their columns (`ScoreTerms`).
+    public var terms = false
+
+    /// The columns `terms` adds, in order: each term's surprise (empty where not in play), whether the series is
+    /// flat, the combined surprise before the daily rate, and log10 of the points a day the daily rate counts.
+    public static let termColumns = "s_value,s_context,s_residual,s_head,s_change,flat,surprise,log10_points_per_day"
 
     /// `timestamp,value,prediction,lower,upper,anomaly_score,flag` (then `episode,hindsight_score` after a
     /// hindsight review), one line per input row.
     public func csv() -> String {
         var out = "timestamp,value,prediction,lower,upper,anomaly_score,flag"
-        out += hindsight ? ",episode,hindsight_score\n" : "\n"
+        if hindsight { out += ",episode,hindsight_score" }
+        if terms { out += "," + Self.termColumns }
+        out += "\n"
         out.reserveCapacity(rows.count * 80)
         for r in rows {
             out += r.text
@@ -90,6 +100,18 @@ public struct ReplayResult: Sendable {
                 if let e = r.episode { out += "\(e)" }
                 out += ","
                 if let h = r.hindsight { out += Self.number(h) }
+            }
+            if terms {
+                if let t = r.terms {
+                    for x in [t.value, t.context, t.residual, t.head, t.change] as [Double?] {
+                        out += ","
+                        if let x { out += Self.number(x) }
+                    }
+                    out += t.flat ? ",1," : ",0,"
+                    out += Self.number(t.combined) + "," + Self.number(t.log10PointsPerDay)
+                } else {
+                    out += ",,,,,,,,"
+                }
             }
             out += "\n"
         }
@@ -111,11 +133,15 @@ public struct ReplayRunner: Sendable {
 
     /// Review every episode in hindsight when it closes (as the daemon does on its trainer pool), synchronously.
     public var hindsight: Bool
+    /// Keep the scorer's terms per row (`ReplayResult.terms`).
+    public var terms: Bool
 
-    public init(config: DetectorConfig, series: String, hindsight: Bool = false) {
+    public init(config: DetectorConfig, series: String, hindsight: Bool = false, terms: Bool = false) {
         self.config = config
         self.series = series
         self.hindsight = hindsight
+        self.terms = terms
+        self.config.scoring.recordTerms = terms
         // The output scores every row, the warm-up included (a daemon's learning series holds only its points).
         self.config.learning.scoreWhileLearning = true
     }
@@ -149,6 +175,7 @@ public struct ReplayRunner: Sendable {
                 r.upper = o.upper
                 r.score = o.score
                 r.flag = o.flag
+                r.terms = o.terms
                 if o.event?.kind == .open { episodes += 1 }
                 if hindsight, let event = o.event {
                     if event.kind == .open { openEpisode = (event.number, i, event.openedAt) }
@@ -179,7 +206,7 @@ public struct ReplayRunner: Sendable {
         let summary = ReplaySummary(points: rows.count, rejectedPoints: rejected, episodes: episodes,
                                     retrainsAccepted: detector.retrainsAccepted,
                                     retrainsRejected: detector.retrainsRejected, seconds: seconds)
-        return ReplayResult(rows: out, summary: summary, hindsight: hindsight)
+        return ReplayResult(rows: out, summary: summary, hindsight: hindsight, terms: terms)
     }
 
     /// Writes text to a file, for the command.

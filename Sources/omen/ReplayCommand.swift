@@ -60,6 +60,13 @@ struct ReplayCommand: ParsableCommand {
         """)
     var hindsight = false
 
+    @Flag(help: """
+        Add each point's scoring terms as columns: the surprise (-log10 p) of the value, the time of day, the \
+        residual, the Gaussian head and the step change, whether the series is flat, their combined surprise before \
+        the daily rate, and log10 of the points a day (calibrated stage; scripts/nab-terms.py recombines them).
+        """)
+    var terms = false
+
     @Argument(parsing: .allUnrecognized, help: "The CSV file (with a header row), then detector settings.")
     var arguments: [String] = []
 
@@ -164,7 +171,7 @@ struct ReplayCommand: ParsableCommand {
         let rows = try CSVSeriesReader(column: column).read(path: file)
         let name = seriesName(file)
         let detector = try detectorConfig(series: name, settings: settings)
-        let runner = ReplayRunner(config: detector, series: name, hindsight: hindsight)
+        let runner = ReplayRunner(config: detector, series: name, hindsight: hindsight, terms: terms)
         let tty = isatty(STDERR_FILENO) == 1
         let result = runner.run(rows, progress: tty ? { done, total in Self.progress(done, total) } : nil)
         if tty { Self.stderr("\r\u{1B}[K") }

@@ -44,6 +44,40 @@ struct ReplayRunnerTests {
         #expect(a.summary.paragraph.contains("Replayed \(rows.count) points"))
     }
 
+    /// `--terms` adds the scorer's terms as columns without changing a score, and the terms average to the
+    /// combined surprise the score is made of, by the weights the configuration names (what scripts/nab-terms.py
+    /// recomputes offline).
+    @Test func termsAreRecordedAndRecombine() throws {
+        let rows = try CSVSeriesReader().parse(text: generatedCSV())
+        let config = DetectorConfig()
+        let plain = ReplayRunner(config: config, series: "generated.csv").run(rows)
+        let withTerms = ReplayRunner(config: config, series: "generated.csv", terms: true).run(rows)
+        #expect(plain.rows.map(\.score) == withTerms.rows.map(\.score))
+        #expect(plain.rows.allSatisfy { $0.terms == nil })
+        let lines = withTerms.csv().split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines[0] == "timestamp,value,prediction,lower,upper,anomaly_score,flag," + ReplayResult.termColumns)
+        #expect(lines[1].split(separator: ",", omittingEmptySubsequences: false).count == 15)
+        let sc = config.scoring
+        var predicted = 0
+        for row in withTerms.rows {
+            let t = try #require(row.terms)
+            var s = t.value
+            if row.prediction != nil {
+                predicted += 1
+                if let c = t.context { s = (1 - sc.contextWeight) * s + sc.contextWeight * c }
+                var stage = t.residual ?? 0
+                if let r = t.residual, let h = t.head { stage = (1 - sc.gaussianWeight) * r + sc.gaussianWeight * h }
+                if let c = t.change { stage = (1 - sc.changeWeight) * stage + sc.changeWeight * c }
+                if t.flat { stage = 0 }
+                s = (1 - sc.valueWeight) * stage + sc.valueWeight * s
+            }
+            #expect(abs(min(max(s, 0), 300) - t.combined) < 1e-12, "row \(row.text)")
+            #expect(abs(t.log10PointsPerDay - 2.459) < 0.01 || t.log10PointsPerDay == 0) // 5-minute points
+        }
+        #expect(predicted > 900)
+        #expect(withTerms.rows.contains { ($0.terms?.head ?? 0) > 0 && ($0.terms?.context ?? 0) > 0 })
+    }
+
     /// Rows whose timestamps do not increase are echoed with score 0 and counted, never dropped.
     @Test func outOfOrderRowsAreKeptAndCounted() throws {
         let rows = try CSVSeriesReader().parse(text: "timestamp,value\n10,1\n20,2\n15,3\n30,4\n")

@@ -50,6 +50,14 @@ struct CalibratedStage: Sendable {
         return (1 - g) * cal + g * tail.twoSided(r / (spread.gaussianSpread(hint) * gaussian.scale))
     }
 
+    /// The stage's two terms apart, as `surprise` blends them (`ScoreTerms`): the calibrated |residual| (0 until
+    /// `minHistory` residuals) and the head's z on its tail (nil when `gaussianWeight` is 0).
+    func terms(residual r: Double, hint: Double?, spread: SpreadTracker) -> (calibrated: Double, gaussian: Double?) {
+        let cal = residuals.count >= minHistory ? residuals.upperSurprise(magnitude(r, hint: hint, spread: spread)) : 0
+        let g = gaussianWeight > 0 ? tail.twoSided(r / (spread.gaussianSpread(hint) * gaussian.scale)) : nil
+        return (cal, g)
+    }
+
     @inline(__always)
     mutating func absorb(residual r: Double, value v: Double, hint: Double?, spread: inout SpreadTracker) {
         residuals.insert(magnitude(r, hint: hint, spread: spread))

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Recombine the scoring terms of `omen replay --terms` results offline, and score the recombination on NAB.
+
+A detection idea that only changes how the calibrated stage's terms become a score (their weights, how they are
+combined, the daily rate, the onset rule) can be measured here in seconds instead of a rebuild and a replay:
+
+    NAB_RESULTS=terms scripts/nab-seeds.sh .build/release/omen --terms     # once: terms-42, terms-1, terms-2
+    scripts/nab-terms.py terms-42 terms-1 terms-2                          # must reproduce the replay exactly
+    scripts/nab-terms.py terms-42 terms-1 terms-2 --value-weight 0.6 --onset-window 100
+    scripts/nab-terms.py terms-42 terms-1 terms-2 --rule my_rule.py        # def combine(t, p) -> surprise
+
+Without options it recomputes every score with the defaults and checks that it matches the replay's own
+`anomaly_score` (it exits 1 if any row differs by more than 1e-9): the rules below are the scorer's
+(`Sources/Detection/Scorer.swift`), so keep them in step. It writes the rescored files to OUT-<folder> (default
+OUT = rescored) and prints scripts/nab-summary.py's table for them (NAB_DIR, default ../shared/nab).
+
+What it cannot measure: anything that changes a term itself (calibration, tails, the model), and the feedback of
+scores into training (`exclude_anomalies` leaves the points of episodes at the default threshold out of training,
+so a rule that moves episodes would, in the daemon, also move later predictions a little). `self_weight` > 0 is not
+modelled. A rule file defines `combine(t, p)`, where `t` is a dict of the row's terms (value, context, residual,
+head, change: floats or None; flat: bool; predicted: bool) and `p` the options (value_weight, context_weight,
+gaussian_weight, change_weight); it returns the combined surprise before the daily rate.
+"""
+import argparse
+import csv
+import importlib.util
+import math
+import os
+import struct
+import subprocess
+import sys
+
+
+def f32(x):
+    """x rounded to Float, as the onset filter compares."""
+    return struct.unpack("f", struct.pack("f", x))[0] if math.isfinite(x) else x
+
+
+def per_day(s, l10):
+    """Cadence.perDay: -log10(1 - (1 - p)^N) with N = 10^l10 points a day."""
+    if l10 <= 0:
+        return s
+    lx = l10 - s
+    if lx < -8:
+        return s - l10
+    return -math.log10(-math.expm1(-(10 ** lx)))
+
+
+def combine_mean(t, p):
+    """The scorer's weighted mean of the terms' surprises."""
+    if not t["predicted"]:
+        return t["value"]
+    value = t["value"]
+    if t["context"] is not None:
+        c = min(p["context_weight"], 1)
+        value = (1 - c) * value + c * t["context"]
+    stage = t["residual"] if t["residual"] is not None else 0.0
+    if t["residual"] is not None and t["head"] is not None:
+        g = min(p["gaussian_weight"], 1)
+        stage = (1 - g) * t["residual"] + g * t["head"]
+    if t["change"] is not None and p["change_weight"] > 0:
+        c = min(p["change_weight"], 1)
+        stage = (1 - c) * stage + c * t["change"]
+    if t["flat"]:
+        stage = 0.0
+    w = min(max(p["value_weight"], 0), 1)
+    return (1 - w) * stage + w * value
+
+
+def number(x):
+    return float(x) if x != "" else None
+
+
+def rescore(path, combine, p):
+    """(rows as dicts, new scores, replay's own scores) for one result file."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "s_value" not in rows[0]:
+        sys.exit(f"{path}: no term columns; replay with --terms")
+    window = []
+    scores = []
+    for r in rows:
+        if r["s_value"] == "":
+            scores.append(0.0)  # a refused point: the scorer never saw it
+            continue
+        t = {
+            "value": float(r["s_value"]), "context": number(r["s_context"]), "residual": number(r["s_residual"]),
+            "head": number(r["s_head"]), "change": number(r["s_change"]), "flat": r["flat"] == "1",
+            "predicted": r["prediction"] != "",
+        }
+        s = combine(t, p)
+        s = min(max(s, 0.0), 300.0) if math.isfinite(s) else 0.0
+        if p["daily_rate"]:
+            s = per_day(s, float(r["log10_points_per_day"]))
+        kept = s
+        if p["onset_window"] > 0:
+            prev = max(window) if window else 0.0
+            window.append(f32(s))
+            if len(window) > p["onset_window"]:
+                window.pop(0)
+            if f32(s) <= prev:
+                kept = s * p["repeat_factor"]
+        score = kept / (kept + p["surprise_half"])
+        scores.append(score if math.isfinite(score) else 0.0)
+    return rows, scores, [float(r["anomaly_score"]) for r in rows]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("folders", nargs="+", help="result folders of `omen replay --terms` (one per seed)")
+    ap.add_argument("--value-weight", type=float, default=0.5)
+    ap.add_argument("--context-weight", type=float, default=0.5)
+    ap.add_argument("--gaussian-weight", type=float, default=0.3)
+    ap.add_argument("--change-weight", type=float, default=0.3)
+    ap.add_argument("--onset-window", type=int, default=200)
+    ap.add_argument("--repeat-factor", type=float, default=0.0)
+    ap.add_argument("--surprise-half", type=float, default=4.0)
+    ap.add_argument("--no-daily-rate", action="store_true")
+    ap.add_argument("--rule", help="a Python file defining combine(t, p)")
+    ap.add_argument("--out", default="rescored", help="prefix of the rescored folders")
+    ap.add_argument("--at", default="0.3", help="also score at this fixed threshold (nab-summary.py --at)")
+    a = ap.parse_args()
+    p = {
+        "value_weight": a.value_weight, "context_weight": a.context_weight, "gaussian_weight": a.gaussian_weight,
+        "change_weight": a.change_weight, "onset_window": a.onset_window, "repeat_factor": a.repeat_factor,
+        "surprise_half": a.surprise_half, "daily_rate": not a.no_daily_rate,
+    }
+    combine = combine_mean
+    if a.rule:
+        spec = importlib.util.spec_from_file_location("rule", a.rule)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        combine = module.combine
+    reproduce = a.rule is None and all(
+        p[k] == v for k, v in {
+            "value_weight": 0.5, "context_weight": 0.5, "gaussian_weight": 0.3, "change_weight": 0.3,
+            "onset_window": 200, "repeat_factor": 0.0, "surprise_half": 4.0, "daily_rate": True,
+        }.items())
+    worst = 0.0
+    outs = []
+    for folder in a.folders:
+        out = f"{a.out}-{os.path.basename(os.path.normpath(folder))}"
+        for root, _, files in os.walk(folder):
+            for name in sorted(files):
+                if not name.endswith(".csv"):
+                    continue
+                src = os.path.join(root, name)
+                rows, scores, own = rescore(src, combine, p)
+                worst = max([worst] + [abs(x - y) for x, y in zip(scores, own)])
+                dst = os.path.join(out, os.path.relpath(src, folder))
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                with open(dst, "w") as fh:
+                    fh.write("timestamp,anomaly_score\n")
+                    for r, s in zip(rows, scores):
+                        fh.write(f"{r['timestamp']},{s!r}\n")
+        outs.append(out)
+    here = os.path.dirname(os.path.abspath(__file__))
+    nab = os.environ.get("NAB_DIR", "../shared/nab")
+    subprocess.run([sys.executable, os.path.join(here, "nab-summary.py"), nab] + outs + ["--at", a.at], check=True)
+    if reproduce:
+        print(f"reproduction: largest difference from the replay's own scores {worst:.3g}")
+        if worst > 1e-9:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
