@@ -7,8 +7,10 @@
 // takes values until it holds `capacity / 2`; the next value drops the older generation and starts a new one.
 // So a bin ranks against its last capacity/2 + 1 to capacity values, without a ring of arrival order.
 // A value is kept as a 16-bit code: its offset from its generation's center (the median of the generation
-// before, or the generation's first value) rounded to bfloat16 (8 bits of exponent, 8 of significand: within
-// 0.4 % of the offset), mapped so that codes sort as the values do. A rank is a binary search per generation;
+// before; for a bin's first generation, the median of its first 16 values, kept as Float until then: coding them
+// against the first value, an outlier perhaps, and re-coding them later broke ties among them) rounded to
+// bfloat16 (8 bits of exponent, 8 of significand: within 0.4 % of the offset), mapped so that codes sort as the
+// values do. Equal values get equal codes, so ties stay ties. A rank is a binary search per generation;
 // the tail fit decodes the few most extreme values. 2 bytes per value: 12 KB per series at 24 x 250 (a ring plus
 // a sorted run of Float took 48 KB).
 //
@@ -41,6 +43,16 @@ struct TimeOfDayContext: Sendable {
     var lastTimestamp = Double.nan
 
     static let header = 6
+    /// A bin's first values are kept as Float (two slots each) until this many have arrived; then they are coded
+    /// against their median, so no value is coded against a center that is an outlier (the first value may be).
+    static let rawValues = 16
+
+    /// Whether bin header `h` is in its raw phase (its first generation, fewer than `rawValues` values; only when a
+    /// generation has room for them as Float).
+    @inline(__always)
+    private func isRaw(_ h: UnsafeMutablePointer<UInt16>) -> Bool {
+        generationSize >= 2 * Self.rawValues && h[0] == 0 && Int(h[1]) < Self.rawValues
+    }
     /// First field of the encoding (older encodings start with the bin count, which is positive).
     static let formatTag = -2
 
@@ -163,6 +175,7 @@ struct TimeOfDayContext: Sendable {
         let n0 = Int(h[0]), n1 = Int(h[1])
         let n = n0 + n1
         guard n > 0 else { return 0 }
+        if isRaw(h) { return rawSurprise(x, h) }
         let c0 = Self.center(h, 0), c1 = Self.center(h, 1)
         let s0 = h + Self.header, s1 = s0 + generationSize
         let k = min(tailSize, n)
@@ -228,6 +241,16 @@ struct TimeOfDayContext: Sendable {
             Self.setCenter(h, 0, Self.center(h, 1))
         }
         var n1 = Int(h[1])
+        if isRaw(h) {
+            // A bin's first values are kept as they are, sorted, until there are enough to centre them.
+            let v = Float(x)
+            var m = n1
+            while m > 0 && Self.rawValue(s1, m - 1) > v { Self.setRawValue(s1, m, Self.rawValue(s1, m - 1)); m -= 1 }
+            Self.setRawValue(s1, m, v)
+            h[1] += 1
+            if Int(h[1]) == Self.rawValues { codeRawValues(h) }
+            return
+        }
         if n1 == 0 {
             // A new generation is centred on the median of the one before (or on its own first value).
             let n0 = Int(h[0])
@@ -239,6 +262,57 @@ struct TimeOfDayContext: Sendable {
         while n1 > u { s1[n1] = s1[n1 - 1]; n1 -= 1 }
         s1[u] = code
         h[1] += 1
+    }
+
+    /// Codes a bin's first `rawValues` values, kept as Float until now, against their median.
+    private func codeRawValues(_ h: UnsafeMutablePointer<UInt16>) {
+        let n = Int(h[1])
+        let s = h + Self.header + generationSize
+        var raw = [Float](repeating: 0, count: n)
+        for i in 0..<n { raw[i] = Self.rawValue(s, i) }
+        let c = raw[n / 2]
+        Self.setCenter(h, 1, c)
+        for i in 0..<n { s[i] = Self.code(Double(raw[i]), center: c) }
+    }
+
+    /// The i-th Float of a run kept raw (two slots per value).
+    @inline(__always)
+    private static func rawValue(_ s: UnsafeMutablePointer<UInt16>, _ i: Int) -> Float {
+        UnsafeRawPointer(s).loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
+    }
+
+    @inline(__always)
+    private static func setRawValue(_ s: UnsafeMutablePointer<UInt16>, _ i: Int, _ v: Float) {
+        UnsafeMutableRawPointer(s).storeBytes(of: v, toByteOffset: 4 * i, as: Float.self)
+    }
+
+    /// The surprise of `x` against a bin still in its raw phase (its values exactly, as the ring of Float ranked).
+    private func rawSurprise(_ x: Double, _ h: UnsafeMutablePointer<UInt16>) -> Double {
+        let n = Int(h[1])
+        let s = h + Self.header + generationSize
+        let v = (0..<n).map { Double(Self.rawValue(s, $0)) }
+        let k = min(tailSize, n)
+        let nn = Double(n + 1)
+        var pu: Double, pl: Double
+        if x > v[n - 1] && k >= 2 {
+            let u = v[n - k]
+            var me = 0.0
+            for i in (n - k + 1)..<n { me += v[i] - u }
+            me /= Double(k - 1)
+            pu = me > 0 ? Double(k) / nn * tailShape.factor((x - u) / me, k: k) : 1 / nn
+        } else {
+            pu = Double(n - v.count(where: { $0 < x }) + 1) / nn
+        }
+        if x < v[0] && k >= 2 {
+            let l = v[k - 1]
+            var me = 0.0
+            for i in 0..<(k - 1) { me += l - v[i] }
+            me /= Double(k - 1)
+            pl = me > 0 ? Double(k) / nn * tailShape.factor((l - x) / me, k: k) : 1 / nn
+        } else {
+            pl = Double(v.count(where: { $0 <= x }) + 1) / nn
+        }
+        return -log10(max(min(1, 2 * min(pu, pl)), 1e-300))
     }
 
     /// First index of the sorted codes `s[0..<n]` that is >= c.
@@ -267,6 +341,7 @@ struct TimeOfDayContext: Sendable {
     func values(inBin b: Int) -> [Double] {
         let h = elements + binStart(b)
         let s0 = h + Self.header, s1 = s0 + generationSize
+        if isRaw(h) { return (0..<Int(h[1])).map { Double(Self.rawValue(s1, $0)) } }
         return (0..<Int(h[0])).map { Self.value(s0[$0], center: Self.center(h, 0)) }
             + (0..<Int(h[1])).map { Self.value(s1[$0], center: Self.center(h, 1)) }
     }
@@ -283,7 +358,7 @@ struct TimeOfDayContext: Sendable {
     private static let inconsistent = ScorerRestoreError("scorer checkpoint has an inconsistent time-of-day history; the series will recalibrate")
 
     /// Per bin the two generations' counts and centers, then their codes as steps from the previous code (sorted
-    /// codes: mostly one byte each).
+    /// codes: mostly one byte each), or a bin's raw first values as Float.
     func encode(into w: inout ByteWriter) {
         w.int(Self.formatTag)
         w.int(bins)
@@ -297,8 +372,12 @@ struct TimeOfDayContext: Sendable {
                 let n = Int(h[gen])
                 w.varint(UInt64(n))
                 w.float(Self.center(h, gen))
-                var previous = 0
                 let s = h + Self.header + gen * generationSize
+                if gen == 1 && isRaw(h) {
+                    for i in 0..<n { w.float(Self.rawValue(s, i)) }
+                    continue
+                }
+                var previous = 0
                 for i in 0..<n {
                     w.varint(UInt64(Int(s[i]) - previous))
                     previous = Int(s[i])
@@ -331,8 +410,18 @@ struct TimeOfDayContext: Sendable {
                 guard c.isFinite else { throw Self.inconsistent }
                 h[gen] = UInt16(n)
                 Self.setCenter(h, gen, c)
-                var code = 0
                 let s = h + Self.header + gen * generationSize
+                if gen == 1 && isRaw(h) {
+                    var previous = -Float.infinity
+                    for i in 0..<n {
+                        let v = try r.float()
+                        guard v.isFinite, v >= previous else { throw Self.inconsistent }
+                        Self.setRawValue(s, i, v)
+                        previous = v
+                    }
+                    continue
+                }
+                var code = 0
                 for i in 0..<n {
                     code += try Self.readSmall(&r)
                     guard code <= Int(UInt16.max) else { throw Self.inconsistent }
