@@ -10,13 +10,13 @@ import Darwin
 /// generations (time of day), checked against brute-force references over the values a jumping window keeps, and
 /// checkpoints of the ring format (versions 1-5) restored into them.
 struct CompactHistoryTests {
-    /// The values a two-generation jumping window of capacity h keeps: the newest generation takes h/2 values,
-    /// the next insert drops the older generation.
+    /// The values a two-generation jumping window keeps: the newest generation takes `generationSize` values
+    /// (2h/3 for a rank history of capacity h, h/2 for a time-of-day bin), the next insert drops the older one.
     struct JumpingWindow {
         let generationSize: Int
         var older: [Double] = []
         var newest: [Double] = []
-        init(capacity: Int) { generationSize = max(1, capacity / 2) }
+        init(generationSize: Int) { self.generationSize = generationSize }
         mutating func insert(_ x: Double) {
             if newest.count == generationSize {
                 older = newest
@@ -31,7 +31,8 @@ struct CompactHistoryTests {
     /// a brute-force count of the kept values' bins (zeros, a bulk and sparse far extremes, within 32 octaves).
     @Test func magnitudeRanksMatchBruteForce() {
         var h = RankHistory(signed: false, capacity: 400)
-        var window = JumpingWindow(capacity: 400)
+        #expect(h.generationSize == 266)
+        var window = JumpingWindow(generationSize: h.generationSize)
         var noise = Noise(seed: 21)
         for i in 0..<3_000 {
             let x = i % 11 == 0 ? 0 : (i % 97 == 0 ? abs(noise.gaussian()) * 1e3 : abs(noise.gaussian()))
@@ -49,21 +50,26 @@ struct CompactHistoryTests {
         }
     }
 
-    /// The older generation leaves at once when the newest is full, and nothing else leaves.
+    /// The older generation leaves at once when the newest is full (2h/3 values), and nothing else leaves: a
+    /// history of capacity h ranks against the last 2h/3 + 1 to 4h/3 values, h on average.
     @Test func generationsDropAtOnce() {
-        var h = RankHistory(signed: false, capacity: 10)
-        for i in 1...10 { h.insert(Double(i)) }
-        #expect(h.count == 10)
-        #expect(h.countAtOrBelow(bin: h.bin(of: 5)) == 5)
-        h.insert(11) // the newest generation (6...10) was full: 1...5 leave
+        var h = RankHistory(signed: false, capacity: 9)
+        #expect(h.generationSize == 6)
+        for i in 1...6 { h.insert(Double(i)) }
         #expect(h.count == 6)
-        #expect(h.countAtOrBelow(bin: h.bin(of: 5)) == 0)
-        #expect(h.countAtOrBelow(bin: h.bin(of: 11)) == 6)
-        for i in 12...15 { h.insert(Double(i)) }
-        #expect(h.count == 10)
-        h.insert(16)
-        #expect(h.count == 6)
-        #expect(h.countAtOrBelow(bin: h.bin(of: 10)) == 0)
+        h.insert(7) // the first generation moves to the older slot: nothing leaves
+        for i in 8...12 { h.insert(Double(i)) }
+        #expect(h.count == 12)
+        #expect(h.countAtOrBelow(bin: h.bin(of: 6)) == 6)
+        h.insert(13) // the newest generation (7...12) was full: 1...6 leave at once
+        #expect(h.count == 7)
+        #expect(h.countAtOrBelow(bin: h.bin(of: 6)) == 0)
+        #expect(h.countAtOrBelow(bin: h.bin(of: 13)) == 7)
+        for i in 14...18 { h.insert(Double(i)) }
+        #expect(h.count == 12)
+        h.insert(19)
+        #expect(h.count == 7)
+        #expect(h.countAtOrBelow(bin: h.bin(of: 12)) == 0)
     }
 
     /// A magnitude history spanning more than 32 octaves keeps the largest 32: smaller values are counted in its
@@ -84,13 +90,14 @@ struct CompactHistoryTests {
         #expect(h.countAtOrBelow(bin: h.bin(of: 1e-9)) == h.count - 10)
     }
 
-    /// Signed histories re-anchor a drifting level by re-binning their counts (each bin's count moves to the bin of
-    /// its representative value): ranks stay within 0.5 % of a brute-force count of the kept values binned afresh
-    /// under the current anchor (what re-binning a ring of the values would give; 0.25 % measured), and within 3 % of their count
-    /// at or below the value itself (the bins' own resolution adds the rest).
+    /// Signed histories re-anchor a drifting level by re-binning their counts (each bin's count moves whole to the
+    /// bin of its representative value). Compared with a brute-force count of the kept values binned afresh under
+    /// the current anchor (what re-binning a ring of the values would give), ranks in the tails, where surprise is
+    /// decided, stay within 3 % of the count; in the middle (p near 1 on both sides) within 10 %. Against the count
+    /// at or below the value itself the bins' own resolution adds about 1 %.
     @Test func signedRanksStayCloseToBruteForce() {
         var h = RankHistory(signed: true, capacity: 2_000)
-        var window = JumpingWindow(capacity: 2_000)
+        var window = JumpingWindow(generationSize: h.generationSize)
         var noise = Noise(seed: 31)
         var level = 100.0
         var centers = Set<Double>()
@@ -110,8 +117,9 @@ struct CompactHistoryTests {
                 let counted = h.countAtOrBelow(bin: b)
                 let rebinned = bins.filter { $0 <= b }.count
                 let truth = sorted.filter { $0 <= x }.count
-                #expect(abs(counted - rebinned) <= sorted.count / 200 + 2, "q \(q) after point \(i): \(counted) vs \(rebinned)")
-                #expect(abs(counted - truth) <= 3 * sorted.count / 100 + 2, "q \(q) after point \(i): \(counted) vs \(truth)")
+                let percent = q < 0.2 || q > 0.8 ? 3 : 10
+                #expect(abs(counted - rebinned) <= percent * sorted.count / 100 + 2, "q \(q) after point \(i): \(counted) vs \(rebinned)")
+                #expect(abs(counted - truth) <= (percent + 1) * sorted.count / 100 + 2, "q \(q) after point \(i): \(counted) vs \(truth)")
             }
         }
         #expect(centers.count > 5) // it did re-anchor
@@ -225,7 +233,7 @@ struct CompactHistoryTests {
     /// between distinct values equal a brute-force count.
     @Test func timeOfDayMatchesAJumpingWindow() {
         var c = TimeOfDayContext(bins: 4, capacity: 40, tailSize: 5)
-        var windows = [JumpingWindow](repeating: JumpingWindow(capacity: 40), count: 4)
+        var windows = [JumpingWindow](repeating: JumpingWindow(generationSize: 20), count: 4)
         var noise = Noise(seed: 11)
         for i in 0..<900 {
             let t = Double(i) * 21_600 + 60 // cycles through the four 6-hour bins
@@ -251,6 +259,26 @@ struct CompactHistoryTests {
                 #expect(abs(s + log10(p)) < 1e-9, "probe \(probe) after point \(i)")
             }
         }
+    }
+
+    /// A bin keeps its first 16 values as they are (ranked exactly) and then codes them against their median: an
+    /// outlier first value (a counter's first reading, a spike) costs the others no precision, and repeats of a
+    /// value keep tying (coding them against the outlier and re-coding them later did not: they scored as new
+    /// minima).
+    @Test func timeOfDayFirstValuesAreCodedAgainstTheirMedian() {
+        var c = TimeOfDayContext(bins: 1, capacity: 250, tailSize: 10)
+        c.insert(6_000_000, at: 0)
+        for i in 1..<15 { c.insert(i % 3 == 0 ? 50 : 42, at: 0) }
+        #expect(c.values(inBin: 0) == [Double](repeating: 42, count: 10) + [50, 50, 50, 50, 6_000_000])
+        // 10 of 15 values are below 46, 5 above: p = 2 * 6/16.
+        #expect(abs(c.surprise(46, at: 0) + log10(0.75)) < 1e-12)
+        for _ in 15..<40 { c.insert(42, at: 0) }
+        let values = c.values(inBin: 0)
+        #expect(values.count == 40)
+        #expect(values.filter { $0 == 42 }.count == 35 && values.filter { $0 == 50 }.count == 4)
+        #expect(abs(values.last! - 6_000_000) <= 0.004 * 6_000_000)
+        #expect(c.surprise(42, at: 0) < 0.01) // ties with the 35 past 42s
+        #expect(c.surprise(41, at: 0) > 1) // below every past value
     }
 
     /// Beyond the largest value the tail is fitted to the decoded extremes of both generations.

@@ -92,7 +92,7 @@ struct ScoringStorageTests {
             h.insert(x)
             all.append(x)
         }
-        #expect(h.count == 300) // the jumping window keeps 1,201...1,500
+        #expect(h.count == 436) // the jumping window (generations of 266) keeps 1,065...1,500
         let kept = all.suffix(h.count).map { h.bin(of: $0) }.sorted()
         let k = 25
         let out = UnsafeMutablePointer<Int>.allocate(capacity: k)

@@ -524,9 +524,9 @@ struct ScoringRankTests {
             h.insert(x)
             all.append(x)
         }
-        #expect(h.count == 250) // a jumping window of 151-300 values: 751...1,000
+        #expect(h.count == 400) // a jumping window of 201-400 values (generations of 200): 601...1,000
         let kept = all.suffix(h.count).map { h.bin(of: $0) }.sorted()
-        for k in [1, 2, 125, 249, 250] { #expect(h.bin(ofRank: k) == kept[k - 1]) }
+        for k in [1, 2, 200, 399, 400] { #expect(h.bin(ofRank: k) == kept[k - 1]) }
         for b in [kept[0], kept[100], kept[299]] {
             #expect(h.countAtOrBelow(bin: b) == kept.filter { $0 <= b }.count)
         }

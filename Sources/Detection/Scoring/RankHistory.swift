@@ -4,10 +4,12 @@
 // Values are binned on a logarithmic grid (16 bins per octave, ~4 % relative width, magnitudes from 2^-60 to
 // 2^68; signed histories mirror it around an exact-zero bin), and only the counts per bin are kept: no value is
 // remembered one by one. Forgetting works as a jumping window of two generations: the newest generation counts
-// the values since it started; when it holds `capacity / 2` values, the next insert drops the older generation
-// at once (the live counts become the newest generation's) and starts a new one. So a history of capacity h
-// ranks against the last h/2 + 1 to h values (exactly the last n while fewer than h have arrived), where a ring
-// evicted the oldest value exactly at the price of remembering all h of them.
+// the values since it started; when it holds 2/3 of the capacity, the next insert drops the older generation at
+// once (the live counts become the newest generation's) and starts a new one. So a history of capacity h ranks
+// against the last 2h/3 + 1 to 4h/3 values, h on average (all of them while fewer than 4h/3 have arrived), where
+// a ring evicted the oldest value exactly at the price of remembering all h of them. (Generations of h/2, so
+// never more than h values, scored the same on NAB's short files but lower on its long ones: tweets 61.4 against
+// 62.6, where the ring scored 63.0.)
 //
 // Counts are stored only over the range of bins the values occupy (with a little slack), not over the whole
 // grid: a series' residuals fill a few hundred of the 2049 magnitude bins. The range grows when a value falls
@@ -74,12 +76,13 @@ enum LogBins {
     }
 }
 
-/// Counts of the last `capacity / 2 + 1` to `capacity` values per logarithmic bin, with prefix counts.
+/// Counts of the last 2/3 + 1 to 4/3 of `capacity` values per logarithmic bin, with prefix counts.
 struct RankHistory: Sendable {
     /// Whether values keep their sign (value history) or are magnitudes (residual history).
     let signed: Bool
     let capacity: Int
-    /// Values a generation takes before the next insert drops the older one.
+    /// Values a generation takes before the next insert drops the older one (2/3 of the capacity; counts are
+    /// 16-bit, so at most 32767).
     let generationSize: Int
     /// Bins of the whole grid (`LogBins.signedCount` or `LogBins.magnitudeCount`).
     let gridCount: Int
@@ -122,7 +125,7 @@ struct RankHistory: Sendable {
         precondition(capacity > 0 && capacity <= Int(UInt16.max), "history capacity must be in 1...65535")
         self.signed = signed
         self.capacity = capacity
-        generationSize = max(1, capacity / 2)
+        generationSize = max(1, min(2 * capacity / 3, Int(UInt16.max) / 2))
         gridCount = signed ? LogBins.signedCount : LogBins.magnitudeCount
         storage = Self.empty
     }
