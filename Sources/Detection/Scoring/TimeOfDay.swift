@@ -146,27 +146,33 @@ struct TimeOfDayContext: Sendable {
         omen_prefetch_range(h, 2 * (Self.header + 2 * generationSize))
     }
 
-    /// The `k` largest (`largest`) or smallest values of a bin, most extreme first, merged from both generations.
-    private func extremes(_ h: UnsafeMutablePointer<UInt16>, _ k: Int, largest: Bool,
-                          into out: UnsafeMutablePointer<Double>) {
+    /// The tail fit of a bin's `k` largest (`largest`) or smallest values, merged from both generations: the
+    /// k-th most extreme value and the mean distance of the k − 1 beyond it (two passes over the merge, no buffer).
+    private func tail(_ h: UnsafeMutablePointer<UInt16>, _ k: Int, largest: Bool) -> (threshold: Double, meanExcess: Double) {
         let n0 = Int(h[0]), n1 = Int(h[1])
         let c0 = Self.center(h, 0), c1 = Self.center(h, 1)
         let s0 = h + Self.header, s1 = s0 + generationSize
-        var i0 = largest ? n0 - 1 : 0, i1 = largest ? n1 - 1 : 0
         let step = largest ? -1 : 1
-        for j in 0..<k {
-            let has0 = i0 >= 0 && i0 < n0, has1 = i1 >= 0 && i1 < n1
-            let v0 = has0 ? Self.value(s0[i0], center: c0) : 0
-            let v1 = has1 ? Self.value(s1[i1], center: c1) : 0
-            let take0 = has0 && (!has1 || (largest ? v0 >= v1 : v0 <= v1))
-            if take0 {
-                out[j] = v0
-                i0 += step
-            } else {
-                out[j] = v1
-                i1 += step
+        func walk(_ body: (Int, Double) -> Void) {
+            var i0 = largest ? n0 - 1 : 0, i1 = largest ? n1 - 1 : 0
+            for j in 0..<k {
+                let has0 = i0 >= 0 && i0 < n0, has1 = i1 >= 0 && i1 < n1
+                let v0 = has0 ? Self.value(s0[i0], center: c0) : 0
+                let v1 = has1 ? Self.value(s1[i1], center: c1) : 0
+                if has0 && (!has1 || (largest ? v0 >= v1 : v0 <= v1)) {
+                    body(j, v0)
+                    i0 += step
+                } else {
+                    body(j, v1)
+                    i1 += step
+                }
             }
         }
+        var threshold = 0.0
+        walk { j, v in if j == k - 1 { threshold = v } }
+        var excess = 0.0
+        walk { j, v in if j < k - 1 { excess += largest ? v - threshold : threshold - v } }
+        return (threshold, excess / Double(k - 1))
     }
 
     /// Two-sided surprise −log10 p of `x` against the values remembered at this time of day.
@@ -184,33 +190,22 @@ struct TimeOfDayContext: Sendable {
                            n1 > 0 ? Self.value(s1[n1 - 1], center: c1) : -.infinity)
         let minValue = min(n0 > 0 ? Self.value(s0[0], center: c0) : .infinity,
                            n1 > 0 ? Self.value(s1[0], center: c1) : .infinity)
-        var pu = 1.0, pl = 1.0
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: k) { buffer in
-            guard let top = buffer.baseAddress else { return }
-            if x > maxValue && k >= 2 {
-                extremes(h, k, largest: true, into: top)
-                let u = top[k - 1]
-                var me = 0.0
-                for i in stride(from: k - 2, through: 0, by: -1) { me += top[i] - u }
-                me /= Double(k - 1)
-                pu = me > 0 ? Double(k) / nn * tailShape.factor((x - u) / me, k: k) : 1 / nn
-            } else {
-                let below = Self.lowerBound(s0, n0, Self.code(x, center: c0))
-                    + Self.lowerBound(s1, n1, Self.code(x, center: c1))
-                pu = Double(n - below + 1) / nn
-            }
-            if x < minValue && k >= 2 {
-                extremes(h, k, largest: false, into: top)
-                let l = top[k - 1]
-                var me = 0.0
-                for i in 0..<(k - 1) { me += l - top[i] }
-                me /= Double(k - 1)
-                pl = me > 0 ? Double(k) / nn * tailShape.factor((l - x) / me, k: k) : 1 / nn
-            } else {
-                let atOrBelow = Self.upperBound(s0, n0, Self.code(x, center: c0))
-                    + Self.upperBound(s1, n1, Self.code(x, center: c1))
-                pl = Double(atOrBelow + 1) / nn
-            }
+        var pu: Double, pl: Double
+        if x > maxValue && k >= 2 {
+            let (u, me) = tail(h, k, largest: true)
+            pu = me > 0 ? Double(k) / nn * tailShape.factor((x - u) / me, k: k) : 1 / nn
+        } else {
+            let below = Self.lowerBound(s0, n0, Self.code(x, center: c0))
+                + Self.lowerBound(s1, n1, Self.code(x, center: c1))
+            pu = Double(n - below + 1) / nn
+        }
+        if x < minValue && k >= 2 {
+            let (l, me) = tail(h, k, largest: false)
+            pl = me > 0 ? Double(k) / nn * tailShape.factor((l - x) / me, k: k) : 1 / nn
+        } else {
+            let atOrBelow = Self.upperBound(s0, n0, Self.code(x, center: c0))
+                + Self.upperBound(s1, n1, Self.code(x, center: c1))
+            pl = Double(atOrBelow + 1) / nn
         }
         return -log10(max(min(1, 2 * min(pu, pl)), 1e-300))
     }
