@@ -198,17 +198,20 @@ public struct ScoringConfig: Sendable, Equatable {
     /// Bytes of scorer state one series holds with this configuration (for capacity planning).
     public var bytesPerSeries: Int {
         let h = min(max(history, 1), Int(UInt16.max))
-        var b = 4 * h + 2 * (LogBins.signedCount + 1) // value history
-        if kind == .calibrated { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
-        if driftSpan > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
-        if changeWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
+        // Rank histories hold counts over the bins their values occupy, not the values: a typical value history
+        // ~640 bins, a magnitude history at most 513 (4 bytes each); the history length does not count.
+        let magnitudeHistory = 4 * (RankHistory.magnitudeSpan + 1) + 64
+        var b = 4 * 640 + 64 // value history
+        if kind == .calibrated { b += magnitudeHistory }
+        if driftSpan > 0 { b += magnitudeHistory }
+        if changeWeight > 0 { b += magnitudeHistory }
         if frozenDetection { b += (h + 63) / 64 * 8 }
-        if selfWeight > 0 { b += 2 * h + 2 * (LogBins.magnitudeCount + 1) }
+        if selfWeight > 0 { b += magnitudeHistory }
         if usesGaussianCalibration {
             let k = min(max(2, gaussianTail), 255)
             b += GaussianCalibration.blocks * (4 * k + 1 + 4) + 64
         }
-        if contextWeight > 0 { b += max(contextBins, 1) * (8 * max(contextHistory, 1) + 8) }
+        if contextWeight > 0 { b += max(contextBins, 1) * (2 * max(contextHistory, 2) + 12) }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if valueDelay > 0 { b += 8 * valueDelay }
         if kind == .likelihood { b += 8 * likelihoodWindow }
@@ -250,8 +253,11 @@ public struct Scorer: Sendable {
     public private(set) var lastTerms: ScoreTerms?
 
     /// Version 2 adds the second-level calibration history, version 3 the time-of-day histories, version 4 the
-    /// Gaussian calibration's history of |z|, version 5 the cadence and the value delay line; older checkpoints still restore (what they lack starts empty).
-    static let checkpointVersion: UInt8 = 5
+    /// Gaussian calibration's history of |z|, version 5 the cadence and the value delay line, version 6 the compact
+    /// rank and time-of-day histories (counts per bin, 16-bit codes; each encoding tells its own format, and
+    /// rings of versions 1-5 are counted again in arrival order); older checkpoints still restore (what they lack
+    /// starts empty).
+    static let checkpointVersion: UInt8 = 6
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0

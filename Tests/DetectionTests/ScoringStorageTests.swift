@@ -1,11 +1,11 @@
 import Testing
 @testable import Detection
 
-/// The scorer histories' storage (one copy-on-write allocation each, the merged time-of-day insert, the skipped
-/// refits) must behave exactly like the plain arrays it replaced.
+/// The scorer histories' storage (one copy-on-write allocation each, the skipped refits) must behave exactly like
+/// plain arrays.
 struct ScoringStorageTests {
-    /// The time-of-day layout before the single allocation: arrays, remove-then-insert; what it encodes and
-    /// ranks is what the new one must encode and rank, bit for bit.
+    /// The time-of-day layout of scorer checkpoints versions 3-5 (a ring and a sorted run of Float per bin):
+    /// writes the old format for `CompactHistoryTests.timeOfDayRingCheckpointRestores`.
     struct ReferenceContext {
         let bins: Int, capacity: Int
         var ring: [Float], sorted: [Float], counts: [Int32], heads: [Int32]
@@ -58,27 +58,6 @@ struct ScoringStorageTests {
         }
     }
 
-    /// Inserting into full time-of-day bins (duplicates, ±0, values equal to the evicted one) leaves exactly the
-    /// checkpoint bytes of the remove-then-insert reference after every point.
-    @Test func timeOfDayInsertMatchesTheReference() {
-        var c = TimeOfDayContext(bins: 4, capacity: 7, tailSize: 3)
-        var ref = ReferenceContext(bins: 4, capacity: 7)
-        var noise = Noise(seed: 11)
-        for i in 0..<600 {
-            let t = Double(i) * 21_600 + 60 // cycles through the four 6-hour bins
-            // Few distinct values, so duplicates and ties with the evicted value are common.
-            let x: Double = i % 13 == 0 ? (i % 2 == 0 ? 0.0 : -0.0) : (noise.gaussian() * 2).rounded()
-            c.observe(timestamp: t)
-            c.insert(x, at: t)
-            ref.insert(x, bin: c.bin(t))
-            var w = ByteWriter()
-            c.encode(into: &w)
-            #expect(w.bytes == ref.encode(spacing: c.spacing, last: c.lastTimestamp), "after point \(i)")
-            if w.bytes != ref.encode(spacing: c.spacing, last: c.lastTimestamp) { return }
-        }
-        #expect(c.counts == ref.counts)
-    }
-
     /// A copied history or context is independent: inserting into the copy leaves the original as it was.
     @Test func copiesDoNotShareStorage() {
         var h = RankHistory(signed: false, capacity: 50)
@@ -113,7 +92,8 @@ struct ScoringStorageTests {
             h.insert(x)
             all.append(x)
         }
-        let kept = all.suffix(400).map { h.bin(of: $0) }.sorted()
+        #expect(h.count == 436) // the jumping window (generations of 266) keeps 1,065...1,500
+        let kept = all.suffix(h.count).map { h.bin(of: $0) }.sorted()
         let k = 25
         let out = UnsafeMutablePointer<Int>.allocate(capacity: k)
         defer { out.deallocate() }

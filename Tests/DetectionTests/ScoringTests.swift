@@ -414,11 +414,11 @@ struct ScoringContextTests {
             c.insert(5, at: t + 3_600) // 01:00 is always 5
             c.insert(Double(day % 10), at: t + 7_200) // 02:00 varies 0...9
         }
-        #expect(c.count(at: 3_600) == 50)
+        #expect(c.count(at: 3_600) == 35) // a jumping window of 26-50: the generation of days 50-59 and the one before
         #expect(c.count(at: 10_800) == 0)
         #expect(c.surprise(5, at: 3_600) < 0.1)
         let jump = c.surprise(6, at: 3_600)
-        #expect(jump.isFinite && abs(jump - (log10(51) - log10(2))) < 1e-9) // rank bound 1/(n+1), two-sided
+        #expect(jump.isFinite && abs(jump - (log10(36) - log10(2))) < 1e-9) // rank bound 1/(n+1), two-sided
         #expect(c.surprise(4.5, at: 7_200) < 0.5)
         #expect(c.surprise(30, at: 7_200) > 3)
     }
@@ -517,7 +517,7 @@ struct ScoringRankTests {
         #expect(abs(h.value(ofBin: h.bin(of: 51.3)) - 51.3) < 0.1)
     }
 
-    /// Prefix counts and order statistics match a sorted copy after evictions from the ring.
+    /// Prefix counts and order statistics match a sorted copy of the values kept after generations were dropped.
     @Test func ranksMatchSortedHistory() {
         var h = RankHistory(signed: false, capacity: 300)
         var noise = Noise(seed: 9)
@@ -527,9 +527,9 @@ struct ScoringRankTests {
             h.insert(x)
             all.append(x)
         }
-        let kept = all.suffix(300).map { h.bin(of: $0) }.sorted()
-        #expect(h.count == 300)
-        for k in [1, 2, 150, 299, 300] { #expect(h.bin(ofRank: k) == kept[k - 1]) }
+        #expect(h.count == 400) // a jumping window of 201-400 values (generations of 200): 601...1,000
+        let kept = all.suffix(h.count).map { h.bin(of: $0) }.sorted()
+        for k in [1, 2, 200, 399, 400] { #expect(h.bin(ofRank: k) == kept[k - 1]) }
         for b in [kept[0], kept[100], kept[299]] {
             #expect(h.countAtOrBelow(bin: b) == kept.filter { $0 <= b }.count)
         }

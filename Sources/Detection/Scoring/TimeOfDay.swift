@@ -3,12 +3,19 @@
 // midnight (or a daily peak that does not come), and the value's surprise against all its history misses it
 // too, because the level itself is common. Ranked per hour-of-day bin, it is rare.
 //
-// Each bin keeps the last `capacity` values that fell in it (a ring, plus the same values kept sorted, as
-// Float: 8 bytes per value), so a rank is a binary search and an insert moves only the values between the
-// evicted one and the new one.
+// Each bin keeps its values sorted, in two generations (a jumping window, as the rank histories): the newest
+// takes values until it holds `capacity / 2`; the next value drops the older generation and starts a new one.
+// So a bin ranks against its last capacity/2 + 1 to capacity values, without a ring of arrival order.
+// A value is kept as a 16-bit code: its offset from its generation's center (the median of the generation
+// before; for a bin's first generation, the median of its first 16 values, kept as Float until then: coding them
+// against the first value, an outlier perhaps, and re-coding them later broke ties among them) rounded to
+// bfloat16 (8 bits of exponent, 8 of significand: within 0.4 % of the offset), mapped so that codes sort as the
+// values do. Equal values get equal codes, so ties stay ties. A rank is a binary search per generation;
+// the tail fit decodes the few most extreme values. 2 bytes per value: 12 KB per series at 24 x 250 (a ring plus
+// a sorted run of Float took 48 KB).
 //
-// Layout: one copy-on-write allocation (per-bin count and ring head packed in one word, then per bin its sorted
-// run followed by its ring), so a point pays one uniqueness check instead of one cold array header per buffer.
+// Layout: one copy-on-write allocation; per bin a header (the two generations' counts and centers) followed by
+// the older generation's sorted codes and the newest's, so a point touches one contiguous run.
 // Beyond the most extreme remembered value an exponential tail fitted to the `tailSize` most extreme keeps
 // new extremes ordered; a bin with no spread in its tail gives the rank bound 1/(n+1), never a division by 0.
 
@@ -23,53 +30,93 @@ import COmenSupport
 struct TimeOfDayContext: Sendable {
     let bins: Int
     let capacity: Int
+    /// Values a generation takes before the next one drops the older.
+    let generationSize: Int
     let tailSize: Int
     var tailShape = TailShape.exponential
-    /// Per bin: one word (count in the low 16 bits, ring head in the high 16), then `bins` runs of
-    /// `2 * capacity` words: the sorted values (ascending in the first `count` slots), then the ring of values
-    /// in arrival order. Values are Float bit patterns. Copy-on-write: written only after
-    /// `isKnownUniquelyReferenced`.
-    private var storage: FlatBuffer<UInt32>
+    /// Per bin: `header` UInt16 (older count, newest count, older center and newest center as Float bits), then
+    /// `generationSize` sorted codes of the older generation and as many of the newest. Copy-on-write: written
+    /// only after `isKnownUniquelyReferenced`.
+    private var storage: FlatBuffer<UInt16>
     /// Exponentially weighted spacing of timestamps (seconds); time of day is used while it is 1 s to 6 h.
     var spacing = Double.nan
     var lastTimestamp = Double.nan
 
+    static let header = 6
+    /// A bin's first values are kept as Float (two slots each) until this many have arrived; then they are coded
+    /// against their median, so no value is coded against a center that is an outlier (the first value may be).
+    static let rawValues = 16
+
+    /// Whether bin header `h` is in its raw phase (its first generation, fewer than `rawValues` values; only when a
+    /// generation has room for them as Float).
+    @inline(__always)
+    private func isRaw(_ h: UnsafeMutablePointer<UInt16>) -> Bool {
+        generationSize >= 2 * Self.rawValues && h[0] == 0 && Int(h[1]) < Self.rawValues
+    }
+    /// First field of the encoding (older encodings start with the bin count, which is positive).
+    static let formatTag = -2
+
     init(bins: Int, capacity: Int, tailSize: Int) {
         self.bins = max(1, bins)
-        // Counts and heads are 16-bit (65535 values per hour is far beyond any useful context history).
-        self.capacity = min(max(1, capacity), Int(UInt16.max))
+        // Counts are 16-bit (65535 values per hour is far beyond any useful context history).
+        self.capacity = min(max(2, capacity), Int(UInt16.max))
+        generationSize = self.capacity / 2
         self.tailSize = max(2, tailSize)
-        storage = FlatBuffer(count: self.bins * (1 + 2 * self.capacity))
+        storage = FlatBuffer(count: self.bins * (Self.header + 2 * generationSize))
     }
 
     /// The storage unused contexts share (never written).
-    private static let empty = FlatBuffer<UInt32>(count: 0)
+    private static let empty = FlatBuffer<UInt16>(count: 0)
 
     /// A placeholder when the term is off (no allocation).
     init(unused: ()) {
         bins = 0
         capacity = 0
+        generationSize = 0
         tailSize = 2
         storage = Self.empty
     }
 
     @inline(__always)
-    private var elements: UnsafeMutablePointer<UInt32> { storage.elements }
+    private var elements: UnsafeMutablePointer<UInt16> { storage.elements }
+
+    /// Start of bin `b`'s header (its older codes follow at `+ header`, its newest at `+ header + generationSize`).
+    @inline(__always)
+    private func binStart(_ b: Int) -> Int { b * (Self.header + 2 * generationSize) }
 
     @inline(__always)
-    private mutating func uniqueElements() -> UnsafeMutablePointer<UInt32> { storage.uniqueElements() }
-
-    /// Index of bin `b`'s sorted run (its ring follows at `+ capacity`).
-    @inline(__always)
-    private func runStart(_ b: Int) -> Int { bins + b * 2 * capacity }
+    private static func center(_ h: UnsafeMutablePointer<UInt16>, _ generation: Int) -> Float {
+        Float(bitPattern: UInt32(h[2 + 2 * generation]) | UInt32(h[3 + 2 * generation]) << 16)
+    }
 
     @inline(__always)
-    private static func value(_ e: UnsafeMutablePointer<UInt32>, _ i: Int) -> Float { Float(bitPattern: e[i]) }
+    private static func setCenter(_ h: UnsafeMutablePointer<UInt16>, _ generation: Int, _ c: Float) {
+        h[2 + 2 * generation] = UInt16(truncatingIfNeeded: c.bitPattern)
+        h[3 + 2 * generation] = UInt16(truncatingIfNeeded: c.bitPattern >> 16)
+    }
+
+    /// The code of `x` against center `c`: the offset rounded to bfloat16 (to nearest, ties to even), mapped so
+    /// that codes order as the offsets do (−0 is taken as +0).
+    @inline(__always)
+    static func code(_ x: Double, center c: Float) -> UInt16 {
+        let f = Float(x - Double(c))
+        let bits = f == 0 ? 0 : f.bitPattern
+        // Finite offsets round at most to infinity's pattern; NaN cannot occur (x and c are finite).
+        let h = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+        return h & 0x8000 != 0 ? ~h : h | 0x8000
+    }
+
+    /// The value a code stands for against center `c`.
+    @inline(__always)
+    static func value(_ code: UInt16, center c: Float) -> Double {
+        let h = code & 0x8000 != 0 ? code & 0x7FFF : ~code
+        return Double(c) + Double(Float(bitPattern: UInt32(h) << 16))
+    }
 
     /// Values remembered per bin (for tests and inspection).
     var counts: [Int32] {
         let e = elements
-        return (0..<bins).map { Int32(e[$0] & 0xFFFF) }
+        return (0..<bins).map { Int32(e[binStart($0)]) + Int32(e[binStart($0) + 1]) }
     }
 
     /// Whether the series' spacing makes a day hold several points (same rule as the calendar features).
@@ -83,48 +130,82 @@ struct TimeOfDayContext: Sendable {
     }
 
     /// Values remembered in the bin of `timestamp`.
-    func count(at timestamp: Double) -> Int { Int(elements[bin(timestamp)] & 0xFFFF) }
+    func count(at timestamp: Double) -> Int {
+        let h = elements + binStart(bin(timestamp))
+        return Int(h[0]) + Int(h[1])
+    }
 
-    /// Starts loading what ranking and inserting a value at `timestamp` will touch: the reference count, the
-    /// bin's word, its whole sorted run (the binary searches and the shift land anywhere in it) and its ring slot.
+    /// Starts loading what ranking and inserting a value at `timestamp` will touch: the reference count and the
+    /// bin's header and codes (the binary searches and the shift land anywhere in them).
     @inline(__always)
     func prefetch(at timestamp: Double) {
         guard capacity > 0, timestamp.isFinite else { return }
-        let e = elements
-        let b = bin(timestamp)
+        let h = elements + binStart(bin(timestamp))
         omen_prefetch_write(storage.headerAddress)
-        omen_prefetch_write(e + b)
-        omen_prefetch_range(e + runStart(b), 4 * capacity)
-        omen_prefetch_write(e + runStart(b) + capacity + Int(e[b] >> 16))
+        omen_prefetch_write(h)
+        omen_prefetch_range(h, 2 * (Self.header + 2 * generationSize))
+    }
+
+    /// The tail fit of a bin's `k` largest (`largest`) or smallest values, merged from both generations: the
+    /// k-th most extreme value and the mean distance of the k − 1 beyond it (two passes over the merge, no buffer).
+    private func tail(_ h: UnsafeMutablePointer<UInt16>, _ k: Int, largest: Bool) -> (threshold: Double, meanExcess: Double) {
+        let n0 = Int(h[0]), n1 = Int(h[1])
+        let c0 = Self.center(h, 0), c1 = Self.center(h, 1)
+        let s0 = h + Self.header, s1 = s0 + generationSize
+        let step = largest ? -1 : 1
+        func walk(_ body: (Int, Double) -> Void) {
+            var i0 = largest ? n0 - 1 : 0, i1 = largest ? n1 - 1 : 0
+            for j in 0..<k {
+                let has0 = i0 >= 0 && i0 < n0, has1 = i1 >= 0 && i1 < n1
+                let v0 = has0 ? Self.value(s0[i0], center: c0) : 0
+                let v1 = has1 ? Self.value(s1[i1], center: c1) : 0
+                if has0 && (!has1 || (largest ? v0 >= v1 : v0 <= v1)) {
+                    body(j, v0)
+                    i0 += step
+                } else {
+                    body(j, v1)
+                    i1 += step
+                }
+            }
+        }
+        var threshold = 0.0
+        walk { j, v in if j == k - 1 { threshold = v } }
+        var excess = 0.0
+        walk { j, v in if j < k - 1 { excess += largest ? v - threshold : threshold - v } }
+        return (threshold, excess / Double(k - 1))
     }
 
     /// Two-sided surprise −log10 p of `x` against the values remembered at this time of day.
     func surprise(_ x: Double, at timestamp: Double) -> Double {
-        let b = bin(timestamp)
-        let e = elements
-        let n = Int(e[b] & 0xFFFF)
+        let h = elements + binStart(bin(timestamp))
+        let n0 = Int(h[0]), n1 = Int(h[1])
+        let n = n0 + n1
         guard n > 0 else { return 0 }
-        let s = e + runStart(b)
+        if isRaw(h) { return rawSurprise(x, h) }
+        let c0 = Self.center(h, 0), c1 = Self.center(h, 1)
+        let s0 = h + Self.header, s1 = s0 + generationSize
         let k = min(tailSize, n)
         let nn = Double(n + 1)
+        let maxValue = max(n0 > 0 ? Self.value(s0[n0 - 1], center: c0) : -.infinity,
+                           n1 > 0 ? Self.value(s1[n1 - 1], center: c1) : -.infinity)
+        let minValue = min(n0 > 0 ? Self.value(s0[0], center: c0) : .infinity,
+                           n1 > 0 ? Self.value(s1[0], center: c1) : .infinity)
         var pu: Double, pl: Double
-        if x > Double(Self.value(s, n - 1)) && k >= 2 {
-            let u = Double(Self.value(s, n - k))
-            var me = 0.0
-            for i in (n - k + 1)..<n { me += Double(Self.value(s, i)) - u }
-            me /= Double(k - 1)
+        if x > maxValue && k >= 2 {
+            let (u, me) = tail(h, k, largest: true)
             pu = me > 0 ? Double(k) / nn * tailShape.factor((x - u) / me, k: k) : 1 / nn
         } else {
-            pu = Double(n - Self.lowerBound(s, n, x) + 1) / nn
+            let below = Self.lowerBound(s0, n0, Self.code(x, center: c0))
+                + Self.lowerBound(s1, n1, Self.code(x, center: c1))
+            pu = Double(n - below + 1) / nn
         }
-        if x < Double(Self.value(s, 0)) && k >= 2 {
-            let l = Double(Self.value(s, k - 1))
-            var me = 0.0
-            for i in 0..<(k - 1) { me += l - Double(Self.value(s, i)) }
-            me /= Double(k - 1)
+        if x < minValue && k >= 2 {
+            let (l, me) = tail(h, k, largest: false)
             pl = me > 0 ? Double(k) / nn * tailShape.factor((l - x) / me, k: k) : 1 / nn
         } else {
-            pl = Double(Self.upperBound(s, n, x) + 1) / nn
+            let atOrBelow = Self.upperBound(s0, n0, Self.code(x, center: c0))
+                + Self.upperBound(s1, n1, Self.code(x, center: c1))
+            pl = Double(atOrBelow + 1) / nn
         }
         return -log10(max(min(1, 2 * min(pu, pl)), 1e-300))
     }
@@ -138,98 +219,236 @@ struct TimeOfDayContext: Sendable {
         lastTimestamp = timestamp
     }
 
-    /// Remembers `x` in the bin of `timestamp`, forgetting that bin's oldest value when full.
+    /// Remembers `x` in the bin of `timestamp`, dropping that bin's older generation when the newest is full.
     mutating func insert(_ x: Double, at timestamp: Double) {
-        let v = Float(x)
-        guard v.isFinite else { return }
-        let b = bin(timestamp)
-        let e = uniqueElements()
-        let s = e + runStart(b)
-        let ring = s + capacity
-        let n = Int(e[b] & 0xFFFF)
-        let head = Int(e[b] >> 16)
-        // v goes after every value <= v (the place an insertion from the end would stop).
-        let u = Self.upperBound(s, n, Double(v))
-        if n == capacity {
-            // One copy of the oldest value leaves; only the values between its place and v's move by one.
-            let old = Self.value(ring, head)
-            let i = min(Self.lowerBound(s, n, Double(old)), n - 1)
-            if i < u {
-                let j = u - 1
-                var m = i
-                while m < j { s[m] = s[m + 1]; m += 1 }
-                s[j] = v.bitPattern
-            } else {
-                var m = i
-                while m > u { s[m] = s[m - 1]; m -= 1 }
-                s[u] = v.bitPattern
-            }
-            e[b] = UInt32(n) | UInt32((head + 1) % capacity) << 16
+        guard Float(x).isFinite, capacity > 0 else { return }
+        insert(x, bin: bin(timestamp))
+    }
+
+    private mutating func insert(_ x: Double, bin b: Int) {
+        let h = storage.uniqueElements() + binStart(b)
+        let g = generationSize
+        let s0 = h + Self.header, s1 = s0 + g
+        if Int(h[1]) == g {
+            s0.update(from: s1, count: g)
+            h[0] = UInt16(g)
+            h[1] = 0
+            Self.setCenter(h, 0, Self.center(h, 1))
+        }
+        var n1 = Int(h[1])
+        if isRaw(h) {
+            // A bin's first values are kept as they are, sorted, until there are enough to centre them.
+            let v = Float(x)
+            var m = n1
+            while m > 0 && Self.rawValue(s1, m - 1) > v { Self.setRawValue(s1, m, Self.rawValue(s1, m - 1)); m -= 1 }
+            Self.setRawValue(s1, m, v)
+            h[1] += 1
+            if Int(h[1]) == Self.rawValues { codeRawValues(h) }
+            return
+        }
+        if n1 == 0 {
+            // A new generation is centred on the median of the one before (or on its own first value).
+            let n0 = Int(h[0])
+            Self.setCenter(h, 1, n0 > 0 ? Float(Self.value(s0[n0 / 2], center: Self.center(h, 0))) : Float(x))
+        }
+        let code = Self.code(x, center: Self.center(h, 1))
+        // The code goes after every code <= it (the place an insertion from the end would stop).
+        let u = Self.upperBound(s1, n1, code)
+        while n1 > u { s1[n1] = s1[n1 - 1]; n1 -= 1 }
+        s1[u] = code
+        h[1] += 1
+    }
+
+    /// Codes a bin's first `rawValues` values, kept as Float until now, against their median.
+    private func codeRawValues(_ h: UnsafeMutablePointer<UInt16>) {
+        let n = Int(h[1])
+        let s = h + Self.header + generationSize
+        var raw = [Float](repeating: 0, count: n)
+        for i in 0..<n { raw[i] = Self.rawValue(s, i) }
+        let c = raw[n / 2]
+        Self.setCenter(h, 1, c)
+        for i in 0..<n { s[i] = Self.code(Double(raw[i]), center: c) }
+    }
+
+    /// The i-th Float of a run kept raw (two slots per value).
+    @inline(__always)
+    private static func rawValue(_ s: UnsafeMutablePointer<UInt16>, _ i: Int) -> Float {
+        UnsafeRawPointer(s).loadUnaligned(fromByteOffset: 4 * i, as: Float.self)
+    }
+
+    @inline(__always)
+    private static func setRawValue(_ s: UnsafeMutablePointer<UInt16>, _ i: Int, _ v: Float) {
+        UnsafeMutableRawPointer(s).storeBytes(of: v, toByteOffset: 4 * i, as: Float.self)
+    }
+
+    /// The surprise of `x` against a bin still in its raw phase (its values exactly, as the ring of Float ranked).
+    private func rawSurprise(_ x: Double, _ h: UnsafeMutablePointer<UInt16>) -> Double {
+        let n = Int(h[1])
+        let s = h + Self.header + generationSize
+        let v = (0..<n).map { Double(Self.rawValue(s, $0)) }
+        let k = min(tailSize, n)
+        let nn = Double(n + 1)
+        var pu: Double, pl: Double
+        if x > v[n - 1] && k >= 2 {
+            let u = v[n - k]
+            var me = 0.0
+            for i in (n - k + 1)..<n { me += v[i] - u }
+            me /= Double(k - 1)
+            pu = me > 0 ? Double(k) / nn * tailShape.factor((x - u) / me, k: k) : 1 / nn
         } else {
-            var m = n
-            while m > u { s[m] = s[m - 1]; m -= 1 }
-            s[u] = v.bitPattern
-            e[b] = UInt32(n + 1) | UInt32((head + 1) % capacity) << 16
+            pu = Double(n - v.count(where: { $0 < x }) + 1) / nn
         }
-        ring[head] = v.bitPattern
+        if x < v[0] && k >= 2 {
+            let l = v[k - 1]
+            var me = 0.0
+            for i in 0..<(k - 1) { me += l - v[i] }
+            me /= Double(k - 1)
+            pl = me > 0 ? Double(k) / nn * tailShape.factor((l - x) / me, k: k) : 1 / nn
+        } else {
+            pl = Double(v.count(where: { $0 <= x }) + 1) / nn
+        }
+        return -log10(max(min(1, 2 * min(pu, pl)), 1e-300))
     }
 
-    /// First index of the sorted run `s[0..<n]` whose value is >= x.
+    /// First index of the sorted codes `s[0..<n]` that is >= c.
     @inline(__always)
-    static func lowerBound(_ s: UnsafeMutablePointer<UInt32>, _ n: Int, _ x: Double) -> Int {
+    static func lowerBound(_ s: UnsafeMutablePointer<UInt16>, _ n: Int, _ c: UInt16) -> Int {
         var lo = 0, hi = n
         while lo < hi {
             let mid = (lo + hi) / 2
-            if Double(value(s, mid)) < x { lo = mid + 1 } else { hi = mid }
+            if s[mid] < c { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
 
-    /// First index of the sorted run `s[0..<n]` whose value is > x.
+    /// First index of the sorted codes `s[0..<n]` that is > c.
     @inline(__always)
-    static func upperBound(_ s: UnsafeMutablePointer<UInt32>, _ n: Int, _ x: Double) -> Int {
+    static func upperBound(_ s: UnsafeMutablePointer<UInt16>, _ n: Int, _ c: UInt16) -> Int {
         var lo = 0, hi = n
         while lo < hi {
             let mid = (lo + hi) / 2
-            if Double(value(s, mid)) <= x { lo = mid + 1 } else { hi = mid }
+            if s[mid] <= c { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
 
+    /// The values of bin `b`, older generation first, each in ascending order (for tests).
+    func values(inBin b: Int) -> [Double] {
+        let h = elements + binStart(b)
+        let s0 = h + Self.header, s1 = s0 + generationSize
+        if isRaw(h) { return (0..<Int(h[1])).map { Double(Self.rawValue(s1, $0)) } }
+        return (0..<Int(h[0])).map { Self.value(s0[$0], center: Self.center(h, 0)) }
+            + (0..<Int(h[1])).map { Self.value(s1[$0], center: Self.center(h, 1)) }
+    }
+
+    /// A varint small enough for a count, a bin or a code (larger is a corrupt checkpoint).
+    private static func readSmall(_ r: inout ByteReader) throws(ScorerRestoreError) -> Int {
+        let v = try r.varint()
+        guard v <= 0x10_0000 else {
+            throw ScorerRestoreError("scorer checkpoint has an out-of-range history count; the series will recalibrate")
+        }
+        return Int(v)
+    }
+
+    private static let inconsistent = ScorerRestoreError("scorer checkpoint has an inconsistent time-of-day history; the series will recalibrate")
+
+    /// Per bin the two generations' counts and centers, then their codes as steps from the previous code (sorted
+    /// codes: mostly one byte each), or a bin's raw first values as Float.
     func encode(into w: inout ByteWriter) {
+        w.int(Self.formatTag)
         w.int(bins)
         w.int(capacity)
         w.double(spacing)
         w.double(lastTimestamp)
         let e = elements
-        for b in 0..<bins { w.int(Int(e[b] & 0xFFFF)) }
-        for b in 0..<bins { w.int(Int(e[b] >> 16)) }
-        for b in 0..<bins { for i in 0..<capacity { w.float(Self.value(e, runStart(b) + capacity + i)) } }
-        for b in 0..<bins { for i in 0..<capacity { w.float(Self.value(e, runStart(b) + i)) } }
+        for b in 0..<bins {
+            let h = e + binStart(b)
+            for gen in 0..<2 {
+                let n = Int(h[gen])
+                w.varint(UInt64(n))
+                w.float(Self.center(h, gen))
+                let s = h + Self.header + gen * generationSize
+                if gen == 1 && isRaw(h) {
+                    for i in 0..<n { w.float(Self.rawValue(s, i)) }
+                    continue
+                }
+                var previous = 0
+                for i in 0..<n {
+                    w.varint(UInt64(Int(s[i]) - previous))
+                    previous = Int(s[i])
+                }
+            }
+        }
     }
 
+    /// Reads `encode(into:)`, or the encoding of checkpoint versions 3 to 5 (a ring and a sorted run of Float per
+    /// bin), whose values are inserted again in arrival order.
     mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
-        guard try r.int() == bins, try r.int() == capacity else {
+        let first = try r.int()
+        let isCompact = first == Self.formatTag
+        let storedBins = isCompact ? try r.int() : first
+        let storedCapacity = try r.int()
+        guard storedBins == bins, storedCapacity == capacity else {
             throw ScorerRestoreError("scorer checkpoint has other time-of-day bins than the configuration; the series will recalibrate")
         }
         spacing = try r.double()
         lastTimestamp = try r.double()
-        let e = uniqueElements()
+        storage = FlatBuffer(count: bins * (Self.header + 2 * generationSize))
+        guard isCompact else { return try decodeRing(from: &r) }
+        let e = storage.uniqueElements()
         for b in 0..<bins {
+            let h = e + binStart(b)
+            for gen in 0..<2 {
+                let n = try Self.readSmall(&r)
+                guard n <= generationSize, gen == 1 || n == 0 || n == generationSize else { throw Self.inconsistent }
+                let c = try r.float()
+                guard c.isFinite else { throw Self.inconsistent }
+                h[gen] = UInt16(n)
+                Self.setCenter(h, gen, c)
+                let s = h + Self.header + gen * generationSize
+                if gen == 1 && isRaw(h) {
+                    var previous = -Float.infinity
+                    for i in 0..<n {
+                        let v = try r.float()
+                        guard v.isFinite, v >= previous else { throw Self.inconsistent }
+                        Self.setRawValue(s, i, v)
+                        previous = v
+                    }
+                    continue
+                }
+                var code = 0
+                for i in 0..<n {
+                    code += try Self.readSmall(&r)
+                    guard code <= Int(UInt16.max) else { throw Self.inconsistent }
+                    s[i] = UInt16(code)
+                }
+            }
+        }
+    }
+
+    /// The ring encoding of versions 3 to 5 (after the spacing): counts, heads, rings, sorted runs.
+    private mutating func decodeRing(from r: inout ByteReader) throws(ScorerRestoreError) {
+        var ns: [Int] = [], heads: [Int] = []
+        for _ in 0..<bins {
             let c = try r.int()
-            guard c >= 0 && c <= capacity else {
-                throw ScorerRestoreError("scorer checkpoint has an inconsistent time-of-day history; the series will recalibrate")
-            }
-            e[b] = UInt32(c)
+            guard c >= 0 && c <= capacity else { throw Self.inconsistent }
+            ns.append(c)
         }
-        for b in 0..<bins {
+        for _ in 0..<bins {
             let h = try r.int()
-            guard h >= 0 && h < capacity else {
-                throw ScorerRestoreError("scorer checkpoint has an inconsistent time-of-day history; the series will recalibrate")
-            }
-            e[b] |= UInt32(h) << 16
+            guard h >= 0 && h < capacity else { throw Self.inconsistent }
+            heads.append(h)
         }
-        for b in 0..<bins { for i in 0..<capacity { e[runStart(b) + capacity + i] = try r.float().bitPattern } }
-        for b in 0..<bins { for i in 0..<capacity { e[runStart(b) + i] = try r.float().bitPattern } }
+        var rings: [Float] = []
+        rings.reserveCapacity(bins * capacity)
+        for _ in 0..<(bins * capacity) { rings.append(try r.float()) }
+        for _ in 0..<(bins * capacity) { _ = try r.float() } // the sorted runs: the rings hold the same values
+        for b in 0..<bins {
+            let start = (heads[b] - ns[b] + capacity) % capacity
+            for j in 0..<ns[b] {
+                let v = rings[b * capacity + (start + j) % capacity]
+                if v.isFinite { insert(Double(v), bin: b) }
+            }
+        }
     }
 }
