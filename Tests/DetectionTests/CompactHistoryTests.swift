@@ -88,6 +88,10 @@ struct CompactHistoryTests {
         for k in 1...10 { #expect(h.bin(ofRank: h.count - k + 1) == top[k - 1]) }
         #expect(h.bin(of: 1e-9) == h.bin(of: 1e-12)) // both below the kept range: tied in its lowest bin
         #expect(h.countAtOrBelow(bin: h.bin(of: 1e-9)) == h.count - 10)
+        // After generations were dropped (at 4,001 and 8,001), the small values still tie in the same lowest bin.
+        for i in 5_000..<9_000 { h.insert(i % 500 == 0 ? 1e6 : 1e-9 * abs(noise.gaussian())) }
+        #expect(h.count == 5_000)
+        #expect(h.countAtOrBelow(bin: h.bin(of: 1e-9)) == h.count - 10)
     }
 
     /// Signed histories re-anchor a drifting level by re-binning their counts (each bin's count moves whole to the

@@ -308,6 +308,9 @@ struct RankHistory: Sendable {
     /// The newest generation becomes the only one (the older one's counts are dropped at once), and the stored
     /// range shrinks to what it occupies.
     private mutating func dropOlderGeneration() {
+        // A magnitude history at its widest counts smaller magnitudes in its lowest bin; while that bin still holds
+        // values, it stays the lowest (new small values keep tying with the ones counted there before).
+        let capped = !signed && hi >= lo && lo > 1 && lo == hi - Self.magnitudeSpan + 1
         let e = storage.uniqueElements()
         for j in 0..<blocks { e[j] = 0 }
         var first = -1, last = -1
@@ -325,6 +328,8 @@ struct RankHistory: Sendable {
         newest = 0
         if first < 0 {
             relayout(lo: 1, hi: 0)
+        } else if capped && globalBin(first) == lo {
+            relayout(lo: lo, hi: max(globalBin(last) + Self.slack, lo + Self.magnitudeSpan - 1))
         } else {
             relayout(lo: globalBin(first) - Self.slack, hi: globalBin(last) + Self.slack)
         }
