@@ -122,7 +122,14 @@ struct StudentTail: Sendable, Equatable {
 
     init(dof: Int) {
         self.dof = Double(max(0, dof))
-        logBeta = dof > 0 ? lgamma(self.dof / 2) + lgamma(0.5) - lgamma(self.dof / 2 + 0.5) : 0
+        logBeta = dof > 0 ? Self.logGamma(self.dof / 2) + Self.logGamma(0.5) - Self.logGamma(self.dof / 2 + 0.5) : 0
+    }
+
+    /// ln Γ(x) for x > 0, through lgamma_r (lgamma writes the process-wide `signgam`: a data race between shards
+    /// creating series at once).
+    static func logGamma(_ x: Double) -> Double {
+        var sign: Int32 = 0
+        return lgamma_r(x, &sign)
     }
 
     @inline(__always)
