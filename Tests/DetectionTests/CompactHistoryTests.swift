@@ -340,6 +340,39 @@ struct CompactHistoryTests {
 
     // MARK: scorer checkpoints
 
+    /// Mutated and truncated scorer checkpoints never crash the decoders: each is refused or restores into a
+    /// scorer that scores and whose own checkpoint reads back.
+    @Test func mutatedScorerCheckpointsAreRefusedOrSound() throws {
+        var config = perPointConfig()
+        config.history = 300
+        config.contextHistory = 80 // time-of-day bins with a raw phase
+        var a = Scorer(config: config)
+        var noise = Noise(seed: 41)
+        for t in 0..<1_500 {
+            let v = (t % 97 == 0 ? 30 : 1) * noise.gaussian() + Double(t % 288) / 20
+            _ = a.score(ScoreInput(timestamp: Double(t) * 300, value: v, predicted: t < 200 ? nil : v + noise.gaussian(),
+                                   predictedSpread: 1))
+        }
+        let blob = a.checkpoint()
+        var restored = 0
+        for round in 0..<3_000 {
+            var bytes = blob
+            let flips = 1 + Int(noise.next() % 4)
+            for _ in 0..<flips {
+                let i = Int(noise.next() % UInt64(bytes.count))
+                bytes[i] = round % 3 == 0 ? UInt8(truncatingIfNeeded: noise.next()) : bytes[i] ^ UInt8(1 << (noise.next() % 8))
+            }
+            if round % 10 == 0 { bytes = Array(bytes.prefix(Int(noise.next() % UInt64(bytes.count)))) }
+            guard var b = try? Scorer(config: config, checkpoint: bytes) else { continue }
+            restored += 1
+            for t in 0..<20 {
+                _ = b.score(ScoreInput(timestamp: Double(1_500 + t) * 300, value: noise.gaussian(), predicted: 0, predictedSpread: 1))
+            }
+            #expect((try? Scorer(config: config, checkpoint: b.checkpoint())) != nil, "round \(round)")
+        }
+        #expect(restored > 0)
+    }
+
     /// A version-5 scorer checkpoint (ring histories) restores into the compact histories: the value history,
     /// spliced in as the ring wrote it, counts the same values, and the scorer goes on scoring.
     @Test func versionFiveScorerCheckpointRestores() throws {
