@@ -170,7 +170,11 @@ public struct ScoringConfig: Sendable, Equatable {
             let k = min(max(2, gaussianTail), 255)
             b += GaussianCalibration.blocks * (4 * k + 1 + 4) + 64
         }
-        if contextWeight > 0 { b += max(contextBins, 1) * (2 * max(contextHistory, 2) + 12) }
+        if contextWeight > 0 {
+            let g = min(max(contextHistory, 2), Int(UInt16.max)) / 2
+            let slots = TimeOfDayContext.header + TimeOfDayContext.thinnedCount(g, edge: max(2, tailSize)) + g
+            b += max(contextBins, 1) * 2 * slots
+        }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if valueDelay > 0 { b += 8 * valueDelay }
         if kind == .likelihood { b += 8 * likelihoodWindow }
