@@ -198,10 +198,11 @@ public struct ScoringConfig: Sendable, Equatable {
     /// Bytes of scorer state one series holds with this configuration (for capacity planning).
     public var bytesPerSeries: Int {
         let h = min(max(history, 1), Int(UInt16.max))
-        // Rank histories hold counts over the bins their values occupy, not the values: a typical value history
-        // ~640 bins, a magnitude history at most 513 (4 bytes each); the history length does not count.
-        let magnitudeHistory = 4 * (RankHistory.magnitudeSpan + 1) + 64
-        var b = 4 * 640 + 64 // value history
+        // Rank histories hold counts over the bins their values occupy (4 bytes a bin), not the values, so the
+        // history length does not count: typically ~350 bins of values and ~100-300 of a magnitude (bench memory's
+        // series: 1.4 KB, 0.65 KB, 0.45 KB); at most ~2,500 and 513.
+        let magnitudeHistory = 4 * 200 + 64
+        var b = 4 * 350 + 64 // value history
         if kind == .calibrated { b += magnitudeHistory }
         if driftSpan > 0 { b += magnitudeHistory }
         if changeWeight > 0 { b += magnitudeHistory }
@@ -211,7 +212,11 @@ public struct ScoringConfig: Sendable, Equatable {
             let k = min(max(2, gaussianTail), 255)
             b += GaussianCalibration.blocks * (4 * k + 1 + 4) + 64
         }
-        if contextWeight > 0 { b += max(contextBins, 1) * (2 * max(contextHistory, 2) + 12) }
+        if contextWeight > 0 {
+            let g = min(max(contextHistory, 2), Int(UInt16.max)) / 2
+            let slots = TimeOfDayContext.header + TimeOfDayContext.thinnedCount(g, edge: max(2, tailSize)) + g
+            b += max(contextBins, 1) * 2 * slots
+        }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if valueDelay > 0 { b += 8 * valueDelay }
         if kind == .likelihood { b += 8 * likelihoodWindow }

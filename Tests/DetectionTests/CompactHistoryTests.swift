@@ -232,11 +232,13 @@ struct CompactHistoryTests {
 
     // MARK: time of day
 
-    /// A bin's generations hold what a jumping window of capacity/2 + 1 to capacity values keeps, each value within
-    /// 0.4 % of its offset from its generation's center (a median of the bin, within a few spreads of today's); ranks
-    /// between distinct values equal a brute-force count.
+    /// A bin's generations hold what a jumping window of capacity/2 + 1 to capacity values keeps: the newest
+    /// generation each value within 0.4 % of its offset from its generation's center (a median of the bin, within a
+    /// few spreads of today's), the older one thinned (its 5 lowest and highest exact, every other value between);
+    /// ranks between distinct values equal a brute-force count, or exceed it by the one value thinning may move.
     @Test func timeOfDayMatchesAJumpingWindow() {
         var c = TimeOfDayContext(bins: 4, capacity: 40, tailSize: 5)
+        #expect(c.olderSlots == 15)
         var windows = [JumpingWindow](repeating: JumpingWindow(generationSize: 20), count: 4)
         var noise = Noise(seed: 11)
         for i in 0..<900 {
@@ -250,17 +252,29 @@ struct CompactHistoryTests {
             #expect(c.count(at: t) == kept.count)
             let stored = c.values(inBin: b)
             let median = kept.sorted()[kept.count / 2]
-            let close = zip(stored.sorted(), kept.sorted()).allSatisfy { abs($0 - $1) <= 0.004 * (abs($1 - median) + 10) }
-            #expect(close, "after point \(i)")
-            if !close { return }
+            func close(_ a: [Double], _ b: [Double]) -> Bool {
+                a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= 0.004 * (abs($1 - median) + 10) }
+            }
+            let older = windows[b].older.sorted(), newest = windows[b].newest.sorted()
+            let storedOlder = Array(stored.prefix(older.count)), storedNewest = Array(stored.suffix(newest.count))
+            let ok = close(storedNewest, newest) && close(Array(storedOlder.prefix(5)), Array(older.prefix(5)))
+                && close(Array(storedOlder.suffix(5)), Array(older.suffix(5)))
+                // Thinned: each kept value stands for itself and the next, so it is at most the value it replaces.
+                && zip(storedOlder, older).allSatisfy { $0 <= $1 + 0.004 * (abs($1 - median) + 10) }
+            #expect(ok, "after point \(i)")
+            if !ok { return }
             guard i % 7 == 0 else { continue }
             let sorted = kept.sorted()
             for j in 1..<sorted.count where sorted[j] - sorted[j - 1] > 0.02 * (abs(sorted[j] - median) + 1) {
                 let probe = (sorted[j] + sorted[j - 1]) / 2
-                let below = Double(j), n = Double(sorted.count)
-                let p = min(1, 2 * min((n - below + 1) / (n + 1), (below + 1) / (n + 1)))
+                let n = Double(sorted.count)
+                func surprise(below: Int) -> Double {
+                    let b = Double(below)
+                    return -log10(min(1, 2 * min((n - b + 1) / (n + 1), (b + 1) / (n + 1))))
+                }
                 let s = c.surprise(probe, at: t)
-                #expect(abs(s + log10(p)) < 1e-9, "probe \(probe) after point \(i)")
+                #expect(abs(s - surprise(below: j)) < 1e-9 || abs(s - surprise(below: j + 1)) < 1e-9,
+                        "probe \(probe) after point \(i)")
             }
         }
     }
@@ -339,6 +353,39 @@ struct CompactHistoryTests {
     }
 
     // MARK: scorer checkpoints
+
+    /// Mutated and truncated scorer checkpoints never crash the decoders: each is refused or restores into a
+    /// scorer that scores and whose own checkpoint reads back.
+    @Test func mutatedScorerCheckpointsAreRefusedOrSound() throws {
+        var config = perPointConfig()
+        config.history = 300
+        config.contextHistory = 80 // time-of-day bins with a raw phase
+        var a = Scorer(config: config)
+        var noise = Noise(seed: 41)
+        for t in 0..<1_500 {
+            let v = (t % 97 == 0 ? 30 : 1) * noise.gaussian() + Double(t % 288) / 20
+            _ = a.score(ScoreInput(timestamp: Double(t) * 300, value: v, predicted: t < 200 ? nil : v + noise.gaussian(),
+                                   predictedSpread: 1))
+        }
+        let blob = a.checkpoint()
+        var restored = 0
+        for round in 0..<3_000 {
+            var bytes = blob
+            let flips = 1 + Int(noise.next() % 4)
+            for _ in 0..<flips {
+                let i = Int(noise.next() % UInt64(bytes.count))
+                bytes[i] = round % 3 == 0 ? UInt8(truncatingIfNeeded: noise.next()) : bytes[i] ^ UInt8(1 << (noise.next() % 8))
+            }
+            if round % 10 == 0 { bytes = Array(bytes.prefix(Int(noise.next() % UInt64(bytes.count)))) }
+            guard var b = try? Scorer(config: config, checkpoint: bytes) else { continue }
+            restored += 1
+            for t in 0..<20 {
+                _ = b.score(ScoreInput(timestamp: Double(1_500 + t) * 300, value: noise.gaussian(), predicted: 0, predictedSpread: 1))
+            }
+            #expect((try? Scorer(config: config, checkpoint: b.checkpoint())) != nil, "round \(round)")
+        }
+        #expect(restored > 0)
+    }
 
     /// A version-5 scorer checkpoint (ring histories) restores into the compact histories: the value history,
     /// spliced in as the ring wrote it, counts the same values, and the scorer goes on scoring.

@@ -26,7 +26,8 @@
 // exact values would land; equal values stay together). Offsets within 2^-10 of a spread from the center count
 // as the center itself.
 // Memory: per occupied bin 2 bytes of live count and 2 of newest-generation count, plus 2 per 64 bins; a
-// history of residuals occupies ~300 bins (~1.2 KB), of values ~600 (~2.4 KB).
+// history of residuals or step changes occupies ~100-300 bins (0.4-1.2 KB), of values ~350 (~1.4 KB: its slots
+// leave out the offsets the center clamp never fills).
 //
 // Layout: one copy-on-write allocation per history (block totals, then live counts, then the newest
 // generation's counts, then while the history is unanchored the first values as Float offsets), so a point pays
@@ -186,19 +187,63 @@ struct RankHistory: Sendable {
         signed ? center + scale * LogBins.signedValue(b) : LogBins.magnitudeValue(b)
     }
 
+    // Signed histories index their slots by a compact bin: once anchored, the bins of offsets below `centerBins`
+    // (which the center clamp never fills) are left out, so the occupied range of a series' values is one short
+    // run across the center (their `lo` and `hi` are compact bins; magnitude histories' are grid bins).
+
+    /// Bins left out on each side of the center of an anchored signed history.
+    private static let gap = centerBins - 1
+
+    /// The compact bin of a signed grid bin (the center for the bins of the clamp).
+    @inline(__always)
+    private func compact(_ b: Int) -> Int {
+        guard anchored else { return b }
+        if b <= mid - Self.centerBins { return b }
+        if b >= mid + Self.centerBins { return b - 2 * Self.gap }
+        return mid - Self.gap
+    }
+
+    /// The grid bin of a compact bin.
+    @inline(__always)
+    private static func expand(_ c: Int, anchored: Bool) -> Int {
+        let mid = LogBins.magnitudeCount - 1
+        guard anchored else { return c }
+        if c <= mid - centerBins { return c }
+        if c == mid - gap { return mid }
+        return c + 2 * gap
+    }
+
+    /// The compact bin of the highest bin a value can be counted in that is at most grid bin `b`.
+    @inline(__always)
+    private func compactAtOrBelow(_ b: Int) -> Int {
+        guard anchored else { return b }
+        if b <= mid - Self.centerBins { return b }
+        if b < mid { return mid - Self.centerBins }
+        if b < mid + Self.centerBins { return mid - Self.gap }
+        return b - 2 * Self.gap
+    }
+
+    /// The highest compact bin of a signed history.
+    private var compactMax: Int { compact(gridCount - 1) }
+
     /// Local slot of a stored global bin.
     @inline(__always)
-    private func slot(_ b: Int) -> Int { signed ? b - lo : (b == 0 ? 0 : b - lo + 1) }
+    private func slot(_ b: Int) -> Int { signed ? compact(b) - lo : (b == 0 ? 0 : b - lo + 1) }
 
     /// Global bin of a local slot.
     @inline(__always)
-    private func globalBin(_ i: Int) -> Int { signed ? lo + i : (i == 0 ? 0 : lo + i - 1) }
+    private func globalBin(_ i: Int) -> Int {
+        signed ? Self.expand(lo + i, anchored: anchored) : (i == 0 ? 0 : lo + i - 1)
+    }
 
     /// The highest local slot whose bin is at most `b` (-1: none).
     @inline(__always)
     private func slotAtOrBelow(_ b: Int) -> Int {
         if b < 0 || span == 0 { return -1 }
-        if signed { return b < lo ? -1 : min(b - lo, span - 1) }
+        if signed {
+            let c = compactAtOrBelow(b)
+            return c < lo ? -1 : min(c - lo, span - 1)
+        }
         return b < lo ? 0 : min(b - lo + 1, span - 1)
     }
 
@@ -206,7 +251,11 @@ struct RankHistory: Sendable {
     @inline(__always)
     private func storedSlot(_ b: Int) -> Int {
         guard span > 0 else { return -1 }
-        if !signed && b == 0 { return 0 }
+        if signed {
+            let c = compact(b)
+            return c >= lo && c <= hi ? c - lo : -1
+        }
+        if b == 0 { return 0 }
         return b >= lo && b <= hi ? slot(b) : -1
     }
 
@@ -301,8 +350,9 @@ struct RankHistory: Sendable {
     /// whose range reached `magnitudeSpan` moves its smallest bins into the lowest one it keeps).
     @discardableResult
     private mutating func include(_ b: Int) -> Bool {
-        if hi < lo { return relayout(lo: b - Self.growth, hi: b + Self.growth) }
-        return b < lo ? relayout(lo: b - Self.growth, hi: hi) : relayout(lo: lo, hi: b + Self.growth)
+        let c = signed ? compact(b) : b
+        if hi < lo { return relayout(lo: c - Self.growth, hi: c + Self.growth) }
+        return c < lo ? relayout(lo: c - Self.growth, hi: hi) : relayout(lo: lo, hi: c + Self.growth)
     }
 
     /// The newest generation becomes the only one (the older one's counts are dropped at once), and the stored
@@ -328,6 +378,8 @@ struct RankHistory: Sendable {
         newest = 0
         if first < 0 {
             relayout(lo: 1, hi: 0)
+        } else if signed {
+            relayout(lo: lo + first - Self.slack, hi: lo + last + Self.slack)
         } else if capped && globalBin(first) == lo {
             relayout(lo: lo, hi: max(globalBin(last) + Self.slack, lo + Self.magnitudeSpan - 1))
         } else {
@@ -335,7 +387,8 @@ struct RankHistory: Sendable {
         }
     }
 
-    /// Moves the counts into storage over global bins `newLo...newHi` (clamped to the grid and, for magnitude
+    /// Moves the counts into storage over bins `newLo...newHi` (compact bins for signed histories; clamped to the
+    /// grid and, for magnitude
     /// histories, to `magnitudeSpan` bins below the top: counts below move into the lowest kept bin). An empty
     /// range (`newHi < newLo`) keeps only the zero slot of magnitude histories. Returns whether any count moved
     /// to another bin.
@@ -344,7 +397,7 @@ struct RankHistory: Sendable {
         var l = newLo, h = newHi
         if h >= l {
             l = max(l, signed ? 0 : 1)
-            h = min(h, gridCount - 1)
+            h = min(h, signed ? compactMax : gridCount - 1)
             if !signed { l = max(l, h - Self.magnitudeSpan + 1) }
         }
         let empty = h < l
@@ -359,7 +412,7 @@ struct RankHistory: Sendable {
         for i in 0..<oldSpan {
             let live = from[oldBlocks + i], gen = from[oldBlocks + oldSpan + i]
             guard live != 0 || gen != 0 else { continue }
-            let b = globalBin(i)
+            let b = signed ? lo + i : globalBin(i)
             let j: Int
             if !signed && b == 0 {
                 j = 0
@@ -434,7 +487,7 @@ struct RankHistory: Sendable {
                 bins[j] = b
                 bl = min(bl, b); bh = max(bh, b)
             }
-            relayout(lo: bl - Self.growth, hi: bh + Self.growth)
+            relayout(lo: compact(bl) - Self.growth, hi: compact(bh) + Self.growth)
             for j in 0..<n { add(bins[j], newestToo: j >= older) }
             return
         }
@@ -452,13 +505,13 @@ struct RankHistory: Sendable {
     private mutating func rebin(center newCenter: Double, scale newScale: Double) {
         let old = storage
         let oldLo = lo, oldSpan = span, oldBlocks = blocks
-        let oldCenter = center, oldScale = scale
+        let oldCenter = center, oldScale = scale, oldAnchored = anchored
         center = newCenter
         scale = newScale
         anchored = true
         let from = old.elements
         func newBin(_ i: Int) -> Int {
-            signedBin(offset: (oldCenter + oldScale * LogBins.signedValue(oldLo + i) - newCenter) / newScale)
+            signedBin(offset: (oldCenter + oldScale * LogBins.signedValue(Self.expand(oldLo + i, anchored: oldAnchored)) - newCenter) / newScale)
         }
         var bl = Int.max, bh = Int.min
         for i in 0..<oldSpan where from[oldBlocks + i] != 0 {
@@ -469,7 +522,7 @@ struct RankHistory: Sendable {
         storage = Self.empty
         lo = 1; hi = 0; span = 0; blocks = 0
         guard bl <= bh else { return }
-        relayout(lo: bl - Self.growth, hi: bh + Self.growth)
+        relayout(lo: compact(bl) - Self.growth, hi: compact(bh) + Self.growth)
         let to = storage.uniqueElements()
         for i in 0..<oldSpan where from[oldBlocks + i] != 0 {
             let j = slot(newBin(i))
@@ -707,9 +760,12 @@ struct RankHistory: Sendable {
         // The stored range as it was (with its slack), so the restored history clamps and grows exactly as the
         // original would have.
         if storedHi >= storedLo {
-            guard storedLo >= (signed ? 0 : 1), storedHi < gridCount,
+            guard storedLo >= (signed ? 0 : 1), storedHi <= (signed ? compactMax : gridCount - 1),
                   signed || storedHi - storedLo < Self.magnitudeSpan,
-                  bins.allSatisfy({ (!signed && $0.bin == 0) || ($0.bin >= storedLo && $0.bin <= storedHi) })
+                  bins.allSatisfy({ b in
+                      let c = signed ? compact(b.bin) : b.bin
+                      return (!signed && b.bin == 0) || (c >= storedLo && c <= storedHi)
+                  })
             else { throw inconsistent() }
             relayout(lo: storedLo, hi: storedHi)
         } else {

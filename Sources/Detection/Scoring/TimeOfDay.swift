@@ -11,8 +11,11 @@
 // against the first value, an outlier perhaps, and re-coding them later broke ties among them) rounded to
 // bfloat16 (8 bits of exponent, 8 of significand: within 0.4 % of the offset), mapped so that codes sort as the
 // values do. Equal values get equal codes, so ties stay ties. A rank is a binary search per generation;
-// the tail fit decodes the few most extreme values. 2 bytes per value: 12 KB per series at 24 x 250 (a ring plus
-// a sorted run of Float took 48 KB).
+// the tail fit decodes the few most extreme values. When the newest generation becomes the older, it is thinned:
+// its `tailSize` lowest and highest values stay exact (the tail fits and "beyond the most extreme" read only those),
+// of the values between every other one is kept and stands for itself and the next, so a rank in the older
+// generation is off by at most one value. 2 bytes per value kept: 9.8 KB per series at 24 x 250 with a tail of 10
+// (a ring plus a sorted run of Float took 48 KB; two whole generations of codes 12.3 KB).
 //
 // Layout: one copy-on-write allocation; per bin a header (the two generations' counts and centers) followed by
 // the older generation's sorted codes and the newest's, so a point touches one contiguous run.
@@ -32,10 +35,13 @@ struct TimeOfDayContext: Sendable {
     let capacity: Int
     /// Values a generation takes before the next one drops the older.
     let generationSize: Int
+    /// Codes the older generation keeps: its `tailSize` lowest and highest exactly, and of the values between
+    /// every other one (which stands for itself and the next). `generationSize` when there is nothing to thin.
+    let olderSlots: Int
     let tailSize: Int
     var tailShape = TailShape.exponential
     /// Per bin: `header` UInt16 (older count, newest count, older center and newest center as Float bits), then
-    /// `generationSize` sorted codes of the older generation and as many of the newest. Copy-on-write: written
+    /// `olderSlots` sorted codes of the older generation and `generationSize` of the newest. Copy-on-write: written
     /// only after `isKnownUniquelyReferenced`.
     private var storage: FlatBuffer<UInt16>
     /// Exponentially weighted spacing of timestamps (seconds); time of day is used while it is 1 s to 6 h.
@@ -62,7 +68,8 @@ struct TimeOfDayContext: Sendable {
         self.capacity = min(max(2, capacity), Int(UInt16.max))
         generationSize = self.capacity / 2
         self.tailSize = max(2, tailSize)
-        storage = FlatBuffer(count: self.bins * (Self.header + 2 * generationSize))
+        olderSlots = Self.thinnedCount(generationSize, edge: self.tailSize)
+        storage = FlatBuffer(count: self.bins * (Self.header + olderSlots + generationSize))
     }
 
     /// The storage unused contexts share (never written).
@@ -73,6 +80,7 @@ struct TimeOfDayContext: Sendable {
         bins = 0
         capacity = 0
         generationSize = 0
+        olderSlots = 0
         tailSize = 2
         storage = Self.empty
     }
@@ -80,9 +88,36 @@ struct TimeOfDayContext: Sendable {
     @inline(__always)
     private var elements: UnsafeMutablePointer<UInt16> { storage.elements }
 
-    /// Start of bin `b`'s header (its older codes follow at `+ header`, its newest at `+ header + generationSize`).
+    /// Start of bin `b`'s header (its older codes follow at `+ header`, its newest at `+ header + olderSlots`).
     @inline(__always)
-    private func binStart(_ b: Int) -> Int { b * (Self.header + 2 * generationSize) }
+    private func binStart(_ b: Int) -> Int { b * (Self.header + olderSlots + generationSize) }
+
+    /// Codes kept of a generation of `g` values thinned with `edge` exact values at each end (`g` when fewer than
+    /// 4 lie between them).
+    static func thinnedCount(_ g: Int, edge: Int) -> Int {
+        let interior = g - 2 * edge
+        return interior < 4 ? g : 2 * edge + (interior + 1) / 2
+    }
+
+    /// Whether the older generation is thinned.
+    @inline(__always)
+    private var thins: Bool { olderSlots < generationSize }
+
+    /// Values of the older generation (`n0` of them, as thinned into `olderSlots` codes) whose code is below the
+    /// code at stored index `i` (the count a binary search over the stored codes found): a kept interior code stands
+    /// for two values (the last for one when their number is odd).
+    @inline(__always)
+    private func olderValues(below i: Int, n0: Int) -> Int {
+        guard thins && n0 > 0 else { return i }
+        let edge = tailSize, interior = generationSize - 2 * edge, kept = (interior + 1) / 2
+        if i <= edge { return i }
+        if i <= edge + kept { return edge + min(2 * (i - edge), interior) }
+        return i - kept + interior
+    }
+
+    /// Codes stored for the older generation when it holds `n0` values.
+    @inline(__always)
+    private func olderStored(_ n0: Int) -> Int { n0 == 0 ? 0 : olderSlots }
 
     @inline(__always)
     private static func center(_ h: UnsafeMutablePointer<UInt16>, _ generation: Int) -> Float {
@@ -143,15 +178,16 @@ struct TimeOfDayContext: Sendable {
         let h = elements + binStart(bin(timestamp))
         omen_prefetch_write(storage.headerAddress)
         omen_prefetch_write(h)
-        omen_prefetch_range(h, 2 * (Self.header + 2 * generationSize))
+        omen_prefetch_range(h, 2 * (Self.header + olderSlots + generationSize))
     }
 
     /// The tail fit of a bin's `k` largest (`largest`) or smallest values, merged from both generations: the
     /// k-th most extreme value and the mean distance of the k − 1 beyond it (two passes over the merge, no buffer).
     private func tail(_ h: UnsafeMutablePointer<UInt16>, _ k: Int, largest: Bool) -> (threshold: Double, meanExcess: Double) {
-        let n0 = Int(h[0]), n1 = Int(h[1])
+        // The older generation's `tailSize` most extreme values at each end are kept exactly, and k <= tailSize.
+        let n0 = olderStored(Int(h[0])), n1 = Int(h[1])
         let c0 = Self.center(h, 0), c1 = Self.center(h, 1)
-        let s0 = h + Self.header, s1 = s0 + generationSize
+        let s0 = h + Self.header, s1 = s0 + olderSlots
         let step = largest ? -1 : 1
         func walk(_ body: (Int, Double) -> Void) {
             var i0 = largest ? n0 - 1 : 0, i1 = largest ? n1 - 1 : 0
@@ -183,19 +219,20 @@ struct TimeOfDayContext: Sendable {
         guard n > 0 else { return 0 }
         if isRaw(h) { return rawSurprise(x, h) }
         let c0 = Self.center(h, 0), c1 = Self.center(h, 1)
-        let s0 = h + Self.header, s1 = s0 + generationSize
+        let s0 = h + Self.header, s1 = s0 + olderSlots
+        let m0 = olderStored(n0)
         let k = min(tailSize, n)
         let nn = Double(n + 1)
-        let maxValue = max(n0 > 0 ? Self.value(s0[n0 - 1], center: c0) : -.infinity,
+        let maxValue = max(m0 > 0 ? Self.value(s0[m0 - 1], center: c0) : -.infinity,
                            n1 > 0 ? Self.value(s1[n1 - 1], center: c1) : -.infinity)
-        let minValue = min(n0 > 0 ? Self.value(s0[0], center: c0) : .infinity,
+        let minValue = min(m0 > 0 ? Self.value(s0[0], center: c0) : .infinity,
                            n1 > 0 ? Self.value(s1[0], center: c1) : .infinity)
         var pu: Double, pl: Double
         if x > maxValue && k >= 2 {
             let (u, me) = tail(h, k, largest: true)
             pu = me > 0 ? Double(k) / nn * tailShape.factor((x - u) / me, k: k) : 1 / nn
         } else {
-            let below = Self.lowerBound(s0, n0, Self.code(x, center: c0))
+            let below = olderValues(below: Self.lowerBound(s0, m0, Self.code(x, center: c0)), n0: n0)
                 + Self.lowerBound(s1, n1, Self.code(x, center: c1))
             pu = Double(n - below + 1) / nn
         }
@@ -203,7 +240,7 @@ struct TimeOfDayContext: Sendable {
             let (l, me) = tail(h, k, largest: false)
             pl = me > 0 ? Double(k) / nn * tailShape.factor((l - x) / me, k: k) : 1 / nn
         } else {
-            let atOrBelow = Self.upperBound(s0, n0, Self.code(x, center: c0))
+            let atOrBelow = olderValues(below: Self.upperBound(s0, m0, Self.code(x, center: c0)), n0: n0)
                 + Self.upperBound(s1, n1, Self.code(x, center: c1))
             pl = Double(atOrBelow + 1) / nn
         }
@@ -228,9 +265,19 @@ struct TimeOfDayContext: Sendable {
     private mutating func insert(_ x: Double, bin b: Int) {
         let h = storage.uniqueElements() + binStart(b)
         let g = generationSize
-        let s0 = h + Self.header, s1 = s0 + g
+        let s0 = h + Self.header, s1 = s0 + olderSlots
         if Int(h[1]) == g {
-            s0.update(from: s1, count: g)
+            if thins {
+                // The newest generation becomes the older, thinned: its extremes exactly, every other value between.
+                let edge = tailSize
+                for i in 0..<edge { s0[i] = s1[i] }
+                var j = edge
+                var i = edge
+                while i < g - edge { s0[j] = s1[i]; j += 1; i += 2 }
+                for i in (g - edge)..<g { s0[j] = s1[i]; j += 1 }
+            } else {
+                s0.update(from: s1, count: g)
+            }
             h[0] = UInt16(g)
             h[1] = 0
             Self.setCenter(h, 0, Self.center(h, 1))
@@ -249,7 +296,8 @@ struct TimeOfDayContext: Sendable {
         if n1 == 0 {
             // A new generation is centred on the median of the one before (or on its own first value).
             let n0 = Int(h[0])
-            Self.setCenter(h, 1, n0 > 0 ? Float(Self.value(s0[n0 / 2], center: Self.center(h, 0))) : Float(x))
+            let m0 = olderStored(n0)
+            Self.setCenter(h, 1, n0 > 0 ? Float(Self.value(s0[m0 / 2], center: Self.center(h, 0))) : Float(x))
         }
         let code = Self.code(x, center: Self.center(h, 1))
         // The code goes after every code <= it (the place an insertion from the end would stop).
@@ -262,7 +310,7 @@ struct TimeOfDayContext: Sendable {
     /// Codes a bin's first `rawValues` values, kept as Float until now, against their median.
     private func codeRawValues(_ h: UnsafeMutablePointer<UInt16>) {
         let n = Int(h[1])
-        let s = h + Self.header + generationSize
+        let s = h + Self.header + olderSlots
         var raw = [Float](repeating: 0, count: n)
         for i in 0..<n { raw[i] = Self.rawValue(s, i) }
         let c = raw[n / 2]
@@ -284,7 +332,7 @@ struct TimeOfDayContext: Sendable {
     /// The surprise of `x` against a bin still in its raw phase (its values exactly, as the ring of Float ranked).
     private func rawSurprise(_ x: Double, _ h: UnsafeMutablePointer<UInt16>) -> Double {
         let n = Int(h[1])
-        let s = h + Self.header + generationSize
+        let s = h + Self.header + olderSlots
         let v = (0..<n).map { Double(Self.rawValue(s, $0)) }
         let k = min(tailSize, n)
         let nn = Double(n + 1)
@@ -335,10 +383,16 @@ struct TimeOfDayContext: Sendable {
     /// The values of bin `b`, older generation first, each in ascending order (for tests).
     func values(inBin b: Int) -> [Double] {
         let h = elements + binStart(b)
-        let s0 = h + Self.header, s1 = s0 + generationSize
+        let s0 = h + Self.header, s1 = s0 + olderSlots
         if isRaw(h) { return (0..<Int(h[1])).map { Double(Self.rawValue(s1, $0)) } }
-        return (0..<Int(h[0])).map { Self.value(s0[$0], center: Self.center(h, 0)) }
-            + (0..<Int(h[1])).map { Self.value(s1[$0], center: Self.center(h, 1)) }
+        let n0 = Int(h[0])
+        var older: [Double] = []
+        for i in 0..<olderStored(n0) {
+            // A kept interior code stands for as many values as the next index adds.
+            let v = Self.value(s0[i], center: Self.center(h, 0))
+            for _ in 0..<(olderValues(below: i + 1, n0: n0) - olderValues(below: i, n0: n0)) { older.append(v) }
+        }
+        return older + (0..<Int(h[1])).map { Self.value(s1[$0], center: Self.center(h, 1)) }
     }
 
     /// A varint small enough for a count, a bin or a code (larger is a corrupt checkpoint).
@@ -367,13 +421,13 @@ struct TimeOfDayContext: Sendable {
                 let n = Int(h[gen])
                 w.varint(UInt64(n))
                 w.float(Self.center(h, gen))
-                let s = h + Self.header + gen * generationSize
+                let s = h + Self.header + gen * olderSlots
                 if gen == 1 && isRaw(h) {
                     for i in 0..<n { w.float(Self.rawValue(s, i)) }
                     continue
                 }
                 var previous = 0
-                for i in 0..<n {
+                for i in 0..<(gen == 0 ? olderStored(n) : n) {
                     w.varint(UInt64(Int(s[i]) - previous))
                     previous = Int(s[i])
                 }
@@ -393,7 +447,7 @@ struct TimeOfDayContext: Sendable {
         }
         spacing = try r.double()
         lastTimestamp = try r.double()
-        storage = FlatBuffer(count: bins * (Self.header + 2 * generationSize))
+        storage = FlatBuffer(count: bins * (Self.header + olderSlots + generationSize))
         guard isCompact else { return try decodeRing(from: &r) }
         let e = storage.uniqueElements()
         for b in 0..<bins {
@@ -405,7 +459,7 @@ struct TimeOfDayContext: Sendable {
                 guard c.isFinite else { throw Self.inconsistent }
                 h[gen] = UInt16(n)
                 Self.setCenter(h, gen, c)
-                let s = h + Self.header + gen * generationSize
+                let s = h + Self.header + gen * olderSlots
                 if gen == 1 && isRaw(h) {
                     var previous = -Float.infinity
                     for i in 0..<n {
@@ -417,7 +471,7 @@ struct TimeOfDayContext: Sendable {
                     continue
                 }
                 var code = 0
-                for i in 0..<n {
+                for i in 0..<(gen == 0 ? olderStored(n) : n) {
                     code += try Self.readSmall(&r)
                     guard code <= Int(UInt16.max) else { throw Self.inconsistent }
                     s[i] = UInt16(code)
