@@ -171,10 +171,11 @@ struct CompactWindow: Sendable, Equatable {
         let runCount = try r.int()
         var runs = ByteReader(try r.blob())
         var ordered = [UInt32]()
-        ordered.reserveCapacity(n)
+        ordered.reserveCapacity(min(n, 1 << 16)) // a corrupt count must not reserve gigabytes
         for _ in 0..<max(0, runCount) {
             let step = try runs.varint(), length = try runs.varint()
-            guard step <= UInt64(UInt32.max), length >= 1, ordered.count + Int(length) <= n else {
+            // Compared as UInt64 before any conversion: a huge varint length must be refused, not trap in Int(_:).
+            guard step <= UInt64(UInt32.max), length >= 1, length <= UInt64(n - ordered.count) else {
                 throw CheckpointError("checkpoint window steps are inconsistent")
             }
             ordered.append(contentsOf: repeatElement(UInt32(step), count: Int(length)))
