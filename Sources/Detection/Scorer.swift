@@ -51,15 +51,17 @@ public struct ScoreTerms: Sendable, Equatable {
     /// The value against the same time of day: nil when the term is off or the spacing gives no time of day; 0 while
     /// the bin has fewer than `contextMinHistory` values.
     public var context: Double?
-    /// The calibrated |residual| (0 until `minHistory` residuals); nil without a prediction.
+    /// The calibrated |residual| (0 until `minHistory` residuals); nil without a prediction or before the value
+    /// history has `minHistory` values (the stage then counts 0).
     public var residual: Double?
-    /// The Gaussian head's calibrated z on its tail; nil without a prediction or with `gaussianWeight` 0.
+    /// The Gaussian head's calibrated z on its tail; nil where `residual` is, or with `gaussianWeight` 0.
     public var head: Double?
     /// |value − previous value|; nil when the term is off or has too little history.
     public var change: Double?
     /// The series has only ever been this one value: the residual terms count 0.
     public var flat: Bool
-    /// The combined surprise before the daily rate (what the terms average to, capped at 300).
+    /// The combined surprise before the daily rate (what the terms average to, capped at 300; with `selfWeight`
+    /// the second level is in it too).
     public var combined: Double
     /// log10 of the points a day the daily rate counts (0: no correction).
     public var log10PointsPerDay: Double
