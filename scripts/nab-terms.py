@@ -131,11 +131,9 @@ def main():
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         combine = module.combine
+    # Every option at its default (the scorer's defaults): the rescored files must equal the replay's own.
     reproduce = a.rule is None and all(
-        p[k] == v for k, v in {
-            "value_weight": 0.5, "context_weight": 0.5, "gaussian_weight": 0.3, "change_weight": 0.3,
-            "onset_window": 200, "repeat_factor": 0.0, "surprise_half": 4.0, "daily_rate": True,
-        }.items())
+        getattr(a, k) == ap.get_default(k) for k in vars(a) if k not in ("folders", "out", "at"))
     worst = 0.0
     outs = []
     for folder in a.folders:

@@ -327,23 +327,20 @@ public struct Scorer: Sendable {
                 valueSurprise = (1 - c) * valueSurprise + c * cs
                 terms?.context = cs
             }
-            if terms != nil {
-                if ready, case .calibrated(let st) = stage {
-                    let t = st.terms(residual: v - p, hint: input.predictedSpread, spread: spread)
-                    terms?.residual = t.calibrated
-                    terms?.head = t.gaussian
-                    terms?.flat = values.history.allShareBin(of: v)
-                }
-                if config.changeWeight > 0 && previousValue.isFinite && changes.count >= config.minHistory {
-                    terms?.change = changes.upperSurprise(abs(v - previousValue))
-                }
-            }
             let r = v - p
+            // Recording only: the stage's two terms apart (the stage itself returns them blended).
+            if terms != nil, ready, case .calibrated(let st) = stage {
+                let t = st.terms(residual: r, hint: input.predictedSpread, spread: spread)
+                terms?.residual = t.calibrated
+                terms?.head = t.gaussian
+            }
             var stageSurprise = ready
                 ? stage.surprise(residual: r, value: v, hint: input.predictedSpread, spread: &spread) : 0
-            if config.changeWeight > 0 && previousValue.isFinite && changes.count >= config.minHistory {
+            let change = config.changeWeight > 0 && previousValue.isFinite && changes.count >= config.minHistory
+                ? changes.upperSurprise(abs(v - previousValue)) : nil
+            if let change {
                 let c = min(config.changeWeight, 1)
-                stageSurprise = (1 - c) * stageSurprise + c * changes.upperSurprise(abs(v - previousValue))
+                stageSurprise = (1 - c) * stageSurprise + c * change
             }
             if config.driftSpan > 0 {
                 driftLevel += 2 / (Double(config.driftSpan) + 1) * (r - driftLevel)
@@ -355,7 +352,10 @@ public struct Scorer: Sendable {
             // A series that has never varied, and does not now, shows nothing unusual: a residual then measures
             // only the model's jitter around the constant (a retrained model's small offset would otherwise be
             // a new extreme of a history of near-zero residuals).
-            if ready && values.history.allShareBin(of: v) { stageSurprise = 0 }
+            let flat = ready && values.history.allShareBin(of: v)
+            if flat { stageSurprise = 0 }
+            terms?.change = change
+            terms?.flat = flat
             let w = min(max(config.valueWeight, 0), 1)
             s = (1 - w) * stageSurprise + w * valueSurprise
             let half = stage.bandHalfWidth(hint: input.predictedSpread, spread: spread, bandSurprise: config.bandSurprise)

@@ -44,14 +44,15 @@ struct CalibratedStage: Sendable {
 
     @inline(__always)
     func surprise(residual r: Double, hint: Double?, spread: SpreadTracker) -> Double {
-        let cal = residuals.count >= minHistory ? residuals.upperSurprise(magnitude(r, hint: hint, spread: spread)) : 0
-        guard gaussianWeight > 0 else { return cal }
+        let t = terms(residual: r, hint: hint, spread: spread)
+        guard let head = t.gaussian else { return t.calibrated }
         let g = min(gaussianWeight, 1)
-        return (1 - g) * cal + g * tail.twoSided(r / (spread.gaussianSpread(hint) * gaussian.scale))
+        return (1 - g) * t.calibrated + g * head
     }
 
     /// The stage's two terms apart, as `surprise` blends them (`ScoreTerms`): the calibrated |residual| (0 until
     /// `minHistory` residuals) and the head's z on its tail (nil when `gaussianWeight` is 0).
+    @inline(__always)
     func terms(residual r: Double, hint: Double?, spread: SpreadTracker) -> (calibrated: Double, gaussian: Double?) {
         let cal = residuals.count >= minHistory ? residuals.upperSurprise(magnitude(r, hint: hint, spread: spread)) : 0
         let g = gaussianWeight > 0 ? tail.twoSided(r / (spread.gaussianSpread(hint) * gaussian.scale)) : nil
