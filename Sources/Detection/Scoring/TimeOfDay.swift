@@ -230,7 +230,7 @@ struct TimeOfDayContext: Sendable {
         var pu: Double, pl: Double
         if x > maxValue && k >= 2 {
             let (u, me) = tail(h, k, largest: true)
-            pu = me > 0 ? Double(k) / nn * tailShape.factor((x - u) / me, k: k) : 1 / nn
+            pu = tailP(x - u, meanExcess: me, k: k, n: n)
         } else {
             let below = olderValues(below: Self.lowerBound(s0, m0, Self.code(x, center: c0)), n0: n0)
                 + Self.lowerBound(s1, n1, Self.code(x, center: c1))
@@ -238,13 +238,27 @@ struct TimeOfDayContext: Sendable {
         }
         if x < minValue && k >= 2 {
             let (l, me) = tail(h, k, largest: false)
-            pl = me > 0 ? Double(k) / nn * tailShape.factor((l - x) / me, k: k) : 1 / nn
+            pl = tailP(l - x, meanExcess: me, k: k, n: n)
         } else {
             let atOrBelow = olderValues(below: Self.upperBound(s0, m0, Self.code(x, center: c0)), n0: n0)
                 + Self.upperBound(s1, n1, Self.code(x, center: c1))
             pl = Double(atOrBelow + 1) / nn
         }
-        return -log10(max(min(1, 2 * min(pu, pl)), 1e-300))
+        return Self.twoSided(pu, pl)
+    }
+
+    /// Probability of a value `distance` beyond the k-th most extreme of `n` remembered values, whose k − 1 more
+    /// extreme ones lie `meanExcess` beyond it on average; the rank bound 1/(n+1) when they have no spread.
+    @inline(__always)
+    private func tailP(_ distance: Double, meanExcess me: Double, k: Int, n: Int) -> Double {
+        let nn = Double(n + 1)
+        return me > 0 ? Double(k) / nn * tailShape.factor(distance / me, k: k) : 1 / nn
+    }
+
+    /// −log10 of the two-sided p from the two one-sided ones.
+    @inline(__always)
+    private static func twoSided(_ pu: Double, _ pl: Double) -> Double {
+        -log10(max(min(1, 2 * min(pu, pl)), 1e-300))
     }
 
     /// Tracks the spacing of timestamps; called for every point.
@@ -333,29 +347,30 @@ struct TimeOfDayContext: Sendable {
     private func rawSurprise(_ x: Double, _ h: UnsafeMutablePointer<UInt16>) -> Double {
         let n = Int(h[1])
         let s = h + Self.header + olderSlots
-        let v = (0..<n).map { Double(Self.rawValue(s, $0)) }
+        // Read in place (sorted, at most `rawValues`): no array per point.
+        func v(_ i: Int) -> Double { Double(Self.rawValue(s, i)) }
         let k = min(tailSize, n)
         let nn = Double(n + 1)
         var pu: Double, pl: Double
-        if x > v[n - 1] && k >= 2 {
-            let u = v[n - k]
+        if x > v(n - 1) && k >= 2 {
+            let u = v(n - k)
             var me = 0.0
-            for i in (n - k + 1)..<n { me += v[i] - u }
+            for i in (n - k + 1)..<n { me += v(i) - u }
             me /= Double(k - 1)
-            pu = me > 0 ? Double(k) / nn * tailShape.factor((x - u) / me, k: k) : 1 / nn
+            pu = tailP(x - u, meanExcess: me, k: k, n: n)
         } else {
-            pu = Double(n - v.count(where: { $0 < x }) + 1) / nn
+            pu = Double(n - (0..<n).count(where: { v($0) < x }) + 1) / nn
         }
-        if x < v[0] && k >= 2 {
-            let l = v[k - 1]
+        if x < v(0) && k >= 2 {
+            let l = v(k - 1)
             var me = 0.0
-            for i in 0..<(k - 1) { me += l - v[i] }
+            for i in 0..<(k - 1) { me += l - v(i) }
             me /= Double(k - 1)
-            pl = me > 0 ? Double(k) / nn * tailShape.factor((l - x) / me, k: k) : 1 / nn
+            pl = tailP(l - x, meanExcess: me, k: k, n: n)
         } else {
-            pl = Double(v.count(where: { $0 <= x }) + 1) / nn
+            pl = Double((0..<n).count(where: { v($0) <= x }) + 1) / nn
         }
-        return -log10(max(min(1, 2 * min(pu, pl)), 1e-300))
+        return Self.twoSided(pu, pl)
     }
 
     /// First index of the sorted codes `s[0..<n]` that is >= c.
