@@ -235,6 +235,8 @@ public struct Scorer: Sendable {
     public let config: ScoringConfig
     /// Calibration of the value against its own history (every stage; the only evidence while learning).
     var values: Calibrator
+    /// The histories of the residual stages: |residual| (calibrated) and the Gaussian head's |z| (`StageHistories`).
+    var histories: StageHistories
     /// The stage-specific evidence of the residual (`ScoringStage`: the one seam `kind` selects).
     var stage: ScoringStage
     /// Calibration of the smoothed residual's magnitude (drift term).
@@ -273,6 +275,7 @@ public struct Scorer: Sendable {
         self.config = config
         let h = min(max(config.history, 1), Int(UInt16.max))
         values = Calibrator(signed: true, capacity: h, tailSize: config.tailSize)
+        histories = StageHistories(config: config, history: h)
         stage = ScoringStage(config: config, history: h)
         drift = config.driftSpan > 0
             ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
@@ -330,12 +333,13 @@ public struct Scorer: Sendable {
             let r = v - p
             // Recording only: the stage's two terms apart (the stage itself returns them blended).
             if terms != nil, ready, case .calibrated(let st) = stage {
-                let t = st.terms(residual: r, hint: input.predictedSpread, spread: spread)
+                let t = st.terms(residual: r, hint: input.predictedSpread, spread: spread, histories: histories)
                 terms?.residual = t.calibrated
                 terms?.head = t.gaussian
             }
             var stageSurprise = ready
-                ? stage.surprise(residual: r, value: v, hint: input.predictedSpread, spread: &spread) : 0
+                ? stage.surprise(residual: r, value: v, hint: input.predictedSpread, spread: &spread,
+                                 histories: histories) : 0
             let change = config.changeWeight > 0 && previousValue.isFinite && changes.count >= config.minHistory
                 ? changes.upperSurprise(abs(v - previousValue)) : nil
             if let change {
@@ -358,10 +362,11 @@ public struct Scorer: Sendable {
             terms?.flat = flat
             let w = min(max(config.valueWeight, 0), 1)
             s = (1 - w) * stageSurprise + w * valueSurprise
-            let half = stage.bandHalfWidth(hint: input.predictedSpread, spread: spread, bandSurprise: config.bandSurprise)
+            let half = stage.bandHalfWidth(hint: input.predictedSpread, spread: spread, bandSurprise: config.bandSurprise,
+                                           gaussian: histories.gaussian)
             lower = p - half
             upper = p + half
-            stage.absorb(residual: r, value: v, hint: input.predictedSpread, spread: &spread)
+            stage.absorb(residual: r, value: v, hint: input.predictedSpread, spread: &spread, histories: &histories)
         } else {
             s = valueSurprise
             if let lo = values.quantile(pow(10, -config.bandSurprise) / 2),
@@ -409,20 +414,10 @@ public struct Scorer: Sendable {
         return ScoreOutput(score: score.isFinite ? score : 0, lower: lower, upper: upper)
     }
 
-    /// The residual history of the calibrated stage (an empty one for the others).
-    var residuals: Calibrator {
-        if case .calibrated(let s) = stage { return s.residuals }
-        return Calibrator(unusedSigned: false)
-    }
-
+    /// The residual history of the calibrated stage (an unused one for the others).
+    var residuals: Calibrator { histories.residuals }
     /// The Gaussian calibration of the calibrated and gaussian stages (an unused one for the others).
-    var gaussian: GaussianCalibration {
-        switch stage {
-        case .calibrated(let s): return s.gaussian
-        case .gaussian(let s): return s.gaussian
-        default: return GaussianCalibration(unused: ())
-        }
-    }
+    var gaussian: GaussianCalibration { histories.gaussian }
 
     /// The scorer's state (history, statistics) as bytes, for checkpoints.
     public func checkpoint() -> [UInt8] {
@@ -432,12 +427,12 @@ public struct Scorer: Sendable {
         w.int(points)
         w.double(stage.residualBand)
         values.encode(into: &w)
-        stage.encodeResiduals(into: &w)
+        if config.kind == .calibrated { histories.residuals.encode(into: &w) }
         if config.driftSpan > 0 { drift.encode(into: &w); w.double(driftLevel) }
         if config.changeWeight > 0 { changes.encode(into: &w); w.double(previousValue) }
         if config.selfWeight > 0 { selfScores.encode(into: &w) }
         if config.contextWeight > 0 { context.encode(into: &w) }
-        stage.encodeGaussian(into: &w)
+        if config.usesGaussianCalibration { histories.gaussian.encode(into: &w) }
         spread.encode(into: &w)
         onset.encode(into: &w)
         frozen.encode(into: &w)
@@ -462,12 +457,13 @@ public struct Scorer: Sendable {
         points = try r.int()
         let band = try r.double()
         try values.decode(from: &r)
-        try stage.decode(residualBand: band, residualsFrom: &r)
+        stage.restore(residualBand: band)
+        if config.kind == .calibrated { try histories.residuals.decode(from: &r) }
         if config.driftSpan > 0 { try drift.decode(from: &r); driftLevel = try r.double() }
         if config.changeWeight > 0 { try changes.decode(from: &r); previousValue = try r.double() }
         if config.selfWeight > 0 && version >= 2 { try selfScores.decode(from: &r) }
         if config.contextWeight > 0 && version >= 3 { try context.decode(from: &r) }
-        if version >= 4 { try stage.decodeGaussian(from: &r) }
+        if version >= 4 && config.usesGaussianCalibration { try histories.gaussian.decode(from: &r) }
         try spread.decode(from: &r)
         try onset.decode(from: &r)
         try frozen.decode(from: &r)

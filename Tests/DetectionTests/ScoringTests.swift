@@ -471,7 +471,7 @@ struct ScoringCheckpointTests {
         blob[0] = 3
         let b = try Scorer(config: perPointConfig(), checkpoint: blob)
         #expect(b.points == 600)
-        #expect(b.gaussian.seen.allSatisfy { $0 == 0 } && b.gaussian.scale == 1)
+        #expect(b.gaussian.isEmpty && b.gaussian.scale == 1)
         #expect(b.residuals.count == a.residuals.count)
     }
 

@@ -10,14 +10,15 @@
 //
 // Only the k largest |z| matter, so the history is not kept whole: the last `history` points are cut into
 // `blocks` consecutive blocks, each remembering its own k largest |z|. The k largest of the window are among
-// them, exactly (at block granularity: the oldest block leaves whole). 16 blocks × k = 10 Floats is 720 bytes per
-// series, and a point touches one small sorted run instead of a 16 KB rank history.
+// them, exactly (at block granularity: the oldest block leaves whole). 16 blocks × (k = 10 Floats + two counts) is
+// 768 bytes per series in one heap block, and a point touches one small sorted run instead of a rank history.
 
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import COmenSupport
 
 extension Surprise {
     /// The |z| whose two-sided Gaussian tail has probability 10^(−s), by bisection (called on refreshes only).
@@ -39,11 +40,10 @@ struct GaussianCalibration: Sendable {
     let k: Int
     /// Points per block (the window is `blocks` × `blockLength` points, rounded up from the history).
     let blockLength: Int
-    /// Per block, its largest |z| in ascending order: `fill[b]` of the `k` slots at `b * k`.
-    var tops: [Float]
-    var fill: [UInt8]
-    /// Points each block has seen.
-    var seen: [Int32]
+    /// One heap block (one cold object header per point, not three): per block its largest |z| in ascending order
+    /// (Float bits; `fill(b)` of the `k` slots at `b * k`), then per block the points it has seen, then per
+    /// block its fill. Empty when the calibration is off.
+    private var storage: FlatBuffer<UInt32>
     /// Block being filled.
     var current = 0
     var sinceRefresh = 0
@@ -62,31 +62,53 @@ struct GaussianCalibration: Sendable {
         self.lagged = lagged
         self.k = min(max(2, k), 255)
         blockLength = max(1, (max(1, history) + Self.blocks - 1) / Self.blocks)
-        tops = [Float](repeating: 0, count: Self.blocks * self.k)
-        fill = [UInt8](repeating: 0, count: Self.blocks)
-        seen = [Int32](repeating: 0, count: Self.blocks)
+        storage = FlatBuffer(count: Self.blocks * (self.k + 2))
     }
 
-    /// A placeholder when the calibration is off (no allocation).
+    /// A placeholder when the calibration is off (no allocation beyond an empty block).
     init(unused: ()) {
         lagged = false
         k = 2
         blockLength = 1
-        tops = []
-        fill = []
-        seen = []
+        storage = FlatBuffer(count: 0)
+    }
+
+    /// The i-th slot of the blocks' runs of largest |z|.
+    @inline(__always)
+    func top(_ i: Int) -> Float { Float(bitPattern: storage.elements[i]) }
+    /// Points block `b` has seen.
+    @inline(__always)
+    func seen(_ b: Int) -> Int { Int(storage.elements[Self.blocks * k + b]) }
+    /// Slots of block `b`'s run that hold a value.
+    @inline(__always)
+    func fill(_ b: Int) -> Int { Int(storage.elements[Self.blocks * (k + 1) + b]) }
+    /// Whether no block has seen a point.
+    var isEmpty: Bool { storage.count == 0 || (0..<Self.blocks).allSatisfy { seen($0) == 0 } }
+
+    /// Starts loading what inserting the next |z| touches: the block's header and the current block's run and
+    /// counts (a hint only).
+    @inline(__always)
+    func prefetch() {
+        guard storage.count > 0 else { return }
+        let e = storage.elements
+        omen_prefetch_write(storage.headerAddress)
+        omen_prefetch_write(e + current * k)
+        omen_prefetch_write(e + Self.blocks * k + current)
+        omen_prefetch_write(e + Self.blocks * (k + 1) + current)
     }
 
     /// Remembers one |z| (after it was scored).
     mutating func insert(_ z: Double) {
         guard z.isFinite else { return }
+        let e = storage.uniqueElements()
+        let seen = e + Self.blocks * k, fill = seen + Self.blocks
         if Int(seen[current]) >= blockLength {
             current = current + 1 == Self.blocks ? 0 : current + 1
             seen[current] = 0
             fill[current] = 0
         }
         seen[current] += 1
-        keep(Float(z))
+        keep(Float(z), e, fill)
         sinceRefresh += 1
         if sinceRefresh >= Self.refreshEvery { refresh() }
     }
@@ -94,24 +116,25 @@ struct GaussianCalibration: Sendable {
     /// Adds `v` to the current block's ascending run of its largest values; a full run drops its smallest, so
     /// most points stop at one comparison.
     @inline(__always)
-    private mutating func keep(_ v: Float) {
-        let base = current * k
+    private func keep(_ v: Float, _ e: UnsafeMutablePointer<UInt32>, _ fill: UnsafeMutablePointer<UInt32>) {
+        let tops = e + current * k
         let n = Int(fill[current])
+        func at(_ i: Int) -> Float { Float(bitPattern: tops[i]) }
         if n < k {
             var j = n
-            while j > 0 && tops[base + j - 1] > v {
-                tops[base + j] = tops[base + j - 1]
+            while j > 0 && at(j - 1) > v {
+                tops[j] = tops[j - 1]
                 j -= 1
             }
-            tops[base + j] = v
-            fill[current] = UInt8(n + 1)
-        } else if v > tops[base] {
+            tops[j] = v.bitPattern
+            fill[current] = UInt32(n + 1)
+        } else if v > at(0) {
             var j = 0
-            while j + 1 < k && tops[base + j + 1] < v {
-                tops[base + j] = tops[base + j + 1]
+            while j + 1 < k && at(j + 1) < v {
+                tops[j] = tops[j + 1]
                 j += 1
             }
-            tops[base + j] = v
+            tops[j] = v.bitPattern
         }
     }
 
@@ -119,19 +142,19 @@ struct GaussianCalibration: Sendable {
     mutating func refresh() {
         sinceRefresh = 0
         var n = 0
-        for (b, s) in seen.enumerated() where !(lagged && b == current) { n += Int(s) }
+        for b in 0..<Self.blocks where !(lagged && b == current) { n += seen(b) }
         let kk = min(k, n)
         guard kk >= 2 else { scale = 1; return }
         // The kk-th largest of the blocks' runs: take the largest remaining block head kk times (16 × k compares,
         // each run is already sorted).
         var zk: Float = 0
         withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.blocks) { next in
-            for b in 0..<Self.blocks { next[b] = lagged && b == current ? -1 : Int(fill[b]) - 1 }
+            for b in 0..<Self.blocks { next[b] = lagged && b == current ? -1 : fill(b) - 1 }
             for _ in 0..<kk {
                 var best = -1
                 var bestValue = -Float.infinity
                 for b in 0..<Self.blocks where next[b] >= 0 {
-                    let v = tops[b * k + next[b]]
+                    let v = top(b * k + next[b])
                     if v > bestValue { bestValue = v; best = b }
                 }
                 guard best >= 0 else { break }
@@ -152,9 +175,9 @@ struct GaussianCalibration: Sendable {
         w.int(current)
         w.int(sinceRefresh)
         w.double(scale)
-        for v in tops { w.float(v) }
-        for f in fill { w.u8(f) }
-        for s in seen { w.int(Int(s)) }
+        for i in 0..<Self.blocks * k { w.float(top(i)) }
+        for b in 0..<Self.blocks { w.u8(UInt8(fill(b))) }
+        for b in 0..<Self.blocks { w.int(seen(b)) }
     }
 
     mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
@@ -167,13 +190,21 @@ struct GaussianCalibration: Sendable {
         guard current >= 0, current < Self.blocks else {
             throw ScorerRestoreError("scorer checkpoint has an inconsistent Gaussian calibration; the series will recalibrate")
         }
-        for i in tops.indices { tops[i] = try r.float() }
-        for i in fill.indices {
-            fill[i] = try r.u8()
-            guard Int(fill[i]) <= k else {
+        let e = storage.uniqueElements()
+        for i in 0..<Self.blocks * k { e[i] = try r.float().bitPattern }
+        let seen = e + Self.blocks * k, fill = seen + Self.blocks
+        for b in 0..<Self.blocks {
+            fill[b] = UInt32(try r.u8())
+            guard Int(fill[b]) <= k else {
                 throw ScorerRestoreError("scorer checkpoint has an inconsistent Gaussian calibration; the series will recalibrate")
             }
         }
-        for i in seen.indices { seen[i] = Int32(truncatingIfNeeded: try r.int()) }
+        for b in 0..<Self.blocks {
+            let n = try r.int()
+            guard n >= 0, n <= blockLength else {
+                throw ScorerRestoreError("scorer checkpoint has an inconsistent Gaussian calibration; the series will recalibrate")
+            }
+            seen[b] = UInt32(n)
+        }
     }
 }

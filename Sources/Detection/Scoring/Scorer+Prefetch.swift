@@ -11,7 +11,10 @@ extension Scorer {
         let v = input.value
         guard v.isFinite else { return }
         values.history.prefetch(forValue: v)
-        if let p = input.predicted, p.isFinite { stage.prefetch(residual: v - p) }
+        if let p = input.predicted, p.isFinite {
+            if histories.residuals.history.isUsed { histories.residuals.history.prefetch(forValue: v - p) }
+            histories.gaussian.prefetch()
+        }
         if context.bins > 0 && context.applies { context.prefetch(at: input.timestamp) }
         if changes.history.isUsed && previousValue.isFinite { changes.history.prefetch(forValue: v - previousValue) }
         // The combined surprise is not known yet; its tail (refitted every point) is where the scan reads.

@@ -6,7 +6,30 @@
 // switch and direct calls, no witness table, no boxing. A case's state is mutated in place by moving it out
 // (the enum holds `.moving` meanwhile), so its buffers stay uniquely referenced and are never copied.
 
-/// What a stage reads besides the residual: the scorer's running spread (fallback scale, bands).
+/// The histories the residual stages rank against. The scorer keeps them beside its other calibrators, not inside
+/// the stage's enum payload: binding a case out of the enum copies its payload, a retain of every buffer in it, on
+/// objects that are cold with thousands of series (that copy was ~9% of `omen bench detect` when the per-point
+/// prefetch had to reach the residual history through it). So a case holds parameters and scalar state only.
+struct StageHistories: Sendable {
+    /// |residual| (or |residual| / predicted spread when standardised): the calibrated stage's; unused otherwise.
+    var residuals: Calibrator
+    /// The largest recent Gaussian |z| and the spread correction they imply: the calibrated and gaussian stages'
+    /// when `usesGaussianCalibration`; unused otherwise.
+    var gaussian: GaussianCalibration
+
+    init(config: ScoringConfig, history h: Int) {
+        residuals = config.kind == .calibrated
+            ? Calibrator(signed: false, capacity: h, tailSize: config.tailSize)
+            : Calibrator(unusedSigned: false)
+        if config.predictiveTail { residuals.tailShape = .predictive }
+        gaussian = config.usesGaussianCalibration
+            ? GaussianCalibration(history: h, k: config.gaussianTail, lagged: config.gaussianCalibrationLag)
+            : GaussianCalibration(unused: ())
+    }
+}
+
+/// What a stage reads besides the residual: the scorer's running spread (fallback scale, bands) and the histories
+/// it keeps for the stage (`StageHistories`).
 enum ScoringStage: Sendable {
     case calibrated(CalibratedStage)
     case residual(ResidualStage)
@@ -18,9 +41,9 @@ enum ScoringStage: Sendable {
 
     init(config: ScoringConfig, history h: Int) {
         switch config.kind {
-        case .calibrated: self = .calibrated(CalibratedStage(config: config, history: h))
+        case .calibrated: self = .calibrated(CalibratedStage(config: config))
         case .residual: self = .residual(ResidualStage(config: config))
-        case .gaussian: self = .gaussian(GaussianStage(config: config, history: h))
+        case .gaussian: self = .gaussian(GaussianStage(config: config))
         case .likelihood: self = .likelihood(LikelihoodStage(config: config, history: h))
         case .dynamic: self = .dynamic(DynamicStage(config: config))
         }
@@ -28,14 +51,15 @@ enum ScoringStage: Sendable {
 
     /// The stage's surprise of residual `r` (called only once the value history is ready), before it absorbs it.
     @inline(__always)
-    mutating func surprise(residual r: Double, value v: Double, hint: Double?, spread: inout SpreadTracker) -> Double {
+    mutating func surprise(residual r: Double, value v: Double, hint: Double?, spread: inout SpreadTracker,
+                           histories h: StageHistories) -> Double {
         switch self {
         case .calibrated(let s):
-            return s.surprise(residual: r, hint: hint, spread: spread)
+            return s.surprise(residual: r, hint: hint, spread: spread, histories: h)
         case .residual:
             return ResidualStage.surprise(residual: r, spread: spread)
         case .gaussian(let s):
-            return s.surprise(residual: r, hint: hint, spread: spread)
+            return s.surprise(residual: r, hint: hint, spread: spread, gaussian: h.gaussian)
         case .likelihood(var s):
             self = .moving
             defer { self = .likelihood(s) }
@@ -51,16 +75,15 @@ enum ScoringStage: Sendable {
 
     /// Absorbs the residual into the statistics the stage scores against (after scoring it; every predicted point).
     @inline(__always)
-    mutating func absorb(residual r: Double, value v: Double, hint: Double?, spread: inout SpreadTracker) {
+    mutating func absorb(residual r: Double, value v: Double, hint: Double?, spread: inout SpreadTracker,
+                         histories h: inout StageHistories) {
         switch self {
         case .calibrated(var s):
             self = .moving
-            s.absorb(residual: r, value: v, hint: hint, spread: &spread)
+            s.absorb(residual: r, value: v, hint: hint, spread: &spread, histories: &h)
             self = .calibrated(s)
-        case .gaussian(var s):
-            self = .moving
-            s.absorb(residual: r, value: v, hint: hint, spread: &spread)
-            self = .gaussian(s)
+        case .gaussian(let s):
+            s.absorb(residual: r, value: v, hint: hint, spread: &spread, gaussian: &h.gaussian)
         case .residual, .dynamic:
             spread.update(residual: r, value: v)
         case .likelihood, .moving:
@@ -70,21 +93,17 @@ enum ScoringStage: Sendable {
 
     /// Half-width of the expected band around the prediction, in raw units.
     @inline(__always)
-    func bandHalfWidth(hint: Double?, spread: SpreadTracker, bandSurprise b: Double) -> Double {
+    func bandHalfWidth(hint: Double?, spread: SpreadTracker, bandSurprise b: Double,
+                       gaussian: GaussianCalibration) -> Double {
         switch self {
         case .calibrated(let s):
             return s.residualBand
-        case .gaussian(let s):
-            return s.calibratedSpread(hint: hint, spread: spread) * (2 * b / Surprise.log10e).squareRoot()
+        case .gaussian:
+            return GaussianStage.calibratedSpread(hint: hint, spread: spread, gaussian: gaussian)
+                * (2 * b / Surprise.log10e).squareRoot()
         case .residual, .likelihood, .dynamic, .moving:
             return spread.spread * b / Surprise.log10e
         }
-    }
-
-    /// Starts loading what scoring residual `r` will read (a hint only).
-    @inline(__always)
-    func prefetch(residual r: Double) {
-        if case .calibrated(let s) = self, s.residuals.history.isUsed { s.residuals.history.prefetch(forValue: r) }
     }
 
     /// The byte that names the stage in a checkpoint.
@@ -106,20 +125,6 @@ enum ScoringStage: Sendable {
         return 0
     }
 
-    /// The residual history (calibrated stage), written right after the value history.
-    func encodeResiduals(into w: inout ByteWriter) {
-        if case .calibrated(let s) = self { s.residuals.encode(into: &w) }
-    }
-
-    /// The Gaussian calibration's |z| history (calibrated and gaussian stages, when on), written after the context.
-    func encodeGaussian(into w: inout ByteWriter) {
-        switch self {
-        case .calibrated(let s) where s.usesGaussianCalibration: s.gaussian.encode(into: &w)
-        case .gaussian(let s) where s.usesGaussianCalibration: s.gaussian.encode(into: &w)
-        default: break
-        }
-    }
-
     /// The likelihood or dynamic state, written after the frozen-run tracker.
     func encodeTail(into w: inout ByteWriter) {
         switch self {
@@ -129,27 +134,12 @@ enum ScoringStage: Sendable {
         }
     }
 
-    mutating func decode(residualBand band: Double, residualsFrom r: inout ByteReader) throws(ScorerRestoreError) {
+    /// Sets the calibrated stage's band read from a checkpoint (its residual history is the scorer's).
+    mutating func restore(residualBand band: Double) {
         guard case .calibrated(var s) = self else { return }
         self = .moving
-        defer { self = .calibrated(s) }
         s.residualBand = band
-        try s.residuals.decode(from: &r)
-    }
-
-    mutating func decodeGaussian(from r: inout ByteReader) throws(ScorerRestoreError) {
-        switch self {
-        case .calibrated(var s) where s.usesGaussianCalibration:
-            self = .moving
-            defer { self = .calibrated(s) }
-            try s.gaussian.decode(from: &r)
-        case .gaussian(var s) where s.usesGaussianCalibration:
-            self = .moving
-            defer { self = .gaussian(s) }
-            try s.gaussian.decode(from: &r)
-        default:
-            break
-        }
+        self = .calibrated(s)
     }
 
     mutating func decodeTail(from r: inout ByteReader) throws(ScorerRestoreError) {
