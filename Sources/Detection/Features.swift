@@ -1,3 +1,4 @@
+import COmenSupport
 import Foundation
 
 /// Builds the model's input vector for one point: the normalised value, then sin/cos of the time of day and
@@ -33,10 +34,13 @@ public enum Features {
             let dayPhase = (timestamp.truncatingRemainder(dividingBy: day) / day) * 2 * Double.pi
             // 1970-01-01 was a Thursday; the phase only has to be consistent, not aligned to Monday.
             let weekPhase = (timestamp.truncatingRemainder(dividingBy: 7 * day) / (7 * day)) * 2 * Double.pi
-            out[1] = Float(sin(dayPhase))
-            out[2] = Float(cos(dayPhase))
-            out[3] = Float(sin(weekPhase))
-            out[4] = Float(cos(weekPhase))
+            var s = 0.0, c = 0.0
+            omen_sincos(dayPhase, &s, &c)
+            out[1] = Float(s)
+            out[2] = Float(c)
+            omen_sincos(weekPhase, &s, &c)
+            out[3] = Float(s)
+            out[4] = Float(c)
         } else {
             out[1] = 0
             out[2] = 0

@@ -1,4 +1,4 @@
-// Small C helpers Swift has no spelling for: software prefetch, and the int8 × int16 integer dot products of
+// Small C helpers Swift has no spelling for: software prefetch, sincos, and the int8 × int16 integer dot products of
 // the int8 online step (AVX2 `vpmaddwd`; Swift's SIMD types have no widening multiply-add).
 #ifndef OMEN_SUPPORT_H
 #define OMEN_SUPPORT_H
@@ -25,6 +25,12 @@ static inline void omen_prefetch_range(const void *p, size_t bytes) {
     if (bytes > 0) {
         __builtin_prefetch(c + bytes - 1, 0, 3);
     }
+}
+
+/// sin(x) and cos(x) with one argument reduction (glibc's sincos, a GNU extension Swift's Glibc does not show;
+/// it computes what sin and cos do).
+static inline void omen_sincos(double x, double *s, double *c) {
+    __builtin_sincos(x, s, c);
 }
 
 /// Largest input count (x or h) `omen_i8_gates` accepts: 256 pairs keep every int32 sum exact
