@@ -43,19 +43,23 @@ public final class SeriesDetector {
     /// The rolling window (Float32 values, delta-coded timestamps, bit flags: see `CompactWindow`).
     private(set) var window: CompactWindow
 
-    /// The master weights between trainings, in half precision (what training warm-starts from and checkpoints
-    /// store); nil while learning. Nothing reads them per point: the step reads `inference`.
-    private(set) var master: HalfPrecisionModel?
-    /// The trained weights as Float32 (expanded from the half-precision master: a copy, made on demand).
-    public var model: RecurrentModel? { master?.expanded() }
-    /// The copy of the weights the online step reads, derived from the Float32 weights a training returned (or
-    /// from the master after a restore); never stored.
+    /// The weights the online step reads, derived from the Float32 weights a training returned (int8 by
+    /// default); nil while learning. They are the series' only copy of its weights between trainings: a training
+    /// warm-starts from them expanded to Float32 (`model`), and checkpoints store them as they are.
     private var inference: InferenceModel? {
         didSet { footprint = StepFootprint(model: inference, state: recurrentState) }
     }
-    /// The precision of that copy (`defaultInference` unless changed; Float32 for shapes without a compact form).
+    /// The trained weights as Float32: the stepping weights expanded (a copy, made on demand; what a training
+    /// warm-starts from).
+    public var model: RecurrentModel? { inference?.expanded() }
+    /// The precision of the stepping weights (`defaultInference` unless changed; Float32 for shapes without a
+    /// compact form). Changing it re-derives them from their own Float32 expansion.
     public var inferencePrecision: InferencePrecision = SeriesDetector.defaultInference {
-        didSet { inference = master.map { InferenceModel($0.expanded(), precision: inferencePrecision) } }
+        didSet {
+            if let current = inference, current.precision != inferencePrecision.effective(for: current.shape) {
+                inference = InferenceModel(current.expanded(), precision: inferencePrecision)
+            }
+        }
     }
     public private(set) var modelVersion = 0
     public private(set) var normaliser = Normaliser.identity
@@ -115,7 +119,7 @@ public final class SeriesDetector {
                    gaussianHead: true)
     }
 
-    public var state: SeriesModelState { master == nil ? .learning : .trained }
+    public var state: SeriesModelState { inference == nil ? .learning : .trained }
 
     /// Points currently in the rolling window.
     public var windowCount: Int { window.count }
@@ -168,7 +172,7 @@ public final class SeriesDetector {
         // 2. Episode transitions: only once a model is trained (or when configured to alert while learning),
         // never while muted.
         var event: EpisodeEvent? = nil
-        if !isMuted && (master != nil || config.episodes.alertWhileLearning || episodes.isOpen) {
+        if !isMuted && (inference != nil || config.episodes.alertWhileLearning || episodes.isOpen) {
             event = episodes.observe(timestamp: timestamp, value: value, predicted: predicted ?? value,
                                      lower: scored.lower, upper: scored.upper, score: scored.score,
                                      modelVersion: modelVersion)
@@ -213,7 +217,7 @@ public final class SeriesDetector {
     public func isTrainingDue(now: Double? = nil) -> Bool {
         guard !trainingInFlight else { return false }
         let learning = config.learning
-        if master == nil { return pointsSeen >= learning.warmupPoints && window.count >= 16 }
+        if inference == nil { return pointsSeen >= learning.warmupPoints && window.count >= 16 }
         if learning.retrainEvery > 0 && pointsSeen - pointsAtLastTraining >= learning.retrainEvery { return true }
         if let now, learning.retrainInterval > 0, now - wallTimeAtLastTraining >= learning.retrainInterval,
            pointsSeen > pointsAtLastTraining {
@@ -245,8 +249,7 @@ public final class SeriesDetector {
             return
         }
         retrainsAccepted += 1
-        master = HalfPrecisionModel(newModel)
-        // The step's copy comes from the exact Float32 weights training returned, not from the rounded master.
+        // The step's copy comes from the exact Float32 weights training returned; they are not kept.
         inference = InferenceModel(newModel, precision: inferencePrecision)
         if scorer == nil { scorer = Self.scorer(config: config.scoring, replaying: window) }
         modelVersion = outcome.version
@@ -307,32 +310,31 @@ public final class SeriesDetector {
     func scorerCheckpoint() -> [UInt8] { scorer?.checkpoint() ?? [] }
 
     // swiftlint:disable:next function_parameter_count
-    func restore(points: Int, first: Double, last: Double, window: CompactWindow, master: HalfPrecisionModel?,
-                 stepping: InferenceModel?, version: Int, normaliser: Normaliser, calendar: Bool,
+    func restore(points: Int, first: Double, last: Double, window: CompactWindow, stepping: InferenceModel?,
+                 version: Int, normaliser: Normaliser, calendar: Bool,
                  state: RecurrentState, pending: Prediction?, scorer: Scorer?, episodes: EpisodeMachine,
                  accepted: Int, rejected: Int, lastRetrain: Double?, lastScore: Double, pointsAtLastTraining: Int) {
         pointsSeen = points
         firstTimestamp = first
         lastTimestamp = last
         self.window = window
-        self.master = master
         // The stored stepping copy when it is the one this build would step with (exact continuation), else one
-        // derived from the master weights.
-        if let stepping, master != nil, stepping.shape == master?.shape,
-           stepping.precision == inferencePrecision.effective(for: stepping.shape) {
-            inference = stepping
+        // derived from its Float32 expansion.
+        if let stepping, stepping.precision != inferencePrecision.effective(for: stepping.shape) {
+            inference = InferenceModel(stepping.expanded(), precision: inferencePrecision)
         } else {
-            inference = master.map { InferenceModel($0.expanded(), precision: inferencePrecision) }
+            inference = stepping
         }
+        let trained = inference != nil
         modelVersion = version
         self.normaliser = normaliser
         self.calendar = calendar
-        recurrentState = master == nil ? RecurrentState(shape: Self.shape(config)) : state
+        recurrentState = trained ? state : RecurrentState(shape: Self.shape(config))
         footprint = StepFootprint(model: inference, state: recurrentState)
-        self.pending = master == nil ? nil : pending
+        self.pending = trained ? pending : nil
         // A trained series always scores; a learning one only when it alerts while learning (otherwise its
         // scorer is rebuilt from the window when its first model arrives, as for a new series).
-        if master == nil && !Self.scoresWhileLearning(config) {
+        if !trained && !Self.scoresWhileLearning(config) {
             self.scorer = nil
         } else {
             self.scorer = scorer ?? Self.scorer(config: config.scoring, replaying: window)

@@ -34,6 +34,16 @@ public enum InferenceModel: Sendable, Equatable {
         }
     }
 
+    /// The Float32 model this copy stands for: the model itself, or the compact weights expanded (see
+    /// `QuantizedRecurrentModel.dequantized()`). Deriving a copy of the same precision from it gives this copy back.
+    public func expanded() -> RecurrentModel {
+        switch self {
+        case .float32(let m): return m
+        case .bfloat16(let m): return m.expanded()
+        case .int8(let m): return m.dequantized()
+        }
+    }
+
     /// The precision actually in use (Float32 after a fallback).
     public var precision: InferencePrecision {
         switch self {

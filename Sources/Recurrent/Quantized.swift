@@ -159,6 +159,38 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         return (unit, bytes)
     }
 
+    /// The Float32 model these int8 weights stand for: each gate weight its int8 code times its column's scale,
+    /// biases from their half-precision copies, the head as stored. Re-quantising it gives these weights back
+    /// (every column's largest code is ±127, so its scale comes out the same). Training warm-starts from it: a
+    /// series keeps no other copy of its weights between trainings.
+    public func dequantized() -> RecurrentModel {
+        let l = Layout(shape)
+        var p = [Float](repeating: 0, count: l.count)
+        let halves = (l.cell == .gru ? 4 : 3) * l.gh, head = l.outputs * l.hidden + l.outputs
+        let halvesAt = halvesAt, headAt = headAt, unit = unit
+        storage.withUnsafeMutablePointerToElements { e in
+            let raw = UnsafeRawPointer(e)
+            var scales = [Float](repeating: 0, count: 2 * l.gh)
+            for i in 0..<(2 * l.gh) {
+                scales[i] = halfToFloat(raw.loadUnaligned(fromByteOffset: halvesAt + 2 * i, as: UInt16.self)) * unit
+            }
+            for j in 0..<(l.inputs + l.hidden) {
+                let block = j < l.inputs ? 0 : l.gh
+                for o in 0..<l.gh {
+                    let offset = omen_i8_panel_offset(Int32(l.gh), Int32(l.inputs), Int32(l.hidden), Int32(j), Int32(o))
+                    p[j * l.gh + o] = Float(raw.load(fromByteOffset: offset, as: Int8.self)) * scales[block + o]
+                }
+            }
+            for i in 0..<(halves - 2 * l.gh) {
+                p[l.bx + i] = halfToFloat(raw.loadUnaligned(fromByteOffset: halvesAt + 2 * (2 * l.gh + i), as: UInt16.self))
+            }
+            for i in 0..<head {
+                p[l.headW + i] = raw.loadUnaligned(fromByteOffset: headAt + 4 * i, as: Float.self)
+            }
+        }
+        return RecurrentModel(shape: shape, parameters: p)
+    }
+
     public static func == (a: Self, b: Self) -> Bool {
         a.shape == b.shape && a.byteCount == b.byteCount
             && a.storage.withUnsafeMutablePointerToElements { pa in
