@@ -3,9 +3,9 @@ import Recurrent
 extension SeriesDetector {
     /// Format version of the detector checkpoint blob; bump on any layout change. Version 6 stores the window as
     /// Float32 values with run-length coded timestamp steps and the weights once, as the int8 stepping copy (a
-    /// restored series steps exactly as it did; its next training warm-starts from them expanded to Float32).
-    /// Versions 5 (the same plus half-precision master weights) and 1 (Float64 window, Float32 weights) still
-    /// restore; their master weights only serve to derive stepping weights the version-5 blob lacks.
+    /// restored series steps exactly as it did) and its residual (what its next training warm-starts from, with
+    /// the copy). Versions 5 (half-precision master weights, then the int8 copy) and 1 (Float64 window, Float32
+    /// weights) still restore: the residual is taken against their master weights.
     public static let checkpointVersion: UInt8 = 6
     /// Versions `init(key:config:checkpoint:)` reads.
     public static let readableCheckpointVersions: Set<UInt8> = [1, 5, 6]
@@ -31,6 +31,7 @@ extension SeriesDetector {
         } else {
             w.blob(steppingWeights?.serialized() ?? [])
         }
+        w.blob(steppingResidual?.serialized() ?? [])
         w.double(normaliser.center)
         w.double(normaliser.scale)
         w.bool(calendar)
@@ -81,7 +82,7 @@ extension SeriesDetector {
             window = try CompactWindow.decode(from: &r, capacity: config.learning.window)
         }
         let modelVersion = try r.int()
-        let stepping = try Self.readWeights(version: version, from: &r, shape: Self.shape(config))
+        let (stepping, residual) = try Self.readWeights(version: version, from: &r, shape: Self.shape(config))
         let center = try r.double()
         let scale = try r.double()
         let cal = try r.bool()
@@ -111,17 +112,20 @@ extension SeriesDetector {
                 throw CheckpointError("scorer: \(error.description)")
             }
         }
-        restore(points: points, first: first, last: last, window: window, stepping: stepping, version: modelVersion,
+        restore(points: points, first: first, last: last, window: window, stepping: stepping, residual: residual,
+                version: modelVersion,
                 normaliser: Normaliser(center: center, scale: scale), calendar: cal, state: state, pending: pend,
                 scorer: restoredScorer, episodes: machine, accepted: accepted, rejected: rejected,
                 lastRetrain: lastRetrain.isNaN ? nil : lastRetrain, lastScore: score, pointsAtLastTraining: cadence)
     }
 
-    /// The weights of a checkpoint: version 6 holds the stepping copy only; versions 5 and 1 hold master weights
-    /// (half precision, Float32) and version 5 the stepping copy too, used when it was made from those masters'
-    /// training (same shape), else derived from the masters. Nil for a learning series.
-    private static func readWeights(version: UInt8, from r: inout ByteReader,
-                                    shape: ModelShape) throws(CheckpointError) -> InferenceModel? {
+    /// The weights of a checkpoint: version 6 holds the stepping copy and its residual; versions 5 and 1 hold
+    /// master weights (half precision, Float32) and version 5 the stepping copy too, used when it was made from
+    /// those masters' training (same shape), else derived from the masters; their residual is taken against the
+    /// masters. Nil for a learning series.
+    private static func readWeights(
+        version: UInt8, from r: inout ByteReader, shape: ModelShape
+    ) throws(CheckpointError) -> (InferenceModel?, QuantizationResidual?) {
         var master: HalfPrecisionModel? = nil
         if version < 6 {
             let modelBlob = try r.blob()
@@ -142,17 +146,30 @@ extension SeriesDetector {
                 throw CheckpointError("stepping weights: \(error.description)")
             }
         }
-        if version < 6 {
-            // The masters decide whether the series is trained; a stored copy of another shape is not theirs.
-            if let master {
-                if stepping?.shape != master.shape { stepping = .float32(master.expanded()) }
-            } else {
-                stepping = nil
+        var residual: QuantizationResidual? = nil
+        if version >= 6 {
+            let residualBlob = try r.blob()
+            if !residualBlob.isEmpty {
+                do {
+                    residual = try QuantizationResidual(serialized: residualBlob)
+                } catch {
+                    throw CheckpointError("weight residual: \(error.description)")
+                }
             }
+        } else if let master {
+            // The masters decide whether the series is trained; a stored copy of another shape is not theirs.
+            let weights = master.expanded()
+            if stepping?.shape != master.shape { stepping = .float32(weights) }
+            residual = stepping?.residual(of: weights)
+        } else {
+            stepping = nil
         }
         if let stepping, stepping.shape != shape {
             throw CheckpointError("model shape \(stepping.shape) differs from the configured \(shape)")
         }
-        return stepping
+        if let residual, stepping == nil || residual.shape != stepping?.shape {
+            throw CheckpointError("weight residual does not match the stepping weights")
+        }
+        return (stepping, residual)
     }
 }

@@ -44,21 +44,23 @@ public final class SeriesDetector {
     private(set) var window: CompactWindow
 
     /// The weights the online step reads, derived from the Float32 weights a training returned (int8 by
-    /// default); nil while learning. They are the series' only copy of its weights between trainings: a training
-    /// warm-starts from them expanded to Float32 (`model`), and checkpoints store them as they are.
+    /// default); nil while learning. With `residual` they are the series' only copy of its weights between
+    /// trainings (no master weights): a training warm-starts from the two expanded to Float32 (`model`), and
+    /// checkpoints store both as they are.
     private var inference: InferenceModel? {
         didSet { footprint = StepFootprint(model: inference, state: recurrentState) }
     }
-    /// The trained weights as Float32: the stepping weights expanded (a copy, made on demand; what a training
-    /// warm-starts from).
-    public var model: RecurrentModel? { inference?.expanded() }
+    /// What the int8 stepping copy rounded away from the trained gate weights, to 1/254 of a quantisation step
+    /// (`QuantizationResidual`); nil for other copies. Nothing reads it per point.
+    private var residual: QuantizationResidual?
+    /// The trained weights as Float32: the stepping weights refined by their residual (a copy, made on demand;
+    /// what a training warm-starts from).
+    public var model: RecurrentModel? { inference?.expanded(residual: residual) }
     /// The precision of the stepping weights (`defaultInference` unless changed; Float32 for shapes without a
-    /// compact form). Changing it re-derives them from their own Float32 expansion.
+    /// compact form). Changing it re-derives them from `model`.
     public var inferencePrecision: InferencePrecision = SeriesDetector.defaultInference {
         didSet {
-            if let current = inference, current.precision != inferencePrecision.effective(for: current.shape) {
-                inference = InferenceModel(current.expanded(), precision: inferencePrecision)
-            }
+            if let model, inference?.precision != inferencePrecision.effective(for: model.shape) { adopt(model) }
         }
     }
     public private(set) var modelVersion = 0
@@ -249,13 +251,20 @@ public final class SeriesDetector {
             return
         }
         retrainsAccepted += 1
-        // The step's copy comes from the exact Float32 weights training returned; they are not kept.
-        inference = InferenceModel(newModel, precision: inferencePrecision)
+        adopt(newModel)
         if scorer == nil { scorer = Self.scorer(config: config.scoring, replaying: window) }
         modelVersion = outcome.version
         normaliser = outcome.normaliser
         calendar = outcome.calendar
         reprime()
+    }
+
+    /// Makes `model` the series' weights: the step's copy from the exact Float32 weights, and what that copy
+    /// rounded away; the Float32 weights themselves are not kept.
+    private func adopt(_ model: RecurrentModel) {
+        let copy = InferenceModel(model, precision: inferencePrecision)
+        residual = copy.residual(of: model)
+        inference = copy
     }
 
     /// Abandons an in-flight job (e.g. the trainer pool shut down) so that training can be due again.
@@ -304,6 +313,7 @@ public final class SeriesDetector {
 
     var currentState: RecurrentState { recurrentState }
     var steppingWeights: InferenceModel? { inference }
+    var steppingResidual: QuantizationResidual? { residual }
     var pendingPrediction: Prediction? { pending }
     var trainingCadencePoints: Int { pointsAtLastTraining }
     /// The scorer's checkpoint bytes, empty while there is no scorer (a learning series).
@@ -311,7 +321,7 @@ public final class SeriesDetector {
 
     // swiftlint:disable:next function_parameter_count
     func restore(points: Int, first: Double, last: Double, window: CompactWindow, stepping: InferenceModel?,
-                 version: Int, normaliser: Normaliser, calendar: Bool,
+                 residual: QuantizationResidual?, version: Int, normaliser: Normaliser, calendar: Bool,
                  state: RecurrentState, pending: Prediction?, scorer: Scorer?, episodes: EpisodeMachine,
                  accepted: Int, rejected: Int, lastRetrain: Double?, lastScore: Double, pointsAtLastTraining: Int) {
         pointsSeen = points
@@ -321,9 +331,10 @@ public final class SeriesDetector {
         // The stored stepping copy when it is the one this build would step with (exact continuation), else one
         // derived from its Float32 expansion.
         if let stepping, stepping.precision != inferencePrecision.effective(for: stepping.shape) {
-            inference = InferenceModel(stepping.expanded(), precision: inferencePrecision)
+            adopt(stepping.expanded(residual: residual))
         } else {
             inference = stepping
+            self.residual = residual
         }
         let trained = inference != nil
         modelVersion = version

@@ -34,14 +34,21 @@ public enum InferenceModel: Sendable, Equatable {
         }
     }
 
-    /// The Float32 model this copy stands for: the model itself, or the compact weights expanded (see
-    /// `QuantizedRecurrentModel.dequantized()`). Deriving a copy of the same precision from it gives this copy back.
-    public func expanded() -> RecurrentModel {
+    /// The Float32 model this copy stands for: the model itself, or the compact weights expanded (an int8 copy
+    /// refined by `residual` when given, see `QuantizedRecurrentModel.dequantized(residual:)`).
+    public func expanded(residual: QuantizationResidual? = nil) -> RecurrentModel {
         switch self {
         case .float32(let m): return m
         case .bfloat16(let m): return m.expanded()
-        case .int8(let m): return m.dequantized()
+        case .int8(let m): return m.dequantized(residual: residual)
         }
+    }
+
+    /// What this copy rounded away from `model` (the model it was made from), for an int8 copy; nil otherwise
+    /// (a Float32 copy is exact; a bfloat16 copy keeps no residual).
+    public func residual(of model: RecurrentModel) -> QuantizationResidual? {
+        if case .int8(let m) = self { return QuantizationResidual(model, quantized: m) }
+        return nil
     }
 
     /// The precision actually in use (Float32 after a fallback).
