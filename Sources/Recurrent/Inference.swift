@@ -1,6 +1,7 @@
-// The weights the online step reads. Training and checkpoints always use the Float32 `RecurrentModel`; a
-// detector derives a compact copy from it whenever weights are installed, because stepping thousands of
-// series is bound by the bytes of weights streamed from memory per step.
+// The weights the online step reads. Training uses the Float32 `RecurrentModel`; a detector derives a compact
+// copy from it whenever weights are installed, because stepping thousands of series is bound by the bytes of
+// weights streamed from memory per step, and keeps only that copy (with an int8 copy's residual) between
+// trainings: the next training warm-starts from it expanded to Float32.
 
 import COmenSupport
 
