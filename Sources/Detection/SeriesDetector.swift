@@ -43,16 +43,21 @@ public final class SeriesDetector {
     /// The rolling window (Float32 values, delta-coded timestamps, bit flags: see `CompactWindow`).
     private(set) var window: CompactWindow
 
+    /// What the int8 stepping copy rounded away from the trained gate weights, to 1/254 of a quantisation step
+    /// (`QuantizationResidual`); nil for other copies. Nothing reads it per point.
+    /// (Declared first: the fields the per-point path reads keep the offsets, and so the cache lines, they had
+    /// next to the master weights this replaces; moving them cost ~10% in `omen bench detect`.)
+    private var residual: QuantizationResidual?
     /// The weights the online step reads, derived from the Float32 weights a training returned (int8 by
     /// default); nil while learning. With `residual` they are the series' only copy of its weights between
     /// trainings (no master weights): a training warm-starts from the two expanded to Float32 (`model`), and
     /// checkpoints store both as they are.
     private var inference: InferenceModel? {
-        didSet { footprint = StepFootprint(model: inference, state: recurrentState) }
+        didSet {
+            footprint = StepFootprint(model: inference, state: recurrentState)
+            trained = inference != nil
+        }
     }
-    /// What the int8 stepping copy rounded away from the trained gate weights, to 1/254 of a quantisation step
-    /// (`QuantizationResidual`); nil for other copies. Nothing reads it per point.
-    private var residual: QuantizationResidual?
     /// The trained weights as Float32: the stepping weights refined by their residual (a copy, made on demand;
     /// what a training warm-starts from).
     public var model: RecurrentModel? { inference?.expanded(residual: residual) }
@@ -66,6 +71,9 @@ public final class SeriesDetector {
     public private(set) var modelVersion = 0
     public private(set) var normaliser = Normaliser.identity
     public private(set) var calendar = false
+    /// `inference != nil`, kept as a flag for the per-point path (that comparison copies the enum: a retain and a
+    /// release of the weights' reference count per point).
+    private var trained = false
     /// Stepped in place (no observer: one would copy it in and out of every step). Whoever replaces it refreshes
     /// `footprint`.
     private var recurrentState: RecurrentState
@@ -121,7 +129,7 @@ public final class SeriesDetector {
                    gaussianHead: true)
     }
 
-    public var state: SeriesModelState { inference == nil ? .learning : .trained }
+    public var state: SeriesModelState { trained ? .trained : .learning }
 
     /// Points currently in the rolling window.
     public var windowCount: Int { window.count }
@@ -174,7 +182,7 @@ public final class SeriesDetector {
         // 2. Episode transitions: only once a model is trained (or when configured to alert while learning),
         // never while muted.
         var event: EpisodeEvent? = nil
-        if !isMuted && (inference != nil || config.episodes.alertWhileLearning || episodes.isOpen) {
+        if !isMuted && (trained || config.episodes.alertWhileLearning || episodes.isOpen) {
             event = episodes.observe(timestamp: timestamp, value: value, predicted: predicted ?? value,
                                      lower: scored.lower, upper: scored.upper, score: scored.score,
                                      modelVersion: modelVersion)
@@ -219,7 +227,7 @@ public final class SeriesDetector {
     public func isTrainingDue(now: Double? = nil) -> Bool {
         guard !trainingInFlight else { return false }
         let learning = config.learning
-        if inference == nil { return pointsSeen >= learning.warmupPoints && window.count >= 16 }
+        if !trained { return pointsSeen >= learning.warmupPoints && window.count >= 16 }
         if learning.retrainEvery > 0 && pointsSeen - pointsAtLastTraining >= learning.retrainEvery { return true }
         if let now, learning.retrainInterval > 0, now - wallTimeAtLastTraining >= learning.retrainInterval,
            pointsSeen > pointsAtLastTraining {
@@ -336,7 +344,6 @@ public final class SeriesDetector {
             inference = stepping
             self.residual = residual
         }
-        let trained = inference != nil
         modelVersion = version
         self.normaliser = normaliser
         self.calendar = calendar
