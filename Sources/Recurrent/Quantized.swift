@@ -176,7 +176,8 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         storage.withUnsafeMutablePointerToElements { e in
             let raw = UnsafeRawPointer(e)
             for i in 0..<(halves - 2 * l.gh) {
-                p[l.bx + i] = halfToFloat(raw.loadUnaligned(fromByteOffset: halvesAt + 2 * (2 * l.gh + i), as: UInt16.self))
+                let bits = raw.loadUnaligned(fromByteOffset: halvesAt + 2 * (2 * l.gh + i), as: UInt16.self)
+                p[l.bx + i] = halfToFloat(bits)
             }
             for i in 0..<head {
                 p[l.headW + i] = raw.loadUnaligned(fromByteOffset: headAt + 4 * i, as: Float.self)

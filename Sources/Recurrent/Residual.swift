@@ -55,7 +55,8 @@ public struct QuantizationResidual: Sendable, Equatable {
         guard let version = b.first else { throw .truncated(expected: RecurrentModel.headerSize, found: 0) }
         guard version == Self.blobVersion else { throw .badVersion(found: version, expected: Self.blobVersion) }
         let (shape, count) = try RecurrentModel.decodeHeaderShape(b)
-        guard count == Layout(shape).bx else { throw .badShape("\(count) residual codes for \(Layout(shape).bx) gate weights") }
+        let gateWeights = Layout(shape).bx
+        guard count == gateWeights else { throw .badShape("\(count) residual codes for \(gateWeights) gate weights") }
         let expectedBytes = RecurrentModel.headerSize + count
         guard b.count >= expectedBytes else { throw .truncated(expected: expectedBytes, found: b.count) }
         guard b.count == expectedBytes else {

@@ -199,8 +199,8 @@ struct CompactStorageTests {
 
         let e = SeriesDetector(key: "v5", config: int8Config())
         drive(e, 0..<250)
-        let noCopy = try SeriesDetector(key: "v5", config: int8Config(),
-                                        checkpoint: versionFiveCheckpoint(of: e, withSteppingCopy: false))
+        let withoutCopy = versionFiveCheckpoint(of: e, withSteppingCopy: false)
+        let noCopy = try SeriesDetector(key: "v5", config: int8Config(), checkpoint: withoutCopy)
         let derived = try #require(noCopy.steppingWeights)
         #expect(derived.precision == .int8)
         #expect(derived == InferenceModel(HalfPrecisionModel(try #require(e.model)).expanded(), precision: .int8))
