@@ -87,7 +87,9 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "BenchTests", dependencies: ["Bench", "Detection", "History", "Messaging"]),
+        .testTarget(name: "BenchTests", dependencies: [
+            "Bench", "Detection", "History", "Messaging", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
     ],
     swiftLanguageModes: [.v6]

@@ -43,23 +43,37 @@ public final class SeriesDetector {
     /// The rolling window (Float32 values, delta-coded timestamps, bit flags: see `CompactWindow`).
     private(set) var window: CompactWindow
 
-    /// The master weights between trainings, in half precision (what training warm-starts from and checkpoints
-    /// store); nil while learning. Nothing reads them per point: the step reads `inference`.
-    private(set) var master: HalfPrecisionModel?
-    /// The trained weights as Float32 (expanded from the half-precision master: a copy, made on demand).
-    public var model: RecurrentModel? { master?.expanded() }
-    /// The copy of the weights the online step reads, derived from the Float32 weights a training returned (or
-    /// from the master after a restore); never stored.
+    /// What the int8 stepping copy rounded away from the trained gate weights, to 1/254 of a quantisation step
+    /// (`QuantizationResidual`); nil for other copies. Nothing reads it per point.
+    /// (Declared first: the fields the per-point path reads keep the offsets, and so the cache lines, they had
+    /// next to the master weights this replaces; moving them cost ~10% in `omen bench detect`.)
+    private var residual: QuantizationResidual?
+    /// The weights the online step reads, derived from the Float32 weights a training returned (int8 by
+    /// default); nil while learning. With `residual` they are the series' only copy of its weights between
+    /// trainings (no master weights): a training warm-starts from the two expanded to Float32 (`model`), and
+    /// checkpoints store both as they are.
     private var inference: InferenceModel? {
-        didSet { footprint = StepFootprint(model: inference, state: recurrentState) }
+        didSet {
+            footprint = StepFootprint(model: inference, state: recurrentState)
+            trained = inference != nil
+        }
     }
-    /// The precision of that copy (`defaultInference` unless changed; Float32 for shapes without a compact form).
+    /// The trained weights as Float32: the stepping weights refined by their residual (a copy, made on demand;
+    /// what a training warm-starts from).
+    public var model: RecurrentModel? { inference?.expanded(residual: residual) }
+    /// The precision of the stepping weights (`defaultInference` unless changed; Float32 for shapes without a
+    /// compact form). Changing it re-derives them from `model`.
     public var inferencePrecision: InferencePrecision = SeriesDetector.defaultInference {
-        didSet { inference = master.map { InferenceModel($0.expanded(), precision: inferencePrecision) } }
+        didSet {
+            if let model, inference?.precision != inferencePrecision.effective(for: model.shape) { adopt(model) }
+        }
     }
     public private(set) var modelVersion = 0
     public private(set) var normaliser = Normaliser.identity
     public private(set) var calendar = false
+    /// `inference != nil`, kept as a flag for the per-point path (that comparison copies the enum: a retain and a
+    /// release of the weights' reference count per point).
+    private var trained = false
     /// Stepped in place (no observer: one would copy it in and out of every step). Whoever replaces it refreshes
     /// `footprint`.
     private var recurrentState: RecurrentState
@@ -115,7 +129,7 @@ public final class SeriesDetector {
                    gaussianHead: true)
     }
 
-    public var state: SeriesModelState { master == nil ? .learning : .trained }
+    public var state: SeriesModelState { trained ? .trained : .learning }
 
     /// Points currently in the rolling window.
     public var windowCount: Int { window.count }
@@ -168,7 +182,7 @@ public final class SeriesDetector {
         // 2. Episode transitions: only once a model is trained (or when configured to alert while learning),
         // never while muted.
         var event: EpisodeEvent? = nil
-        if !isMuted && (master != nil || config.episodes.alertWhileLearning || episodes.isOpen) {
+        if !isMuted && (trained || config.episodes.alertWhileLearning || episodes.isOpen) {
             event = episodes.observe(timestamp: timestamp, value: value, predicted: predicted ?? value,
                                      lower: scored.lower, upper: scored.upper, score: scored.score,
                                      modelVersion: modelVersion)
@@ -213,7 +227,7 @@ public final class SeriesDetector {
     public func isTrainingDue(now: Double? = nil) -> Bool {
         guard !trainingInFlight else { return false }
         let learning = config.learning
-        if master == nil { return pointsSeen >= learning.warmupPoints && window.count >= 16 }
+        if !trained { return pointsSeen >= learning.warmupPoints && window.count >= 16 }
         if learning.retrainEvery > 0 && pointsSeen - pointsAtLastTraining >= learning.retrainEvery { return true }
         if let now, learning.retrainInterval > 0, now - wallTimeAtLastTraining >= learning.retrainInterval,
            pointsSeen > pointsAtLastTraining {
@@ -245,14 +259,20 @@ public final class SeriesDetector {
             return
         }
         retrainsAccepted += 1
-        master = HalfPrecisionModel(newModel)
-        // The step's copy comes from the exact Float32 weights training returned, not from the rounded master.
-        inference = InferenceModel(newModel, precision: inferencePrecision)
+        adopt(newModel)
         if scorer == nil { scorer = Self.scorer(config: config.scoring, replaying: window) }
         modelVersion = outcome.version
         normaliser = outcome.normaliser
         calendar = outcome.calendar
         reprime()
+    }
+
+    /// Makes `model` the series' weights: the step's copy from the exact Float32 weights, and what that copy
+    /// rounded away; the Float32 weights themselves are not kept.
+    private func adopt(_ model: RecurrentModel) {
+        let copy = InferenceModel(model, precision: inferencePrecision)
+        residual = copy.residual(of: model)
+        inference = copy
     }
 
     /// Abandons an in-flight job (e.g. the trainer pool shut down) so that training can be due again.
@@ -301,38 +321,38 @@ public final class SeriesDetector {
 
     var currentState: RecurrentState { recurrentState }
     var steppingWeights: InferenceModel? { inference }
+    var steppingResidual: QuantizationResidual? { residual }
     var pendingPrediction: Prediction? { pending }
     var trainingCadencePoints: Int { pointsAtLastTraining }
     /// The scorer's checkpoint bytes, empty while there is no scorer (a learning series).
     func scorerCheckpoint() -> [UInt8] { scorer?.checkpoint() ?? [] }
 
     // swiftlint:disable:next function_parameter_count
-    func restore(points: Int, first: Double, last: Double, window: CompactWindow, master: HalfPrecisionModel?,
-                 stepping: InferenceModel?, version: Int, normaliser: Normaliser, calendar: Bool,
+    func restore(points: Int, first: Double, last: Double, window: CompactWindow, stepping: InferenceModel?,
+                 residual: QuantizationResidual?, version: Int, normaliser: Normaliser, calendar: Bool,
                  state: RecurrentState, pending: Prediction?, scorer: Scorer?, episodes: EpisodeMachine,
                  accepted: Int, rejected: Int, lastRetrain: Double?, lastScore: Double, pointsAtLastTraining: Int) {
         pointsSeen = points
         firstTimestamp = first
         lastTimestamp = last
         self.window = window
-        self.master = master
         // The stored stepping copy when it is the one this build would step with (exact continuation), else one
-        // derived from the master weights.
-        if let stepping, master != nil, stepping.shape == master?.shape,
-           stepping.precision == inferencePrecision.effective(for: stepping.shape) {
-            inference = stepping
+        // derived from its Float32 expansion.
+        if let stepping, stepping.precision != inferencePrecision.effective(for: stepping.shape) {
+            adopt(stepping.expanded(residual: residual))
         } else {
-            inference = master.map { InferenceModel($0.expanded(), precision: inferencePrecision) }
+            inference = stepping
+            self.residual = residual
         }
         modelVersion = version
         self.normaliser = normaliser
         self.calendar = calendar
-        recurrentState = master == nil ? RecurrentState(shape: Self.shape(config)) : state
+        recurrentState = trained ? state : RecurrentState(shape: Self.shape(config))
         footprint = StepFootprint(model: inference, state: recurrentState)
-        self.pending = master == nil ? nil : pending
+        self.pending = trained ? pending : nil
         // A trained series always scores; a learning one only when it alerts while learning (otherwise its
         // scorer is rebuilt from the window when its first model arrives, as for a new series).
-        if master == nil && !Self.scoresWhileLearning(config) {
+        if !trained && !Self.scoresWhileLearning(config) {
             self.scorer = nil
         } else {
             self.scorer = scorer ?? Self.scorer(config: config.scoring, replaying: window)

@@ -40,6 +40,23 @@ public struct CompactRecurrentModel: Sendable, Equatable {
         rest = Array(p[l.bx...])
     }
 
+    /// The Float32 model these weights stand for (the gate matrices as their bfloat16 values, the rest as stored).
+    public func expanded() -> RecurrentModel {
+        let l = Layout(shape)
+        var p = [Float](repeating: 0, count: l.count)
+        var b = 0
+        while b < l.bx {
+            for k in 0..<8 {
+                let w = matrices[b / 2 + k]
+                p[b + k] = Float(bitPattern: w << 16)
+                p[b + k + 8] = Float(bitPattern: w & 0xFFFF_0000)
+            }
+            b += 16
+        }
+        for (i, v) in rest.enumerated() { p[l.bx + i] = v }
+        return RecurrentModel(shape: shape, parameters: p)
+    }
+
     /// The online step, as `RecurrentModel.step`: consume one input, advance `state`, predict the next value.
     /// Allocates nothing.
     public func step(input: UnsafeBufferPointer<Float>, state: inout RecurrentState) -> Prediction {

@@ -1,7 +1,7 @@
-// The master weights a series keeps between trainings, in IEEE half precision: half the bytes of Float32 (9.9 KB
-// instead of 19.7 at LSTM hidden 32). Between trainings nothing reads them: the online step reads its int8 copy,
-// made from the Float32 weights training returned. They are expanded to Float32 when a training starts (its warm
-// start) and when a checkpoint is restored (to derive the int8 copy again). A half keeps 11 significant bits
+// Master weights in IEEE half precision: half the bytes of Float32 (9.9 KB instead of 19.7 at LSTM hidden 32).
+// Series kept them between trainings up to checkpoint version 5; they now keep the int8 stepping copy and its
+// residual instead (Residual.swift), and half-precision masters are only read from version-5 checkpoints (to
+// take the residual against them, or to derive a stepping copy the blob lacks). A half keeps 11 significant bits
 // (relative rounding 2^-11 ≈ 4.9e-4, a tenth of the int8 copy's own error); weights below 2^-14 lose relative
 // precision (subnormals) and magnitudes are clamped to the half range (±65504), far beyond any trained weight.
 //

@@ -3,13 +3,14 @@
 //
 // Blob: one tag byte (0 Float32, 1 int8, 2 bfloat16), then for Float32 the model blob (Serialization.swift), for
 // int8 the model blob's 16-byte header (version 3, parameter count = storage bytes), the scale unit (Float32
-// bits) and the storage bytes; bfloat16 copies are not stored (rebuilt from the master weights).
+// bits) and the storage bytes; bfloat16 copies have no blob (a detector checkpoint stores the Float32 weights
+// they expand to, from which the same bfloat16 copy is derived again).
 
 extension InferenceModel {
     /// The blob version of int8 stepping weights.
     static let int8BlobVersion: UInt8 = 3
 
-    /// The stepping weights as bytes (empty for a bfloat16 copy, which is rebuilt from the master weights).
+    /// The stepping weights as bytes (empty for a bfloat16 copy: store `.float32(expanded())` instead).
     public func serialized() -> [UInt8] {
         switch self {
         case .float32(let m):
@@ -27,7 +28,7 @@ extension InferenceModel {
         }
     }
 
-    /// Reads `serialized()`; nil for an empty blob (the caller rebuilds the copy from the master weights).
+    /// Reads `serialized()`; nil for an empty blob (no weights, or a bfloat16 copy of an older checkpoint).
     public init?(serialized b: [UInt8]) throws(RecurrentError) {
         guard let tag = b.first else { return nil }
         let rest = Array(b.dropFirst())

@@ -1,6 +1,7 @@
-// The weights the online step reads. Training and checkpoints always use the Float32 `RecurrentModel`; a
-// detector derives a compact copy from it whenever weights are installed, because stepping thousands of
-// series is bound by the bytes of weights streamed from memory per step.
+// The weights the online step reads. Training uses the Float32 `RecurrentModel`; a detector derives a compact
+// copy from it whenever weights are installed, because stepping thousands of series is bound by the bytes of
+// weights streamed from memory per step, and keeps only that copy (with an int8 copy's residual) between
+// trainings: the next training warm-starts from it expanded to Float32.
 
 import COmenSupport
 
@@ -32,6 +33,23 @@ public enum InferenceModel: Sendable, Equatable {
         case .int8:
             self = QuantizedRecurrentModel(model).map { .int8($0) } ?? .float32(model)
         }
+    }
+
+    /// The Float32 model this copy stands for: the model itself, or the compact weights expanded (an int8 copy
+    /// refined by `residual` when given, see `QuantizedRecurrentModel.dequantized(residual:)`).
+    public func expanded(residual: QuantizationResidual? = nil) -> RecurrentModel {
+        switch self {
+        case .float32(let m): return m
+        case .bfloat16(let m): return m.expanded()
+        case .int8(let m): return m.dequantized(residual: residual)
+        }
+    }
+
+    /// What this copy rounded away from `model` (the model it was made from), for an int8 copy; nil otherwise
+    /// (a Float32 copy is exact; a bfloat16 copy keeps no residual).
+    public func residual(of model: RecurrentModel) -> QuantizationResidual? {
+        if case .int8(let m) = self { return QuantizationResidual(model, quantized: m) }
+        return nil
     }
 
     /// The precision actually in use (Float32 after a fallback).

@@ -159,6 +159,54 @@ public struct QuantizedRecurrentModel: Sendable, Equatable {
         return (unit, bytes)
     }
 
+    /// The Float32 model these int8 weights stand for: each gate weight its int8 code (plus its `residual` code
+    /// /254, when given) times its column's scale, biases from their half-precision copies, the head as stored.
+    /// Without a residual, re-quantising it gives these weights back (every column's largest code is ±127, so its
+    /// scale comes out the same).
+    public func dequantized(residual: QuantizationResidual? = nil) -> RecurrentModel {
+        let l = Layout(shape)
+        let fine = residual.flatMap { $0.shape == shape ? $0.codes : nil }
+        var p = [Float](repeating: 0, count: l.count)
+        forEachGateWeight { index, code, scale in
+            let q = Float(code) + (fine.map { Float($0[index]) / QuantizationResidual.steps } ?? 0)
+            p[index] = q * scale
+        }
+        let halves = (l.cell == .gru ? 4 : 3) * l.gh, head = l.outputs * l.hidden + l.outputs
+        let halvesAt = halvesAt, headAt = headAt
+        storage.withUnsafeMutablePointerToElements { e in
+            let raw = UnsafeRawPointer(e)
+            for i in 0..<(halves - 2 * l.gh) {
+                let bits = raw.loadUnaligned(fromByteOffset: halvesAt + 2 * (2 * l.gh + i), as: UInt16.self)
+                p[l.bx + i] = halfToFloat(bits)
+            }
+            for i in 0..<head {
+                p[l.headW + i] = raw.loadUnaligned(fromByteOffset: headAt + 4 * i, as: Float.self)
+            }
+        }
+        return RecurrentModel(shape: shape, parameters: p)
+    }
+
+    /// Calls `body(index, code, scale)` for every gate weight (wx then wh, `index` in `RecurrentModel.parameters`
+    /// order): its int8 code and its column's scale as the step uses it.
+    func forEachGateWeight(_ body: (Int, Int8, Float) -> Void) {
+        let l = Layout(shape)
+        let halvesAt = halvesAt, unit = unit
+        storage.withUnsafeMutablePointerToElements { e in
+            let raw = UnsafeRawPointer(e)
+            var scales = [Float](repeating: 0, count: 2 * l.gh)
+            for i in 0..<(2 * l.gh) {
+                scales[i] = halfToFloat(raw.loadUnaligned(fromByteOffset: halvesAt + 2 * i, as: UInt16.self)) * unit
+            }
+            for j in 0..<(l.inputs + l.hidden) {
+                let block = j < l.inputs ? 0 : l.gh
+                for o in 0..<l.gh {
+                    let offset = omen_i8_panel_offset(Int32(l.gh), Int32(l.inputs), Int32(l.hidden), Int32(j), Int32(o))
+                    body(j * l.gh + o, raw.load(fromByteOffset: offset, as: Int8.self), scales[block + o])
+                }
+            }
+        }
+    }
+
     public static func == (a: Self, b: Self) -> Bool {
         a.shape == b.shape && a.byteCount == b.byteCount
             && a.storage.withUnsafeMutablePointerToElements { pa in

@@ -65,6 +65,16 @@ extension RecurrentModel {
 
     /// The shape and parameter count of a blob's header (any version), checked against each other.
     static func decodeHeader(_ b: [UInt8]) throws(RecurrentError) -> (ModelShape, Int) {
+        let (shape, count) = try decodeHeaderShape(b)
+        let expectedCount = parameterCount(for: shape)
+        guard count == expectedCount else {
+            throw .badShape("\(count) parameters where a \(shape.cell.rawValue) with input \(shape.inputSize), hidden \(shape.hiddenSize) has \(expectedCount)")
+        }
+        return (shape, count)
+    }
+
+    /// The header's shape and count, the count not checked against the shape (blobs that hold part of a model).
+    static func decodeHeaderShape(_ b: [UInt8]) throws(RecurrentError) -> (ModelShape, Int) {
         guard b.count >= headerSize else { throw .truncated(expected: headerSize, found: b.count) }
         func get(_ at: Int) -> UInt32 {
             UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
@@ -84,12 +94,7 @@ extension RecurrentModel {
         guard (1...maxBlobDimension).contains(hiddenSize) else {
             throw .badShape("hidden size \(hiddenSize) is outside 1...\(maxBlobDimension)")
         }
-        let shape = ModelShape(cell: cell, inputSize: inputSize, hiddenSize: hiddenSize, gaussianHead: b[2] == 1)
-        let expectedCount = parameterCount(for: shape)
-        guard count == expectedCount else {
-            throw .badShape("\(count) parameters where a \(cell.rawValue) with input \(inputSize), hidden \(hiddenSize) has \(expectedCount)")
-        }
-        return (shape, count)
+        return (ModelShape(cell: cell, inputSize: inputSize, hiddenSize: hiddenSize, gaussianHead: b[2] == 1), count)
     }
 
     static func cellCode(_ c: CellKind) -> UInt8 {

@@ -104,7 +104,7 @@ struct CompactStorageTests {
         #expect(worst < 1e-3, "scores differ by up to \(worst)")
     }
 
-    /// A version-5 checkpoint restores a detector that scores and predicts the next points as the original does.
+    /// A checkpoint (version 6) restores a detector that scores and predicts the next points as the original does.
     @Test func checkpointRoundTripContinuesIdentically() throws {
         let d = SeriesDetector(key: "t", config: smallConfig())
         drive(d, 0..<350)
@@ -134,6 +134,112 @@ struct CompactStorageTests {
         for (x, y) in zip(original.parameters, restored.parameters) { #expect(abs(x - y) <= abs(x) * 0x1p-10 + 1e-7) }
         let a = drive(d, 250..<270), b = drive(r, 250..<270)
         #expect(zip(a, b).allSatisfy { abs($0.score - $1.score) < 1e-6 })
+    }
+
+    /// A test configuration whose model has an int8 stepping copy (hidden size a multiple of 16).
+    func int8Config() -> DetectorConfig {
+        var c = smallConfig()
+        c.model.hiddenSize = 16
+        return c
+    }
+
+    /// A version-6 checkpoint holds the weights once: the int8 stepping copy and its residual, no master weights.
+    /// The restored series steps with the same copy, warm-starts its next training from the same weights, and so
+    /// continues exactly as the original, through a retraining.
+    @Test func versionSixCheckpointHoldsTheSteppingWeightsOnce() throws {
+        let d = SeriesDetector(key: "v6", config: int8Config())
+        drive(d, 0..<250)
+        let stepping = try #require(d.steppingWeights), residual = try #require(d.steppingResidual)
+        #expect(stepping.precision == .int8)
+        let blob = d.checkpoint()
+        #expect(blob.first == 6)
+        // The version-5 layout of the same series held the half-precision masters (length, 16-byte header, two
+        // bytes per weight) where version 6 holds the residual (length, one byte per gate weight).
+        let masters = 8 + 16 + 2 * RecurrentModel.parameterCount(for: stepping.shape)
+        #expect(versionFiveCheckpoint(of: d).count - blob.count == masters - (8 + residual.serialized().count))
+        let r = try SeriesDetector(key: "v6", config: int8Config(), checkpoint: blob)
+        #expect(r.steppingWeights == stepping)
+        #expect(r.steppingResidual == residual)
+        #expect(r.model == d.model)
+        let a = drive(d, 250..<330), b = drive(r, 250..<330)
+        #expect(d.modelVersion == r.modelVersion)
+        #expect(d.retrainsAccepted + d.retrainsRejected >= 3, "retrainings at 100, 200 and 300 points")
+        #expect(d.retrainsAccepted == r.retrainsAccepted && d.retrainsRejected == r.retrainsRejected)
+        #expect(d.steppingWeights == r.steppingWeights, "the same warm start trained the same weights")
+        #expect(a.map(\.prediction) == b.map(\.prediction))
+        for (x, y) in zip(a, b) { #expect(abs(x.score - y.score) < 1e-6) }
+    }
+
+    /// A version-5 checkpoint (half-precision master weights, then the int8 stepping copy), as the build before
+    /// version 6 wrote it, still restores: the stored stepping copy is kept (the series steps exactly as it did),
+    /// the residual is taken against the masters, so the next training warm-starts from the masters' weights to
+    /// within 1/254 of a quantisation step. A version-5 blob without a stepping copy derives one from the masters.
+    @Test func versionFiveCheckpointStillRestores() throws {
+        let d = SeriesDetector(key: "v5", config: int8Config())
+        drive(d, 0..<250)
+        let blob = versionFiveCheckpoint(of: d)
+        #expect(blob.first == 5)
+        let r = try SeriesDetector(key: "v5", config: int8Config(), checkpoint: blob)
+        #expect(r.pointsSeen == 250 && r.modelVersion == d.modelVersion && r.state == .trained)
+        #expect(r.window.arrays().values == d.window.arrays().values)
+        #expect(r.steppingWeights == d.steppingWeights)
+        let masters = HalfPrecisionModel(try #require(d.model)).expanded(), warm = try #require(r.model)
+        let largest = masters.parameters.map(abs).max() ?? 1
+        // Gate weights within 1/254 of a quantisation step of the masters; the head is the stepping copy's exact
+        // Float32 one, so within the masters' half-precision rounding.
+        for (x, y) in zip(masters.parameters, warm.parameters) {
+            #expect(abs(x - y) <= max(largest / 127 / 508 * 1.01, abs(x) * 0x1p-11))
+        }
+        let a = drive(d, 250..<270), b = drive(r, 250..<270)
+        #expect(a.map(\.prediction) == b.map(\.prediction))
+        #expect(zip(a, b).allSatisfy { abs($0.score - $1.score) < 1e-6 })
+        // Its own checkpoint is version 6 and reads back.
+        let again = try SeriesDetector(key: "v5", config: int8Config(), checkpoint: r.checkpoint())
+        #expect(again.steppingWeights == r.steppingWeights && again.steppingResidual == r.steppingResidual)
+
+        let e = SeriesDetector(key: "v5", config: int8Config())
+        drive(e, 0..<250)
+        let withoutCopy = versionFiveCheckpoint(of: e, withSteppingCopy: false)
+        let noCopy = try SeriesDetector(key: "v5", config: int8Config(), checkpoint: withoutCopy)
+        let derived = try #require(noCopy.steppingWeights)
+        #expect(derived.precision == .int8)
+        #expect(derived == InferenceModel(HalfPrecisionModel(try #require(e.model)).expanded(), precision: .int8))
+        #expect(noCopy.steppingResidual != nil)
+    }
+
+    /// The version-5 layout, written as the build before version 6 wrote it (masters: this detector's weights in
+    /// half precision).
+    func versionFiveCheckpoint(of d: SeriesDetector, withSteppingCopy: Bool = true) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(5)
+        w.string(d.key)
+        w.int(d.pointsSeen)
+        w.double(d.firstTimestamp)
+        w.double(d.lastTimestamp)
+        d.window.encode(into: &w)
+        w.int(d.modelVersion)
+        w.blob(d.model.map { HalfPrecisionModel($0).serialized() } ?? [])
+        w.blob(withSteppingCopy ? d.steppingWeights?.serialized() ?? [] : [])
+        w.double(d.normaliser.center)
+        w.double(d.normaliser.scale)
+        w.bool(d.calendar)
+        w.floats(d.currentState.h)
+        w.floats(d.currentState.c)
+        if let p = d.pendingPrediction {
+            w.u8(1)
+            w.float(p.mean)
+            w.float(p.logVariance)
+        } else {
+            w.u8(0)
+        }
+        w.blob(d.scorerCheckpoint())
+        d.episodes.write(to: &w)
+        w.int(d.retrainsAccepted)
+        w.int(d.retrainsRejected)
+        w.double(d.lastRetrainAt ?? .nan)
+        w.double(d.lastScore)
+        w.int(d.trainingCadencePoints)
+        return w.bytes
     }
 
     /// The version-1 layout, written as the build before version 5 wrote it.
