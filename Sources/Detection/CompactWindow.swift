@@ -10,17 +10,26 @@
 // than a millisecond are rounded to one: the calendar features a model sees change by less than 1e-7.
 //
 // Storage grows with the points up to the capacity (a learning series with 300 points holds about 400, not 2000).
+// The three columns share one heap block (`WindowStorage`): an append touches one cold object header and one
+// uniqueness check instead of three.
 
 /// A fixed-capacity ring of (timestamp, value, excluded) points: Float32 values, delta-coded timestamps, bit flags.
 struct CompactWindow: Sendable, Equatable {
+    static func == (a: CompactWindow, b: CompactWindow) -> Bool {
+        guard a.capacity == b.capacity, a.count == b.count, a.head == b.head,
+              a.oldestMilliseconds == b.oldestMilliseconds, a.newestMilliseconds == b.newestMilliseconds else { return false }
+        for i in 0..<a.count where a.storage.values[i] != b.storage.values[i] || a.storage.steps[i] != b.storage.steps[i]
+            || a.flag(i) != b.flag(i) { return false }
+        return true
+    }
+
     let capacity: Int
     private(set) var count = 0
     /// Slot of the oldest point once the ring is full (0 until then).
     private var head = 0
-    private var values: [Float] = []
-    /// Step (encoded, see `decodeStep`) from the previous point to the point in this slot; the oldest's is unused.
-    private var steps: [UInt32] = []
-    private var flags: [UInt64] = []
+    /// Per slot: the value (Float bits), the step (encoded, see `decodeStep`) from the previous point to the point
+    /// in this slot (the oldest's is unused), the flag bit.
+    private var storage = WindowStorage.empty
     /// Time of the oldest and of the newest point, in milliseconds.
     private(set) var oldestMilliseconds: Int64 = 0
     private(set) var newestMilliseconds: Int64 = 0
@@ -57,17 +66,15 @@ struct CompactWindow: Sendable, Equatable {
         let slot: Int
         if count < capacity {
             slot = count
-            if values.count == values.capacity {
+            if count == storage.room {
                 // Grow by half, never past the capacity (a full window holds exactly `capacity`; a learning
                 // series' 300 points fit in 406 slots).
-                let next = min(capacity, max(16, values.count + values.count / 2))
-                values.reserveCapacity(next)
-                steps.reserveCapacity(next)
-                flags.reserveCapacity((next + 63) / 64)
+                storage = storage.grown(to: min(capacity, max(16, count + count / 2)), keeping: count)
+            } else if !storage.isUnique() {
+                storage = storage.grown(to: storage.room, keeping: count)
             }
-            values.append(Float(value))
-            steps.append(step)
-            if slot % 64 == 0 { flags.append(0) }
+            storage.values[slot] = Float(value).bitPattern
+            storage.steps[slot] = step
             count += 1
             if count == 1 {
                 oldestMilliseconds = ms
@@ -76,24 +83,31 @@ struct CompactWindow: Sendable, Equatable {
                 return
             }
         } else {
+            if !storage.isUnique() { storage = storage.grown(to: storage.room, keeping: count) }
             slot = head
             head += 1
             if head == capacity { head = 0 }
             // The point after the forgotten one becomes the oldest.
-            oldestMilliseconds += Self.decodeStep(steps[head])
-            values[slot] = Float(value)
-            steps[slot] = step
+            oldestMilliseconds += Self.decodeStep(storage.steps[head])
+            storage.values[slot] = Float(value).bitPattern
+            storage.steps[slot] = step
         }
         setFlag(slot, excluded)
         newestMilliseconds += Self.decodeStep(step)
         if capacity == 1 { oldestMilliseconds = newestMilliseconds }
     }
 
+    /// (After the uniqueness check of the append that calls it.)
     @inline(__always)
-    private mutating func setFlag(_ slot: Int, _ on: Bool) {
-        let bit = UInt64(1) << UInt64(slot & 63)
-        if on { flags[slot >> 6] |= bit } else { flags[slot >> 6] &= ~bit }
+    private func setFlag(_ slot: Int, _ on: Bool) {
+        let bit = UInt32(1) << UInt32(slot & 31)
+        if on { storage.flags[slot >> 5] |= bit } else { storage.flags[slot >> 5] &= ~bit }
     }
+
+    @inline(__always)
+    private func flag(_ slot: Int) -> Bool { storage.flags[slot >> 5] >> UInt32(slot & 31) & 1 != 0 }
+    @inline(__always)
+    private func value(_ slot: Int) -> Float { Float(bitPattern: storage.values[slot]) }
 
     @inline(__always)
     private func slot(_ i: Int) -> Int {
@@ -106,8 +120,8 @@ struct CompactWindow: Sendable, Equatable {
         var ms = oldestMilliseconds
         for i in 0..<count {
             let s = slot(i)
-            if i > 0 { ms += Self.decodeStep(steps[s]) }
-            if i >= from { body(Double(ms) / 1000, Double(values[s]), flags[s >> 6] >> UInt64(s & 63) & 1 != 0) }
+            if i > 0 { ms += Self.decodeStep(storage.steps[s]) }
+            if i >= from { body(Double(ms) / 1000, Double(value(s)), flag(s)) }
         }
     }
 
@@ -126,7 +140,7 @@ struct CompactWindow: Sendable, Equatable {
     }
 
     /// Bytes held (for capacity planning and tests).
-    var residentBytes: Int { 4 * values.capacity + 4 * steps.capacity + 8 * flags.capacity }
+    var residentBytes: Int { 4 * storage.words }
 
     // MARK: - Checkpoint form
 
@@ -138,7 +152,7 @@ struct CompactWindow: Sendable, Equatable {
         var i = 0
         var ordered = [UInt32]()
         ordered.reserveCapacity(count)
-        for j in 0..<count { ordered.append(steps[slot(j)]) }
+        for j in 0..<count { ordered.append(storage.steps[slot(j)]) }
         // Runs of equal steps (the oldest's step is written as 0).
         if !ordered.isEmpty { ordered[0] = 0 }
         var runs = ByteWriter()
@@ -155,11 +169,10 @@ struct CompactWindow: Sendable, Equatable {
         w.blob(runs.bytes)
         var bits = [UInt8](repeating: 0, count: (count + 7) / 8)
         for j in 0..<count {
-            let s = slot(j)
-            if flags[s >> 6] >> UInt64(s & 63) & 1 != 0 { bits[j >> 3] |= 1 << UInt8(j & 7) }
+            if flag(slot(j)) { bits[j >> 3] |= 1 << UInt8(j & 7) }
         }
         w.blob(bits)
-        for j in 0..<count { w.float(values[slot(j)]) }
+        for j in 0..<count { w.float(value(slot(j))) }
     }
 
     /// Reads `encode(into:)`; when the configured capacity is smaller than the stored count, the newest points
@@ -192,5 +205,47 @@ struct CompactWindow: Sendable, Equatable {
             }
         }
         return window
+    }
+}
+
+/// The block a window's three columns share, one allocation with its header: `room` slots of values (Float bits),
+/// then `room` steps, then the flag bits in 32-bit words. A window replaces it (copying what it keeps) when it grows
+/// or when another window shares it (`isUnique`).
+struct WindowStorage: @unchecked Sendable {
+    // Unchecked: a window writes only a block it holds uniquely (`isUnique()` first), so two windows never see
+    // each other's writes, whatever threads they live on.
+    private var block: ManagedBuffer<Int, UInt32>
+
+    /// The block empty windows share (never written: a first append grows it).
+    static let empty = WindowStorage(room: 0)
+
+    init(room: Int) {
+        let words = 2 * room + (room + 31) / 32
+        block = ManagedBuffer<Int, UInt32>.create(minimumCapacity: words) { _ in room }
+        block.withUnsafeMutablePointerToElements { $0.initialize(repeating: 0, count: words) }
+    }
+
+    /// Whether no other window shares the block.
+    @inline(__always)
+    mutating func isUnique() -> Bool { isKnownUniquelyReferenced(&block) }
+
+    /// Slots.
+    var room: Int { block.header }
+    /// 32-bit words the columns take.
+    var words: Int { 2 * room + (room + 31) / 32 }
+    @inline(__always)
+    var values: UnsafeMutablePointer<UInt32> { block.withUnsafeMutablePointerToElements { $0 } }
+    @inline(__always)
+    var steps: UnsafeMutablePointer<UInt32> { values + room }
+    @inline(__always)
+    var flags: UnsafeMutablePointer<UInt32> { values + 2 * room }
+
+    /// A new block of `room` slots holding the first `kept` slots of this one.
+    func grown(to room: Int, keeping kept: Int) -> WindowStorage {
+        let next = WindowStorage(room: room)
+        next.values.update(from: values, count: kept)
+        next.steps.update(from: steps, count: kept)
+        next.flags.update(from: flags, count: (kept + 31) / 32)
+        return next
     }
 }
