@@ -220,25 +220,7 @@ struct CompactStorageTests {
         w.int(d.modelVersion)
         w.blob(d.model.map { HalfPrecisionModel($0).serialized() } ?? [])
         w.blob(withSteppingCopy ? d.steppingWeights?.serialized() ?? [] : [])
-        w.double(d.normaliser.center)
-        w.double(d.normaliser.scale)
-        w.bool(d.calendar)
-        w.floats(d.currentState.h)
-        w.floats(d.currentState.c)
-        if let p = d.pendingPrediction {
-            w.u8(1)
-            w.float(p.mean)
-            w.float(p.logVariance)
-        } else {
-            w.u8(0)
-        }
-        w.blob(d.scorerCheckpoint())
-        d.episodes.write(to: &w)
-        w.int(d.retrainsAccepted)
-        w.int(d.retrainsRejected)
-        w.double(d.lastRetrainAt ?? .nan)
-        w.double(d.lastScore)
-        w.int(d.trainingCadencePoints)
+        writeFieldsAfterWeights(of: d, into: &w)
         return w.bytes
     }
 
@@ -256,6 +238,13 @@ struct CompactStorageTests {
         w.blob(ex)
         w.int(d.modelVersion)
         w.blob(d.model?.serialized() ?? [])
+        writeFieldsAfterWeights(of: d, into: &w)
+        return w.bytes
+    }
+
+    /// What versions 1 and 5 write after the weights (normaliser, calendar, recurrent state, pending prediction,
+    /// scorer, episodes, counters): the same fields in the same order.
+    func writeFieldsAfterWeights(of d: SeriesDetector, into w: inout ByteWriter) {
         w.double(d.normaliser.center)
         w.double(d.normaliser.scale)
         w.bool(d.calendar)
@@ -275,6 +264,5 @@ struct CompactStorageTests {
         w.double(d.lastRetrainAt ?? .nan)
         w.double(d.lastScore)
         w.int(d.trainingCadencePoints)
-        return w.bytes
     }
 }
