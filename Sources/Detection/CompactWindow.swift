@@ -13,6 +13,8 @@
 // The three columns share one heap block (`WindowStorage`): an append touches one cold object header and one
 // uniqueness check instead of three.
 
+import COmenSupport
+
 /// A fixed-capacity ring of (timestamp, value, excluded) points: Float32 values, delta-coded timestamps, bit flags.
 struct CompactWindow: Sendable, Equatable {
     static func == (a: CompactWindow, b: CompactWindow) -> Bool {
@@ -95,6 +97,15 @@ struct CompactWindow: Sendable, Equatable {
         setFlag(slot, excluded)
         newestMilliseconds += Self.decodeStep(step)
         if capacity == 1 { oldestMilliseconds = newestMilliseconds }
+    }
+
+    /// Starts loading what the next `append` writes: the block's header (its uniqueness check) and the slot's
+    /// value, step and flag word (a hint only).
+    @inline(__always)
+    func prefetchAppend() {
+        let slot = count < capacity ? count : head
+        guard slot < storage.room else { return }
+        storage.prefetch(slot: slot)
     }
 
     /// (After the uniqueness check of the append that calls it.)
@@ -239,6 +250,15 @@ struct WindowStorage: @unchecked Sendable {
     var steps: UnsafeMutablePointer<UInt32> { values + room }
     @inline(__always)
     var flags: UnsafeMutablePointer<UInt32> { values + 2 * room }
+
+    /// Prefetches the header and slot `slot`'s value, step and flag word.
+    @inline(__always)
+    func prefetch(slot: Int) {
+        omen_prefetch_write(UnsafeRawPointer(Unmanaged.passUnretained(block).toOpaque()))
+        omen_prefetch_write(values + slot)
+        omen_prefetch_write(steps + slot)
+        omen_prefetch_write(flags + (slot >> 5))
+    }
 
     /// A new block of `room` slots holding the first `kept` slots of this one.
     func grown(to room: Int, keeping kept: Int) -> WindowStorage {

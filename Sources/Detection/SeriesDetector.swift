@@ -163,6 +163,8 @@ public final class SeriesDetector {
                         prefetching next: SeriesDetector?) throws(PointRejection) -> PointOutcome {
         guard value.isFinite, timestamp.isFinite else { throw .nonFinite }
         guard timestamp > lastTimestamp else { throw .outOfOrder }
+        // The window's block is this point's to write in step 3: its load overlaps the scoring.
+        window.prefetchAppend()
 
         // 1. Score the prediction made at the previous step.
         var predicted: Double? = nil
