@@ -65,13 +65,20 @@ struct GaussianCalibration: Sendable {
         storage = FlatBuffer(count: Self.blocks * (self.k + 2))
     }
 
-    /// A placeholder when the calibration is off (no allocation beyond an empty block).
+    /// A placeholder when the calibration is off (no allocation).
     init(unused: ()) {
         lagged = false
         k = 2
         blockLength = 1
-        storage = FlatBuffer(count: 0)
+        storage = Self.empty
     }
+
+    /// The block unused calibrations share (never written).
+    private static let empty = FlatBuffer<UInt32>(count: 0)
+
+    /// Blocks kept: `blocks`, or 0 when the calibration is off (its block is empty; every loop below runs over
+    /// this, so an unused calibration reads nothing and encodes no runs, as its empty arrays did).
+    private var kept: Int { storage.count == 0 ? 0 : Self.blocks }
 
     /// The i-th slot of the blocks' runs of largest |z|.
     @inline(__always)
@@ -83,7 +90,7 @@ struct GaussianCalibration: Sendable {
     @inline(__always)
     func fill(_ b: Int) -> Int { Int(storage.elements[Self.blocks * (k + 1) + b]) }
     /// Whether no block has seen a point.
-    var isEmpty: Bool { storage.count == 0 || (0..<Self.blocks).allSatisfy { seen($0) == 0 } }
+    var isEmpty: Bool { (0..<kept).allSatisfy { seen($0) == 0 } }
 
     /// Starts loading what inserting the next |z| touches: the block's header and the current block's run and
     /// counts (a hint only).
@@ -99,7 +106,7 @@ struct GaussianCalibration: Sendable {
 
     /// Remembers one |z| (after it was scored).
     mutating func insert(_ z: Double) {
-        guard z.isFinite else { return }
+        guard z.isFinite, kept > 0 else { return }
         let e = storage.uniqueElements()
         let seen = e + Self.blocks * k, fill = seen + Self.blocks
         if Int(seen[current]) >= blockLength {
@@ -142,7 +149,7 @@ struct GaussianCalibration: Sendable {
     mutating func refresh() {
         sinceRefresh = 0
         var n = 0
-        for b in 0..<Self.blocks where !(lagged && b == current) { n += seen(b) }
+        for b in 0..<kept where !(lagged && b == current) { n += seen(b) }
         let kk = min(k, n)
         guard kk >= 2 else { scale = 1; return }
         // The kk-th largest of the blocks' runs: take the largest remaining block head kk times (16 × k compares,
@@ -175,9 +182,9 @@ struct GaussianCalibration: Sendable {
         w.int(current)
         w.int(sinceRefresh)
         w.double(scale)
-        for i in 0..<Self.blocks * k { w.float(top(i)) }
-        for b in 0..<Self.blocks { w.u8(UInt8(fill(b))) }
-        for b in 0..<Self.blocks { w.int(seen(b)) }
+        for i in 0..<kept * k { w.float(top(i)) }
+        for b in 0..<kept { w.u8(UInt8(fill(b))) }
+        for b in 0..<kept { w.int(seen(b)) }
     }
 
     mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
@@ -191,15 +198,15 @@ struct GaussianCalibration: Sendable {
             throw ScorerRestoreError("scorer checkpoint has an inconsistent Gaussian calibration; the series will recalibrate")
         }
         let e = storage.uniqueElements()
-        for i in 0..<Self.blocks * k { e[i] = try r.float().bitPattern }
+        for i in 0..<kept * k { e[i] = try r.float().bitPattern }
         let seen = e + Self.blocks * k, fill = seen + Self.blocks
-        for b in 0..<Self.blocks {
+        for b in 0..<kept {
             fill[b] = UInt32(try r.u8())
             guard Int(fill[b]) <= k else {
                 throw ScorerRestoreError("scorer checkpoint has an inconsistent Gaussian calibration; the series will recalibrate")
             }
         }
-        for b in 0..<Self.blocks {
+        for b in 0..<kept {
             let n = try r.int()
             guard n >= 0, n <= blockLength else {
                 throw ScorerRestoreError("scorer checkpoint has an inconsistent Gaussian calibration; the series will recalibrate")
