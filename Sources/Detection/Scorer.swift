@@ -10,7 +10,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// What a scorer sees for one point of one series.
 public struct ScoreInput: Sendable, Equatable {
@@ -231,35 +230,11 @@ public struct ScoringConfig: Sendable, Equatable {
 /// Why a scorer checkpoint could not be restored.
 public typealias ScorerRestoreError = CheckpointError
 
-/// One scoring configuration, shared by every series scored with it (`shared(_:)`). A series keeps a reference, not
-/// its own copy: the configuration is about 250 bytes that every point reads across four cache lines, cold in a
-/// per-series copy with thousands of series and warm in one shared copy.
-final class ScoringParameters: Sendable {
-    let config: ScoringConfig
-
-    private init(_ config: ScoringConfig) { self.config = config }
-
-    /// The configurations in use (a daemon has one or a few: `[[override]]` tables do not change scoring).
-    private static let interned = Mutex<[ScoringParameters]>([])
-
-    /// The shared parameters for `config` (called when a scorer is made, not per point).
-    static func shared(_ config: ScoringConfig) -> ScoringParameters {
-        interned.withLock { all in
-            if let p = all.first(where: { $0.config == config }) { return p }
-            let p = ScoringParameters(config)
-            // Bounded: a process that cycles through many configurations (tests) keeps only the latest.
-            if all.count >= 16 { all.removeFirst() }
-            all.append(p)
-            return p
-        }
-    }
-}
-
 /// The scoring stage of one series: stateful, deterministic, no I/O.
 public struct Scorer: Sendable {
-    /// The configuration (shared with every series that has the same one: `ScoringParameters`).
-    private let parameters: ScoringParameters
-    public var config: ScoringConfig { parameters.config }
+    /// The configuration (shared with every series that has the same one: `Shared`).
+    private let parameters: Shared<ScoringConfig>
+    public var config: ScoringConfig { parameters.value }
     /// Calibration of the value against its own history (every stage; the only evidence while learning).
     var values: Calibrator
     /// The histories of the residual stages: |residual| (calibrated) and the Gaussian head's |z| (`StageHistories`).
@@ -299,7 +274,7 @@ public struct Scorer: Sendable {
     static let selfFloor = 1.0
 
     public init(config: ScoringConfig) {
-        parameters = ScoringParameters.shared(config)
+        parameters = Shared.interned(config)
         let h = min(max(config.history, 1), Int(UInt16.max))
         values = Calibrator(signed: true, capacity: h, tailSize: config.tailSize)
         histories = StageHistories(config: config, history: h)

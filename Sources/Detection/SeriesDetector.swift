@@ -34,7 +34,9 @@ public enum PointRejection: String, Sendable, Error {
 /// Training happens elsewhere on a `TrainingJob` snapshot; its outcome is installed between points.
 public final class SeriesDetector {
     public let key: String
-    public private(set) var config: DetectorConfig
+    /// The configuration, shared with every series that has the same one (`Shared`).
+    private var settings: Shared<DetectorConfig>
+    public var config: DetectorConfig { settings.value }
 
     /// Points accepted since the series was first seen.
     public private(set) var pointsSeen = 0
@@ -105,7 +107,7 @@ public final class SeriesDetector {
 
     public init(key: String, config: DetectorConfig) {
         self.key = key
-        self.config = config
+        settings = Shared.interned(config)
         window = CompactWindow(capacity: config.learning.window)
         recurrentState = RecurrentState(shape: Self.shape(config))
         scorer = Self.scoresWhileLearning(config) ? Scorer(config: config.scoring) : nil
@@ -137,7 +139,9 @@ public final class SeriesDetector {
 
     /// Replaces the alerting part of the configuration (e.g. after a reload); the model is kept.
     public func updateEpisodes(_ config: EpisodeConfig) {
-        self.config.episodes = config
+        var updated = self.config
+        updated.episodes = config
+        settings = Shared.interned(updated)
         episodes.config = config
         // Alerting while learning needs scores from the first point: build the scorer now from the window.
         if config.alertWhileLearning && scorer == nil {
