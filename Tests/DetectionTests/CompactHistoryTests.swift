@@ -166,10 +166,7 @@ struct CompactHistoryTests {
         for round in 0..<2 {
             var w = ByteWriter()
             a.encode(into: &w)
-            var b = RankHistory(signed: signed, capacity: 500)
-            var r = ByteReader(w.bytes)
-            try b.decode(from: &r)
-            #expect(r.isAtEnd)
+            var b = try restoredHistory(w.bytes, signed: signed, capacity: 500)
             var w2 = ByteWriter()
             b.encode(into: &w2)
             #expect(w2.bytes == w.bytes, "round \(round)")
@@ -180,6 +177,15 @@ struct CompactHistoryTests {
             }
             #expect(a.binCounts.map(\.live) == b.binCounts.map(\.live))
         }
+    }
+
+    /// A history decoded from `bytes`, which it must read to the end.
+    func restoredHistory(_ bytes: [UInt8], signed: Bool, capacity: Int) throws -> RankHistory {
+        var h = RankHistory(signed: signed, capacity: capacity)
+        var r = ByteReader(bytes)
+        try h.decode(from: &r)
+        #expect(r.isAtEnd)
+        return h
     }
 
     /// A ring checkpoint (versions 1-5) restores: its values are counted again in arrival order, so the restored
@@ -195,10 +201,7 @@ struct CompactHistoryTests {
         }
         var w = ByteWriter()
         ring.encode(into: &w)
-        var h = RankHistory(signed: signed, capacity: 300)
-        var r = ByteReader(w.bytes)
-        try h.decode(from: &r)
-        #expect(r.isAtEnd)
+        let h = try restoredHistory(w.bytes, signed: signed, capacity: 300)
         #expect(h.count == ring.count)
         #expect(h.center == ring.center && h.scale == ring.scale)
         for q in stride(from: -20.0, through: 30, by: 0.7) {
