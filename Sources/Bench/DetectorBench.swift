@@ -41,6 +41,8 @@ public enum DetectorBench {
         let warm = config.detector.learning.warmupPoints + 150
         let detectors = try IngestBench.trainedDetectors(series: series, warm: warm, config: config)
         let setupSeconds = monotonicSeconds() - setupStart
+        // By address, as a shard passes them (`process(timestamp:value:prefetching:)`): no retain per point.
+        let detectorsRef = detectors.map { Unmanaged.passUnretained($0) }
 
         var perPoint: [Double] = []
         var cpuPerPoint: [Double] = []
@@ -53,7 +55,7 @@ public enum DetectorBench {
                 let ts = 1_700_000_000 + Double(i) * 60
                 for (s, d) in detectors.enumerated() {
                     // As a shard does: the next point's detector is fetched while this one is processed.
-                    let next = prefetch && s + 1 < detectors.count ? detectors[s + 1] : nil
+                    let next = prefetch && s + 1 < detectors.count ? detectorsRef[s + 1] : nil
                     if let outcome = try? d.process(timestamp: ts, value: IngestBench.signal(series: s, i: i), prefetching: next) {
                         scoreSum += outcome.score
                     }

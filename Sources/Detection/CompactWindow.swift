@@ -102,7 +102,7 @@ struct CompactWindow: Sendable, Equatable {
     /// Starts loading what the next `append` writes: the block's header (its uniqueness check) and the slot's
     /// value, step and flag word (a hint only).
     @inline(__always)
-    func prefetchAppend() {
+    mutating func prefetchAppend() {
         let slot = count < capacity ? count : head
         guard slot < storage.room else { return }
         storage.prefetch(slot: slot)
@@ -226,6 +226,12 @@ struct WindowStorage: @unchecked Sendable {
     // Unchecked: a window writes only a block it holds uniquely (`isUnique()` first), so two windows never see
     // each other's writes, whatever threads they live on.
     private var block: ManagedBuffer<Int, UInt32>
+    /// The block's elements and slot count, kept beside the reference: reading them through the block would
+    /// touch its cold header first (and retain it, an atomic write that stalls the point; 3% of
+    /// `omen bench detect`) before a prefetch of the slot could be issued. Valid while `block` is held.
+    let values: UnsafeMutablePointer<UInt32>
+    /// Slots.
+    let room: Int
 
     /// The block empty windows share (never written: a first append grows it).
     static let empty = WindowStorage(room: 0)
@@ -233,19 +239,17 @@ struct WindowStorage: @unchecked Sendable {
     init(room: Int) {
         let words = 2 * room + (room + 31) / 32
         block = ManagedBuffer<Int, UInt32>.create(minimumCapacity: words) { _ in room }
-        block.withUnsafeMutablePointerToElements { $0.initialize(repeating: 0, count: words) }
+        values = block.withUnsafeMutablePointerToElements { $0 }
+        values.initialize(repeating: 0, count: words)
+        self.room = room
     }
 
     /// Whether no other window shares the block.
     @inline(__always)
     mutating func isUnique() -> Bool { isKnownUniquelyReferenced(&block) }
 
-    /// Slots.
-    var room: Int { block.header }
     /// 32-bit words the columns take.
     var words: Int { 2 * room + (room + 31) / 32 }
-    @inline(__always)
-    var values: UnsafeMutablePointer<UInt32> { block.withUnsafeMutablePointerToElements { $0 } }
     @inline(__always)
     var steps: UnsafeMutablePointer<UInt32> { values + room }
     @inline(__always)
@@ -254,7 +258,7 @@ struct WindowStorage: @unchecked Sendable {
     /// Prefetches the header and slot `slot`'s value, step and flag word.
     @inline(__always)
     func prefetch(slot: Int) {
-        omen_prefetch_write(UnsafeRawPointer(Unmanaged.passUnretained(block).toOpaque()))
+        omen_prefetch_write(UnsafeRawPointer(Unmanaged.passUnretained(block).toOpaque()))  // for `isUnique`
         omen_prefetch_write(values + slot)
         omen_prefetch_write(steps + slot)
         omen_prefetch_write(flags + (slot >> 5))

@@ -158,7 +158,7 @@ public final class SeriesDetector {
 
     /// Processes one point. Points must arrive in increasing timestamp order; others are rejected.
     public func process(timestamp: Double, value: Double) throws(PointRejection) -> PointOutcome {
-        try process(timestamp: timestamp, value: value, prefetching: nil)
+        try process(timestamp: timestamp, value: value, prefetching: Unmanaged<SeriesDetector>?.none)
     }
 
     /// As `process(timestamp:value:)`, fetching `next`'s step weights and state into cache meanwhile: a shard
@@ -166,10 +166,24 @@ public final class SeriesDetector {
     /// copies spread the fetch over the step; `omen bench step` measures the effect). Same outcome either way.
     public func process(timestamp: Double, value: Double,
                         prefetching next: SeriesDetector?) throws(PointRejection) -> PointOutcome {
+        try process(timestamp: timestamp, value: value, prefetching: next.map { Unmanaged.passUnretained($0) })
+    }
+
+    /// As `process(timestamp:value:prefetching:)` with the next point's detector by address only: the caller
+    /// keeps it alive. Taking it as a reference would retain it, an atomic write to its cold header that stalls
+    /// the whole point (10% of `omen bench detect`), where a prefetch lets the miss overlap this point's work.
+    public func process(timestamp: Double, value: Double,
+                        prefetching next: Unmanaged<SeriesDetector>?) throws(PointRejection) -> PointOutcome {
         guard value.isFinite, timestamp.isFinite else { throw .nonFinite }
         guard timestamp > lastTimestamp else { throw .outOfOrder }
         // The window's block is this point's to write in step 3: its load overlaps the scoring.
         window.prefetchAppend()
+        // The next point's detector, by address only: copying next's model or state would write its cold
+        // reference counts. The object itself (about 2.5 KB: an inline scorer of 1.6 KB, the configuration, the
+        // episode machine) is that point's first cold touch; its first 1 KB measured 5-8% off `omen bench detect`
+        // (the first 2 KB or all of it, the same; its header line alone, worse). Issued here, not before the step
+        // reads `next.footprint` from it: there it stalled the step for the whole miss (12% of the benchmark).
+        if let next { omen_prefetch_range(UnsafeRawPointer(next.toOpaque()), 1024) }
 
         // 1. Score the prediction made at the previous step.
         var predicted: Double? = nil
@@ -208,15 +222,10 @@ public final class SeriesDetector {
             pending = withUnsafeTemporaryAllocation(of: Float.self, capacity: Features.width) { buffer in
                 guard let base = buffer.baseAddress else { return nil }
                 Features.write(value: value, timestamp: timestamp, normaliser: normaliser, calendar: calendar, into: base)
-                guard let next, next !== self else {
+                guard let next, next.toOpaque() != Unmanaged.passUnretained(self).toOpaque() else {
                     return inference?.step(input: UnsafeBufferPointer(buffer), state: &recurrentState)
                 }
-                // By address only: copying next's model or state would write its cold reference counts. The
-                // object itself (about 2.5 KB: an inline scorer of 1.6 KB, the configuration, the episode machine)
-                // is that point's first cold touch; its first 1 KB ahead measured 5-8% off `omen bench detect`
-                // (the first 2 KB or all of it, the same; its header line alone, worse).
-                omen_prefetch_range(UnsafeRawPointer(Unmanaged.passUnretained(next).toOpaque()), 1024)
-                let upcoming = next.footprint
+                let upcoming = next._withUnsafeGuaranteedRef { $0.footprint }
                 upcoming.prefetchState()
                 return inference?.step(input: UnsafeBufferPointer(buffer), state: &recurrentState, prefetching: upcoming)
             }

@@ -214,13 +214,24 @@ final class Shard: @unchecked Sendable {
         return slotsByID[id]
     }
 
+    /// The detector of a known series by address only, for `SeriesDetector.process(timestamp:value:prefetching:)`
+    /// (valid while the shard holds the series).
+    @inline(__always)
+    private func upcomingDetector(_ point: Point) -> Unmanaged<SeriesDetector>? {
+        let id = Int(point.seriesID)
+        guard point.seriesID != Point.noSeriesID, id < slotsByID.count else { return nil }
+        return slotsByID.withUnsafeBufferPointer { slots in slots[id].map { Unmanaged.passUnretained($0.detector) } }
+    }
+
     /// Runs point `i` of a batch through its series and says what became of it (`PointFate`).
     /// The next point's detector is passed along so that its weights and recurrent state are fetched
     /// during this point's step (with thousands of series they are cold in cache).
     func process(_ batch: UnsafeBufferPointer<Point>, _ i: Int, now: Double, receivedWall: Double) -> PointFate {
         let point = batch[i]
-        let next = i + 1 < batch.count ? knownSlot(batch[i + 1])?.detector : nil
         guard let slot = knownSlot(point) ?? lookUp(point, now: now) else { return .held }
+        // After the lookup, which may evict a series: the next detector is passed by address only (a retain is
+        // an atomic write to its cold header that stalls this point), so it must be one the shard still holds.
+        let next = i + 1 < batch.count ? upcomingDetector(batch[i + 1]) : nil
         slot.lastSeen = now
         let detector = slot.detector
         // Too far ahead of its arrival: refused before it can carry the series' clock forward.

@@ -7,7 +7,7 @@
 extension Scorer {
     /// Starts loading the cache lines that scoring `input` will read and write (a hint: no effect on results).
     @inline(__always)
-    func prefetch(_ input: ScoreInput) {
+    mutating func prefetch(_ input: ScoreInput) {
         let v = input.value
         guard v.isFinite else { return }
         values.history.prefetch(forValue: v)
