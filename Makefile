@@ -18,8 +18,9 @@ ARCH       := $(shell uname -m)
 CPU_FLAGS  := $(if $(filter x86_64,$(ARCH)),-Xswiftc -target-cpu -Xswiftc haswell,)
 RELEASE    := -c release $(CPU_FLAGS)
 # Tests run on an optimised build too (the numerics are unusably slow unoptimised), in their own build folder
-# so that `make run` and `make test` do not rebuild each other's products.
-TEST_FLAGS := -c release $(CPU_FLAGS) -Xswiftc -enable-testing --scratch-path .build-test
+# so that `make run` and `make test` do not rebuild each other's products. They keep Swift's run-time exclusivity
+# checks, which the shipped build leaves out of the per-point modules (see Package.swift).
+TEST_FLAGS := -c release $(CPU_FLAGS) -Xswiftc -enable-testing -Xswiftc -enforce-exclusivity=checked --scratch-path .build-test
 BIN        := .build/release/omen
 CONFIG     ?= config/omen.toml
 PREFIX     ?= /usr/local
