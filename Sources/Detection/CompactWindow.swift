@@ -100,7 +100,8 @@ struct CompactWindow: Sendable, Equatable {
     }
 
     /// Starts loading what the next `append` writes: the block's header (its uniqueness check) and the slot's
-    /// value, step and flag word (a hint only).
+    /// value, step and flag word (a hint only). `mutating` only so that the window is passed by address: a
+    /// non-mutating call on a class's stored window copies it first (a retain of the block's cold header).
     @inline(__always)
     mutating func prefetchAppend() {
         let slot = count < capacity ? count : head
