@@ -158,20 +158,15 @@ public final class SeriesDetector {
 
     /// Processes one point. Points must arrive in increasing timestamp order; others are rejected.
     public func process(timestamp: Double, value: Double) throws(PointRejection) -> PointOutcome {
-        try process(timestamp: timestamp, value: value, prefetching: Unmanaged<SeriesDetector>?.none)
+        try process(timestamp: timestamp, value: value, prefetching: nil)
     }
 
     /// As `process(timestamp:value:)`, fetching `next`'s step weights and state into cache meanwhile: a shard
     /// passes the detector of its next point, so that point's weights arrive while this one is stepped (int8
     /// copies spread the fetch over the step; `omen bench step` measures the effect). Same outcome either way.
-    public func process(timestamp: Double, value: Double,
-                        prefetching next: SeriesDetector?) throws(PointRejection) -> PointOutcome {
-        try process(timestamp: timestamp, value: value, prefetching: next.map { Unmanaged.passUnretained($0) })
-    }
-
-    /// As `process(timestamp:value:prefetching:)` with the next point's detector by address only: the caller
-    /// keeps it alive. Taking it as a reference would retain it, an atomic write to its cold header that stalls
-    /// the whole point (10% of `omen bench detect`), where a prefetch lets the miss overlap this point's work.
+    /// `next` is passed by address only, and the caller keeps it alive: taking it as a reference would retain
+    /// it, an atomic write to its cold header that stalls the whole point (10% of `omen bench detect`), where a
+    /// prefetch lets the miss overlap this point's work.
     public func process(timestamp: Double, value: Double,
                         prefetching next: Unmanaged<SeriesDetector>?) throws(PointRejection) -> PointOutcome {
         guard value.isFinite, timestamp.isFinite else { throw .nonFinite }

@@ -43,6 +43,33 @@ struct DetectorTests {
         #expect(later.last?.prediction != nil)
     }
 
+    /// Passing the next point's detector (by address, for its prefetch) changes no outcome: the same points give the
+    /// same predictions and scores with another series, the series itself or nothing as the next one.
+    @Test func prefetchingTheNextDetectorChangesNothing() {
+        let plain = SeriesDetector(key: "t", config: smallConfig())
+        let fetching = SeriesDetector(key: "t", config: smallConfig())
+        let other = SeriesDetector(key: "o", config: smallConfig())
+        drive(other, 0..<150)
+        #expect(other.state == .trained)
+        var compared = 0
+        for i in 0..<400 {
+            let ts = 1_700_000_000 + Double(i) * 60
+            let v = wave(i) + (i == 300 ? 25 : 0)
+            let next = i % 3 == 0 ? nil : Unmanaged.passUnretained(i % 3 == 1 ? other : fetching)
+            let a = try? plain.process(timestamp: ts, value: v)
+            let b = try? fetching.process(timestamp: ts, value: v, prefetching: next)
+            #expect(a?.prediction == b?.prediction)
+            #expect(a?.score == b?.score)
+            #expect((a?.event == nil) == (b?.event == nil))
+            if a?.prediction != nil { compared += 1 }
+            if plain.isTrainingDue() { plain.install(plain.makeTrainingJob().run()) }
+            if fetching.isTrainingDue() { fetching.install(fetching.makeTrainingJob().run()) }
+        }
+        withExtendedLifetime(other) {}
+        #expect(compared > 250)
+        #expect(plain.modelVersion == fetching.modelVersion && plain.modelVersion >= 2)
+    }
+
     /// Points not newer than the last one and non-finite values are refused, and change nothing.
     @Test func rejectsOutOfOrderAndNonFinite() throws {
         let d = SeriesDetector(key: "t", config: smallConfig())
