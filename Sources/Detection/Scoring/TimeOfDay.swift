@@ -308,10 +308,13 @@ struct TimeOfDayContext: Sendable {
             return
         }
         if n1 == 0 {
-            // A new generation is centred on the median of the one before (or on its own first value).
+            // A new generation is centred on the median of the one before (or on its own first value). A median
+            // beyond Float's range (a code for an offset that overflowed, or a corrupt checkpoint's) would leave a
+            // center no checkpoint can hold: the value itself instead.
             let n0 = Int(h[0])
             let m0 = olderStored(n0)
-            Self.setCenter(h, 1, n0 > 0 ? Float(Self.value(s0[m0 / 2], center: Self.center(h, 0))) : Float(x))
+            let median = n0 > 0 ? Float(Self.value(s0[m0 / 2], center: Self.center(h, 0))) : Float(x)
+            Self.setCenter(h, 1, median.isFinite ? median : Float(x))
         }
         let code = Self.code(x, center: Self.center(h, 1))
         // The code goes after every code <= it (the place an insertion from the end would stop).
