@@ -96,6 +96,10 @@ struct TOMLParser {
     private let file: String
     private var index = 0
     private var line = 1
+    /// Arrays open around the value being read: nesting is refused past `maxArrayDepth` (each level is a frame of
+    /// the recursive reader; libFuzzer overflowed the stack with 9,000 `[`).
+    private var arrayDepth = 0
+    static let maxArrayDepth = 32
 
     init(text: String, file: String) {
         self.bytes = Array(text.utf8)
@@ -263,6 +267,12 @@ struct TOMLParser {
     }
 
     private mutating func array(startLine: Int) throws(ConfigError) -> TOMLValue {
+        arrayDepth += 1
+        defer { arrayDepth -= 1 }
+        guard arrayDepth <= Self.maxArrayDepth else {
+            throw error(.syntax, line: startLine, key: nil,
+                        "arrays nested more than \(Self.maxArrayDepth) deep")
+        }
         var items: [TOMLValue] = []
         while true {
             try skipArrayFiller(startLine: startLine)

@@ -373,6 +373,7 @@ struct ConfigErrorTests {
         // TOML syntax.
         .init(text: "[storage]\ndatabase = \"x", line: 2, key: "storage.database", kind: .syntax, reason: "not closed"),
         .init(text: "[alerts]\nendpoints = [\n  \"tcp://127.0.0.1:1\",\n", line: 2, key: "alerts.endpoints", kind: .syntax, reason: "never closed"),
+        .init(text: "[alerts]\nendpoints = " + String(repeating: "[", count: 100_000), line: 2, key: "alerts.endpoints", kind: .syntax, reason: "nested more than 32 deep"),
         .init(text: "[model]\nhidden = 8 cell = \"gru\"", line: 2, key: "model.hidden", kind: .syntax, reason: "one key = value per line"),
         .init(text: "[model]\nhidden = { a = 1 }", line: 2, key: "model.hidden", kind: .syntax, reason: "inline tables"),
         .init(text: "[model]\nhidden = 0x20", line: 2, key: "model.hidden", kind: .syntax, reason: "write 0x20 in decimal"),
