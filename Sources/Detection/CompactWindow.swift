@@ -220,13 +220,13 @@ struct CompactWindow: Sendable, Equatable {
     }
 }
 
-/// The block a window's three columns share, one allocation with its header: `room` slots of values (Float bits),
-/// then `room` steps, then the flag bits in 32-bit words. A window replaces it (copying what it keeps) when it grows
-/// or when another window shares it (`isUnique`).
+/// The block a window's three columns share, one allocation with its object header: `room` slots of values (Float
+/// bits), then `room` steps, then the flag bits in 32-bit words. A window replaces it (copying what it keeps) when it
+/// grows or when another window shares it (`isUnique`).
 struct WindowStorage: @unchecked Sendable {
     // Unchecked: a window writes only a block it holds uniquely (`isUnique()` first), so two windows never see
     // each other's writes, whatever threads they live on.
-    private var block: ManagedBuffer<Int, UInt32>
+    private var block: ManagedBuffer<Void, UInt32>
     /// The block's elements and slot count, kept beside the reference: reading them through the block would
     /// touch its cold header first (and retain it, an atomic write that stalls the point; 3% of
     /// `omen bench detect`) before a prefetch of the slot could be issued. Valid while `block` is held.
@@ -239,7 +239,7 @@ struct WindowStorage: @unchecked Sendable {
 
     init(room: Int) {
         let words = 2 * room + (room + 31) / 32
-        block = ManagedBuffer<Int, UInt32>.create(minimumCapacity: words) { _ in room }
+        block = ManagedBuffer<Void, UInt32>.create(minimumCapacity: words) { _ in }
         values = block.withUnsafeMutablePointerToElements { $0 }
         values.initialize(repeating: 0, count: words)
         self.room = room
