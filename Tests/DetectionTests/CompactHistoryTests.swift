@@ -152,6 +152,37 @@ struct CompactHistoryTests {
         }
     }
 
+    /// A history whose quartiles tie at exactly 0 (a counter that starts idle, a count through an outage) is
+    /// anchored on the mean absolute deviation, or on the unit while it is constant, so its non-zero values keep
+    /// their order. Anchored at a scale of 1e-300 (before), every non-zero value fell into the grid's last bin, and
+    /// every re-anchoring after that kept the collapse (the bins' values were ~1e-280): 1, 4 and 1,000 tied for
+    /// good, and the tail fitted to those bins called an ordinary value p = 1e-300 (`Twitter_volume_CVS`: score
+    /// 0.95 on a 2).
+    @Test func mostlyZeroHistoryKeepsItsOrder() {
+        var c = Calibrator(signed: true, capacity: 6_000, tailSize: 10)
+        c.tailShape = .predictive
+        var noise = Noise(seed: 5)
+        // Idle for a while (the first anchoring sees only zeros), then counts of about 4 ± 2.
+        for _ in 0..<100 { c.insert(0) }
+        for _ in 0..<3_000 { c.insert(Double(max(0, Int((4 + 2 * noise.gaussian()).rounded())))) }
+        let h = c.history
+        #expect(abs(h.center - 4) < 1)
+        #expect(h.scale > 0.5 && h.scale < 5, "scale \(h.scale)")
+        #expect(h.bin(of: 1) < h.bin(of: 4) && h.bin(of: 4) < h.bin(of: 9) && h.bin(of: 9) < h.bin(of: 1_000))
+        // Values the history holds hundreds of times are not news; one far beyond everything is.
+        for x in [2.0, 4, 6] { #expect(c.twoSidedSurprise(x) < 1, "\(x): \(c.twoSidedSurprise(x))") }
+        #expect(c.twoSidedSurprise(1_000) > 4 && c.twoSidedSurprise(1_000) < 300)
+        // A constant history at exactly 0 anchors on the unit, so a later change is ordered, not clamped.
+        var z = RankHistory(signed: true, capacity: 500)
+        for _ in 0..<100 { z.insert(0) }
+        #expect(z.scale == 1)
+        #expect(z.bin(of: 3) < z.bin(of: 300) && z.bin(of: 300) < z.bin(of: 3e6))
+        // A constant history at a non-zero level keeps a billionth of its level.
+        var k = RankHistory(signed: true, capacity: 500)
+        for _ in 0..<100 { k.insert(42) }
+        #expect(abs(k.scale - 42e-9) < 1e-15)
+    }
+
     /// A compact checkpoint restores the same history: it encodes to the same bytes and goes on exactly as the
     /// original (same ranks, same re-anchorings, same dropped generations).
     @Test(arguments: [false, true])

@@ -455,13 +455,39 @@ struct RankHistory: Sendable {
         let q1 = value(ofBin: bin(ofRank: max(1, count / 4)))
         let q2 = value(ofBin: bin(ofRank: max(1, count / 2)))
         let q3 = value(ofBin: bin(ofRank: max(1, (3 * count) / 4)))
-        let spread = (q3 - q1) / 1.349
+        let spread = Self.anchorScale(median: q2, iqr: q3 - q1) { meanAbsoluteDeviation(from: q2) }
         return abs(q2 - center) > scale || spread > 2 * scale || spread < 0.5 * scale
     }
 
+    /// The unit a signed history's offsets are binned in: the interquartile range as a standard deviation (/1.349).
+    /// Where the quartiles tie (more than half the values at one level: a count that is mostly 0, a metric quantised
+    /// to a few levels), the mean absolute deviation from the median as one (×1.2533). A constant history gets a
+    /// billionth of its level, and one constant at exactly 0 the unit 1, so that a later change lands well inside
+    /// the grid (offsets 2^-60 ... 2^68). Without the middle step a history of mostly zeros was anchored at a scale
+    /// of 1e-300: every non-zero value fell into the grid's last bin, so 1 and 1,000 tied and the tail fitted to
+    /// that bin called any of them p = 1e-300.
+    static func anchorScale(median: Double, iqr: Double, meanAbsoluteDeviation: () -> Double) -> Double {
+        let floor = 1e-9 * abs(median)
+        let quartiles = iqr / 1.349
+        if quartiles > floor { return quartiles }
+        let deviation = 1.2533 * meanAbsoluteDeviation()
+        if deviation > floor && deviation.isFinite { return deviation }
+        return floor > 0 ? floor : 1
+    }
+
+    /// Mean |value − m| over the remembered values (bins' representative values once anchored).
+    func meanAbsoluteDeviation(from m: Double) -> Double {
+        guard count > 0 else { return 0 }
+        let c = elements
+        var sum = 0.0
+        for i in 0..<span where c[blocks + i] != 0 {
+            sum += Double(c[blocks + i]) * abs(value(ofBin: globalBin(i)) - m)
+        }
+        return sum / Double(count)
+    }
+
     /// Re-centres a signed history on its median with its interquartile spread as the unit, and rebins. The first
-    /// time, from the values themselves; later, from the bins' representative values. A constant history gets a
-    /// spread of a billionth of its level (never zero), so a change is still ordered.
+    /// time, from the values themselves; later, from the bins' representative values (`anchorScale`).
     mutating func reanchor() {
         sinceAnchor = 0
         guard count > 0 else { return }
@@ -473,7 +499,9 @@ struct RankHistory: Sendable {
             let median = sorted[count / 2]
             let iqr = sorted[(3 * count) / 4] - sorted[count / 4]
             center = median
-            scale = max(iqr / 1.349, 1e-9 * max(abs(median), 1e-300), 1e-300)
+            scale = Self.anchorScale(median: median, iqr: iqr) {
+                vs.reduce(0) { $0 + abs($1 - median) } / Double(vs.count)
+            }
             anchored = true
             // Counted afresh from the exact offsets (the storage of first values is dropped with the old layout).
             let n = count, older = count - newest
@@ -494,7 +522,7 @@ struct RankHistory: Sendable {
         let median = value(ofBin: bin(ofRank: min(count, count / 2 + 1)))
         let iqr = value(ofBin: bin(ofRank: min(count, (3 * count) / 4 + 1)))
             - value(ofBin: bin(ofRank: min(count, count / 4 + 1)))
-        let newScale = max(iqr / 1.349, 1e-9 * max(abs(median), 1e-300), 1e-300)
+        let newScale = Self.anchorScale(median: median, iqr: iqr) { meanAbsoluteDeviation(from: median) }
         rebin(center: median, scale: newScale)
     }
 
