@@ -183,6 +183,22 @@ struct CompactHistoryTests {
         #expect(abs(k.scale - 42e-9) < 1e-15)
     }
 
+    /// A checkpoint of a value history anchored on the collapsed scale of earlier builds (1e-300) is refused, so the
+    /// series recalibrates instead of keeping a history that can never order its values again.
+    @Test func collapsedAnchorIsRefused() throws {
+        var h = RankHistory(signed: true, capacity: 500)
+        for i in 0..<100 { h.insert(Double(i % 7)) }
+        var w = ByteWriter()
+        h.encode(into: &w)
+        #expect(try restoredHistory(w.bytes, signed: true, capacity: 500).scale == h.scale)
+        // The scale is the sixth field (after the format tag, capacity, count, newest count and center).
+        var bytes = w.bytes
+        let at = 5 * 8
+        #expect(Array(bytes[at..<(at + 8)]) == withUnsafeBytes(of: h.scale.bitPattern.littleEndian, Array.init))
+        for (i, b) in withUnsafeBytes(of: (1e-300).bitPattern.littleEndian, Array.init).enumerated() { bytes[at + i] = b }
+        #expect(throws: ScorerRestoreError.self) { _ = try restoredHistory(bytes, signed: true, capacity: 500) }
+    }
+
     /// A compact checkpoint restores the same history: it encodes to the same bytes and goes on exactly as the
     /// original (same ranks, same re-anchorings, same dropped generations).
     @Test(arguments: [false, true])

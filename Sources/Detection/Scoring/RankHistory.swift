@@ -123,6 +123,9 @@ struct RankHistory: Sendable {
     static let magnitudeSpan = 512
     /// Offsets below 2^-10 spreads (magnitude bin of 2^-10) count as the center once a history is anchored.
     static let centerBins = 1 + (-10 - LogBins.minExponent) * 16
+    /// Below this an anchored scale is the collapse of earlier builds (1e-300 and what re-anchoring made of it),
+    /// not a spread: `anchorScale` gives less only to values below ~1e-240.
+    static let collapsedScale = 1e-250
     /// First field of the encoding (older encodings start with the capacity, which is positive).
     static let formatTag = -2
 
@@ -759,6 +762,11 @@ struct RankHistory: Sendable {
         guard g >= 0, g <= generationSize, n >= g, n - g <= generationSize, since >= 0 else { throw inconsistent() }
         guard c.isFinite, s.isFinite, s > 0 else {
             throw ScorerRestoreError("scorer checkpoint has an invalid value anchor; the series will recalibrate")
+        }
+        // Builds before `anchorScale` anchored a history whose quartiles tied at 0 on a scale of 1e-300 (later
+        // ~1e-280), and such a history never recovers: its non-zero values all sit in the grid's last bin.
+        guard !(signed && isAnchored && s < Self.collapsedScale) else {
+            throw ScorerRestoreError("scorer checkpoint has a value history anchored on a collapsed scale (\(s)), written by an earlier build; the series will recalibrate")
         }
         storage = Self.empty
         lo = 1; hi = 0; span = 0; blocks = 0
