@@ -35,6 +35,10 @@ public struct LearningConfig: Sendable, Equatable {
     public var retrainEvery: Int = 500
     /// Retrain after this much wall time in seconds (0 = off); whichever of the two comes first.
     public var retrainInterval: Double = 0
+    /// Retrain early once this many points since the last training lay beyond the range the model's input covers
+    /// (more than `Normaliser.inputClip` scales from the center its normaliser was fitted on, where the input is
+    /// clipped and the prediction is blind), and at least a training sequence of new points has arrived; 0 = off.
+    public var retrainOutOfRange: Int = 16
     /// New weights are accepted only if their validation loss <= old loss × (1 + margin).
     public var acceptMargin: Double = 0.0
     /// Points of the window run through new weights to re-prime the recurrent state after a swap.

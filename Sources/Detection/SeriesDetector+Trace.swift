@@ -9,6 +9,7 @@ extension SeriesDetector {
         var quiet = config
         quiet.learning.retrainEvery = 0
         quiet.learning.retrainInterval = 0
+        quiet.learning.retrainOutOfRange = 0
         let replica = SeriesDetector(key: key, config: quiet)
         replica.inferencePrecision = inferencePrecision
         replica.install(TrainingOutcome(key: key, accepted: true, model: model, version: modelVersion,

@@ -97,6 +97,8 @@ public final class SeriesDetector {
     public private(set) var trainingInFlight = false
     /// `pointsSeen` when the last training job was taken.
     private var pointsAtLastTraining = 0
+    /// Points since the last training whose model input was clipped (`LearningConfig.retrainOutOfRange`).
+    private var pointsOutOfRange = 0
     /// Wall time (seconds) when the last training job was taken.
     private var wallTimeAtLastTraining: Double = 0
     public private(set) var lastRetrainAt: Double?
@@ -217,6 +219,7 @@ public final class SeriesDetector {
             pending = withUnsafeTemporaryAllocation(of: Float.self, capacity: Features.width) { buffer in
                 guard let base = buffer.baseAddress else { return nil }
                 Features.write(value: value, timestamp: timestamp, normaliser: normaliser, calendar: calendar, into: base)
+                if abs(base[0]) >= Normaliser.inputClip { pointsOutOfRange += 1 }
                 guard let next, next.toOpaque() != Unmanaged.passUnretained(self).toOpaque() else {
                     return inference?.step(input: UnsafeBufferPointer(buffer), state: &recurrentState)
                 }
@@ -246,6 +249,13 @@ public final class SeriesDetector {
         let learning = config.learning
         if !trained { return pointsSeen >= learning.warmupPoints && window.count >= 16 }
         if learning.retrainEvery > 0 && pointsSeen - pointsAtLastTraining >= learning.retrainEvery { return true }
+        // A model whose inputs are clipped predicts blind: the series has left the range its normaliser was
+        // fitted on (a new level, bursts far beyond the window's spread). Retrain once enough such points have
+        // come, and at least one training sequence of new points, so that the window holds what changed.
+        if learning.retrainOutOfRange > 0 && pointsOutOfRange >= learning.retrainOutOfRange
+            && pointsSeen - pointsAtLastTraining >= config.model.training.sequenceLength {
+            return true
+        }
         if let now, learning.retrainInterval > 0, now - wallTimeAtLastTraining >= learning.retrainInterval,
            pointsSeen > pointsAtLastTraining {
             return true
@@ -257,6 +267,7 @@ public final class SeriesDetector {
     public func makeTrainingJob(now: Double = 0) -> TrainingJob {
         trainingInFlight = true
         pointsAtLastTraining = pointsSeen
+        pointsOutOfRange = 0
         wallTimeAtLastTraining = now
         let points = window.arrays()
         return TrainingJob(
@@ -381,6 +392,16 @@ public final class SeriesDetector {
         self.lastScore = lastScore
         // The retraining cadence continues where it was, so a restored series retrains at the same point counts.
         self.pointsAtLastTraining = pointsAtLastTraining
+        // Not stored: counted again over the window's points since the last training, with the same normaliser.
+        pointsOutOfRange = 0
+        if trained {
+            // (A corrupt checkpoint's counts may be anything: no overflow, no more than the window.)
+            let (gap, overflow) = points.subtractingReportingOverflow(pointsAtLastTraining)
+            let since = overflow ? 0 : Swift.min(Swift.max(gap, 0), window.count)
+            window.forEach(from: window.count - since) { _, value, _ in
+                if abs(normaliser.normalise(value)) >= Normaliser.inputClip { pointsOutOfRange += 1 }
+            }
+        }
     }
 
     /// A per-series, per-version seed: deterministic, different for each series and each retrain.

@@ -89,6 +89,53 @@ struct DetectorTests {
         #expect(d.modelVersion == 1 + d.retrainsAccepted - 1)
     }
 
+    /// A series that leaves the range its model's input covers (a new level 1,000 where the model was fitted on
+    /// 10 ± 3: far beyond 20 scales) is retrained after `retrain_out_of_range` such points, once a training
+    /// sequence of new points has come, not only at `retrain_every`; with the key at 0 it waits for the cadence.
+    @Test func retrainsEarlyOutOfRange() {
+        func shifted(_ i: Int) -> Double { i < 150 ? wave(i) : 1_000 + wave(i) }
+        let d = SeriesDetector(key: "t", config: smallConfig())
+        drive(d, 0..<150, value: shifted)
+        #expect(d.retrainsAccepted + d.retrainsRejected == 1)
+        drive(d, 150..<165, value: shifted)
+        #expect(d.retrainsAccepted + d.retrainsRejected == 1, "15 points out of range: not yet")
+        drive(d, 165..<166, value: shifted)
+        #expect(d.retrainsAccepted + d.retrainsRejected == 2, "the 16th point out of range retrains")
+        drive(d, 166..<199, value: shifted)
+        // While the window's median is still the old level, the new one stays out of range: it retrains again
+        // after each training sequence (181, 197), never more often.
+        #expect(d.retrainsAccepted + d.retrainsRejected == 4)
+
+        var off = smallConfig()
+        off.learning.retrainOutOfRange = 0
+        let e = SeriesDetector(key: "t", config: off)
+        drive(e, 0..<199, value: shifted)
+        #expect(e.retrainsAccepted + e.retrainsRejected == 1)
+
+        // Not before a training sequence (16 points) has come since the last training, however far out.
+        var soon = smallConfig()
+        soon.learning.retrainOutOfRange = 1
+        let f = SeriesDetector(key: "t", config: soon)
+        drive(f, 0..<110, value: { i in i < 105 ? wave(i) : 1_000 + wave(i) })
+        #expect(f.retrainsAccepted + f.retrainsRejected == 1)
+        drive(f, 110..<117, value: { _ in 1_000 })
+        #expect(f.retrainsAccepted + f.retrainsRejected == 2, "at the 16th point after the training at 100")
+    }
+
+    /// The count of points out of range is not stored: a restored detector counts it again from its window, so it
+    /// retrains at the same point as the original.
+    @Test func checkpointKeepsTheOutOfRangeCount() throws {
+        func shifted(_ i: Int) -> Double { i < 150 ? wave(i) : 1_000 + wave(i) }
+        let original = SeriesDetector(key: "series.a", config: smallConfig())
+        drive(original, 0..<160, value: shifted)
+        let restored = try SeriesDetector(key: "series.a", config: smallConfig(), checkpoint: original.checkpoint())
+        let a = drive(original, 160..<240, value: shifted)
+        let b = drive(restored, 160..<240, value: shifted)
+        #expect(a == b)
+        #expect(original.retrainsAccepted + original.retrainsRejected >= 2)
+        #expect(restored.modelVersion == original.modelVersion)
+    }
+
     /// Same key, config and data give identical predictions (replay determinism).
     @Test func deterministic() {
         let a = SeriesDetector(key: "t", config: smallConfig())
