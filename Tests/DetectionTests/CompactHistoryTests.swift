@@ -183,20 +183,28 @@ struct CompactHistoryTests {
         #expect(abs(k.scale - 42e-9) < 1e-15)
     }
 
-    /// A checkpoint of a value history anchored on the collapsed scale of earlier builds (1e-300) is refused, so the
-    /// series recalibrates instead of keeping a history that can never order its values again.
-    @Test func collapsedAnchorIsRefused() throws {
+    /// A checkpoint of a value history anchored on the collapsed scale of earlier builds (1e-300) is read to its
+    /// end and the history dropped, so it fills again instead of keeping values it can never order; the rest of
+    /// the checkpoint restores.
+    @Test func collapsedAnchorIsDropped() throws {
         var h = RankHistory(signed: true, capacity: 500)
         for i in 0..<100 { h.insert(Double(i % 7)) }
         var w = ByteWriter()
         h.encode(into: &w)
-        #expect(try restoredHistory(w.bytes, signed: true, capacity: 500).scale == h.scale)
+        w.u8(42) // what follows the history in a checkpoint
+        #expect(try restoredHistory(Array(w.bytes.dropLast()), signed: true, capacity: 500).scale == h.scale)
         // The scale is the sixth field (after the format tag, capacity, count, newest count and center).
         var bytes = w.bytes
         let at = 5 * 8
         #expect(Array(bytes[at..<(at + 8)]) == withUnsafeBytes(of: h.scale.bitPattern.littleEndian, Array.init))
         for (i, b) in withUnsafeBytes(of: (1e-300).bitPattern.littleEndian, Array.init).enumerated() { bytes[at + i] = b }
-        #expect(throws: ScorerRestoreError.self) { _ = try restoredHistory(bytes, signed: true, capacity: 500) }
+        var dropped = RankHistory(signed: true, capacity: 500)
+        var r = ByteReader(bytes)
+        try dropped.decode(from: &r)
+        #expect(try r.u8() == 42 && r.isAtEnd)
+        #expect(dropped.count == 0 && !dropped.anchored)
+        for i in 0..<100 { dropped.insert(Double(i % 7)) }
+        #expect(dropped.scale == h.scale && dropped.bin(of: 1) < dropped.bin(of: 5))
     }
 
     /// A compact checkpoint restores the same history: it encodes to the same bytes and goes on exactly as the

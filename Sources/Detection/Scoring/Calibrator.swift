@@ -185,5 +185,7 @@ struct Calibrator: Sendable {
         sinceRefresh = try r.int()
         upper = TailFit(bin: try r.int(), threshold: try r.double(), meanExcess: try r.double())
         lower = TailFit(bin: try r.int(), threshold: try r.double(), meanExcess: try r.double())
+        // A history dropped on restore (`RankHistory.collapsedScale`) has no tails yet.
+        if history.count == 0 { upper = TailFit(); lower = TailFit() }
     }
 }

@@ -124,7 +124,7 @@ struct RankHistory: Sendable {
     /// Offsets below 2^-10 spreads (magnitude bin of 2^-10) count as the center once a history is anchored.
     static let centerBins = 1 + (-10 - LogBins.minExponent) * 16
     /// Below this an anchored scale is the collapse of earlier builds (1e-300 and what re-anchoring made of it),
-    /// not a spread: `anchorScale` gives less only to values below ~1e-240.
+    /// not a spread (`anchorScale` gives less only to values below ~1e-240): such a history is dropped on restore.
     static let collapsedScale = 1e-250
     /// First field of the encoding (older encodings start with the capacity, which is positive).
     static let formatTag = -2
@@ -764,10 +764,9 @@ struct RankHistory: Sendable {
             throw ScorerRestoreError("scorer checkpoint has an invalid value anchor; the series will recalibrate")
         }
         // Builds before `anchorScale` anchored a history whose quartiles tied at 0 on a scale of 1e-300 (later
-        // ~1e-280), and such a history never recovers: its non-zero values all sit in the grid's last bin.
-        guard !(signed && isAnchored && s < Self.collapsedScale) else {
-            throw ScorerRestoreError("scorer checkpoint has a value history anchored on a collapsed scale (\(s)), written by an earlier build; the series will recalibrate")
-        }
+        // ~1e-280), and such a history never recovers: its non-zero values all sit in the grid's last bin. It is
+        // read to its end and then dropped: the history fills again, the rest of the series' state is kept.
+        let collapsed = signed && isAnchored && s < Self.collapsedScale
         storage = Self.empty
         lo = 1; hi = 0; span = 0; blocks = 0
         count = 0; newest = 0
@@ -813,6 +812,7 @@ struct RankHistory: Sendable {
             for _ in 0..<entry.newest { add(entry.bin) }
         }
         for (j, v) in firstValues.enumerated() { setFirstValue(j, v) }
+        if collapsed { self = RankHistory(signed: signed, capacity: capacity) }
     }
 
     /// Reads the ring encoding of checkpoint versions up to 5 (capacity already read).
