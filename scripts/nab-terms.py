@@ -18,7 +18,8 @@ What it cannot measure: anything that changes a term itself (calibration, tails,
 scores into training (`exclude_anomalies` leaves the points of episodes at the default threshold out of training,
 so a rule that moves episodes would, in the daemon, also move later predictions a little). `self_weight` > 0 is not
 modelled. A rule file defines `combine(t, p)`, where `t` is a dict of the row's terms (value, context, residual,
-head, change: floats or None; flat: bool; predicted: bool; log10_points_per_day) and `p` the options (value_weight, context_weight,
+head, change: floats or None; flat: bool; predicted: bool; log10_points_per_day; index: the row's index in its file,
+0 at a file's start; x: the row's value) and `p` the options (value_weight, context_weight,
 gaussian_weight, change_weight); it returns the combined surprise before the daily rate.
 """
 import argparse
@@ -79,7 +80,7 @@ def rescore(path, combine, p):
         sys.exit(f"{path}: no term columns; replay with --terms")
     window = []
     scores = []
-    for r in rows:
+    for i, r in enumerate(rows):
         if r["s_value"] == "":
             scores.append(0.0)  # a refused point: the scorer never saw it
             continue
@@ -87,6 +88,8 @@ def rescore(path, combine, p):
             "value": float(r["s_value"]), "context": number(r["s_context"]), "residual": number(r["s_residual"]),
             "head": number(r["s_head"]), "change": number(r["s_change"]), "flat": r["flat"] == "1",
             "predicted": r["prediction"] != "", "log10_points_per_day": float(r["log10_points_per_day"]),
+            # For rules that keep state along a file: the row's index (0 starts a file) and its raw value.
+            "index": i, "x": float(r["value"]),
         }
         s = combine(t, p)
         s = min(max(s, 0.0), 300.0) if math.isfinite(s) else 0.0
