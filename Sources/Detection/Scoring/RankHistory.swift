@@ -481,12 +481,7 @@ struct RankHistory: Sendable {
     /// Mean |value − m| over the remembered values (bins' representative values once anchored).
     func meanAbsoluteDeviation(from m: Double) -> Double {
         guard count > 0 else { return 0 }
-        let c = elements
-        var sum = 0.0
-        for i in 0..<span where c[blocks + i] != 0 {
-            sum += Double(c[blocks + i]) * abs(value(ofBin: globalBin(i)) - m)
-        }
-        return sum / Double(count)
+        return binCounts.reduce(0) { $0 + Double($1.live) * abs(value(ofBin: $1.bin) - m) } / Double(count)
     }
 
     /// Re-centres a signed history on its median with its interquartile spread as the unit, and rebins. The first
@@ -692,7 +687,7 @@ struct RankHistory: Sendable {
         return i >= 0 && Int(elements[blocks + i]) == count
     }
 
-    /// Live and newest-generation counts per stored bin (for tests).
+    /// Live and newest-generation counts per stored bin (the encoding, `meanAbsoluteDeviation`, tests).
     var binCounts: [(bin: Int, live: Int, newest: Int)] {
         let e = elements
         return (0..<span).compactMap { i in
