@@ -6,7 +6,7 @@
 #
 # Environment: NAB_DIR (default ../shared/nab), NAB_RESULTS (prefix, default nab-results: folders
 # nab-results-42, -1, -2), NAB_SEEDS (default "42 1 2"), NAB_JOBS (default 2), NAB_FILES=1 adds per-file FPs,
-# NAB_AT (default 0.3, the default [episodes] threshold: scores and false positives are also shown at it).
+# NAB_AT (default 0.25, the default [episodes] threshold: scores and false positives are also shown at it).
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -27,6 +27,6 @@ done
 end=$(date +%s.%N)
 extra=()
 if [ "${NAB_FILES:-0}" = 1 ]; then extra+=(--files); fi
-python3 "$HERE/nab-summary.py" "$NAB_DIR" "${folders[@]}" "${extra[@]}" --at "${NAB_AT:-0.3}"
+python3 "$HERE/nab-summary.py" "$NAB_DIR" "${folders[@]}" "${extra[@]}" --at "${NAB_AT:-0.25}"
 printf 'wall time: %.1f s for %d seeds, load average %s\n' "$(awk "BEGIN { print $end - $start }")" "${#folders[@]}" \
     "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"

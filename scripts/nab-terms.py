@@ -18,8 +18,9 @@ What it cannot measure: anything that changes a term itself (calibration, tails,
 scores into training (`exclude_anomalies` leaves the points of episodes at the default threshold out of training,
 so a rule that moves episodes would, in the daemon, also move later predictions a little). `self_weight` > 0 is not
 modelled. A rule file defines `combine(t, p)`, where `t` is a dict of the row's terms (value, context, residual,
-head, change: floats or None; flat: bool; predicted: bool; log10_points_per_day; index: the row's index in its file,
-0 at a file's start; x: the row's value) and `p` the options (value_weight, context_weight,
+head, change: floats or None; flat: bool; predicted: bool; log10_points_per_day; beyond_range: bool, the value is a
+new maximum or minimum of the remembered values; index: the row's index in its file, 0 at a file's start; x: the
+row's value) and `p` the options (value_weight, context_weight,
 gaussian_weight, change_weight); it returns the combined surprise before the daily rate.
 """
 import argparse
@@ -90,6 +91,8 @@ def rescore(path, combine, p):
             "predicted": r["prediction"] != "", "log10_points_per_day": float(r["log10_points_per_day"]),
             # For rules that keep state along a file: the row's index (0 starts a file) and its raw value.
             "index": i, "x": float(r["value"]),
+            # Beyond every remembered value (results of builds before the column: taken as beyond, no discount).
+            "beyond_range": r.get("beyond_range", "1") != "0",
         }
         s = combine(t, p)
         s = min(max(s, 0.0), 300.0) if math.isfinite(s) else 0.0
@@ -103,6 +106,8 @@ def rescore(path, combine, p):
                 window.pop(0)
             if f32(s) <= prev:
                 kept = s * p["repeat_factor"]
+        if not t["beyond_range"]:
+            kept *= min(max(p["in_range_factor"], 0.0), 1.0)
         score = kept / (kept + p["surprise_half"])
         scores.append(score if math.isfinite(score) else 0.0)
     return rows, scores, [float(r["anomaly_score"]) for r in rows]
@@ -117,15 +122,17 @@ def main():
     ap.add_argument("--change-weight", type=float, default=0.3)
     ap.add_argument("--onset-window", type=int, default=200)
     ap.add_argument("--repeat-factor", type=float, default=0.0)
+    ap.add_argument("--in-range-factor", type=float, default=0.5)
     ap.add_argument("--surprise-half", type=float, default=4.0)
     ap.add_argument("--no-daily-rate", action="store_true")
     ap.add_argument("--rule", help="a Python file defining combine(t, p)")
     ap.add_argument("--out", default="rescored", help="prefix of the rescored folders")
-    ap.add_argument("--at", default="0.3", help="also score at this fixed threshold (nab-summary.py --at)")
+    ap.add_argument("--at", default="0.25", help="also score at this fixed threshold (nab-summary.py --at)")
     a = ap.parse_args()
     p = {
         "value_weight": a.value_weight, "context_weight": a.context_weight, "gaussian_weight": a.gaussian_weight,
         "change_weight": a.change_weight, "onset_window": a.onset_window, "repeat_factor": a.repeat_factor,
+        "in_range_factor": a.in_range_factor,
         "surprise_half": a.surprise_half, "daily_rate": not a.no_daily_rate,
     }
     combine = combine_mean

@@ -7,7 +7,7 @@
 #
 # Environment: NAB_DIR (default ../shared/nab), NAB_RESULTS (default nab-results), NAB_JOBS (default 2),
 # NAB_SCORE (default 1; 0 = replay only, as scripts/nab-seeds.sh does before scoring all seeds at once), NAB_AT
-# (default 0.3, the default [episodes] threshold: scores and false positives are also shown at it).
+# (default 0.25, the default [episodes] threshold: scores and false positives are also shown at it).
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
@@ -41,6 +41,6 @@ done | xargs -0 -n 2 -P "$JOBS" sh -c 'exec "$BIN" replay "$0" --output "$1" $OM
 end=$(date +%s.%N)
 
 files=$(find "$RESULTS" -name '*.csv' | wc -l)
-if [ "$SCORE" != 0 ]; then python3 "$HERE/nab-summary.py" "$NAB_DIR" "$RESULTS" --at "${NAB_AT:-0.3}"; fi
+if [ "$SCORE" != 0 ]; then python3 "$HERE/nab-summary.py" "$NAB_DIR" "$RESULTS" --at "${NAB_AT:-0.25}"; fi
 printf 'wall time: %.1f s for %d files (%d at a time), load average %s\n' "$(awk "BEGIN { print $end - $start }")" \
     "$files" "$JOBS" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"

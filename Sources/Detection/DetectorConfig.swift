@@ -60,11 +60,12 @@ public struct LearningConfig: Sendable, Equatable {
 /// The episode state machine and alerting discipline.
 public struct EpisodeConfig: Sendable, Equatable {
     /// A score at or above this opens an episode. Scores are s / (s + 4) with s = −log10 p, p the probability that
-    /// a day of this series' points holds one this extreme (`ScoringConfig.dailyRate`), so 0.3 is at most an
-    /// expected 2e-2 false alarms per series per day (one per ~50 series-days; fewer in practice, since the terms'
-    /// averaged surprise is conservative). NAB's sweep picks 0.04–0.15: its profiles forgive false positives far
-    /// more than a pager's reader does.
-    public var threshold: Double = 0.3
+    /// a day of this series' points holds one this extreme (`ScoringConfig.dailyRate`), so for a new maximum or
+    /// minimum 0.25 is at most an expected 5e-2 false alarms per series per day (one per ~20 series-days; fewer in
+    /// practice, since the terms' averaged surprise is conservative), and a point inside the series' range, which
+    /// keeps half its surprise (`ScoringConfig.inRangeFactor`), needs that rate squared. NAB's sweep picks
+    /// 0.03–0.15: its profiles forgive false positives far more than a pager's reader does.
+    public var threshold: Double = 0.25
     /// Normal points in a row that close an episode.
     public var closeAfter: Int = 10
     /// Points after a close during which no new episode opens.

@@ -65,9 +65,12 @@ public struct ScoreTerms: Sendable, Equatable {
     public var combined: Double
     /// log10 of the points a day the daily rate counts (0: no correction).
     public var log10PointsPerDay: Double
+    /// The value lies beyond every value the series remembers (a new maximum or minimum): its score keeps the
+    /// whole surprise; inside that range it keeps `inRangeFactor` of it.
+    public var beyondRange: Bool
 
     public init(value: Double, context: Double?, residual: Double?, head: Double?, change: Double?, flat: Bool,
-                combined: Double, log10PointsPerDay: Double) {
+                combined: Double, log10PointsPerDay: Double, beyondRange: Bool = false) {
         self.value = value
         self.context = context
         self.residual = residual
@@ -76,6 +79,7 @@ public struct ScoreTerms: Sendable, Equatable {
         self.flat = flat
         self.combined = combined
         self.log10PointsPerDay = log10PointsPerDay
+        self.beyondRange = beyondRange
     }
 }
 
@@ -110,6 +114,12 @@ public struct ScoringConfig: Sendable, Equatable {
     public var onsetWindow: Int = 200
     /// Fraction of its score a repeat (a point that is not an onset) keeps: 0 drops it to 0.
     public var repeatFactor: Double = 0
+    /// Fraction of its surprise (after the daily rate) a point keeps when its value lies inside the range of the
+    /// series' remembered values; a new maximum or minimum keeps all of it (1 = off). Unusual for its hour or for
+    /// the model, but inside what the series has already shown, a point needs twice the evidence at 0.5 (its
+    /// per-day p squared) to score as high as a new extreme: among the onsets NAB's labelled anomalies are far
+    /// more often new extremes than the false positives are.
+    public var inRangeFactor: Double = 0.5
     /// Surprise (−log10 p) that maps to score 0.5: score = s / (s + surpriseHalf).
     public var surpriseHalf: Double = 4
     /// Flag runs of exactly repeated values (a frozen sensor) by how rare exact repeats are in this series.
@@ -319,10 +329,14 @@ public struct Scorer: Sendable {
         var lower = v, upper = v
 
         var valueSurprise = ready ? values.twoSidedSurprise(v) : 0
+        // Against the history before this value enters it (the value delay line's history with `valueDelay`);
+        // two order-statistic queries, skipped where the factor is off and no terms are recorded.
+        let beyondRange = ready && (config.inRangeFactor < 1 || config.recordTerms) && values.isBeyondRange(v)
         let useContext = config.contextWeight > 0 && context.applies
         var terms = config.recordTerms
             ? ScoreTerms(value: valueSurprise, context: nil, residual: nil, head: nil, change: nil, flat: false,
-                         combined: 0, log10PointsPerDay: config.dailyRate ? cadence.log10PointsPerDay : 0)
+                         combined: 0, log10PointsPerDay: config.dailyRate ? cadence.log10PointsPerDay : 0,
+                         beyondRange: beyondRange)
             : nil
         if let p = input.predicted, p.isFinite {
             if useContext {
@@ -387,7 +401,12 @@ public struct Scorer: Sendable {
             if context.applies { context.insert(v, at: input.timestamp) }
         }
         frozen.observe(v)
-        if ready && config.frozenDetection { s = max(s, frozen.surprise) }
+        // A frozen sensor is inside the range by definition: its run's surprise is not discounted for it.
+        var frozenRun = false
+        if ready && config.frozenDetection && frozen.surprise > s {
+            s = frozen.surprise
+            frozenRun = true
+        }
         frozen.settle()
         if let old = delayed.push(v) { values.insert(old) }
 
@@ -412,6 +431,9 @@ public struct Scorer: Sendable {
             onset.push(Float(s))
             if Float(s) <= prev { kept = s * config.repeatFactor }
         }
+        // After the onset rule, which compares undiscounted surprises: a point inside the range does not become
+        // an onset by being discounted less than an earlier one.
+        if !beyondRange && !frozenRun { kept *= min(max(config.inRangeFactor, 0), 1) }
         let score = kept / (kept + config.surpriseHalf)
         return ScoreOutput(score: score.isFinite ? score : 0, lower: lower, upper: upper)
     }

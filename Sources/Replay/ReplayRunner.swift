@@ -71,8 +71,10 @@ public struct ReplayResult: Sendable {
     public var terms = false
 
     /// The columns `terms` adds, in order: each term's surprise (empty where not in play), whether the series is
-    /// flat, the combined surprise before the daily rate, and log10 of the points a day the daily rate counts.
-    public static let termColumns = "s_value,s_context,s_residual,s_head,s_change,flat,surprise,log10_points_per_day"
+    /// flat, the combined surprise before the daily rate, log10 of the points a day the daily rate counts, and
+    /// whether the value lies beyond the range of the remembered values.
+    public static let termColumns =
+        "s_value,s_context,s_residual,s_head,s_change,flat,surprise,log10_points_per_day,beyond_range"
 
     /// `timestamp,value,prediction,lower,upper,anomaly_score,flag` (then `episode,hindsight_score` after a
     /// hindsight review), one line per input row.
@@ -109,8 +111,9 @@ public struct ReplayResult: Sendable {
                     }
                     out += t.flat ? ",1," : ",0,"
                     out += Self.number(t.combined) + "," + Self.number(t.log10PointsPerDay)
+                    out += t.beyondRange ? ",1" : ",0"
                 } else {
-                    out += ",,,,,,,,"
+                    out += ",,,,,,,,,"
                 }
             }
             out += "\n"

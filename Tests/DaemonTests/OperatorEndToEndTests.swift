@@ -185,7 +185,11 @@ struct OperatorEndToEndTests {
         #expect((secondCheck.samples["omen_points_received_total"] ?? 0) >= 2700)
         #expect((secondCheck.samples["omen_points_scored_total"] ?? 0) >= 2700)
         #expect((secondCheck.samples["omen_points_rejected_total{reason=\"malformed\"}"] ?? 0) >= 9)
-        #expect((secondCheck.samples["omen_series{state=\"trained\"}"] ?? 0) == 3)
+        // The shards count their series' states once a second: read the gauge until it has caught up.
+        #expect(eventually(timeout: 10) {
+            let sample = (try? plainHTTPGet(port: metricsPort, path: "/metrics")).map { checkExposition($0.body).samples }
+            return (sample?["omen_series{state=\"trained\"}"] ?? 0) == 3
+        }, "trained series gauge: \(secondCheck.samples["omen_series{state=\"trained\"}"] ?? -1)")
         #expect((secondCheck.samples["omen_messages_received_total"] ?? 0)
                 > (firstCheck.samples["omen_messages_received_total"] ?? 0))
         let metricsFile = dir.appendingPathComponent("metrics.txt")

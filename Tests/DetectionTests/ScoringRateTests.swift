@@ -85,6 +85,59 @@ struct ScoringRateTests {
         }
     }
 
+    /// A point inside the range of the series' remembered values keeps `inRangeFactor` of its surprise; a new
+    /// maximum or minimum keeps all of it. The discount comes after the onset rule, so it moves no onset.
+    @Test func anOnsetInsideTheRangeKeepsHalfItsSurprise() {
+        var noise = Noise(seed: 53)
+        // A daily cycle (5 minutes apart) whose model predicts it; at 2583 the noon level appears at midnight for
+        // 20 points (inside the range: the cycle reaches it every day), at 2900 a spike beyond every value.
+        let clean = (0..<3000).map { t in 50 - 20 * cos(2 * Double.pi * Double(t % 288) / 288) }
+        var values = clean.map { $0 + noise.gaussian() }
+        for t in 2583..<2603 { values[t] = 70 + noise.gaussian() }
+        values[2900] = 120
+        var off = ScoringConfig()
+        off.inRangeFactor = 1
+        off.recordTerms = true
+        var on = off
+        on.inRangeFactor = 0.5
+        var a = Scorer(config: off), b = Scorer(config: on)
+        var sa: [Double] = [], sb: [Double] = [], beyond: [Bool] = []
+        for t in values.indices {
+            let input = ScoreInput(timestamp: 1_700_000_000 + Double(t) * 300, value: values[t],
+                                   predicted: t < 300 ? nil : clean[t], predictedSpread: t < 300 ? nil : 1)
+            sa.append(a.score(input).score)
+            sb.append(b.score(input).score)
+            beyond.append(b.lastTerms?.beyondRange ?? false)
+        }
+        // The surprise a score stands for: score = k / (k + 4).
+        let kept = { (x: Double) in 4 * x / (1 - x) }
+        let onset = (2583..<2603).max { sa[$0] < sa[$1] } ?? 2583
+        #expect(!beyond[onset] && sa[onset] > 0.2, "the daytime level at night scored \(sa[onset])")
+        #expect(abs(kept(sb[onset]) - 0.5 * kept(sa[onset])) < 1e-9 * kept(sa[onset]))
+        #expect(beyond[2900] && sa[2900] > 0.3 && sb[2900] == sa[2900])
+        // The same onsets: a point scores above 0 with the discount exactly where it does without.
+        #expect(sa.indices.allSatisfy { (sa[$0] > 0) == (sb[$0] > 0) })
+        // The first values before the history has `minHistory` of them are never "beyond".
+        #expect(!beyond[0..<ScoringConfig().minHistory].contains(true))
+    }
+
+    /// A frozen sensor sits inside the range by definition: with frozen detection on, its run is not discounted.
+    @Test func aFrozenRunIsNotDiscountedForBeingInRange() {
+        var noise = Noise(seed: 59)
+        var values = (0..<3000).map { _ in 50 + noise.gaussian() }
+        for t in 2500..<2700 { values[t] = 50.25 }
+        var off = ScoringConfig()
+        off.frozenDetection = true
+        off.inRangeFactor = 1
+        var on = off
+        on.inRangeFactor = 0.5
+        let a = defaultScores(values, predicted: { $0 < 300 ? nil : 50 }, config: off)
+        let b = defaultScores(values, predicted: { $0 < 300 ? nil : 50 }, config: on)
+        let peak = (2500..<2700).max { a[$0] < a[$1] } ?? 2500
+        #expect(a[peak] > 0.3, "the frozen run scored \(a[peak])")
+        #expect(b[peak] == a[peak])
+    }
+
     /// The same per-point evidence is worth less on a series with more points a day: a score is a rate per day.
     @Test func aScoreIsARatePerDay() {
         var perMinute = Cadence(), hourly = Cadence()

@@ -100,6 +100,8 @@ func perPointConfig(_ kind: ScorerKind = .calibrated) -> ScoringConfig {
     // The Gaussian head's z on a Gaussian tail, as these tests' thresholds were set for (ScoringRateTests and
     // StudentTailTests cover the default Student-t tail).
     config.gaussianDof = 0
+    // Each point's own surprise: no discount for lying inside the remembered range (ScoringRateTests pin it).
+    config.inRangeFactor = 1
     return config
 }
 

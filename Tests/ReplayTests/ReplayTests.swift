@@ -56,7 +56,7 @@ struct ReplayRunnerTests {
         #expect(plain.rows.allSatisfy { $0.terms == nil })
         let lines = withTerms.csv().split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines[0] == "timestamp,value,prediction,lower,upper,anomaly_score,flag," + ReplayResult.termColumns)
-        #expect(lines[1].split(separator: ",", omittingEmptySubsequences: false).count == 15)
+        #expect(lines[1].split(separator: ",", omittingEmptySubsequences: false).count == 16)
         let sc = config.scoring
         var predicted = 0
         for row in withTerms.rows {

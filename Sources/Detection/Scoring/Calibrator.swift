@@ -150,6 +150,16 @@ struct Calibrator: Sendable {
         return (Double(atOrBelow) + 1) / (n + 1)
     }
 
+    /// Whether `x` lies beyond every remembered value: in a bin above the largest occupied one or below the
+    /// smallest (a new maximum or minimum of the history; a value sharing the extreme's bin is not beyond it).
+    @inline(__always)
+    func isBeyondRange(_ x: Double) -> Bool {
+        let n = history.count
+        guard n > 0 else { return false }
+        let b = history.bin(of: x)
+        return history.countAtOrBelow(bin: b - 1) == n || history.countAtOrBelow(bin: b) == 0
+    }
+
     /// One-sided surprise of a magnitude against a magnitude history.
     @inline(__always)
     func upperSurprise(_ x: Double) -> Double { -log10(max(upperP(x), 1e-300)) }
