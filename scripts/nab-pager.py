@@ -23,8 +23,10 @@ import os
 import sys
 
 
-def load_scorer(nab):
-    spec = importlib.util.spec_from_file_location("nab_score", os.path.join(nab, "score.py"))
+def summary_module():
+    """scripts/nab-summary.py, for its loader of NAB's scorer."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("nab_summary", os.path.join(here, "nab-summary.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -59,7 +61,7 @@ def main():
     ap.add_argument("--floor", type=float, default=0.03, help="candidate onsets: score at or above this")
     a = ap.parse_args()
     nab = os.environ.get("NAB_DIR", "../shared/nab")
-    S = load_scorer(nab)
+    S = summary_module().load_scorer(nab)
     labels = json.load(open(os.path.join(nab, "labels.json")))
     thresholds = [float(t) for t in a.thresholds.split()]
     hits = {t: 0 for t in thresholds}
