@@ -11,7 +11,8 @@ pages at a fixed one, where these two numbers are what they live with.
 `--terms` (folders of `omen replay --terms`) adds, over the candidate onsets (score at or above `--floor`, the
 region the swept threshold reaches), each term's AUC for "first detection of a labelled window" against "false
 positive": 0.5 means the term does not tell them apart among the points the onset rule has already picked.
-`beyond_range` is 1 where the value was a new maximum or minimum of the series' remembered values.
+`range_position` is 2 where the value was a new maximum or minimum of the series' remembered values, 1 at their
+edge, 0 inside.
 
 NAB_DIR (default ../shared/nab) holds data/, labels.json and score.py, whose window geometry this uses.
 """
@@ -50,7 +51,7 @@ def auc(pairs):
     return wins / (len(pos) * len(neg))
 
 
-TERMS = ["s_value", "s_context", "s_residual", "s_head", "s_change", "surprise", "beyond_range"]
+TERMS = ["s_value", "s_context", "s_residual", "s_head", "s_change", "surprise", "range_position"]
 
 
 def main():

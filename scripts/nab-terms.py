@@ -18,9 +18,9 @@ What it cannot measure: anything that changes a term itself (calibration, tails,
 scores into training (`exclude_anomalies` leaves the points of episodes at the default threshold out of training,
 so a rule that moves episodes would, in the daemon, also move later predictions a little). `self_weight` > 0 is not
 modelled. A rule file defines `combine(t, p)`, where `t` is a dict of the row's terms (value, context, residual,
-head, change: floats or None; flat: bool; predicted: bool; log10_points_per_day; beyond_range: bool, the value is a
-new maximum or minimum of the remembered values; index: the row's index in its file, 0 at a file's start; x: the
-row's value) and `p` the options (value_weight, context_weight,
+head, change: floats or None; flat: bool; predicted: bool; log10_points_per_day; range_position: 0 inside the
+remembered values, 1 at their edge, 2 beyond them (a new maximum or minimum); index: the row's index in its file,
+0 at a file's start; x: the row's value) and `p` the options (value_weight, context_weight,
 gaussian_weight, change_weight); it returns the combined surprise before the daily rate.
 """
 import argparse
@@ -81,6 +81,8 @@ def rescore(path, combine, p):
         sys.exit(f"{path}: no term columns; replay with --terms")
     window = []
     scores = []
+    previous_at_edge = False
+    has_range = "range_position" in rows[0]
     for i, r in enumerate(rows):
         if r["s_value"] == "":
             scores.append(0.0)  # a refused point: the scorer never saw it
@@ -91,8 +93,9 @@ def rescore(path, combine, p):
             "predicted": r["prediction"] != "", "log10_points_per_day": float(r["log10_points_per_day"]),
             # For rules that keep state along a file: the row's index (0 starts a file) and its raw value.
             "index": i, "x": float(r["value"]),
-            # Beyond every remembered value (results of builds before the column: taken as beyond, no discount).
-            "beyond_range": r.get("beyond_range", "1") != "0",
+            # Against the remembered values (results of builds before the column: taken as beyond, so no
+            # discount, and no new-extreme onsets: see `has_range`).
+            "range_position": int(r.get("range_position", "2")),
         }
         s = combine(t, p)
         s = min(max(s, 0.0), 300.0) if math.isfinite(s) else 0.0
@@ -104,9 +107,13 @@ def rescore(path, combine, p):
             window.append(f32(s))
             if len(window) > p["onset_window"]:
                 window.pop(0)
-            if f32(s) <= prev:
+            # The first point of an excursion beyond every remembered value is an onset whatever the window holds.
+            new_excursion = (p["new_extreme_onsets"] and has_range and t["range_position"] == 2
+                             and not previous_at_edge)
+            if f32(s) <= prev and not new_excursion:
                 kept = s * p["repeat_factor"]
-        if not t["beyond_range"]:
+        previous_at_edge = t["range_position"] != 0
+        if t["range_position"] != 2:
             kept *= min(max(p["in_range_factor"], 0.0), 1.0)
         score = kept / (kept + p["surprise_half"])
         scores.append(score if math.isfinite(score) else 0.0)
@@ -123,6 +130,7 @@ def main():
     ap.add_argument("--onset-window", type=int, default=200)
     ap.add_argument("--repeat-factor", type=float, default=0.0)
     ap.add_argument("--in-range-factor", type=float, default=0.5)
+    ap.add_argument("--no-new-extreme-onsets", action="store_true")
     ap.add_argument("--surprise-half", type=float, default=4.0)
     ap.add_argument("--no-daily-rate", action="store_true")
     ap.add_argument("--rule", help="a Python file defining combine(t, p)")
@@ -133,6 +141,7 @@ def main():
         "value_weight": a.value_weight, "context_weight": a.context_weight, "gaussian_weight": a.gaussian_weight,
         "change_weight": a.change_weight, "onset_window": a.onset_window, "repeat_factor": a.repeat_factor,
         "in_range_factor": a.in_range_factor,
+        "new_extreme_onsets": not a.no_new_extreme_onsets,
         "surprise_half": a.surprise_half, "daily_rate": not a.no_daily_rate,
     }
     combine = combine_mean

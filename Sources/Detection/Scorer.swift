@@ -65,12 +65,12 @@ public struct ScoreTerms: Sendable, Equatable {
     public var combined: Double
     /// log10 of the points a day the daily rate counts (0: no correction).
     public var log10PointsPerDay: Double
-    /// The value lies beyond every value the series remembers (a new maximum or minimum): its score keeps the
-    /// whole surprise; inside that range it keeps `inRangeFactor` of it.
-    public var beyondRange: Bool
+    /// Where the value lies against the values the series remembers: beyond all of them (a new maximum or
+    /// minimum), its score keeps the whole surprise; otherwise `inRangeFactor` of it.
+    public var range: RangePosition
 
     public init(value: Double, context: Double?, residual: Double?, head: Double?, change: Double?, flat: Bool,
-                combined: Double, log10PointsPerDay: Double, beyondRange: Bool = false) {
+                combined: Double, log10PointsPerDay: Double, range: RangePosition = .inside) {
         self.value = value
         self.context = context
         self.residual = residual
@@ -79,7 +79,7 @@ public struct ScoreTerms: Sendable, Equatable {
         self.flat = flat
         self.combined = combined
         self.log10PointsPerDay = log10PointsPerDay
-        self.beyondRange = beyondRange
+        self.range = range
     }
 }
 
@@ -114,6 +114,11 @@ public struct ScoringConfig: Sendable, Equatable {
     public var onsetWindow: Int = 200
     /// Fraction of its score a repeat (a point that is not an onset) keeps: 0 drops it to 0.
     public var repeatFactor: Double = 0
+    /// The first point of an excursion beyond every remembered value (a new maximum or minimum of the series,
+    /// after a point inside the range) is an onset even when an earlier point of the onset window was more
+    /// surprising: a new extreme is a new event, not a repeat of the last one. Later points of the same excursion
+    /// (a ramp that sets a record or ties the last one at every step) still have to beat the window.
+    public var newExtremeOnsets: Bool = true
     /// Fraction of its surprise (after the daily rate) a point keeps when its value lies inside the range of the
     /// series' remembered values; a new maximum or minimum keeps all of it (1 = off). Unusual for its hour or for
     /// the model, but inside what the series has already shown, a point needs twice the evidence at 0.5 (its
@@ -266,6 +271,9 @@ public struct Scorer: Sendable {
     var frozen: FrozenTracker
     /// Points seen.
     var points = 0
+    /// The previous point lay beyond or at the edge of the remembered values (`newExtremeOnsets`: a ramp is one
+    /// excursion, not a new one at each record).
+    var previousAtEdge = false
     /// Typical spacing of timestamps (daily-rate correction).
     var cadence = Cadence()
     /// Values on their way into `values` (value delay).
@@ -276,9 +284,9 @@ public struct Scorer: Sendable {
     /// Version 2 adds the second-level calibration history, version 3 the time-of-day histories, version 4 the
     /// Gaussian calibration's history of |z|, version 5 the cadence and the value delay line, version 6 the compact
     /// rank and time-of-day histories (counts per bin, 16-bit codes; each encoding tells its own format, and
-    /// rings of versions 1-5 are counted again in arrival order); older checkpoints still restore (what they lack
-    /// starts empty).
-    static let checkpointVersion: UInt8 = 6
+    /// rings of versions 1-5 are counted again in arrival order), version 7 whether the last point lay at or beyond
+    /// the edge of the remembered values; older checkpoints still restore (what they lack starts empty).
+    static let checkpointVersion: UInt8 = 7
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0
@@ -330,13 +338,14 @@ public struct Scorer: Sendable {
 
         var valueSurprise = ready ? values.twoSidedSurprise(v) : 0
         // Against the history before this value enters it (the value delay line's history with `valueDelay`);
-        // two order-statistic queries, skipped where the factor is off and no terms are recorded.
-        let beyondRange = ready && (config.inRangeFactor < 1 || config.recordTerms) && values.isBeyondRange(v)
+        // two order-statistic queries, skipped where nothing reads the answer.
+        let range = ready && (config.inRangeFactor < 1 || config.newExtremeOnsets || config.recordTerms)
+            ? values.rangePosition(v) : .inside
         let useContext = config.contextWeight > 0 && context.applies
         var terms = config.recordTerms
             ? ScoreTerms(value: valueSurprise, context: nil, residual: nil, head: nil, change: nil, flat: false,
                          combined: 0, log10PointsPerDay: config.dailyRate ? cadence.log10PointsPerDay : 0,
-                         beyondRange: beyondRange)
+                         range: range)
             : nil
         if let p = input.predicted, p.isFinite {
             if useContext {
@@ -429,11 +438,13 @@ public struct Scorer: Sendable {
         if config.onsetWindow > 0 {
             let prev = onset.previousMax()
             onset.push(Float(s))
-            if Float(s) <= prev { kept = s * config.repeatFactor }
+            let newExcursion = config.newExtremeOnsets && range == .beyond && !previousAtEdge
+            if Float(s) <= prev && !newExcursion { kept = s * config.repeatFactor }
         }
+        previousAtEdge = range != .inside
         // After the onset rule, which compares undiscounted surprises: a point inside the range does not become
         // an onset by being discounted less than an earlier one.
-        if !beyondRange && !frozenRun { kept *= min(max(config.inRangeFactor, 0), 1) }
+        if range != .beyond && !frozenRun { kept *= min(max(config.inRangeFactor, 0), 1) }
         let score = kept / (kept + config.surpriseHalf)
         return ScoreOutput(score: score.isFinite ? score : 0, lower: lower, upper: upper)
     }
@@ -463,6 +474,7 @@ public struct Scorer: Sendable {
         stage.encodeTail(into: &w)
         if config.dailyRate { cadence.encode(into: &w) }
         if config.valueDelay > 0 { delayed.encode(into: &w) }
+        w.bool(previousAtEdge)
         return w.bytes
     }
 
@@ -494,6 +506,7 @@ public struct Scorer: Sendable {
         try stage.decodeTail(from: &r)
         if config.dailyRate && version >= 5 { try cadence.decode(from: &r) }
         if config.valueDelay > 0 && version >= 5 { try delayed.decode(from: &r) }
+        if version >= 7 { previousAtEdge = try r.bool() }
         guard r.isAtEnd else {
             throw ScorerRestoreError("scorer checkpoint has \(r.remaining) unexpected trailing bytes; the series will recalibrate")
         }

@@ -72,9 +72,9 @@ public struct ReplayResult: Sendable {
 
     /// The columns `terms` adds, in order: each term's surprise (empty where not in play), whether the series is
     /// flat, the combined surprise before the daily rate, log10 of the points a day the daily rate counts, and
-    /// whether the value lies beyond the range of the remembered values.
+    /// where the value lies against the remembered values (0 inside, 1 at the edge, 2 beyond: `RangePosition`).
     public static let termColumns =
-        "s_value,s_context,s_residual,s_head,s_change,flat,surprise,log10_points_per_day,beyond_range"
+        "s_value,s_context,s_residual,s_head,s_change,flat,surprise,log10_points_per_day,range_position"
 
     /// `timestamp,value,prediction,lower,upper,anomaly_score,flag` (then `episode,hindsight_score` after a
     /// hindsight review), one line per input row.
@@ -111,7 +111,7 @@ public struct ReplayResult: Sendable {
                     }
                     out += t.flat ? ",1," : ",0,"
                     out += Self.number(t.combined) + "," + Self.number(t.log10PointsPerDay)
-                    out += t.beyondRange ? ",1" : ",0"
+                    out += ",\(t.range.rawValue)"
                 } else {
                     out += ",,,,,,,,,"
                 }

@@ -107,7 +107,7 @@ struct ScoringRateTests {
                                    predicted: t < 300 ? nil : clean[t], predictedSpread: t < 300 ? nil : 1)
             sa.append(a.score(input).score)
             sb.append(b.score(input).score)
-            beyond.append(b.lastTerms?.beyondRange ?? false)
+            beyond.append(b.lastTerms?.range == .beyond)
         }
         // The surprise a score stands for: score = k / (k + 4).
         let kept = { (x: Double) in 4 * x / (1 - x) }
@@ -119,6 +119,39 @@ struct ScoringRateTests {
         #expect(sa.indices.allSatisfy { (sa[$0] > 0) == (sb[$0] > 0) })
         // The first values before the history has `minHistory` of them are never "beyond".
         #expect(!beyond[0..<ScoringConfig().minHistory].contains(true))
+    }
+
+    /// A new maximum shortly after a larger spike is a new event (an onset), not a repeat of the spike; a ramp
+    /// that sets a record at every step is one excursion, whose later points must beat the window as before.
+    @Test func aNewExtremeIsAnOnsetButARampIsOneExcursion() throws {
+        var noise = Noise(seed: 61)
+        var values = (0..<1700).map { _ in 50 + noise.gaussian() }
+        values[1500] = 100 // far beyond everything: the window's largest surprise for the next 200 points
+        values[1550] = 105 // a new maximum again, less surprising than the spike
+        for t in 1600..<1610 { values[t] = 110 + 0.5 * Double(t - 1600) } // a ramp of records and ties
+        var off = ScoringConfig()
+        off.newExtremeOnsets = false
+        let on = defaultScores(values, predicted: { $0 < 300 ? nil : 50 })
+        let before = defaultScores(values, predicted: { $0 < 300 ? nil : 50 }, config: off)
+        #expect(before[1500] > 0.3 && on[1500] == before[1500])
+        #expect(before[1550] == 0, "without the rule the second maximum was kept: \(before[1550])")
+        #expect(on[1550] > 0, "the second maximum was dropped as a repeat")
+        #expect(on[1600] > 0 && before[1600] == 0)
+        #expect(on[1601..<1610].allSatisfy { $0 == 0 }, "later records of the ramp: \(Array(on[1601..<1610]))")
+        // Everything else is as before, but for new extremes of the noise itself (each the first of its excursion).
+        let changed = values.indices.filter { on[$0] != before[$0] }
+        let noiseRecords = changed.filter { t in t != 1550 && t != 1600 }
+        #expect(noiseRecords.allSatisfy { t in values[t] > values[..<t].max() ?? 0 || values[t] < values[..<t].min() ?? 0 },
+                "scores moved at \(changed)")
+        // A checkpoint taken inside the ramp remembers that the last point was beyond the range.
+        var a = Scorer(config: ScoringConfig()), input = { (t: Int) in
+            ScoreInput(timestamp: 1_700_000_000 + Double(t) * 300, value: values[t], predicted: t < 300 ? nil : 50,
+                       predictedSpread: t < 300 ? nil : 1)
+        }
+        for t in 0...1600 { _ = a.score(input(t)) }
+        var b = try Scorer(config: ScoringConfig(), checkpoint: a.checkpoint())
+        #expect(b.previousAtEdge)
+        for t in 1601..<1700 { #expect(a.score(input(t)) == b.score(input(t))) }
     }
 
     /// A frozen sensor sits inside the range by definition: with frozen detection on, its run is not discounted.

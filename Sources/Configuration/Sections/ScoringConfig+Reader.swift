@@ -18,6 +18,7 @@ extension ScoringConfig {
             .integer("onset_window", \.onsetWindow, 0...100_000),
             .number("repeat_factor", \.repeatFactor, .closed(0, 1)),
             .number("in_range_factor", \.inRangeFactor, .closed(0, 1)),
+            .flag("new_extreme_onsets", \.newExtremeOnsets),
             .flag("frozen_detection", \.frozenDetection),
             .flag("standardise", \.standardise),
             .integer("drift_span", \.driftSpan, 0...100_000),

@@ -46,6 +46,16 @@ enum TailShape: Sendable, Equatable {
     }
 }
 
+/// Where a value lies against a history's remembered values (`Calibrator.rangePosition`).
+public enum RangePosition: UInt8, Sendable, Equatable {
+    /// Among them: some remembered value lies beyond it on either side.
+    case inside = 0
+    /// In the bin of the largest or the smallest remembered value (a tie with the extreme, or a history of one bin).
+    case edge = 1
+    /// Beyond every remembered value: a new maximum or minimum.
+    case beyond = 2
+}
+
 /// A rank history plus cached tail fits, producing surprise values.
 struct Calibrator: Sendable {
     var history: RankHistory
@@ -150,14 +160,16 @@ struct Calibrator: Sendable {
         return (Double(atOrBelow) + 1) / (n + 1)
     }
 
-    /// Whether `x` lies beyond every remembered value: in a bin above the largest occupied one or below the
-    /// smallest (a new maximum or minimum of the history; a value sharing the extreme's bin is not beyond it).
+    /// Where `x` lies against the remembered values (bins): beyond every one of them, at the edge (in the bin of
+    /// the largest or the smallest, none beyond it on that side), or inside.
     @inline(__always)
-    func isBeyondRange(_ x: Double) -> Bool {
+    func rangePosition(_ x: Double) -> RangePosition {
         let n = history.count
-        guard n > 0 else { return false }
+        guard n > 0 else { return .inside }
         let b = history.bin(of: x)
-        return history.countAtOrBelow(bin: b - 1) == n || history.countAtOrBelow(bin: b) == 0
+        let below = history.countAtOrBelow(bin: b - 1), atOrBelow = history.countAtOrBelow(bin: b)
+        if below == n || atOrBelow == 0 { return .beyond }
+        return atOrBelow == n || below == 0 ? .edge : .inside
     }
 
     /// One-sided surprise of a magnitude against a magnitude history.
