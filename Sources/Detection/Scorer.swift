@@ -336,11 +336,9 @@ public struct Scorer: Sendable {
         var s = 0.0
         var lower = v, upper = v
 
-        var valueSurprise = ready ? values.twoSidedSurprise(v) : 0
-        // Against the history before this value enters it (the value delay line's history with `valueDelay`);
-        // two order-statistic queries, skipped where nothing reads the answer.
-        let range = ready && (config.inRangeFactor < 1 || config.newExtremeOnsets || config.recordTerms)
-            ? values.rangePosition(v) : .inside
+        // Both against the history before this value enters it (the value delay line's history with `valueDelay`).
+        let (ownSurprise, range) = ready ? values.twoSidedSurpriseAndPosition(v) : (0, RangePosition.inside)
+        var valueSurprise = ownSurprise
         let useContext = config.contextWeight > 0 && context.applies
         var terms = config.recordTerms
             ? ScoreTerms(value: valueSurprise, context: nil, residual: nil, head: nil, change: nil, flat: false,

@@ -46,7 +46,7 @@ enum TailShape: Sendable, Equatable {
     }
 }
 
-/// Where a value lies against a history's remembered values (`Calibrator.rangePosition`).
+/// Where a value lies against a history's remembered values (`Calibrator.twoSidedSurpriseAndPosition`).
 public enum RangePosition: UInt8, Sendable, Equatable {
     /// Among them: some remembered value lies beyond it on either side.
     case inside = 0
@@ -132,44 +132,49 @@ struct Calibrator: Sendable {
         }
     }
 
+    /// The fitted upper tail's probability at `x` (in bin `b`), or nil where `x` is not beyond its threshold.
+    @inline(__always)
+    private func upperTail(_ x: Double, bin b: Int) -> Double? {
+        guard b > upper.bin && upper.bin >= 0 && upper.meanExcess > 0 else { return nil }
+        let z = (x - upper.threshold) / upper.meanExcess
+        let k = min(tailSize, history.count)
+        return Double(k) / (Double(history.count) + 1) * tailShape.factor(z, k: k)
+    }
+
+    /// The fitted lower tail's probability at `x` (in bin `b`), or nil where `x` is not beyond its threshold.
+    @inline(__always)
+    private func lowerTail(_ x: Double, bin b: Int) -> Double? {
+        guard b < lower.bin && lower.meanExcess > 0 else { return nil }
+        let z = (lower.threshold - x) / lower.meanExcess
+        let k = min(tailSize, history.count)
+        return Double(k) / (Double(history.count) + 1) * tailShape.factor(z, k: k)
+    }
+
+    /// Rank probability of a value at least as large, with `below` remembered values in lower bins.
+    @inline(__always)
+    private func rankAbove(below: Int) -> Double {
+        let n = Double(history.count)
+        return (n - Double(below) + 1) / (n + 1)
+    }
+
+    /// Rank probability of a value at most as large, with `atOrBelow` remembered values in its bin or lower.
+    @inline(__always)
+    private func rankBelow(atOrBelow: Int) -> Double {
+        (Double(atOrBelow) + 1) / (Double(history.count) + 1)
+    }
+
     /// Probability of a remembered value at least as large as `x` (upper tail).
     @inline(__always)
     func upperP(_ x: Double) -> Double {
-        let n = Double(history.count)
         let b = history.bin(of: x)
-        if b > upper.bin && upper.bin >= 0 && upper.meanExcess > 0 {
-            let z = (x - upper.threshold) / upper.meanExcess
-            let k = min(tailSize, history.count)
-            return Double(k) / (n + 1) * tailShape.factor(z, k: k)
-        }
-        let at = history.countAtOrBelow(bin: b - 1)
-        return (n - Double(at) + 1) / (n + 1)
+        return upperTail(x, bin: b) ?? rankAbove(below: history.countAtOrBelow(bin: b - 1))
     }
 
     /// Probability of a remembered value at most as large as `x` (lower tail; signed histories).
     @inline(__always)
     func lowerP(_ x: Double) -> Double {
-        let n = Double(history.count)
         let b = history.bin(of: x)
-        if b < lower.bin && lower.meanExcess > 0 {
-            let z = (lower.threshold - x) / lower.meanExcess
-            let k = min(tailSize, history.count)
-            return Double(k) / (n + 1) * tailShape.factor(z, k: k)
-        }
-        let atOrBelow = history.countAtOrBelow(bin: b)
-        return (Double(atOrBelow) + 1) / (n + 1)
-    }
-
-    /// Where `x` lies against the remembered values (bins): beyond every one of them, at the edge (in the bin of
-    /// the largest or the smallest, none beyond it on that side), or inside.
-    @inline(__always)
-    func rangePosition(_ x: Double) -> RangePosition {
-        let n = history.count
-        guard n > 0 else { return .inside }
-        let b = history.bin(of: x)
-        let below = history.countAtOrBelow(bin: b - 1), atOrBelow = history.countAtOrBelow(bin: b)
-        if below == n || atOrBelow == 0 { return .beyond }
-        return atOrBelow == n || below == 0 ? .edge : .inside
+        return lowerTail(x, bin: b) ?? rankBelow(atOrBelow: history.countAtOrBelow(bin: b))
     }
 
     /// One-sided surprise of a magnitude against a magnitude history.
@@ -178,9 +183,23 @@ struct Calibrator: Sendable {
 
     /// Two-sided surprise of a signed value against a signed history.
     @inline(__always)
-    func twoSidedSurprise(_ x: Double) -> Double {
-        let p = min(1, 2 * min(upperP(x), lowerP(x)))
-        return -log10(max(p, 1e-300))
+    func twoSidedSurprise(_ x: Double) -> Double { twoSidedSurpriseAndPosition(x).surprise }
+
+    /// The two-sided surprise of `x` and where it lies against the remembered values (bins): beyond every one of
+    /// them, at the edge (in the bin of the largest or the smallest, none beyond it on that side), or inside. One
+    /// bin lookup and its two prefix counts serve both.
+    @inline(__always)
+    func twoSidedSurpriseAndPosition(_ x: Double) -> (surprise: Double, position: RangePosition) {
+        let n = history.count
+        let b = history.bin(of: x)
+        let below = history.countAtOrBelow(bin: b - 1), atOrBelow = history.countAtOrBelow(bin: b)
+        let up = upperTail(x, bin: b) ?? rankAbove(below: below)
+        let down = lowerTail(x, bin: b) ?? rankBelow(atOrBelow: atOrBelow)
+        let p = min(1, 2 * min(up, down))
+        let position: RangePosition = n == 0 ? .inside
+            : below == n || atOrBelow == 0 ? .beyond
+            : atOrBelow == n || below == 0 ? .edge : .inside
+        return (-log10(max(p, 1e-300)), position)
     }
 
     /// The remembered value at quantile q in [0, 1] (bin representative), or nil when empty.
