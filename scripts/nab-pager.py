@@ -18,19 +18,16 @@ NAB_DIR (default ../shared/nab) holds data/, labels.json and score.py, whose win
 """
 import argparse
 import csv
-import importlib.util
+import importlib
 import json
 import os
 import sys
 
 
 def summary_module():
-    """scripts/nab-summary.py, for its loader of NAB's scorer."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location("nab_summary", os.path.join(here, "nab-summary.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """scripts/nab-summary.py (its name is no identifier, so it is imported by file name from this folder)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    return importlib.import_module("nab-summary")
 
 
 def auc(pairs):
