@@ -127,9 +127,9 @@ public struct ScoringConfig: Sendable, Equatable {
     public var inRangeFactor: Double = 0.5
     /// Surprise (−log10 p) that maps to score 0.5: score = s / (s + surpriseHalf).
     public var surpriseHalf: Double = 4
-    /// Flag runs of exactly repeated values (a frozen sensor) by how rare exact repeats are in this series.
-    /// Off by default: on NAB it costs ~19 points (idle and quantised series repeat in long runs).
-    public var frozenDetection: Bool = false
+    /// Flag a run of exactly repeated values (a frozen sensor) when it becomes the series' longest, by how rare
+    /// such a run is for this series' repeats (`FrozenTracker`).
+    public var frozenDetection: Bool = true
     /// Surprise at the edge of the expected band [lower, upper] (2 = the band holds ~99 % of points).
     public var bandSurprise: Double = 2
     /// Span (points) of an exponentially smoothed signed residual whose calibrated surprise also counts
@@ -285,8 +285,9 @@ public struct Scorer: Sendable {
     /// Gaussian calibration's history of |z|, version 5 the cadence and the value delay line, version 6 the compact
     /// rank and time-of-day histories (counts per bin, 16-bit codes; each encoding tells its own format, and
     /// rings of versions 1-5 are counted again in arrival order), version 7 whether the last point lay at or beyond
-    /// the edge of the remembered values; older checkpoints still restore (what they lack starts empty).
-    static let checkpointVersion: UInt8 = 7
+    /// the edge of the remembered values, version 8 the current frozen run's last surprise and its chain; older
+    /// checkpoints still restore (what they lack starts empty).
+    static let checkpointVersion: UInt8 = 8
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0
@@ -312,7 +313,7 @@ public struct Scorer: Sendable {
         spread = SpreadTracker(memory: config.spreadMemory)
         delayed = DelayLine(delay: config.valueDelay)
         onset = OnsetFilter(window: config.onsetWindow)
-        frozen = FrozenTracker(capacity: config.frozenDetection ? h : 0)
+        frozen = FrozenTracker(capacity: config.frozenDetection ? h : 0, minSteps: max(config.minHistory, 1))
         if config.predictiveTail {
             values.tailShape = .predictive
             drift.tailShape = .predictive
@@ -408,13 +409,9 @@ public struct Scorer: Sendable {
             if context.applies { context.insert(v, at: input.timestamp) }
         }
         frozen.observe(v)
-        // A frozen sensor is inside the range by definition: its run's surprise is not discounted for it.
-        var frozenRun = false
-        if ready && config.frozenDetection && frozen.surprise > s {
-            s = frozen.surprise
-            frozenRun = true
-        }
-        frozen.settle()
+        // A run that has just become the series' longest (a frozen sensor); inside the range by definition, it is
+        // discounted like any other evidence there.
+        if ready && config.frozenDetection { s = max(s, frozen.surprise) }
         if let old = delayed.push(v) { values.insert(old) }
 
         // Cap at p = 1e-300 so that scores stay below 1 and a threshold can always be swept.
@@ -442,7 +439,7 @@ public struct Scorer: Sendable {
         previousAtEdge = range != .inside
         // After the onset rule, which compares undiscounted surprises: a point inside the range does not become
         // an onset by being discounted less than an earlier one.
-        if range != .beyond && !frozenRun { kept *= min(max(config.inRangeFactor, 0), 1) }
+        if range != .beyond { kept *= min(max(config.inRangeFactor, 0), 1) }
         let score = kept / (kept + config.surpriseHalf)
         return ScoreOutput(score: score.isFinite ? score : 0, lower: lower, upper: upper)
     }
@@ -473,6 +470,7 @@ public struct Scorer: Sendable {
         if config.dailyRate { cadence.encode(into: &w) }
         if config.valueDelay > 0 { delayed.encode(into: &w) }
         w.bool(previousAtEdge)
+        w.double(frozen.fired); w.double(frozen.runQ01); w.double(frozen.runQ11)
         return w.bytes
     }
 
@@ -505,6 +503,13 @@ public struct Scorer: Sendable {
         if config.dailyRate && version >= 5 { try cadence.decode(from: &r) }
         if config.valueDelay > 0 && version >= 5 { try delayed.decode(from: &r) }
         if version >= 7 { previousAtEdge = try r.bool() }
+        if version >= 8 {
+            let fired = try r.double(), q01 = try r.double(), q11 = try r.double()
+            guard fired.isFinite && fired >= 0, q01 > 0 && q01 <= 1, q11 > 0 && q11 <= 1 else {
+                throw ScorerRestoreError("scorer checkpoint has an inconsistent frozen run (surprise \(fired), q01 \(q01), q11 \(q11)); the series will recalibrate")
+            }
+            frozen.fired = fired; frozen.runQ01 = q01; frozen.runQ11 = q11
+        }
         guard r.isAtEnd else {
             throw ScorerRestoreError("scorer checkpoint has \(r.remaining) unexpected trailing bytes; the series will recalibrate")
         }

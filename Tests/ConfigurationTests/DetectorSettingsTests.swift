@@ -8,11 +8,11 @@ import Testing
     /// Dashes or underscores, qualified or not, a flag alone, and TOML values or bare words all set the field.
     @Test func settingsSetTheirFields() throws {
         let config = try DetectorSettings.apply([
-            ("value-weight", "0.25"), ("frozen-detection", nil), ("cell", "gru"), ("calendar", "\"off\""),
+            ("value-weight", "0.25"), ("standardise", nil), ("cell", "gru"), ("calendar", "\"off\""),
             ("seed", "9"), ("training.seed", "7"), ("retrain_interval", "1h30m"), ("drift-span", "12"),
         ], to: DetectorConfig())
         #expect(config.scoring.valueWeight == 0.25)
-        #expect(config.scoring.frozenDetection)
+        #expect(config.scoring.standardise)
         #expect(config.model.cell == .gru)
         #expect(config.model.calendar == .off)
         #expect(config.model.seed == 9)

@@ -154,21 +154,45 @@ struct ScoringRateTests {
         for t in 1601..<1700 { #expect(a.score(input(t)) == b.score(input(t))) }
     }
 
-    /// A frozen sensor sits inside the range by definition: with frozen detection on, its run is not discounted.
-    @Test func aFrozenRunIsNotDiscountedForBeingInRange() {
+    /// A noisy sensor that freezes is flagged within two points at the default threshold, and its run counts only
+    /// when its evidence squares (a few times over 200 points), not at every point; a checkpoint taken inside the
+    /// run continues it identically.
+    @Test func aFrozenRunIsOneEventFlaggedWithinTwoPoints() throws {
         var noise = Noise(seed: 59)
         var values = (0..<3000).map { _ in 50 + noise.gaussian() }
         for t in 2500..<2700 { values[t] = 50.25 }
-        var off = ScoringConfig()
-        off.frozenDetection = true
-        off.inRangeFactor = 1
-        var on = off
-        on.inRangeFactor = 0.5
-        let a = defaultScores(values, predicted: { $0 < 300 ? nil : 50 }, config: off)
-        let b = defaultScores(values, predicted: { $0 < 300 ? nil : 50 }, config: on)
-        let peak = (2500..<2700).max { a[$0] < a[$1] } ?? 2500
-        #expect(a[peak] > 0.3, "the frozen run scored \(a[peak])")
-        #expect(b[peak] == a[peak])
+        let predicted = { (t: Int) -> Double? in t < 300 ? nil : 50 }
+        let on = defaultScores(values, predicted: predicted)
+        var offConfig = ScoringConfig()
+        offConfig.frozenDetection = false
+        let off = defaultScores(values, predicted: predicted, config: offConfig)
+        #expect(on[2502] >= EpisodeConfig().threshold, "the second repeat scored \(on[2502])")
+        #expect(off[2501...2502].allSatisfy { $0 < 0.1 })
+        let counted = (2500..<2700).filter { on[$0] > off[$0] }
+        #expect(counted.first == 2501 && counted.count <= 9, "counted at \(counted)")
+        // Elsewhere nothing moves (from 2900 on, the run's last count has left the onset window).
+        #expect(on[..<2500] == off[..<2500] && on[2900...] == off[2900...])
+        var a = Scorer(config: ScoringConfig()), input = { (t: Int) in
+            ScoreInput(timestamp: 1_700_000_000 + Double(t) * 300, value: values[t], predicted: predicted(t),
+                       predictedSpread: predicted(t) == nil ? nil : 1)
+        }
+        for t in 0...2505 { _ = a.score(input(t)) }
+        var b = try Scorer(config: ScoringConfig(), checkpoint: a.checkpoint())
+        for t in 2506..<2800 { #expect(a.score(input(t)) == b.score(input(t))) }
+    }
+
+    /// An idle series whose zeros come in long stretches is not surprised by one more, even a little longer than
+    /// every one before: its repeats persist (q11 near 1).
+    @Test func idleStretchesAreNotAFrozenSensor() {
+        var noise = Noise(seed: 67)
+        var values: [Double] = []
+        for cycle in 0..<25 {
+            for _ in 0..<50 { values.append(50 + 5 * noise.gaussian()) }
+            values += [Double](repeating: 0, count: cycle == 24 ? 130 : 100)
+        }
+        let s = defaultScores(values, predicted: { $0 < 300 ? nil : 25 })
+        let last = values.count - 130
+        #expect((s[last...].max() ?? 1) < EpisodeConfig().threshold, "the longest stretch scored \(s[last...].max() ?? 1)")
     }
 
     /// The same per-point evidence is worth less on a series with more points a day: a score is a rate per day.

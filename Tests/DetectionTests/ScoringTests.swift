@@ -469,12 +469,29 @@ struct ScoringCheckpointTests {
             _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: t < 300 ? nil : 3,
                                    predictedSpread: t < 300 ? nil : 2))
         }
-        var blob = Array(a.checkpoint().dropLast()) // without version 7's last byte
+        var blob = Array(a.checkpoint().dropLast(25)) // without version 7's last byte and version 8's 24
         blob[0] = 3
         let b = try Scorer(config: perPointConfig(), checkpoint: blob)
         #expect(b.points == 600)
         #expect(b.gaussian.isEmpty && b.gaussian.scale == 1)
         #expect(b.residuals.count == a.residuals.count)
+    }
+
+    /// A version-7 checkpoint (before the frozen run's chain) still restores, and scores on as the scorer that
+    /// wrote it would have, outside a frozen run.
+    @Test func versionSevenCheckpointRestores() throws {
+        var a = Scorer(config: ScoringConfig())
+        var noise = Noise(seed: 71)
+        let values = (0..<900).map { _ in 50 + noise.gaussian() }
+        func input(_ t: Int) -> ScoreInput {
+            ScoreInput(timestamp: 1_700_000_000 + Double(t) * 300, value: values[t], predicted: t < 300 ? nil : 50,
+                       predictedSpread: t < 300 ? nil : 1)
+        }
+        for t in 0..<600 { _ = a.score(input(t)) }
+        var blob = Array(a.checkpoint().dropLast(24))
+        blob[0] = 7
+        var b = try Scorer(config: ScoringConfig(), checkpoint: blob)
+        for t in 600..<900 { #expect(a.score(input(t)) == b.score(input(t))) }
     }
 
     /// A version-1 checkpoint (before the second level and the time-of-day term) still restores; their
@@ -486,7 +503,7 @@ struct ScoringCheckpointTests {
         old.gaussianCalibration = false
         var a = Scorer(config: old)
         for t in 0..<300 { _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: nil, predictedSpread: nil)) }
-        var blob = Array(a.checkpoint().dropLast()) // without version 7's last byte
+        var blob = Array(a.checkpoint().dropLast(25)) // without version 7's last byte and version 8's 24
         blob[0] = 1
         let b = try Scorer(config: perPointConfig(), checkpoint: blob)
         #expect(b.points == 300)

@@ -254,49 +254,93 @@ struct OnsetFilter: Sendable {
     }
 }
 
-/// Run length of exactly repeated values and how rare repeats are in this series: a frozen sensor on a
-/// noisy series is near-impossible by chance (p = q^run), while a quantised or idle series repeats often.
-/// Only a run longer than any run this series has had counts: idle series have long zero stretches by design.
+/// Runs of exactly repeated values (a frozen sensor). A run is news when it becomes longer than every earlier run
+/// of the series, and again each time its evidence squares (its surprise doubles), not at every point: before,
+/// every point of a record run scored higher than the last and each was an onset, a false alarm per point.
+/// Repeats follow a two-state Markov chain fitted to the series' remembered steps: a run starts with probability
+/// q01 (a repeat after a change) and goes on with q11 (a repeat after a repeat), so reaching length L has
+/// probability q01 · q11^(L−1). An idle or quantised series whose repeats come in long stretches has q11 near 1
+/// and is not surprised by another long stretch; a noisy series that never repeated is, within two points. Until
+/// the series has shown repeats after repeats, q11's prior is q01 (no persistence: two repeats in a row are as
+/// rare as two independent ones). The chain is read as it stood when the run began; a run that began before the
+/// series had shown `minSteps` steps is never judged.
 struct FrozenTracker: Sendable {
     let capacity: Int
-    /// One bit per remembered step: was it an exact repeat of the previous value?
+    /// One bit per remembered step: was it an exact repeat of the previous value? A ring, oldest at head − count.
     var bits: [UInt64]
     var head = 0
     var count = 0
+    /// Repeats among the remembered steps (kept for the checkpoint's layout; the surprise reads the transitions).
     var repeats = 0
     var run = 0
-    /// Longest run of repeats seen so far.
+    /// Longest run of repeats that has ended.
     var maxRun = 0
     var last = Double.nan
+    /// Transitions between consecutive remembered steps: after a repeat (how many, and how many of those were
+    /// repeats again), and after a change. Derived from `bits`, so not in the checkpoint.
+    var afterRepeat = 0, repeatAfterRepeat = 0, afterChange = 0, repeatAfterChange = 0
+    /// Surprise of the point last observed: nonzero only where the run has just become the longest, or its
+    /// surprise has doubled since it last counted.
+    private(set) var surprise = 0.0
+    /// The surprise the current run last counted with (0 outside a run).
+    var fired = 0.0
+    /// q01 and q11 as they stood when the current run began: the run is judged by the series before it, so that
+    /// its own repeats do not teach the chain that repeats persist (a stuck sensor would explain itself away).
+    var runQ01 = 1.0, runQ11 = 1.0
 
-    init(capacity: Int) {
+    /// Steps the series must have shown before a run for the run to be judged (the scorer's `minHistory`).
+    let minSteps: Int
+
+    init(capacity: Int, minSteps: Int = 50) {
         self.capacity = max(0, capacity)
+        self.minSteps = minSteps
         bits = [UInt64](repeating: 0, count: (self.capacity + 63) / 64)
     }
 
-    /// Surprise of the current run of repeats: run × −log10 q, with q the (smoothed) repeat rate.
-    @inline(__always)
-    var surprise: Double {
-        guard run > 0, run > maxRun, count > 0 else { return 0 }
-        let q = (Double(repeats) + 1) / (Double(count) + 2)
-        return Double(run) * -log10(q)
-    }
+    private func bit(_ i: Int) -> Bool { bits[i >> 6] & (UInt64(1) << UInt64(i & 63)) != 0 }
 
-    /// Records the run the previous `observe` extended (call after reading `surprise`).
-    mutating func settle() { maxRun = max(maxRun, run) }
+    /// Counts the transition from step `a` to step `b` (`by` = 1) or forgets it (−1).
+    private mutating func tally(_ a: Bool, _ b: Bool, by d: Int) {
+        if a { afterRepeat += d; if b { repeatAfterRepeat += d } } else { afterChange += d; if b { repeatAfterChange += d } }
+    }
 
     mutating func observe(_ v: Double) {
         guard capacity > 0 else { return }
         let isRepeat = v == last
+        if !isRepeat { maxRun = max(maxRun, run) }
         run = isRepeat ? run + 1 : 0
         last = v
-        let word = head >> 6, bit = UInt64(1) << UInt64(head & 63)
+        surprise = 0
+        if run == 0 { fired = 0 }
+        if run == 1 {
+            if afterChange + afterRepeat >= minSteps {
+                runQ01 = (Double(repeatAfterChange) + 1) / (Double(afterChange) + 2)
+                runQ11 = (Double(repeatAfterRepeat) + 2 * runQ01) / (Double(afterRepeat) + 2)
+            } else {
+                // Too little of the series before the run to judge it by (a series that has only ever been one
+                // value, a run at its start): it never counts.
+                runQ01 = 1; runQ11 = 1
+            }
+        }
+        // −log10 P(a run reaches `run`), once the run is the longest.
+        if run > maxRun {
+            let s = -log10(runQ01) - Double(run - 1) * log10(runQ11)
+            if run == maxRun + 1 || s >= 2 * fired {
+                surprise = s
+                fired = s
+            }
+        }
+        let newest = (head + capacity - 1) % capacity
         if count == capacity {
-            if bits[word] & bit != 0 { repeats -= 1 }
+            // The oldest step leaves, and with it its transition to the next one.
+            if capacity > 1 { tally(bit(head), bit((head + 1) % capacity), by: -1) }
+            if bit(head) { repeats -= 1 }
         } else {
             count += 1
         }
-        if isRepeat { bits[word] |= bit; repeats += 1 } else { bits[word] &= ~bit }
+        if count > 1 { tally(bit(newest), isRepeat, by: 1) }
+        let word = head >> 6, mask = UInt64(1) << UInt64(head & 63)
+        if isRepeat { bits[word] |= mask; repeats += 1 } else { bits[word] &= ~mask }
         head += 1
         if head == capacity { head = 0 }
     }
@@ -313,6 +357,18 @@ struct FrozenTracker: Sendable {
         head = try r.int(); count = try r.int(); repeats = try r.int(); run = try r.int(); maxRun = try r.int()
         last = try r.double()
         for i in bits.indices { bits[i] = try r.u64() }
+        guard capacity == 0 || (head >= 0 && head < capacity && count >= 0 && count <= capacity && run >= 0
+                                && maxRun >= 0) else {
+            throw ScorerRestoreError("scorer checkpoint has an inconsistent frozen-run tracker; the series will recalibrate")
+        }
+        // The transitions, walked from the oldest remembered step to the newest.
+        afterRepeat = 0; repeatAfterRepeat = 0; afterChange = 0; repeatAfterChange = 0
+        var i = (head - count + capacity) % max(capacity, 1)
+        for _ in 0..<max(count - 1, 0) {
+            let j = (i + 1) % capacity
+            tally(bit(i), bit(j), by: 1)
+            i = j
+        }
     }
 }
 
