@@ -270,8 +270,6 @@ struct FrozenTracker: Sendable {
     var bits: [UInt64]
     var head = 0
     var count = 0
-    /// Repeats among the remembered steps (kept for the checkpoint's layout; the surprise reads the transitions).
-    var repeats = 0
     var run = 0
     /// Longest run of repeats that has ended.
     var maxRun = 0
@@ -334,19 +332,20 @@ struct FrozenTracker: Sendable {
         if count == capacity {
             // The oldest step leaves, and with it its transition to the next one.
             if capacity > 1 { tally(bit(head), bit((head + 1) % capacity), by: -1) }
-            if bit(head) { repeats -= 1 }
         } else {
             count += 1
         }
         if count > 1 { tally(bit(newest), isRepeat, by: 1) }
         let word = head >> 6, mask = UInt64(1) << UInt64(head & 63)
-        if isRepeat { bits[word] |= mask; repeats += 1 } else { bits[word] &= ~mask }
+        if isRepeat { bits[word] |= mask } else { bits[word] &= ~mask }
         head += 1
         if head == capacity { head = 0 }
     }
 
     func encode(into w: inout ByteWriter) {
-        w.int(capacity); w.int(head); w.int(count); w.int(repeats); w.int(run); w.int(maxRun); w.double(last)
+        // The layout keeps the repeat count earlier builds kept (bits past `count` are 0, so it is the bits' count).
+        w.int(capacity); w.int(head); w.int(count); w.int(bits.reduce(0) { $0 + $1.nonzeroBitCount })
+        w.int(run); w.int(maxRun); w.double(last)
         for b in bits { w.u64(b) }
     }
 
@@ -354,7 +353,7 @@ struct FrozenTracker: Sendable {
         guard try r.int() == capacity else {
             throw ScorerRestoreError("scorer checkpoint has a different history size than the configuration; the series will recalibrate")
         }
-        head = try r.int(); count = try r.int(); repeats = try r.int(); run = try r.int(); maxRun = try r.int()
+        head = try r.int(); count = try r.int(); _ = try r.int(); run = try r.int(); maxRun = try r.int()
         last = try r.double()
         for i in bits.indices { bits[i] = try r.u64() }
         guard capacity == 0 || (head >= 0 && head < capacity && count >= 0 && count <= capacity && run >= 0
