@@ -1,3 +1,56 @@
+/// Which evidence made a point anomalous, as an operator reads it: the term that carried most of its surprise.
+/// Stored with the episode (its peak's cause) and published in alerts as `cause`.
+public enum AnomalyCause: String, Sendable, Codable, CaseIterable {
+    /// Far from the model's one-step prediction (the residual and the Gaussian head).
+    case prediction
+    /// A sudden step from the previous value (the step-change term).
+    case jump
+    /// A value rare for this series overall, though inside its range.
+    case rareValue = "rare-value"
+    /// A value unusual for its time of day (the time-of-day term).
+    case hour
+    /// Above every value the series remembers.
+    case newHigh = "new-high"
+    /// Below every value the series remembers.
+    case newLow = "new-low"
+    /// The same value repeated for longer than any earlier run of the series (a frozen sensor or a stuck feed).
+    case frozen
+}
+
+extension AnomalyCause {
+    /// What the cause means, for people (`omen show`).
+    public var explanation: String {
+        switch self {
+        case .prediction: "far from the model's prediction"
+        case .jump: "a sudden step from the previous value"
+        case .rareValue: "a value rare for this series, inside its range"
+        case .hour: "a value unusual for its time of day"
+        case .newHigh: "above every value the series remembers"
+        case .newLow: "below every value the series remembers"
+        case .frozen: "the same value repeated longer than any earlier run (a frozen sensor or stuck feed)"
+        }
+    }
+
+    /// A byte for checkpoints (0 is no cause); codes are never reused.
+    var code: UInt8 {
+        switch self {
+        case .prediction: 1
+        case .jump: 2
+        case .rareValue: 3
+        case .hour: 4
+        case .newHigh: 5
+        case .newLow: 6
+        case .frozen: 7
+        }
+    }
+
+    /// The cause of a checkpoint byte; nil for 0 and for a code this build does not know.
+    init?(code: UInt8) {
+        guard let cause = Self.allCases.first(where: { $0.code == code }) else { return nil }
+        self = cause
+    }
+}
+
 /// One anomaly episode of one series as it stands: when it opened (and closed), its peak, how many points.
 ///
 /// The one definition of an episode: the detector's `EpisodeEvent` carries it, the store's `AnomalyRecord` and
@@ -25,10 +78,12 @@ public struct Episode: Sendable, Equatable {
     public var modelVersion: Int
     /// Why it closed when it was not `close_after` normal points (e.g. "restart").
     public var closeReason: String?
+    /// The evidence behind the peak (nil for episodes stored by builds before it was recorded).
+    public var cause: AnomalyCause?
 
     public init(series: String, number: Int, openedAt: Double, closedAt: Double? = nil, peakAt: Double,
                 peakScore: Double, value: Double, predicted: Double, lower: Double, upper: Double, threshold: Double,
-                points: Int, modelVersion: Int, closeReason: String? = nil) {
+                points: Int, modelVersion: Int, closeReason: String? = nil, cause: AnomalyCause? = nil) {
         self.series = series
         self.number = number
         self.openedAt = openedAt
@@ -43,6 +98,7 @@ public struct Episode: Sendable, Equatable {
         self.points = points
         self.modelVersion = modelVersion
         self.closeReason = closeReason
+        self.cause = cause
     }
 
     /// Equal field by field, counting NaN equal to NaN (non-finite numbers travel as JSON null and come back NaN).
@@ -53,7 +109,7 @@ public struct Episode: Sendable, Equatable {
             && same(peakAt, o.peakAt) && same(peakScore, o.peakScore) && same(value, o.value)
             && same(predicted, o.predicted) && same(lower, o.lower) && same(upper, o.upper)
             && same(threshold, o.threshold) && points == o.points && modelVersion == o.modelVersion
-            && closeReason == o.closeReason
+            && closeReason == o.closeReason && cause == o.cause
     }
 }
 

@@ -31,7 +31,7 @@ public struct EpisodeMachine: Sendable, Equatable {
 
     /// Feeds one scored point; returns the transition it caused, if any.
     public mutating func observe(timestamp: Double, value: Double, predicted: Double, lower: Double, upper: Double,
-                                 score: Double, modelVersion: Int) -> EpisodeEvent? {
+                                 score: Double, modelVersion: Int, cause: AnomalyCause? = nil) -> EpisodeEvent? {
         let high = score >= config.threshold
         if var event = open {
             event.episode.points += 1
@@ -46,6 +46,7 @@ public struct EpisodeMachine: Sendable, Equatable {
                     event.episode.lower = lower
                     event.episode.upper = upper
                     event.episode.modelVersion = modelVersion
+                    event.episode.cause = cause
                     event.score = score
                     event.kind = .update
                     open = event
@@ -76,7 +77,7 @@ public struct EpisodeMachine: Sendable, Equatable {
         let event = EpisodeEvent(kind: .open, timestamp: timestamp, score: score, episode: Episode(
             series: series, number: lastEpisode, openedAt: timestamp, peakAt: timestamp, peakScore: score,
             value: value, predicted: predicted, lower: lower, upper: upper, threshold: config.threshold, points: 1,
-            modelVersion: modelVersion))
+            modelVersion: modelVersion, cause: cause))
         open = event
         normalRun = 0
         return event
@@ -107,12 +108,15 @@ extension EpisodeMachine {
             w.double(event.timestamp); w.double(e.openedAt); w.double(e.peakAt); w.double(e.peakScore)
             w.double(e.value); w.double(e.predicted); w.double(e.lower); w.double(e.upper); w.double(event.score)
             w.double(e.threshold); w.int(e.points); w.int(e.modelVersion)
+            w.u8(e.cause?.code ?? 0)
         } else {
             w.u8(0)
         }
     }
 
-    init(config: EpisodeConfig, reading r: inout ByteReader, series: String) throws(CheckpointError) {
+    /// Reads what `write(to:)` wrote; `withCause` for detector checkpoints of version 7 on, which hold the open
+    /// episode's cause.
+    init(config: EpisodeConfig, reading r: inout ByteReader, series: String, withCause: Bool) throws(CheckpointError) {
         self.init(config: config, series: series, lastEpisode: try r.int())
         normalRun = try r.int()
         refractoryLeft = try r.int()
@@ -121,10 +125,11 @@ extension EpisodeMachine {
             let ts = try r.double(), opened = try r.double(), peakAt = try r.double(), peak = try r.double()
             let value = try r.double(), predicted = try r.double(), lower = try r.double(), upper = try r.double()
             let score = try r.double(), threshold = try r.double(), points = try r.int(), version = try r.int()
+            let cause = withCause ? AnomalyCause(code: try r.u8()) : nil
             open = EpisodeEvent(kind: .update, timestamp: ts, score: score, episode: Episode(
                 series: series, number: episode, openedAt: opened, peakAt: peakAt, peakScore: peak, value: value,
                 predicted: predicted, lower: lower, upper: upper, threshold: threshold, points: points,
-                modelVersion: version))
+                modelVersion: version, cause: cause))
             isOpen = true  // observers do not run in initialisers
         }
     }

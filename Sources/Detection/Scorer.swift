@@ -35,11 +35,14 @@ public struct ScoreOutput: Sendable, Equatable {
     /// Expected band for the value, in raw units.
     public var lower: Double
     public var upper: Double
+    /// The evidence that carried the point's score, set where the score is above 0.
+    public var cause: AnomalyCause?
 
-    public init(score: Double, lower: Double, upper: Double) {
+    public init(score: Double, lower: Double, upper: Double, cause: AnomalyCause? = nil) {
         self.score = score
         self.lower = lower
         self.upper = upper
+        self.cause = cause
     }
 }
 
@@ -338,8 +341,11 @@ public struct Scorer: Sendable {
         var lower = v, upper = v
 
         // Both against the history before this value enters it (the value delay line's history with `valueDelay`).
-        let (ownSurprise, range) = ready ? values.twoSidedSurpriseAndPosition(v) : (0, RangePosition.inside)
+        let (ownSurprise, range, aboveAll) = ready ? values.twoSidedSurpriseAndPosition(v) : (0, RangePosition.inside, false)
         var valueSurprise = ownSurprise
+        // Each term's share of the combined surprise, for the point's cause (`AnomalyCause`); without a prediction
+        // the value alone scores.
+        var share = CauseShares(rareValue: ownSurprise)
         let useContext = config.contextWeight > 0 && context.applies
         var terms = config.recordTerms
             ? ScoreTerms(value: valueSurprise, context: nil, residual: nil, head: nil, change: nil, flat: false,
@@ -352,6 +358,8 @@ public struct Scorer: Sendable {
                 let cs = context.count(at: input.timestamp) >= config.contextMinHistory
                     ? context.surprise(v, at: input.timestamp) : 0
                 valueSurprise = (1 - c) * valueSurprise + c * cs
+                share.rareValue = (1 - c) * ownSurprise
+                share.hour = c * cs
                 terms?.context = cs
             }
             let r = v - p
@@ -386,6 +394,10 @@ public struct Scorer: Sendable {
             terms?.flat = flat
             let w = min(max(config.valueWeight, 0), 1)
             s = (1 - w) * stageSurprise + w * valueSurprise
+            share.jump = flat ? 0 : (1 - w) * min(config.changeWeight, 1) * (change ?? 0)
+            share.prediction = (1 - w) * stageSurprise - share.jump
+            share.rareValue *= w
+            share.hour *= w
             let half = stage.bandHalfWidth(hint: input.predictedSpread, spread: spread, bandSurprise: config.bandSurprise,
                                            gaussian: histories.gaussian)
             lower = p - half
@@ -411,7 +423,10 @@ public struct Scorer: Sendable {
         frozen.observe(v)
         // A run that has just become the series' longest (a frozen sensor); inside the range by definition, it is
         // discounted like any other evidence there.
-        if ready && config.frozenDetection { s = max(s, frozen.surprise) }
+        if ready && config.frozenDetection && frozen.surprise > s {
+            s = frozen.surprise
+            share.frozen = true
+        }
         if let old = delayed.push(v) { values.insert(old) }
 
         // Cap at p = 1e-300 so that scores stay below 1 and a threshold can always be swept.
@@ -441,7 +456,10 @@ public struct Scorer: Sendable {
         // an onset by being discounted less than an earlier one.
         if range != .beyond { kept *= min(max(config.inRangeFactor, 0), 1) }
         let score = kept / (kept + config.surpriseHalf)
-        return ScoreOutput(score: score.isFinite ? score : 0, lower: lower, upper: upper)
+        guard score.isFinite, score > 0 else { return ScoreOutput(score: 0, lower: lower, upper: upper) }
+        let cause: AnomalyCause = share.frozen ? .frozen
+            : range == .beyond ? (aboveAll ? .newHigh : .newLow) : share.largest
+        return ScoreOutput(score: score, lower: lower, upper: upper, cause: cause)
     }
 
     /// The residual history of the calibrated stage (an unused one for the others).
@@ -513,5 +531,24 @@ public struct Scorer: Sendable {
         guard r.isAtEnd else {
             throw ScorerRestoreError("scorer checkpoint has \(r.remaining) unexpected trailing bytes; the series will recalibrate")
         }
+    }
+}
+
+/// The shares of a point's combined surprise by term, before the daily rate and the onset rule (which scale all of
+/// them alike), and whether a frozen run's surprise replaced them.
+struct CauseShares {
+    var rareValue: Double
+    var hour = 0.0
+    var prediction = 0.0
+    var jump = 0.0
+    var frozen = false
+
+    /// The term with the largest share (ties: the prediction, then the step, the hour, the value).
+    var largest: AnomalyCause {
+        var cause = AnomalyCause.prediction, best = prediction
+        if jump > best { cause = .jump; best = jump }
+        if hour > best { cause = .hour; best = hour }
+        if rareValue > best { cause = .rareValue }
+        return cause
     }
 }

@@ -5,10 +5,11 @@ extension SeriesDetector {
     /// Float32 values with run-length coded timestamp steps and the weights once, as the int8 stepping copy (a
     /// restored series steps exactly as it did) and its residual (what its next training warm-starts from, with
     /// the copy). Versions 5 (half-precision master weights, then the int8 copy) and 1 (Float64 window, Float32
-    /// weights) still restore: the residual is taken against their master weights.
-    public static let checkpointVersion: UInt8 = 6
+    /// weights) still restore: the residual is taken against their master weights. Version 7 adds the open
+    /// episode's cause (an episode restored from an older one has none until its next peak).
+    public static let checkpointVersion: UInt8 = 7
     /// Versions `init(key:config:checkpoint:)` reads.
-    public static let readableCheckpointVersions: Set<UInt8> = [1, 5, 6]
+    public static let readableCheckpointVersions: Set<UInt8> = [1, 5, 6, 7]
 
     /// Everything the series has learned: window, weights, recurrent state, normaliser, scorer statistics,
     /// episode state and counters, as one blob (the daemon stores it in the `models` table).
@@ -61,7 +62,7 @@ extension SeriesDetector {
         var r = ByteReader(checkpoint)
         let version = try r.u8()
         guard Self.readableCheckpointVersions.contains(version) else {
-            throw CheckpointError("checkpoint format version \(version), this build reads versions 1, 5 and \(Self.checkpointVersion)")
+            throw CheckpointError("checkpoint format version \(version), this build reads versions 1, 5, 6 and \(Self.checkpointVersion)")
         }
         let storedKey = try r.string()
         guard storedKey == key else { throw CheckpointError("checkpoint belongs to series \(storedKey)") }
@@ -91,7 +92,7 @@ extension SeriesDetector {
         var pend: Prediction? = nil
         if try r.u8() == 1 { pend = Prediction(mean: try r.float(), logVariance: try r.float()) }
         let scorerBytes = try r.blob()
-        let machine = try EpisodeMachine(config: config.episodes, reading: &r, series: key)
+        let machine = try EpisodeMachine(config: config.episodes, reading: &r, series: key, withCause: version >= 7)
         let accepted = try r.int()
         let rejected = try r.int()
         let lastRetrain = try r.double()

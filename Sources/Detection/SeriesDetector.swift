@@ -17,6 +17,8 @@ public struct PointOutcome: Sendable, Equatable {
     public var event: EpisodeEvent?
     /// The scorer's terms for this point, with `ScoringConfig.recordTerms` (`omen replay --terms`).
     public var terms: ScoreTerms? = nil
+    /// The evidence behind a score above 0 (`AnomalyCause`); nil where the score is 0.
+    public var cause: AnomalyCause? = nil
 }
 
 /// Why a point was refused by the detector.
@@ -203,7 +205,7 @@ public final class SeriesDetector {
         if !isMuted && (trained || config.episodes.alertWhileLearning || episodes.isOpen) {
             event = episodes.observe(timestamp: timestamp, value: value, predicted: predicted ?? value,
                                      lower: scored.lower, upper: scored.upper, score: scored.score,
-                                     modelVersion: modelVersion)
+                                     modelVersion: modelVersion, cause: scored.cause)
         }
 
         // 3. Remember the point.
@@ -230,7 +232,8 @@ public final class SeriesDetector {
         }
         return PointOutcome(prediction: predicted, lower: scored.lower, upper: scored.upper, score: scored.score,
                             flag: episodes.isOpen, event: event,
-                            terms: config.scoring.recordTerms ? scorer?.lastTerms : nil)
+                            terms: config.scoring.recordTerms ? scorer?.lastTerms : nil,
+                            cause: scored.score > 0 ? scored.cause : nil)
     }
 
     /// Lets the next point be older than the last one: the series' clock was carried ahead by a point stamped in

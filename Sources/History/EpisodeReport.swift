@@ -47,8 +47,8 @@ public struct EpisodeReport: Sendable {
             value += String(format: " (%.1f band half-widths %@ the prediction)", abs(d), d >= 0 ? "above" : "below")
         }
         lines.append(("value", value))
-        lines.append(("score terms", "not recorded: the scorer reports one combined score per point (residual, "
-            + "value, change, time-of-day and self-calibration terms are not stored separately)"))
+        lines.append(("cause", e.cause.map { "\($0.rawValue): \($0.explanation)" }
+            ?? "not recorded (stored by an older build)"))
         var modelText = "version \(e.modelVersion) at the peak"
         if let m = model {
             modelText += "; stored model version \(m.version) (\(m.cell), hidden \(m.hiddenSize)"

@@ -16,6 +16,7 @@ public enum Listing {
     static let anomalyFields = [
         "id", "series", "episode", "opened_at", "closed_at", "peak_at", "peak_score", "value", "predicted", "lower",
         "upper", "threshold", "points", "model_version", "close_reason", "label", "hindsight_score",
+        "cause",
     ]
     static let seriesFields = [
         "series", "first_seen", "last_seen", "points", "state", "model_version", "last_score", "last_retrain",
@@ -28,13 +29,13 @@ public enum Listing {
         case .table:
             if records.isEmpty { return "no anomalies match\n" }
             let header = ["ID", "SERIES", "EPISODE", "OPENED", "CLOSED", "PEAK AT", "SCORE", "HINDSIGHT", "VALUE",
-                          "PREDICTED", "EXPECTED", "POINTS", "MODEL", "REASON", "LABEL"]
+                          "PREDICTED", "EXPECTED", "POINTS", "MODEL", "CAUSE", "REASON", "LABEL"]
             let rows = records.map { r in
                 [String(r.id), SeriesKeyText.escaped(r.series), String(r.number), TimeArgument.formatISO8601(r.openedAt),
                  r.closedAt.map(TimeArgument.formatISO8601) ?? "open", TimeArgument.formatISO8601(r.peakAt),
                  score(r.peakScore), r.hindsightScore.map(score) ?? "-", number(r.value), number(r.predicted),
                  "\(number(r.lower))..\(number(r.upper))", String(r.points), String(r.modelVersion),
-                 SeriesKeyText.escaped(r.closeReason ?? ""), r.label?.rawValue ?? ""]
+                 r.cause?.rawValue ?? "-", SeriesKeyText.escaped(r.closeReason ?? ""), r.label?.rawValue ?? ""]
             }
             return table(header: header, rows: rows, rightAligned: [0, 2, 6, 7, 8, 9, 11, 12])
         case .json:
@@ -44,7 +45,7 @@ public enum Listing {
                 [String(r.id), r.series, String(r.number), csv(r.openedAt), csv(r.closedAt), csv(r.peakAt),
                  csv(r.peakScore), csv(r.value), csv(r.predicted), csv(r.lower), csv(r.upper), csv(r.threshold),
                  String(r.points), String(r.modelVersion), r.closeReason ?? "", r.label?.rawValue ?? "",
-                 csv(r.hindsightScore)]
+                 csv(r.hindsightScore), r.cause?.rawValue ?? ""]
             }, fields: anomalyFields)
         }
     }
@@ -54,7 +55,7 @@ public enum Listing {
         [json(r.id), json(r.series), json(r.number), json(r.openedAt), json(r.closedAt), json(r.peakAt),
          json(r.peakScore), json(r.value), json(r.predicted), json(r.lower), json(r.upper),
          json(r.threshold), json(r.points), json(r.modelVersion), json(r.closeReason), json(r.label?.rawValue),
-         json(r.hindsightScore)]
+         json(r.hindsightScore), json(r.cause?.rawValue)]
     }
 
     /// The whole output for `records`, ending in a newline.

@@ -149,6 +149,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
         case closeReason = "close_reason"
         case label
         case hindsightScore = "hindsight_score"
+        case cause
     }
 
     // Written out so that open episodes carry `"closed_at": null` rather than no key, and NaN/inf become null
@@ -172,6 +173,7 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
         try c.encode(episode.closeReason, forKey: .closeReason)
         try c.encode(label, forKey: .label)
         try c.encode(hindsightScore?.finiteOrNil, forKey: .hindsightScore)
+        try c.encode(episode.cause, forKey: .cause)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -185,7 +187,8 @@ public struct AnomalyRecord: Sendable, Equatable, Codable {
             predicted: try number(.predicted), lower: try number(.lower), upper: try number(.upper),
             threshold: try number(.threshold), points: try c.decode(Int.self, forKey: .points),
             modelVersion: try c.decode(Int.self, forKey: .modelVersion),
-            closeReason: try c.decodeIfPresent(String.self, forKey: .closeReason))
+            closeReason: try c.decodeIfPresent(String.self, forKey: .closeReason),
+            cause: (try c.decodeIfPresent(String.self, forKey: .cause)).flatMap(AnomalyCause.init(rawValue:)))
         label = try c.decodeIfPresent(LabelKind.self, forKey: .label)
         hindsightScore = try c.decodeIfPresent(Double.self, forKey: .hindsightScore)
     }

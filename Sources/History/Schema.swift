@@ -106,6 +106,10 @@ enum Schema {
                 """)
         }
         registerOperatorMigrations(&migrator)
+        // Issue 10: the evidence behind an episode's peak (`AnomalyCause`); NULL for episodes stored before it.
+        migrator.registerMigration("v10-episode-cause") { db in
+            try db.execute(sql: "ALTER TABLE anomalies ADD COLUMN cause TEXT")
+        }
         return migrator
     }
 }

@@ -22,7 +22,7 @@ extension Store {
             try Row.fetchOne(db, sql: """
                 SELECT a.id, s.key, a.episode, a.opened_at, a.closed_at, a.peak_at, a.peak_score, a.value, a.predicted,
                        a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason, l.kind,
-                       a.hindsight_score
+                       a.hindsight_score, a.cause
                 FROM anomalies a JOIN series s ON s.id = a.series_id LEFT JOIN labels l ON l.anomaly_id = a.id
                 WHERE a.id = ?
                 """, arguments: [id]).map(Self.anomalyRecord)
@@ -30,13 +30,14 @@ extension Store {
     }
 
     /// A row of `id, key, episode, opened_at, closed_at, peak_at, peak_score, value, predicted, lower, upper,
-    /// threshold, points, model_version, close_reason, label kind, hindsight_score` as a record.
+    /// threshold, points, model_version, close_reason, label kind, hindsight_score, cause` as a record (a cause
+    /// this build does not know reads as none).
     static func anomalyRecord(_ row: Row) -> AnomalyRecord {
         AnomalyRecord(id: row[0], episode: Episode(
             series: row[1], number: row[2], openedAt: row[3], closedAt: row[4], peakAt: row[5],
             peakScore: row[6] ?? .nan, value: row[7] ?? .nan, predicted: row[8] ?? .nan,
             lower: row[9] ?? .nan, upper: row[10] ?? .nan, threshold: row[11] ?? .nan, points: row[12],
-            modelVersion: row[13], closeReason: row[14]),
+            modelVersion: row[13], closeReason: row[14], cause: (row[17] as String?).flatMap(AnomalyCause.init(rawValue:))),
             label: (row[15] as String?).flatMap(LabelKind.init(rawValue:)), hindsightScore: row[16])
     }
 

@@ -38,7 +38,8 @@ extension Store {
         }
         var sql = """
             SELECT a.id, s.key, a.episode, a.opened_at, a.closed_at, a.peak_at, a.peak_score, a.value, a.predicted,
-                   a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason, l.kind, a.hindsight_score
+                   a.lower, a.upper, a.threshold, a.points, a.model_version, a.close_reason, l.kind, a.hindsight_score,
+                   a.cause
             FROM anomalies a JOIN series s ON s.id = a.series_id LEFT JOIN labels l ON l.anomaly_id = a.id
             """
         if !conditions.isEmpty {

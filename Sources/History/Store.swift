@@ -392,13 +392,13 @@ struct BatchWriter {
                 let statement = try db.cachedStatement(sql: """
                     UPDATE anomalies SET
                         peak_at = ?, peak_score = ?, value = ?, predicted = ?, lower = ?, upper = ?, threshold = ?,
-                        points = ?, model_version = ?, updated_at = ?
+                        points = ?, model_version = ?, cause = ?, updated_at = ?
                     WHERE id = ?
                     """)
                 try statement.execute(arguments: [
                     event.peakAt, event.peakScore.storable, event.value.storable, event.predicted.storable,
                     event.lower.storable, event.upper.storable, event.threshold.storable, event.points,
-                    event.modelVersion, event.timestamp, id,
+                    event.modelVersion, event.cause?.rawValue, event.timestamp, id,
                 ])
             } else {
                 let statement = try db.cachedStatement(sql: """
@@ -419,32 +419,35 @@ struct BatchWriter {
             // A repeated open (a retried batch) rewrites the same values; it never reopens a closed episode.
             statement = try db.cachedStatement(sql: """
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
-                                       value, predicted, lower, upper, threshold, points, model_version, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       value, predicted, lower, upper, threshold, points, model_version, updated_at,
+                                       cause)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     opened_at = excluded.opened_at, peak_at = excluded.peak_at, peak_score = excluded.peak_score,
                     value = excluded.value, predicted = excluded.predicted, lower = excluded.lower,
                     upper = excluded.upper, threshold = excluded.threshold, points = excluded.points,
-                    model_version = excluded.model_version, updated_at = excluded.updated_at
+                    model_version = excluded.model_version, updated_at = excluded.updated_at, cause = excluded.cause
                 RETURNING id, closed_at IS NULL
                 """)
         case .update:
             statement = try db.cachedStatement(sql: """
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
-                                       value, predicted, lower, upper, threshold, points, model_version, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       value, predicted, lower, upper, threshold, points, model_version, updated_at,
+                                       cause)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     peak_at = excluded.peak_at, peak_score = excluded.peak_score, value = excluded.value,
                     predicted = excluded.predicted, lower = excluded.lower, upper = excluded.upper,
                     threshold = excluded.threshold, points = excluded.points,
-                    model_version = excluded.model_version, updated_at = excluded.updated_at
+                    model_version = excluded.model_version, updated_at = excluded.updated_at, cause = excluded.cause
                 RETURNING id, closed_at IS NULL
                 """)
         case .close:
             statement = try db.cachedStatement(sql: """
                 INSERT INTO anomalies (series_id, episode, opened_at, closed_at, close_reason, peak_at, peak_score,
-                                       value, predicted, lower, upper, threshold, points, model_version, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       value, predicted, lower, upper, threshold, points, model_version, updated_at,
+                                       cause)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (series_id, episode, opened_at) DO UPDATE SET
                     closed_at = excluded.closed_at, close_reason = excluded.close_reason, points = excluded.points,
                     updated_at = excluded.updated_at
@@ -454,7 +457,7 @@ struct BatchWriter {
         let arguments: StatementArguments = [
             seriesID, event.number, event.openedAt, closedAt, reason, event.peakAt, event.peakScore.storable,
             event.value.storable, event.predicted.storable, event.lower.storable, event.upper.storable,
-            event.threshold.storable, event.points, event.modelVersion, event.timestamp,
+            event.threshold.storable, event.points, event.modelVersion, event.timestamp, event.cause?.rawValue,
         ]
         guard let row = try Row.fetchOne(statement, arguments: arguments) else {
             throw DatabaseError(resultCode: .SQLITE_ERROR, message: "episode upsert returned no row")

@@ -28,7 +28,7 @@ public struct Alert: Sendable, Equatable, Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case event, id, series, ts, value, predicted, lower, upper, score, threshold, points, episode, reason
+        case event, id, series, ts, value, predicted, lower, upper, score, threshold, points, episode, reason, cause
         case openedAt = "opened_at", closedAt = "closed_at", modelVersion = "model_version"
         case peakAt = "peak_at", peakScore = "peak_score"
         case omenVersion = "omen_version"
@@ -50,7 +50,9 @@ public struct Alert: Sendable, Equatable, Decodable {
                 lower: try number(.lower), upper: try number(.upper), threshold: try number(.threshold),
                 points: try c.decode(Int.self, forKey: .points),
                 modelVersion: try c.decode(Int.self, forKey: .modelVersion),
-                closeReason: try c.decodeIfPresent(String.self, forKey: .reason)))
+                closeReason: try c.decodeIfPresent(String.self, forKey: .reason),
+                // A cause this build does not know (a newer publisher's) reads as none, not as a bad alert.
+                cause: (try c.decodeIfPresent(String.self, forKey: .cause)).flatMap(AnomalyCause.init(rawValue:))))
         omenVersion = try c.decodeIfPresent(String.self, forKey: .omenVersion)
     }
 
@@ -100,7 +102,7 @@ public enum AlertCodec {
         "\(topicPrefix)\(event.rawValue)/\(seriesPrefix)"
     }
 
-    /// The JSON body: one object, non-finite numbers as null, `closed_at` and `reason` only when set.
+    /// The JSON body: one object, non-finite numbers as null, `closed_at`, `cause` and `reason` only when set.
     public static func body(for event: EpisodeEvent, id: Int64) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(320 + event.series.utf8.count)
@@ -138,6 +140,10 @@ public enum AlertCodec {
         out.append(contentsOf: String(event.number).utf8)
         number("peak_at", event.peakAt)
         number("peak_score", event.peakScore)
+        if let cause = event.cause {
+            key("cause")
+            appendJSONString(cause.rawValue, to: &out)
+        }
         if let reason = event.closeReason {
             key("reason")
             appendJSONString(reason, to: &out)

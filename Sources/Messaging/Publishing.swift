@@ -201,6 +201,7 @@ public enum AlertFormatter {
         var line = "\(CivilCalendar.iso8601(alert.timestamp, fractionDigits: 0)) \(alert.kind.rawValue.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)) "
         line += "\(SeriesKeyText.escaped(alert.series)) value=\(n(alert.value)) predicted=\(n(alert.predicted)) band=[\(n(alert.lower)), \(n(alert.upper))] "
         line += "score=\(n(alert.score)) threshold=\(n(alert.threshold)) points=\(alert.points) id=\(alert.id) model=v\(alert.modelVersion)"
+        if let cause = alert.cause { line += " cause=\(cause.rawValue)" }
         if let reason = alert.closeReason { line += " reason=\(SeriesKeyText.escaped(reason))" }
         return line
     }

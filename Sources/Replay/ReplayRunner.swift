@@ -19,6 +19,8 @@ public struct ReplayRow: Sendable, Equatable {
     public var flag: Bool
     /// A retraining ran right after this point.
     public var retrained: Bool
+    /// The evidence behind a score above 0 (`AnomalyCause`), nil where the score is 0.
+    public var cause: AnomalyCause? = nil
     /// With hindsight review: the number of the episode this row belongs to (its close row included) and that
     /// episode's hindsight score; nil outside episodes or without review.
     public var episode: Int? = nil
@@ -76,10 +78,10 @@ public struct ReplayResult: Sendable {
     public static let termColumns =
         "s_value,s_context,s_residual,s_head,s_change,flat,surprise,log10_points_per_day,range_position"
 
-    /// `timestamp,value,prediction,lower,upper,anomaly_score,flag` (then `episode,hindsight_score` after a
-    /// hindsight review), one line per input row.
+    /// `timestamp,value,prediction,lower,upper,anomaly_score,flag,cause` (then `episode,hindsight_score` after a
+    /// hindsight review), one line per input row; `cause` is empty where the score is 0.
     public func csv() -> String {
-        var out = "timestamp,value,prediction,lower,upper,anomaly_score,flag"
+        var out = "timestamp,value,prediction,lower,upper,anomaly_score,flag,cause"
         if hindsight { out += ",episode,hindsight_score" }
         if terms { out += "," + Self.termColumns }
         out += "\n"
@@ -96,7 +98,8 @@ public struct ReplayResult: Sendable {
             out += Self.number(r.upper)
             out += ","
             out += Self.number(r.score)
-            out += r.flag ? ",1" : ",0"
+            out += r.flag ? ",1," : ",0,"
+            if let c = r.cause { out += c.rawValue }
             if hindsight {
                 out += ","
                 if let e = r.episode { out += "\(e)" }
@@ -179,6 +182,7 @@ public struct ReplayRunner: Sendable {
                 r.score = o.score
                 r.flag = o.flag
                 r.terms = o.terms
+                r.cause = o.cause
                 if o.event?.kind == .open { episodes += 1 }
                 if hindsight, let event = o.event {
                     if event.kind == .open { openEpisode = (event.number, i, event.openedAt) }

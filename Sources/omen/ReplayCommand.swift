@@ -20,7 +20,7 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
         Reads `timestamp,value` (NAB layout, UTC; ISO-8601 and Unix seconds also accepted) or a named value \
         column, retrains synchronously at the daemon's point counts with a fixed seed (two runs give identical \
-        output), and writes one row per input row: timestamp,value,prediction,lower,upper,anomaly_score,flag (then \
+        output), and writes one row per input row: timestamp,value,prediction,lower,upper,anomaly_score,flag,cause (then \
         episode,hindsight_score with --hindsight).
 
         SETTINGS: every key of omen.toml's [model], [episodes], [scoring], [learning] and [training] tables is a \

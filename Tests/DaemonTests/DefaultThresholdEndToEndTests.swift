@@ -91,6 +91,7 @@ struct DefaultThresholdEndToEndTests {
             #expect(episodes.count == 1, "run \(run): \(episodes.count) episodes: \(episodes)")
             #expect(episodes.allSatisfy { $0.series == "clean.spiked" && abs($0.peakAt - spikeTime) <= 120 },
                     "run \(run): an episode away from the spike: \(episodes)")
+            #expect(episodes.allSatisfy { $0.cause == .newHigh }, "run \(run): the spike's cause: \(episodes)")
         }
     }
 }

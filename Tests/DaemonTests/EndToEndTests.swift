@@ -173,6 +173,7 @@ struct EndToEndTests {
             #expect(alert.kind == .open)
             #expect(alert.id > 0)
             #expect(alert.score >= alert.threshold)
+            #expect(alert.cause == .newHigh, "the spike is above every value e2e.spiky had: \(alert)")
         }
 
         // The CLI lists it as JSON while the daemon is running (concurrent read).
@@ -180,6 +181,7 @@ struct EndToEndTests {
         #expect(listed.status == 0, "omen anomalies failed: \(listed.stderr)")
         #expect(listed.stdout.contains("\"series\""), "unexpected output: \(listed.stdout)")
         #expect(listed.stdout.contains("e2e.spiky"))
+        #expect(listed.stdout.contains("\"new-high\""), "no cause in the listing: \(listed.stdout)")
 
         // Malformed lines were counted and logged.
         #expect(daemon.stderr.contains("rejected malformed records"), "no rejection log line: \(daemon.stderr)")

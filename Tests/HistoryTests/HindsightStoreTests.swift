@@ -27,7 +27,7 @@ struct HindsightStoreTests {
             #expect(table.contains("HINDSIGHT") && table.contains("0.9000"))
             #expect(Listing.anomalies(ranked, format: .csv).hasPrefix(
                 "id,series,episode,opened_at,closed_at,peak_at,peak_score,value,predicted,lower,upper,threshold,"
-                    + "points,model_version,close_reason,label,hindsight_score\n"))
+                    + "points,model_version,close_reason,label,hindsight_score,cause\n"))
         }
     }
 }

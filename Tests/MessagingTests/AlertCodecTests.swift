@@ -65,3 +65,21 @@ import Testing
         #expect(line.contains("score=0.998") && line.contains("id=9"))
     }
 }
+
+@Suite struct AlertCauseTests {
+    /// The cause travels as `cause` when the episode has one, and is left out when it has none; a cause this build
+    /// does not know (a newer publisher's) reads as none rather than failing the alert.
+    @Test func causeTravelsAndUnknownCausesReadAsNone() throws {
+        var event = AlertCodecTests.event(series: "s")
+        event.cause = .newHigh
+        let body = String(decoding: AlertCodec.body(for: event, id: 5), as: UTF8.self)
+        #expect(body.contains("\"cause\":\"new-high\""), "\(body)")
+        let alert = try AlertCodec.decode(topic: AlertCodec.topic(for: event), body: body)
+        #expect(alert.cause == .newHigh && alert.matches(Alert(event: event, id: 5)))
+        #expect(AlertFormatter.text(alert).contains(" cause=new-high"))
+        let without = String(decoding: AlertCodec.body(for: AlertCodecTests.event(series: "s"), id: 5), as: UTF8.self)
+        #expect(!without.contains("cause"))
+        let future = body.replacingOccurrences(of: "new-high", with: "gremlins")
+        #expect(try AlertCodec.decode(topic: AlertCodec.topic(for: event), body: future).cause == nil)
+    }
+}

@@ -15,7 +15,7 @@ struct ReplayHindsightTests {
         #expect(a.csv() == runner.run(rows).csv())
         #expect(a.rows.map(\.score) == plain.rows.map(\.score) && a.rows.map(\.flag) == plain.rows.map(\.flag))
         let lines = a.csv().split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines.first == "timestamp,value,prediction,lower,upper,anomaly_score,flag,episode,hindsight_score")
+        #expect(lines.first == "timestamp,value,prediction,lower,upper,anomaly_score,flag,cause,episode,hindsight_score")
         #expect(a.summary.episodes >= 1)
         var scores: [Int: Set<Double>] = [:]
         for r in a.rows {

@@ -36,7 +36,7 @@ struct ReplayRunnerTests {
         #expect(csv == b.csv())
         let lines = csv.split(separator: "\n")
         #expect(lines.count == rows.count + 1)
-        #expect(lines.first == "timestamp,value,prediction,lower,upper,anomaly_score,flag")
+        #expect(lines.first == "timestamp,value,prediction,lower,upper,anomaly_score,flag,cause")
         #expect(lines[1].hasPrefix("2014-04-01 00:00:00,"))
         #expect(a.rows.allSatisfy { $0.score >= 0 && $0.score < 1 })
         #expect(a.summary.retrainsAccepted + a.summary.retrainsRejected >= 1)
@@ -55,8 +55,8 @@ struct ReplayRunnerTests {
         #expect(plain.rows.map(\.score) == withTerms.rows.map(\.score))
         #expect(plain.rows.allSatisfy { $0.terms == nil })
         let lines = withTerms.csv().split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines[0] == "timestamp,value,prediction,lower,upper,anomaly_score,flag," + ReplayResult.termColumns)
-        #expect(lines[1].split(separator: ",", omittingEmptySubsequences: false).count == 16)
+        #expect(lines[0] == "timestamp,value,prediction,lower,upper,anomaly_score,flag,cause," + ReplayResult.termColumns)
+        #expect(lines[1].split(separator: ",", omittingEmptySubsequences: false).count == 17)
         let sc = config.scoring
         var predicted = 0
         for row in withTerms.rows {

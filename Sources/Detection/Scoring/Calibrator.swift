@@ -189,7 +189,7 @@ struct Calibrator: Sendable {
     /// them, at the edge (in the bin of the largest or the smallest, none beyond it on that side), or inside. One
     /// bin lookup and its two prefix counts serve both.
     @inline(__always)
-    func twoSidedSurpriseAndPosition(_ x: Double) -> (surprise: Double, position: RangePosition) {
+    func twoSidedSurpriseAndPosition(_ x: Double) -> (surprise: Double, position: RangePosition, aboveAll: Bool) {
         let n = history.count
         let b = history.bin(of: x)
         let below = history.countAtOrBelow(bin: b - 1), atOrBelow = history.countAtOrBelow(bin: b)
@@ -199,7 +199,7 @@ struct Calibrator: Sendable {
         let position: RangePosition = n == 0 ? .inside
             : below == n || atOrBelow == 0 ? .beyond
             : atOrBelow == n || below == 0 ? .edge : .inside
-        return (-log10(max(p, 1e-300)), position)
+        return (-log10(max(p, 1e-300)), position, n > 0 && below == n)
     }
 
     /// The remembered value at quantile q in [0, 1] (bin representative), or nil when empty.
