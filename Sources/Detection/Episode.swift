@@ -31,6 +31,20 @@ extension AnomalyCause {
         }
     }
 
+    /// The causes named by `--cause` arguments (each one name, or several separated by commas); nil when none
+    /// was given. An unknown name is an error that lists the known ones.
+    public static func parseArguments(_ arguments: [String]) throws(CauseArgumentError) -> Set<AnomalyCause>? {
+        guard !arguments.isEmpty else { return nil }
+        var causes: Set<AnomalyCause> = []
+        for name in arguments.flatMap({ $0.split(separator: ",") }) {
+            guard let cause = AnomalyCause(rawValue: String(name)) else {
+                throw CauseArgumentError(name: String(name))
+            }
+            causes.insert(cause)
+        }
+        return causes
+    }
+
     /// A byte for checkpoints (0 is no cause); codes are never reused.
     var code: UInt8 {
         switch self {
@@ -48,6 +62,14 @@ extension AnomalyCause {
     init?(code: UInt8) {
         guard let cause = Self.allCases.first(where: { $0.code == code }) else { return nil }
         self = cause
+    }
+}
+
+/// A `--cause` argument that names no cause.
+public struct CauseArgumentError: Error, CustomStringConvertible {
+    public var name: String
+    public var description: String {
+        "--cause must be one of \(AnomalyCause.allCases.map(\.rawValue).joined(separator: ", ")), not \(name)"
     }
 }
 

@@ -98,9 +98,12 @@ public struct AnomalyQuery: Sendable, Equatable {
     public var label: LabelFilter?
     /// Order by hindsight score, highest first (episodes not reviewed last), instead of newest first.
     public var byHindsight: Bool
+    /// Only episodes whose peak has one of these causes (nil: any, including none).
+    public var causes: Set<AnomalyCause>?
 
     public init(seriesGlob: String? = nil, since: Double? = nil, until: Double? = nil, minScore: Double? = nil,
-                openOnly: Bool = false, limit: Int = 100, label: LabelFilter? = nil, byHindsight: Bool = false) {
+                openOnly: Bool = false, limit: Int = 100, label: LabelFilter? = nil, byHindsight: Bool = false,
+                causes: Set<AnomalyCause>? = nil) {
         self.seriesGlob = seriesGlob
         self.since = since
         self.until = until
@@ -109,6 +112,7 @@ public struct AnomalyQuery: Sendable, Equatable {
         self.limit = limit
         self.label = label
         self.byHindsight = byHindsight
+        self.causes = causes
     }
 }
 

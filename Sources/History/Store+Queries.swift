@@ -28,6 +28,12 @@ extension Store {
         if query.openOnly {
             conditions.append("a.closed_at IS NULL")
         }
+        if let causes = query.causes {
+            // Sorted, so the statement's text is the same for the same set.
+            let names = causes.map(\.rawValue).sorted()
+            conditions.append(names.isEmpty ? "0" : "a.cause IN (\(names.map { _ in "?" }.joined(separator: ", ")))")
+            for name in names { arguments += [name] }
+        }
         switch query.label {
         case nil, .any?: break
         case .none?: conditions.append("l.kind IS NULL")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Detection
 import Foundation
 import History
 
@@ -36,6 +37,10 @@ struct AnomaliesCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only episodes labelled not_anomaly, confirmed, labelled (either), or none.",
                                valueName: "label"))
     var label: String?
+    @Option(help: ArgumentHelp("Only episodes whose peak had this cause (repeat for several): new-high, new-low, "
+                               + "frozen, hour, prediction, jump, rare-value.", valueName: "cause"))
+    var cause: [String] = []
+
     @Flag(help: """
         Sort by hindsight score, highest first: closed episodes re-read with context from both sides (high = a \
         deviation the series came back from; low = a level it then kept). Episodes not reviewed come last.
@@ -83,7 +88,8 @@ struct AnomaliesCommand: ParsableCommand {
             labelFilter = filter
         }
         return AnomalyQuery(seriesGlob: series, since: sinceTime, until: untilTime, minScore: minScore,
-                            openOnly: openOnly, limit: limit, label: labelFilter, byHindsight: hindsight)
+                            openOnly: openOnly, limit: limit, label: labelFilter, byHindsight: hindsight,
+                            causes: try AnomalyCause.parseArguments(cause))
     }
 }
 

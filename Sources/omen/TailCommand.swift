@@ -30,6 +30,10 @@ struct TailCommand: ParsableCommand {
     @Option(help: "Only alerts for series whose key starts with this prefix.")
     var series: String?
 
+    @Option(help: ArgumentHelp("Only alerts whose episode's peak had this cause (repeat for several): new-high, "
+                               + "new-low, frozen, hour, prediction, jump, rare-value.", valueName: "cause"))
+    var cause: [String] = []
+
     @Option(help: "Output: text (one line per alert) or json (the alert body, one object per line).")
     var format: OutputFormat = .text
 
@@ -44,6 +48,7 @@ struct TailCommand: ParsableCommand {
     func validate() throws {
         if let count, count < 1 { throw ValidationError("--count must be at least 1.") }
         if let timeout, !(timeout > 0 && timeout.isFinite) { throw ValidationError("--timeout must be a positive number of seconds.") }
+        do { _ = try AnomalyCause.parseArguments(cause) } catch { throw ValidationError(error.description + ".") }
     }
 
     func run() throws {
@@ -92,6 +97,7 @@ struct TailCommand: ParsableCommand {
         let deadline = timeout.map { DispatchTime.now().uptimeNanoseconds + UInt64($0 * 1e9) }
         let buffer = ZMQMessageBuffer(initialCapacity: 4096)
         var printed = 0
+        let causes = try AnomalyCause.parseArguments(cause)
         while count.map({ printed < $0 }) ?? true {
             var wait = 250
             if let deadline {
@@ -119,6 +125,7 @@ struct TailCommand: ParsableCommand {
                 continue
             }
             if let series, !alert.series.hasPrefix(series) { continue }
+            if let causes, !(alert.cause.map { causes.contains($0) } ?? false) { continue }
             let line = format == .json ? String(decoding: body, as: UTF8.self) : AlertFormatter.text(alert)
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
             printed += 1

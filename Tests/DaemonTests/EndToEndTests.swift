@@ -182,6 +182,12 @@ struct EndToEndTests {
         #expect(listed.stdout.contains("\"series\""), "unexpected output: \(listed.stdout)")
         #expect(listed.stdout.contains("e2e.spiky"))
         #expect(listed.stdout.contains("\"new-high\""), "no cause in the listing: \(listed.stdout)")
+        let byCause = try runOmen(["anomalies", "--database", db, "--cause", "new-high,new-low", "--format", "csv"])
+        #expect(byCause.status == 0 && byCause.stdout.contains("e2e.spiky"), "\(byCause.stdout) \(byCause.stderr)")
+        let otherCause = try runOmen(["anomalies", "--database", db, "--cause", "frozen", "--format", "csv"])
+        #expect(otherCause.status == 0 && !otherCause.stdout.contains("e2e.spiky"), "\(otherCause.stdout)")
+        let badCause = try runOmen(["anomalies", "--database", db, "--cause", "gremlins"])
+        #expect(badCause.status == 1 && badCause.stderr.contains("--cause must be one of"), "\(badCause.stderr)")
 
         // Malformed lines were counted and logged.
         #expect(daemon.stderr.contains("rejected malformed records"), "no rejection log line: \(daemon.stderr)")

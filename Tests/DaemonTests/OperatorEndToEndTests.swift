@@ -212,6 +212,10 @@ struct OperatorEndToEndTests {
         #expect(eventually(timeout: 10) {
             ((try? plainHTTPGet(port: metricsPort, path: "/metrics")).map { checkExposition($0.body).samples["omen_episodes_opened_total"] ?? 0 } ?? 0) >= 1
         })
+        // The spike is above everything op.spiky had shown: counted by its cause.
+        let exposition = try plainHTTPGet(port: metricsPort, path: "/metrics").body
+        #expect((checkExposition(exposition).samples["omen_episodes_opened_by_cause_total{cause=\"new-high\"}"] ?? 0) >= 1,
+                "\(exposition.split(separator: "\n").filter { $0.contains("by_cause") })")
 
         // Label it; list and filter by label; the daemon picks the label up.
         let labelled = try runOmen(["label", String(episode.id), "--not-anomaly", "--note", "deploy", "--database", db])
@@ -251,6 +255,9 @@ struct OperatorEndToEndTests {
         let statusJSON = try runOmen(["status", "--metrics", "127.0.0.1:\(metricsPort)", "--format", "json"])
         let statusObject = try JSONSerialization.jsonObject(with: Data(statusJSON.stdout.utf8)) as? [String: Any]
         #expect((statusObject?["points_scored"] as? Int ?? 0) >= 2700, "\(statusJSON.stdout)")
+        #expect(status.stdout.contains("new-high"), "no cause in the episodes line: \(status.stdout)")
+        let byCause = statusObject?["episodes_opened_by_cause"] as? [String: Any]
+        #expect((byCause?["new-high"] as? Int ?? 0) >= 1 && byCause?["frozen"] != nil, "\(statusJSON.stdout)")
 
         // Unmute: the daemon lets the series alert again.
         let unmuted = try runOmen(["unmute", String(muteID), "--database", db])

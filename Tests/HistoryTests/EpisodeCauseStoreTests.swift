@@ -32,6 +32,14 @@ import Detection
             // A row stored without a cause (by an older build) lists as none.
             _ = try store.apply(WriteBatch(events: [event(.open, "old.series", at: 600)]))
             #expect(try store.anomalies(AnomalyQuery(seriesGlob: "old.*")).map(\.cause) == [nil])
+            // Filtered by cause: a set of them, none of them, or any (nil, with the rows that have none).
+            #expect(try store.anomalies(AnomalyQuery(causes: [.frozen, .newHigh])).map(\.cause) == [.frozen, .newHigh])
+            #expect(try store.anomalies(AnomalyQuery(causes: [.hour])).isEmpty)
+            #expect(try store.anomalies(AnomalyQuery(causes: [])).isEmpty)
+            #expect(try store.anomalies(AnomalyQuery()).count == 3)
+            #expect(try AnomalyCause.parseArguments(["new-high,frozen", "hour"]) == [.newHigh, .frozen, .hour])
+            #expect(try AnomalyCause.parseArguments([]) == nil)
+            #expect(throws: CauseArgumentError.self) { try AnomalyCause.parseArguments(["gremlins"]) }
         }
     }
 }

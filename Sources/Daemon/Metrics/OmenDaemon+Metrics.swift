@@ -1,3 +1,4 @@
+import Detection
 import Foundation
 import Messaging
 
@@ -32,6 +33,13 @@ extension OmenDaemon {
         counter("omen_points_scored_total", "Points scored by the shards.", st.pointsProcessed.load(ordering: .relaxed))
         counter("omen_episodes_opened_total", "Anomaly episodes opened (stored).", st.episodesOpened.load(ordering: .relaxed))
         counter("omen_episodes_closed_total", "Anomaly episodes closed (stored).", st.episodesClosed.load(ordering: .relaxed))
+        let byCause = st.openedByCause.withLock { $0 }
+        let causeNames = AnomalyCause.allCases.map(\.rawValue) + ["none"]
+        for (name, count) in zip(causeNames, byCause) {
+            counter("omen_episodes_opened_by_cause_total",
+                    "Anomaly episodes opened (stored), by the evidence behind their opening point (none: no scorer yet).",
+                    count, [("cause", name)])
+        }
         counter("omen_episode_events_total", "Episode events (open, update, close) produced by the shards.",
                 st.events.load(ordering: .relaxed))
         counter("omen_trainings_total", "Retrainings finished, by outcome.", st.trainingsAccepted.load(ordering: .relaxed),

@@ -15,14 +15,21 @@ extension PipelineStats {
     /// Counts what one committed write transaction stored: episodes opened and closed, checkpoint bytes.
     func countCommitted<C: Collection>(events: [EpisodeEvent], checkpoints: C) where C.Element == ModelCheckpoint {
         var opened = 0, closed = 0
+        var causes: [Int]? = nil
         for event in events {
             switch event.kind {
-            case .open: opened += 1
+            case .open:
+                opened += 1
+                if causes == nil { causes = [Int](repeating: 0, count: AnomalyCause.allCases.count + 1) }
+                causes?[event.cause.flatMap { AnomalyCause.allCases.firstIndex(of: $0) } ?? AnomalyCause.allCases.count] += 1
             case .close: closed += 1
             case .update: break
             }
         }
         if opened > 0 { episodesOpened.wrappingAdd(opened, ordering: .relaxed) }
+        if let causes {
+            openedByCause.withLock { counts in for i in counts.indices { counts[i] &+= causes[i] } }
+        }
         if closed > 0 { episodesClosed.wrappingAdd(closed, ordering: .relaxed) }
         var bytes = 0
         for checkpoint in checkpoints { bytes += checkpoint.blob.count }

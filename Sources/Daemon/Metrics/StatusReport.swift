@@ -27,6 +27,13 @@ public struct StatusReport: Sendable {
             .sorted { $0.1 > $1.1 }
     }
 
+    /// Episodes opened by cause, largest first, without the zeros.
+    private var openedByCause: [(String, Double)] {
+        samples.filter { $0.name == "omen_episodes_opened_by_cause_total" && $0.value > 0 }
+            .map { ($0.labels["cause"] ?? "?", $0.value) }
+            .sorted { $0.1 > $1.1 }
+    }
+
     /// Mean writer transaction time in seconds, from the histogram's sum and count (nil before any flush).
     private var meanFlush: Double? {
         let count = v("omen_writer_flush_seconds_count")
@@ -48,8 +55,11 @@ public struct StatusReport: Sendable {
             + "rejected \(n(rejected.reduce(0) { $0 + $1.1 }))"
         if !rejected.isEmpty { points += " (" + rejected.map { "\($0.0) \(n($0.1))" }.joined(separator: ", ") + ")" }
         lines.append(("points", points))
-        lines.append(("episodes", "opened \(n(v("omen_episodes_opened_total"))), closed \(n(v("omen_episodes_closed_total"))), "
-            + "alerts published \(n(v("omen_alerts_published_total")))"))
+        var episodes = "opened \(n(v("omen_episodes_opened_total")))"
+        let causes = openedByCause
+        if !causes.isEmpty { episodes += " (" + causes.map { "\($0.0) \(n($0.1))" }.joined(separator: ", ") + ")" }
+        episodes += ", closed \(n(v("omen_episodes_closed_total"))), alerts published \(n(v("omen_alerts_published_total")))"
+        lines.append(("episodes", episodes))
         lines.append(("training", "accepted \(n(v("omen_trainings_total", ["outcome": "accepted"]))), "
             + "rejected \(n(v("omen_trainings_total", ["outcome": "rejected"]))), backlog \(n(v("omen_training_backlog")))"))
         var latency = "ingest stalls \(n(v("omen_ingest_stalls_total")))"
@@ -82,6 +92,8 @@ public struct StatusReport: Sendable {
             ("points_rejected", "{" + samples.filter { $0.name == "omen_points_rejected_total" }
                 .map { "\"\($0.labels["reason"] ?? "?")\":\(num($0.value))" }.joined(separator: ",") + "}"),
             ("episodes_opened", num(v("omen_episodes_opened_total"))),
+            ("episodes_opened_by_cause", "{" + samples.filter { $0.name == "omen_episodes_opened_by_cause_total" }
+                .map { "\"\($0.labels["cause"] ?? "?")\":\(num($0.value))" }.joined(separator: ",") + "}"),
             ("episodes_closed", num(v("omen_episodes_closed_total"))),
             ("alerts_published", num(v("omen_alerts_published_total"))),
             ("trainings_accepted", num(v("omen_trainings_total", ["outcome": "accepted"]))),

@@ -1,3 +1,4 @@
+import Detection
 import Synchronization
 
 /// Counters of the whole pipeline, updated by their owners and read by the stats logger and benchmarks.
@@ -58,6 +59,9 @@ public final class PipelineStats: Sendable {
     /// Episode events stored, by kind (counted by the writer after its commit).
     public let episodesOpened = Atomic<Int>(0)
     public let episodesClosed = Atomic<Int>(0)
+    /// Episodes opened, by the cause of their opening point (`AnomalyCause.allCases` order, then none); counted
+    /// per committed batch, not per point.
+    let openedByCause = Mutex<[Int]>([Int](repeating: 0, count: AnomalyCause.allCases.count + 1))
     /// Bytes of checkpoint blobs committed.
     public let checkpointBytes = Atomic<Int>(0)
 
