@@ -27,6 +27,6 @@ done
 end=$(date +%s.%N)
 extra=()
 if [ "${NAB_FILES:-0}" = 1 ]; then extra+=(--files); fi
-python3 "$HERE/nab-summary.py" "$NAB_DIR" "${folders[@]}" "${extra[@]}" --at "${NAB_AT:-0.25}"
+python3 "$HERE/nab-summary.py" "$NAB_DIR" "${folders[@]}" "${extra[@]}" --causes --at "${NAB_AT:-0.25}"
 printf 'wall time: %.1f s for %d seeds, load average %s\n' "$(awk "BEGIN { print $end - $start }")" "${#folders[@]}" \
     "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"

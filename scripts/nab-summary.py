@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarises one or more NAB result folders (one per seed) with the NAB dev subset's own scorer.
 
-    scripts/nab-summary.py NAB_DIR RESULTS [RESULTS ...] [--files] [--json] [--at THRESHOLD]
+    scripts/nab-summary.py NAB_DIR RESULTS [RESULTS ...] [--files] [--causes] [--json] [--at THRESHOLD]
 
 For each folder, and as the mean over the folders: the three profiles (threshold swept over all files), the
 cross-validated scores (each category at the threshold the other categories choose), false-positive
@@ -10,9 +10,14 @@ threshold (as NAB_DIR/README.md quotes HTM's), the category's share of the cross
 (normalised over the category's windows) and its false positives. HTM's figures are read from
 NAB_DIR/README.md and printed beside. `--files` adds per-file false positives and missed windows (mean over
 the folders) at the standard threshold. `--at T` adds each profile's score and false positives at the fixed
-threshold T (e.g. the daemon's default episode threshold) instead of the swept one.
+threshold T (e.g. the daemon's default episode threshold) instead of the swept one. `--causes` adds, by the
+`cause` column `omen replay` writes (the evidence behind each scored point), the windows hit (a window's first
+detection) and the false-positive detections at the standard threshold and at T (skipped, with a note, when a
+folder's files have no such column: results of an older build).
 """
 
+import collections
+import csv
 import importlib.util
 import json
 import os
@@ -61,6 +66,33 @@ def build_cases(sc, nab_dir, results, windows, times_cache):
             sys.exit("%s: %d rows, data has %d" % (path, len(scores), len(times)))
         cases.append(sc.FileCase(key, times, windows[key], scores))
     return cases
+
+
+def read_causes(sc, results, key):
+    """The `cause` column of a result file (empty strings where a row scored 0), or None without one."""
+    with open(sc.find_result_file(results, key, None), newline="") as f:
+        rows = csv.DictReader(f)
+        if "cause" not in (rows.fieldnames or []):
+            return None
+        return [r["cause"] for r in rows]
+
+
+def by_cause(cases, causes, thr):
+    """Windows hit and false-positive detections at `thr`, by the cause of the detection that counts: a window's
+    first detection after the probationary rows (the one NAB credits), every detection outside windows."""
+    hits, fps = collections.Counter(), collections.Counter()
+    for c, cs in zip(cases, causes):
+        seen = set()
+        for i in range(c.probation, c.n):
+            if c.scores[i] < thr:
+                continue
+            cause = cs[i] or "?"
+            if c.kind[i] < 0:
+                fps[cause] += 1
+            elif c.kind[i] not in seen:
+                seen.add(c.kind[i])
+                hits[cause] += 1
+    return hits, fps
 
 
 def normalised(raw, nwin, prof):
@@ -121,6 +153,7 @@ def mean(xs):
 
 def main(argv):
     show_files = "--files" in argv
+    show_causes = "--causes" in argv
     as_json = "--json" in argv
     at = None
     if "--at" in argv:
@@ -135,7 +168,19 @@ def main(argv):
     sc.warn = lambda msg: None
     windows = json.load(open(os.path.join(nab_dir, "labels.json")))
     times_cache = {}
-    runs = [summarise(sc, build_cases(sc, nab_dir, f, windows, times_cache), at) for f in folders]
+    runs = []
+    for f in folders:
+        cases = build_cases(sc, nab_dir, f, windows, times_cache)
+        runs.append(summarise(sc, cases, at))
+        if show_causes:
+            causes = [read_causes(sc, f, c.key) for c in cases]
+            if any(x is None for x in causes):
+                print("%s: no cause column (results of a build before omen replay wrote one); no table by "
+                      "cause" % f, file=sys.stderr)
+                show_causes = False
+                continue
+            runs[-1]["causes"] = {label: by_cause(cases, causes, t) for label, t in
+                                  [("standard", runs[-1]["threshold"])] + ([("at", at)] if at is not None else [])}
     if as_json:
         print(json.dumps(runs, indent=1))
         return 0
@@ -170,6 +215,19 @@ def main(argv):
         print("%-24s %7.2f %7s %7.2f %6.1f %6.1f" % (
             cat, mean([d["own"] for d in ds]), "%.1f" % htm if htm is not None else "-",
             mean([d["cv"] for d in ds]), mean([d["fp"] for d in ds]), mean([d["cv_fp"] for d in ds])))
+    if show_causes:
+        names = sorted({k for r in runs for h, fp in r["causes"].values() for k in list(h) + list(fp)},
+                       key=lambda k: -sum(r["causes"]["standard"][1][k] for r in runs))
+        print()
+        print("by cause (mean of %d): windows hit / false positives" % len(runs))
+        print("%-18s" % "threshold" + "".join("%14s" % n for n in names) + "%14s" % "all")
+        for label in runs[0]["causes"]:
+            name = "standard (swept)" if label == "standard" else "%g" % at
+            cells = ["%5.1f / %5.1f" % (mean([r["causes"][label][0][n] for r in runs]),
+                                        mean([r["causes"][label][1][n] for r in runs])) for n in names]
+            total = "%5.1f / %5.1f" % (mean([sum(r["causes"][label][0].values()) for r in runs]),
+                                       mean([sum(r["causes"][label][1].values()) for r in runs]))
+            print("%-18s" % name + "".join("%14s" % c for c in cells) + "%14s" % total)
     if show_files:
         print()
         print("per file at the standard threshold (mean of %d): FP detections, missed windows" % len(runs))

@@ -41,6 +41,6 @@ done | xargs -0 -n 2 -P "$JOBS" sh -c 'exec "$BIN" replay "$0" --output "$1" $OM
 end=$(date +%s.%N)
 
 files=$(find "$RESULTS" -name '*.csv' | wc -l)
-if [ "$SCORE" != 0 ]; then python3 "$HERE/nab-summary.py" "$NAB_DIR" "$RESULTS" --at "${NAB_AT:-0.25}"; fi
+if [ "$SCORE" != 0 ]; then python3 "$HERE/nab-summary.py" "$NAB_DIR" "$RESULTS" --causes --at "${NAB_AT:-0.25}"; fi
 printf 'wall time: %.1f s for %d files (%d at a time), load average %s\n' "$(awk "BEGIN { print $end - $start }")" \
     "$files" "$JOBS" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
