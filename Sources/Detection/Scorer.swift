@@ -217,7 +217,6 @@ public struct ScoringConfig: Sendable, Equatable {
 
     /// Bytes of scorer state one series holds with this configuration (for capacity planning).
     public var bytesPerSeries: Int {
-        let h = min(max(history, 1), Int(UInt16.max))
         // Rank histories hold counts over the bins their values occupy (4 bytes a bin), not the values, so the
         // history length does not count: typically ~350 bins of values and ~100-300 of a magnitude (bench memory's
         // series: 1.4 KB, 0.65 KB, 0.45 KB); at most ~2,500 and 513.
@@ -226,7 +225,6 @@ public struct ScoringConfig: Sendable, Equatable {
         if kind == .calibrated { b += magnitudeHistory }
         if driftSpan > 0 { b += magnitudeHistory }
         if changeWeight > 0 { b += magnitudeHistory }
-        if frozenDetection { b += (h + 63) / 64 * 8 }
         if selfWeight > 0 { b += magnitudeHistory }
         if usesGaussianCalibration {
             let k = min(max(2, gaussianTail), 255)
@@ -288,9 +286,11 @@ public struct Scorer: Sendable {
     /// Gaussian calibration's history of |z|, version 5 the cadence and the value delay line, version 6 the compact
     /// rank and time-of-day histories (counts per bin, 16-bit codes; each encoding tells its own format, and
     /// rings of versions 1-5 are counted again in arrival order), version 7 whether the last point lay at or beyond
-    /// the edge of the remembered values, version 8 the current frozen run's last surprise and its chain; older
-    /// checkpoints still restore (what they lack starts empty).
-    static let checkpointVersion: UInt8 = 8
+    /// the edge of the remembered values, version 8 the current frozen run's last surprise and its chain, version 9
+    /// the frozen-run tracker's decayed transition counts in place of its ring of bits (the section tells its own
+    /// format, so either restores whatever the version); older checkpoints still restore (what they lack starts
+    /// empty).
+    static let checkpointVersion: UInt8 = 9
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0
@@ -316,7 +316,7 @@ public struct Scorer: Sendable {
         spread = SpreadTracker(memory: config.spreadMemory)
         delayed = DelayLine(delay: config.valueDelay)
         onset = OnsetFilter(window: config.onsetWindow)
-        frozen = FrozenTracker(capacity: config.frozenDetection ? h : 0, minSteps: max(config.minHistory, 1))
+        frozen = FrozenTracker(memory: config.frozenDetection ? h : 0, minSteps: max(config.minHistory, 1))
         if config.predictiveTail {
             values.tailShape = .predictive
             drift.tailShape = .predictive

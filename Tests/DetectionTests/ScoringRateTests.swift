@@ -181,6 +181,69 @@ struct ScoringRateTests {
         for t in 2506..<2800 { #expect(a.score(input(t)) == b.score(input(t))) }
     }
 
+    /// A checkpoint of the builds that kept the frozen-run tracker as a ring of bits (scorer version 8 and earlier)
+    /// restores: its transitions are counted again, and within the tracker's memory the restored series scores on
+    /// exactly as the one that never stopped, through a frozen run. A ring written with the tracker off (no bits)
+    /// restores into a scorer with it on, where it used to fail the whole scorer.
+    @Test func aRingOfBitsFromEarlierBuildsRestores() throws {
+        var noise = Noise(seed: 61)
+        // Rounded to 0.5: the series repeats now and then, so the chain has something to count.
+        var values = (0..<3000).map { _ in (2 * (50 + noise.gaussian())).rounded() / 2 }
+        for t in 2500..<2600 { values[t] = 50.5 }
+        let input = { (t: Int) in
+            ScoreInput(timestamp: 1_700_000_000 + Double(t) * 300, value: values[t], predicted: t < 300 ? nil : 50,
+                       predictedSpread: t < 300 ? nil : 1)
+        }
+        /// The section the earlier builds wrote for `values[..<n]`: capacity, head, count, the repeats' count, run,
+        /// longest run, last value, then one bit per remembered step.
+        func ring(_ n: Int, capacity: Int) -> [UInt8] {
+            var bits = [UInt64](repeating: 0, count: (capacity + 63) / 64)
+            var head = 0, count = 0, run = 0, maxRun = 0, last = Double.nan
+            for v in values[..<n] where capacity > 0 {
+                let isRepeat = v == last
+                if !isRepeat { maxRun = max(maxRun, run) }
+                run = isRepeat ? run + 1 : 0
+                last = v
+                count = min(count + 1, capacity)
+                if isRepeat { bits[head >> 6] |= 1 << UInt64(head & 63) } else { bits[head >> 6] &= ~(1 << UInt64(head & 63)) }
+                head = (head + 1) % capacity
+            }
+            var w = ByteWriter()
+            w.int(capacity); w.int(head); w.int(count); w.int(bits.reduce(0) { $0 + $1.nonzeroBitCount })
+            w.int(run); w.int(maxRun); w.double(capacity > 0 ? last : .nan)
+            for b in bits { w.u64(b) }
+            return w.bytes
+        }
+        func withRing(_ scorer: Scorer, _ section: [UInt8]) throws -> [UInt8] {
+            let blob = scorer.checkpoint()
+            var current = ByteWriter()
+            scorer.frozen.encode(into: &current)
+            let at = try #require(blob.firstRange(of: current.bytes))
+            var old = Array(blob[..<at.lowerBound]) + section + Array(blob[at.upperBound...])
+            old[0] = 8
+            return old
+        }
+        var a = Scorer(config: ScoringConfig())
+        for t in 0...2502 { _ = a.score(input(t)) }
+        #expect(a.frozen.run == 2 && a.frozen.steps == 2503)
+        var b = try Scorer(config: ScoringConfig(), checkpoint: try withRing(a, ring(2503, capacity: 6000)))
+        #expect(b.frozen.afterChange == a.frozen.afterChange && b.frozen.repeatAfterRepeat == a.frozen.repeatAfterRepeat)
+        var fired = 0
+        for t in 2503..<3000 {
+            let (x, y) = (a.score(input(t)), b.score(input(t)))
+            #expect(x == y, "point \(t)")
+            if x.cause == .frozen { fired += 1 }
+        }
+        #expect(fired >= 1, "the run went on counting after the restore")
+        // Written with the tracker off: restores, and the tracker starts from nothing.
+        var off = ScoringConfig()
+        off.frozenDetection = false
+        var c = Scorer(config: off)
+        for t in 0..<1000 { _ = c.score(input(t)) }
+        let d = try Scorer(config: ScoringConfig(), checkpoint: try withRing(c, ring(0, capacity: 0)))
+        #expect(d.points == 1000 && d.frozen.steps == 0 && d.frozen.maxRun == 0)
+    }
+
     /// An idle series whose zeros come in long stretches is not surprised by one more, even a little longer than
     /// every one before: its repeats persist (q11 near 1).
     @Test func idleStretchesAreNotAFrozenSensor() {

@@ -257,26 +257,31 @@ struct OnsetFilter: Sendable {
 /// Runs of exactly repeated values (a frozen sensor). A run is news when it becomes longer than every earlier run
 /// of the series, and again each time its evidence squares (its surprise doubles), not at every point: before,
 /// every point of a record run scored higher than the last and each was an onset, a false alarm per point.
-/// Repeats follow a two-state Markov chain fitted to the series' remembered steps: a run starts with probability
+/// Repeats follow a two-state Markov chain fitted to the series' recent steps: a run starts with probability
 /// q01 (a repeat after a change) and goes on with q11 (a repeat after a repeat), so reaching length L has
 /// probability q01 · q11^(L−1). An idle or quantised series whose repeats come in long stretches has q11 near 1
 /// and is not surprised by another long stretch; a noisy series that never repeated is, within two points. Until
 /// the series has shown repeats after repeats, q11's prior is q01 (no persistence: two repeats in a row are as
 /// rare as two independent ones). The chain is read as it stood when the run began; a run that began before the
 /// series had shown `minSteps` steps is never judged.
+///
+/// The chain's four transition counts decay by 1 − 1/`memory` a step, so they weigh the last `memory` steps or so
+/// (the scorer's history length). Earlier builds kept a ring of one bit per step for the last `memory` steps and
+/// counted its transitions exactly: a separate 750-byte array per series, read twice and written once per point.
 struct FrozenTracker: Sendable {
-    let capacity: Int
-    /// One bit per remembered step: was it an exact repeat of the previous value? A ring, oldest at head − count.
-    var bits: [UInt64]
-    var head = 0
-    var count = 0
+    /// Steps the counts remember (their decay's time constant); 0 turns the tracker off.
+    let memory: Int
+    let decay: Double
+    /// Transitions between consecutive steps, decayed: after a repeat (how many, and how many of those were
+    /// repeats again), and after a change.
+    var afterRepeat = 0.0, repeatAfterRepeat = 0.0, afterChange = 0.0, repeatAfterChange = 0.0
+    /// Whether the last step was an exact repeat, and how many steps have been seen (capped at 2^30).
+    var lastWasRepeat = false
+    var steps = 0
     var run = 0
     /// Longest run of repeats that has ended.
     var maxRun = 0
     var last = Double.nan
-    /// Transitions between consecutive remembered steps: after a repeat (how many, and how many of those were
-    /// repeats again), and after a change. Derived from `bits`, so not in the checkpoint.
-    var afterRepeat = 0, repeatAfterRepeat = 0, afterChange = 0, repeatAfterChange = 0
     /// Surprise of the point last observed: nonzero only where the run has just become the longest, or its
     /// surprise has doubled since it last counted.
     private(set) var surprise = 0.0
@@ -289,21 +294,25 @@ struct FrozenTracker: Sendable {
     /// Steps the series must have shown before a run for the run to be judged (the scorer's `minHistory`).
     let minSteps: Int
 
-    init(capacity: Int, minSteps: Int = 50) {
-        self.capacity = max(0, capacity)
+    init(memory: Int, minSteps: Int = 50) {
+        self.memory = max(0, memory)
+        decay = 1 - 1 / Double(max(self.memory, 1))
         self.minSteps = minSteps
-        bits = [UInt64](repeating: 0, count: (self.capacity + 63) / 64)
     }
 
-    private func bit(_ i: Int) -> Bool { bits[i >> 6] & (UInt64(1) << UInt64(i & 63)) != 0 }
-
-    /// Counts the transition from step `a` to step `b` (`by` = 1) or forgets it (−1).
-    private mutating func tally(_ a: Bool, _ b: Bool, by d: Int) {
-        if a { afterRepeat += d; if b { repeatAfterRepeat += d } } else { afterChange += d; if b { repeatAfterChange += d } }
+    /// Counts the transition from a step that was (`a`) or was not a repeat to one that is (`b`) or is not.
+    private mutating func tally(_ a: Bool, _ b: Bool) {
+        if a {
+            afterRepeat += 1
+            if b { repeatAfterRepeat += 1 }
+        } else {
+            afterChange += 1
+            if b { repeatAfterChange += 1 }
+        }
     }
 
     mutating func observe(_ v: Double) {
-        guard capacity > 0 else { return }
+        guard memory > 0 else { return }
         let isRepeat = v == last
         if !isRepeat { maxRun = max(maxRun, run) }
         run = isRepeat ? run + 1 : 0
@@ -311,9 +320,9 @@ struct FrozenTracker: Sendable {
         surprise = 0
         if run == 0 { fired = 0 }
         if run == 1 {
-            if afterChange + afterRepeat >= minSteps {
-                runQ01 = (Double(repeatAfterChange) + 1) / (Double(afterChange) + 2)
-                runQ11 = (Double(repeatAfterRepeat) + 2 * runQ01) / (Double(afterRepeat) + 2)
+            if afterChange + afterRepeat >= Double(minSteps) {
+                runQ01 = (repeatAfterChange + 1) / (afterChange + 2)
+                runQ11 = (repeatAfterRepeat + 2 * runQ01) / (afterRepeat + 2)
             } else {
                 // Too little of the series before the run to judge it by (a series that has only ever been one
                 // value, a run at its start): it never counts.
@@ -328,46 +337,66 @@ struct FrozenTracker: Sendable {
                 fired = s
             }
         }
-        let newest = (head + capacity - 1) % capacity
-        if count == capacity {
-            // The oldest step leaves, and with it its transition to the next one.
-            if capacity > 1 { tally(bit(head), bit((head + 1) % capacity), by: -1) }
-        } else {
-            count += 1
+        if steps > 0 {
+            afterRepeat *= decay; repeatAfterRepeat *= decay; afterChange *= decay; repeatAfterChange *= decay
+            tally(lastWasRepeat, isRepeat)
         }
-        if count > 1 { tally(bit(newest), isRepeat, by: 1) }
-        let word = head >> 6, mask = UInt64(1) << UInt64(head & 63)
-        if isRepeat { bits[word] |= mask } else { bits[word] &= ~mask }
-        head += 1
-        if head == capacity { head = 0 }
+        lastWasRepeat = isRepeat
+        steps = min(steps + 1, 1 << 30)
     }
 
+    /// The section starts with −1, which no earlier build's ring (its capacity first) could: `decode` reads either.
     func encode(into w: inout ByteWriter) {
-        // The layout keeps the repeat count earlier builds kept (bits past `count` are 0, so it is the bits' count).
-        w.int(capacity); w.int(head); w.int(count); w.int(bits.reduce(0) { $0 + $1.nonzeroBitCount })
-        w.int(run); w.int(maxRun); w.double(last)
-        for b in bits { w.u64(b) }
+        w.int(-1)
+        w.int(run); w.int(maxRun); w.double(last); w.bool(lastWasRepeat); w.int(steps)
+        w.double(afterRepeat); w.double(repeatAfterRepeat); w.double(afterChange); w.double(repeatAfterChange)
     }
 
+    /// Reads this build's section or an earlier build's ring of bits (whose transitions are counted again, oldest
+    /// first, with this tracker's decay). A ring of another length, or none (written with the tracker off),
+    /// restores what it holds rather than failing the whole scorer. A tracker that is off keeps nothing.
     mutating func decode(from r: inout ByteReader) throws(ScorerRestoreError) {
-        guard try r.int() == capacity else {
-            throw ScorerRestoreError("scorer checkpoint has a different history size than the configuration; the series will recalibrate")
+        let first = try r.int()
+        var restored = self
+        if first == -1 {
+            restored.run = try r.int(); restored.maxRun = try r.int(); restored.last = try r.double()
+            restored.lastWasRepeat = try r.bool(); restored.steps = try r.int()
+            restored.afterRepeat = try r.double(); restored.repeatAfterRepeat = try r.double()
+            restored.afterChange = try r.double(); restored.repeatAfterChange = try r.double()
+            let counts = [restored.afterRepeat, restored.repeatAfterRepeat, restored.afterChange, restored.repeatAfterChange]
+            guard restored.run >= 0, restored.maxRun >= 0, restored.steps >= 0, restored.steps <= 1 << 30,
+                  counts.allSatisfy({ $0.isFinite && $0 >= 0 }),
+                  restored.repeatAfterRepeat <= restored.afterRepeat, restored.repeatAfterChange <= restored.afterChange
+            else {
+                throw ScorerRestoreError("scorer checkpoint has an inconsistent frozen-run tracker; the series will recalibrate")
+            }
+        } else {
+            // The ring: capacity, head, count, the repeats' count (unused), run, longest run, last value, bits.
+            let capacity = first
+            let head = try r.int(), count = try r.int()
+            _ = try r.int()
+            restored.run = try r.int(); restored.maxRun = try r.int(); restored.last = try r.double()
+            guard capacity >= 0, capacity <= 1 << 20, capacity == 0 || (head >= 0 && head < capacity),
+                  count >= 0, count <= capacity, restored.run >= 0, restored.maxRun >= 0 else {
+                throw ScorerRestoreError("scorer checkpoint has an inconsistent frozen-run tracker; the series will recalibrate")
+            }
+            var bits = [UInt64](repeating: 0, count: (capacity + 63) / 64)
+            for i in bits.indices { bits[i] = try r.u64() }
+            func bit(_ i: Int) -> Bool { bits[i >> 6] & (UInt64(1) << UInt64(i & 63)) != 0 }
+            var i = (head - count + capacity) % max(capacity, 1)
+            for k in 0..<count {
+                let isRepeat = bit(i)
+                if k > 0 {
+                    restored.afterRepeat *= decay; restored.repeatAfterRepeat *= decay
+                    restored.afterChange *= decay; restored.repeatAfterChange *= decay
+                    restored.tally(restored.lastWasRepeat, isRepeat)
+                }
+                restored.lastWasRepeat = isRepeat
+                i = (i + 1) % capacity
+            }
+            restored.steps = count
         }
-        head = try r.int(); count = try r.int(); _ = try r.int(); run = try r.int(); maxRun = try r.int()
-        last = try r.double()
-        for i in bits.indices { bits[i] = try r.u64() }
-        guard capacity == 0 || (head >= 0 && head < capacity && count >= 0 && count <= capacity && run >= 0
-                                && maxRun >= 0) else {
-            throw ScorerRestoreError("scorer checkpoint has an inconsistent frozen-run tracker; the series will recalibrate")
-        }
-        // The transitions, walked from the oldest remembered step to the newest.
-        afterRepeat = 0; repeatAfterRepeat = 0; afterChange = 0; repeatAfterChange = 0
-        var i = (head - count + capacity) % max(capacity, 1)
-        for _ in 0..<max(count - 1, 0) {
-            let j = (i + 1) % capacity
-            tally(bit(i), bit(j), by: 1)
-            i = j
-        }
+        if memory > 0 { self = restored }
     }
 }
 
