@@ -14,7 +14,8 @@ Without options it recomputes every score with the defaults and checks that it m
 (`Sources/Detection/Scorer.swift`), so keep them in step. It writes the rescored files to OUT-<folder> (default
 OUT = rescored) and prints scripts/nab-summary.py's table for them (NAB_DIR, default ../shared/nab).
 
-What it cannot measure: anything that changes a term itself (calibration, tails, the model), and the feedback of
+The frozen-run tracker (`frozen_detection`) runs on each row's value, as in the scorer, after `combine`: a rule
+sees the terms without it. What it cannot measure: anything that changes a term itself (calibration, tails, the model), and the feedback of
 scores into training (`exclude_anomalies` leaves the points of episodes at the default threshold out of training,
 so a rule that moves episodes would, in the daemon, also move later predictions a little). `self_weight` > 0 is not
 modelled. A rule file defines `combine(t, p)`, where `t` is a dict of the row's terms (value, context, residual,
@@ -73,6 +74,61 @@ def number(x):
     return float(x) if x != "" else None
 
 
+class FrozenTracker:
+    """The scorer's frozen-run tracker (`FrozenTracker` in Sources/Detection/Scoring/Stages.swift): the surprise of
+    a run of exact repeats when it becomes the series' longest, and again when its surprise doubles, under a
+    two-state Markov chain of the series' repeats (decayed transition counts) as it stood when the run began."""
+
+    def __init__(self, memory=6000, min_steps=50):
+        self.decay = 1 - 1 / max(memory, 1)
+        self.min_steps = min_steps
+        self.ar = self.rar = self.ac = self.rac = 0.0
+        self.last_was_repeat = False
+        self.steps = 0
+        self.run = self.max_run = 0
+        self.last = math.nan
+        self.fired = 0.0
+        self.q01 = self.q11 = 1.0
+
+    def observe(self, v):
+        is_repeat = v == self.last
+        if not is_repeat:
+            self.max_run = max(self.max_run, self.run)
+        self.run = self.run + 1 if is_repeat else 0
+        self.last = v
+        surprise = 0.0
+        if self.run == 0:
+            self.fired = 0.0
+        if self.run == 1:
+            if self.ac + self.ar >= self.min_steps:
+                self.q01 = (self.rac + 1) / (self.ac + 2)
+                self.q11 = (self.rar + 2 * self.q01) / (self.ar + 2)
+            else:
+                self.q01 = self.q11 = 1.0
+        if self.run > self.max_run:
+            s = -math.log10(self.q01) - (self.run - 1) * math.log10(self.q11)
+            if self.run == self.max_run + 1 or s >= 2 * self.fired:
+                surprise = s
+                self.fired = s
+        if self.steps > 0:
+            d = self.decay
+            self.ar *= d
+            self.rar *= d
+            self.ac *= d
+            self.rac *= d
+            if self.last_was_repeat:
+                self.ar += 1
+                if is_repeat:
+                    self.rar += 1
+            else:
+                self.ac += 1
+                if is_repeat:
+                    self.rac += 1
+        self.last_was_repeat = is_repeat
+        self.steps = min(self.steps + 1, 1 << 30)
+        return surprise
+
+
 def rescore(path, combine, p):
     """(rows as dicts, new scores, replay's own scores) for one result file."""
     with open(path, newline="") as fh:
@@ -82,6 +138,8 @@ def rescore(path, combine, p):
     window = []
     scores = []
     previous_at_edge = False
+    frozen = FrozenTracker(memory=p["history"], min_steps=max(p["min_history"], 1))
+    seen = 0
     has_range = "range_position" in rows[0]
     for i, r in enumerate(rows):
         if r["s_value"] == "":
@@ -98,6 +156,12 @@ def rescore(path, combine, p):
             "range_position": int(r.get("range_position", "2")),
         }
         s = combine(t, p)
+        if p["frozen_detection"]:
+            fs = frozen.observe(t["x"])
+            # The scorer's `ready`: the value history holds min_history values before this one.
+            if seen >= p["min_history"] and fs > s:
+                s = fs
+        seen += 1
         s = min(max(s, 0.0), 300.0) if math.isfinite(s) else 0.0
         if p["daily_rate"]:
             s = per_day(s, float(r["log10_points_per_day"]))
@@ -133,6 +197,9 @@ def main():
     ap.add_argument("--no-new-extreme-onsets", action="store_true")
     ap.add_argument("--surprise-half", type=float, default=4.0)
     ap.add_argument("--no-daily-rate", action="store_true")
+    ap.add_argument("--no-frozen-detection", action="store_true")
+    ap.add_argument("--history", type=int, default=6000, help="the scorer's history (the frozen run's memory)")
+    ap.add_argument("--min-history", type=int, default=50)
     ap.add_argument("--rule", help="a Python file defining combine(t, p)")
     ap.add_argument("--out", default="rescored", help="prefix of the rescored folders")
     ap.add_argument("--at", default="0.25", help="also score at this fixed threshold (nab-summary.py --at)")
@@ -143,6 +210,7 @@ def main():
         "in_range_factor": a.in_range_factor,
         "new_extreme_onsets": not a.no_new_extreme_onsets,
         "surprise_half": a.surprise_half, "daily_rate": not a.no_daily_rate,
+        "frozen_detection": not a.no_frozen_detection, "history": a.history, "min_history": a.min_history,
     }
     combine = combine_mean
     if a.rule:
