@@ -174,7 +174,7 @@ def rescore(path, combine, p):
             # The first point of an excursion beyond every remembered value is an onset whatever the window holds.
             new_excursion = (p["new_extreme_onsets"] and has_range and t["range_position"] == 2
                              and not previous_at_edge)
-            if f32(s) <= prev and not new_excursion:
+            if f32(s) <= f32(prev * f32(p["onset_factor"])) and not new_excursion:
                 kept = s * p["repeat_factor"]
         previous_at_edge = t["range_position"] != 0
         if t["range_position"] != 2:
@@ -192,6 +192,7 @@ def main():
     ap.add_argument("--gaussian-weight", type=float, default=0.3)
     ap.add_argument("--change-weight", type=float, default=0.3)
     ap.add_argument("--onset-window", type=int, default=200)
+    ap.add_argument("--onset-factor", type=float, default=1.0)
     ap.add_argument("--repeat-factor", type=float, default=0.0)
     ap.add_argument("--in-range-factor", type=float, default=0.5)
     ap.add_argument("--no-new-extreme-onsets", action="store_true")
@@ -206,7 +207,7 @@ def main():
     a = ap.parse_args()
     p = {
         "value_weight": a.value_weight, "context_weight": a.context_weight, "gaussian_weight": a.gaussian_weight,
-        "change_weight": a.change_weight, "onset_window": a.onset_window, "repeat_factor": a.repeat_factor,
+        "change_weight": a.change_weight, "onset_window": a.onset_window, "onset_factor": a.onset_factor, "repeat_factor": a.repeat_factor,
         "in_range_factor": a.in_range_factor,
         "new_extreme_onsets": not a.no_new_extreme_onsets,
         "surprise_half": a.surprise_half, "daily_rate": not a.no_daily_rate,

@@ -244,6 +244,29 @@ struct ScoringRateTests {
         #expect(d.points == 1000 && d.frozen.steps == 0 && d.frozen.maxRun == 0)
     }
 
+    /// With `onsetFactor` 2 a second event inside the onset window must square the first's p-value to count: a
+    /// stronger repeat of it (13σ after 7σ, inside the series' range) is no news, a far stronger one (35σ) is; with
+    /// 1 any stronger one is an onset.
+    @Test func anOnsetFactorAsksTheNextEventForSquaredEvidence() {
+        var noise = Noise(seed: 89)
+        var values = (0..<2000).map { _ in 50 + noise.gaussian() }
+        values[400] = 90  // the range is wide: the events below lie inside it
+        values[450] = 10
+        values[1500] = 57
+        values[1550] = 70
+        values[1600] = 85
+        var factor2 = ScoringConfig()
+        factor2.onsetFactor = 2
+        let predicted = { (t: Int) -> Double? in t < 300 ? nil : 50 }
+        let one = defaultScores(values, predicted: predicted), two = defaultScores(values, predicted: predicted, config: factor2)
+        #expect(one[1500] > 0 && two[1500] > 0, "the first event: \(one[1500]), \(two[1500])")
+        #expect(one[1550] > 0, "a stronger second event is an onset at factor 1: \(one[1550])")
+        #expect(two[1550] == 0, "but not at factor 2: \(two[1550])")
+        #expect(two[1600] > 0, "a far stronger third is: \(two[1600])")
+        // Factor 1 is the rule as it was: scores only ever move where the factor suppresses an onset.
+        #expect(zip(one, two).allSatisfy { $0 == $1 || $1 == 0 })
+    }
+
     /// An idle series whose zeros come in long stretches is not surprised by one more, even a little longer than
     /// every one before: its repeats persist (q11 near 1).
     @Test func idleStretchesAreNotAFrozenSensor() {

@@ -16,6 +16,7 @@ extension ScoringConfig {
             .number("change_weight", \.changeWeight, .closed(0, 1)),
             .integer("min_history", \.minHistory, 0...65_535),
             .integer("onset_window", \.onsetWindow, 0...100_000),
+            .number("onset_factor", \.onsetFactor, .closed(1, 100)),
             .number("repeat_factor", \.repeatFactor, .closed(0, 1)),
             .number("in_range_factor", \.inRangeFactor, .closed(0, 1)),
             .flag("new_extreme_onsets", \.newExtremeOnsets),
