@@ -168,13 +168,18 @@ def rescore(path, combine, p):
         kept = s
         if p["onset_window"] > 0:
             prev = max(window) if window else 0.0
+            # Within the last day of points (the daily rate's N), an onset must beat onset_factor times their best.
+            if p["onset_factor"] != 1 and p["daily_rate"] and f32(s) > prev:
+                day = max(1, int(10 ** float(r["log10_points_per_day"])))
+                recent = max(window[-day:]) if window else 0.0
+                prev = max(prev, f32(recent * f32(p["onset_factor"])))
             window.append(f32(s))
             if len(window) > p["onset_window"]:
                 window.pop(0)
             # The first point of an excursion beyond every remembered value is an onset whatever the window holds.
             new_excursion = (p["new_extreme_onsets"] and has_range and t["range_position"] == 2
                              and not previous_at_edge)
-            if f32(s) <= f32(prev * f32(p["onset_factor"])) and not new_excursion:
+            if f32(s) <= prev and not new_excursion:
                 kept = s * p["repeat_factor"]
         previous_at_edge = t["range_position"] != 0
         if t["range_position"] != 2:
@@ -192,7 +197,7 @@ def main():
     ap.add_argument("--gaussian-weight", type=float, default=0.3)
     ap.add_argument("--change-weight", type=float, default=0.3)
     ap.add_argument("--onset-window", type=int, default=200)
-    ap.add_argument("--onset-factor", type=float, default=1.0)
+    ap.add_argument("--onset-factor", type=float, default=2.0)
     ap.add_argument("--repeat-factor", type=float, default=0.0)
     ap.add_argument("--in-range-factor", type=float, default=0.5)
     ap.add_argument("--no-new-extreme-onsets", action="store_true")

@@ -244,10 +244,10 @@ struct ScoringRateTests {
         #expect(d.points == 1000 && d.frozen.steps == 0 && d.frozen.maxRun == 0)
     }
 
-    /// With `onsetFactor` 2 a second event inside the onset window must square the first's p-value to count: a
-    /// stronger repeat of it (13σ after 7σ, inside the series' range) is no news, a far stronger one (35σ) is; with
-    /// 1 any stronger one is an onset.
-    @Test func anOnsetFactorAsksTheNextEventForSquaredEvidence() {
+    /// Within a day of points a second event must square the first's per-day p-value to be an onset
+    /// (`onsetFactor` 2): a stronger repeat of it (13σ four hours after 7σ, inside the series' range) is no news, a
+    /// far stronger one (35σ) is. Two days apart the second is an onset as before; with the factor at 1 it always is.
+    @Test func aSecondEventTheSameDayNeedsSquaredEvidence() {
         var noise = Noise(seed: 89)
         var values = (0..<2000).map { _ in 50 + noise.gaussian() }
         values[400] = 90  // the range is wide: the events below lie inside it
@@ -255,16 +255,21 @@ struct ScoringRateTests {
         values[1500] = 57
         values[1550] = 70
         values[1600] = 85
-        var factor2 = ScoringConfig()
-        factor2.onsetFactor = 2
+        var off = ScoringConfig()
+        off.onsetFactor = 1
         let predicted = { (t: Int) -> Double? in t < 300 ? nil : 50 }
-        let one = defaultScores(values, predicted: predicted), two = defaultScores(values, predicted: predicted, config: factor2)
+        // Five-minute points: 288 a day, so the three events share a day.
+        let one = defaultScores(values, predicted: predicted, config: off), two = defaultScores(values, predicted: predicted)
         #expect(one[1500] > 0 && two[1500] > 0, "the first event: \(one[1500]), \(two[1500])")
-        #expect(one[1550] > 0, "a stronger second event is an onset at factor 1: \(one[1550])")
-        #expect(two[1550] == 0, "but not at factor 2: \(two[1550])")
+        #expect(one[1550] > 0, "a stronger second event is an onset with the factor at 1: \(one[1550])")
+        #expect(two[1550] == 0, "but not the same day at 2: \(two[1550])")
         #expect(two[1600] > 0, "a far stronger third is: \(two[1600])")
-        // Factor 1 is the rule as it was: scores only ever move where the factor suppresses an onset.
+        // The factor only ever holds an onset back.
         #expect(zip(one, two).allSatisfy { $0 == $1 || $1 == 0 })
+        // Hourly points: 24 a day, and the second event comes two days after the first.
+        let hourlyOne = defaultScores(values, predicted: predicted, spacing: 3600, config: off)
+        let hourlyTwo = defaultScores(values, predicted: predicted, spacing: 3600)
+        #expect(hourlyOne[1550] > 0 && hourlyTwo[1550] == hourlyOne[1550], "\(hourlyOne[1550]), \(hourlyTwo[1550])")
     }
 
     /// An idle series whose zeros come in long stretches is not surprised by one more, even a little longer than

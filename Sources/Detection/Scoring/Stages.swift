@@ -205,6 +205,18 @@ struct OnsetFilter: Sendable {
         return size > 0 ? values[front] : -.infinity
     }
 
+    /// Max of the last `span` scores (at most the window's; call after `previousMax()`), or -infinity. The deque
+    /// holds each suffix's maximum, so it is the first entry no older than `span` points.
+    func recentMax(span: Int) -> Float {
+        let cap = indices.count
+        var i = front
+        for _ in 0..<size {
+            if Int(t) - Int(indices[i]) <= span { return values[i] }
+            i = i + 1 == cap ? 0 : i + 1
+        }
+        return -.infinity
+    }
+
     @inline(__always)
     mutating func push(_ s: Float) {
         let cap = indices.count
