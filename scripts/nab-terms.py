@@ -170,7 +170,7 @@ def rescore(path, combine, p):
             prev = max(window) if window else 0.0
             # Within the last day of points (the daily rate's N), an onset must beat onset_factor times their best.
             if p["onset_factor"] != 1 and p["daily_rate"] and f32(s) > prev:
-                day = max(1, int(10 ** float(r["log10_points_per_day"])))
+                day = max(1, int(min(10 ** float(r["log10_points_per_day"]), p["onset_window"])))
                 recent = max(window[-day:]) if window else 0.0
                 prev = max(prev, f32(recent * f32(p["onset_factor"])))
             window.append(f32(s))

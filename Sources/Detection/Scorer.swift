@@ -120,8 +120,8 @@ public struct ScoringConfig: Sendable, Equatable {
     /// square of the day's best, as rare as the day holding two such events. The daily rate makes a score an
     /// expected rate of false alarms per series per day; a second alarm the same day must then be news beyond the
     /// first, not another draw like it. New extremes are onsets whatever it says (`newExtremeOnsets`); 1 = off, and
-    /// off without `dailyRate`. NAB, 40 files, 3 seeds: 74.2 / 60.9 / 80.6, cross-validated 72.3, 202 false
-    /// positives, against 73.0 / 57.8 / 80.5, 71.5 and 237 at 1; at the pager's threshold 0.25, 38.3 windows hit
+    /// off without `dailyRate`. NAB, 40 files, 3 seeds: 74.2 / 61.0 / 80.6, cross-validated 72.4, 203 false
+    /// positives, against 73.0 / 57.8 / 80.5, 71.5 and 237 at 1; at the pager's threshold 0.25, 38.0 windows hit
     /// with 20 false positives against 40.3 with 31 (docs/detection-variants.md, "A second onset the same day").
     public var onsetFactor: Double = 2
     /// Fraction of its score a repeat (a point that is not an onset) keeps: 0 drops it to 0.
@@ -458,7 +458,8 @@ public struct Scorer: Sendable {
             var bar = onset.previousMax()
             // Only a point that beats the whole window can be held back by its day.
             if config.onsetFactor != 1 && config.dailyRate && Float(s) > bar {
-                let day = max(1, Int(pow(10, cadence.log10PointsPerDay)))
+                // Clamped before the conversion: points stamped nanoseconds apart would overflow an Int.
+                let day = max(1, Int(min(pow(10, cadence.log10PointsPerDay), Double(config.onsetWindow))))
                 bar = max(bar, onset.recentMax(span: day) * Float(config.onsetFactor))
             }
             onset.push(Float(s))

@@ -272,6 +272,22 @@ struct ScoringRateTests {
         #expect(hourlyOne[1550] > 0 && hourlyTwo[1550] == hourlyOne[1550], "\(hourlyOne[1550]), \(hourlyTwo[1550])")
     }
 
+    /// Points stamped a hair apart (hostile or broken timestamps) make the cadence's points a day astronomically
+    /// large; the same-day onset rule's span must not overflow on its way to an integer.
+    @Test func pointsAHairApartDoNotOverflowTheDay() {
+        var noise = Noise(seed: 97)
+        var scorer = Scorer(config: ScoringConfig())
+        var scored = 0
+        for t in 0..<400 {
+            // Spikes a million spreads out: surprising enough per point to stay news over 10^19 points a day.
+            let v = 50 + noise.gaussian() * (1 + Double(t)) + (t % 97 == 0 ? 1e6 * Double(t) : 0)
+            let out = scorer.score(ScoreInput(timestamp: Double(t + 1) * 1e-15, value: v, predicted: t < 100 ? nil : 50,
+                                              predictedSpread: t < 100 ? nil : 1))
+            if out.score > 0 { scored += 1 }
+        }
+        #expect(scorer.cadence.log10PointsPerDay > 19 && scored > 0, "\(scorer.cadence.log10PointsPerDay), \(scored)")
+    }
+
     /// An idle series whose zeros come in long stretches is not surprised by one more, even a little longer than
     /// every one before: its repeats persist (q11 near 1).
     @Test func idleStretchesAreNotAFrozenSensor() {
