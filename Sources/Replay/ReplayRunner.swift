@@ -35,6 +35,9 @@ public struct ReplaySummary: Sendable, Equatable {
     /// Points the detector refused (out of order or duplicate timestamps); scored 0 in the output.
     public var rejectedPoints: Int
     public var episodes: Int
+    /// Episodes by the cause of their opening point; an episode opened without one (while learning) is not counted
+    /// here.
+    public var episodesByCause: [AnomalyCause: Int] = [:]
     public var retrainsAccepted: Int
     public var retrainsRejected: Int
     public var seconds: Double
@@ -43,6 +46,11 @@ public struct ReplaySummary: Sendable, Equatable {
     public var paragraph: String {
         var s = "Replayed \(points) points in \(Self.fixed(seconds, 2)) s: \(episodes) anomaly episode"
         s += episodes == 1 ? "" : "s"
+        if !episodesByCause.isEmpty {
+            // Most first, ties by name, so two runs print the same line.
+            let sorted = episodesByCause.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.rawValue < $1.key.rawValue }
+            s += " (" + sorted.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") + ")"
+        }
         s += ", \(retrainsAccepted + retrainsRejected) retrain"
         s += retrainsAccepted + retrainsRejected == 1 ? "" : "s"
         s += " (\(retrainsAccepted) accepted, \(retrainsRejected) rejected)"
@@ -160,6 +168,7 @@ public struct ReplayRunner: Sendable {
         var out: [ReplayRow] = []
         out.reserveCapacity(rows.count)
         var episodes = 0
+        var opened: [AnomalyCause: Int] = [:]
         var rejected = 0
         /// The open episode's number and first row, for the hindsight review.
         var openEpisode: (number: Int, row: Int, openedAt: Double)? = nil
@@ -183,7 +192,10 @@ public struct ReplayRunner: Sendable {
                 r.flag = o.flag
                 r.terms = o.terms
                 r.cause = o.cause
-                if o.event?.kind == .open { episodes += 1 }
+                if let event = o.event, event.kind == .open {
+                    episodes += 1
+                    if let cause = event.cause { opened[cause, default: 0] += 1 }
+                }
                 if hindsight, let event = o.event {
                     if event.kind == .open { openEpisode = (event.number, i, event.openedAt) }
                     if let job = detector.makeReviewJob(for: event), let start = openEpisode {
@@ -210,9 +222,10 @@ public struct ReplayRunner: Sendable {
         }
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        let summary = ReplaySummary(points: rows.count, rejectedPoints: rejected, episodes: episodes,
+        var summary = ReplaySummary(points: rows.count, rejectedPoints: rejected, episodes: episodes,
                                     retrainsAccepted: detector.retrainsAccepted,
                                     retrainsRejected: detector.retrainsRejected, seconds: seconds)
+        summary.episodesByCause = opened
         return ReplayResult(rows: out, summary: summary, hindsight: hindsight, terms: terms)
     }
 

@@ -42,6 +42,10 @@ struct ReplayRunnerTests {
         #expect(a.summary.retrainsAccepted + a.summary.retrainsRejected >= 1)
         #expect(a.rows.contains { $0.retrained })
         #expect(a.summary.paragraph.contains("Replayed \(rows.count) points"))
+        // The spike at row 1100 (+40 on a sine of amplitude 10) opens an episode as a new high, and the summary says so.
+        #expect(a.rows[1100].cause == .newHigh && a.rows[1100].score > 0)
+        #expect((a.summary.episodesByCause[.newHigh] ?? 0) >= 1)
+        #expect(a.summary.paragraph.contains("new-high"), "\(a.summary.paragraph)")
     }
 
     /// `--terms` adds the scorer's terms as columns without changing a score, and the terms average to the
