@@ -136,6 +136,7 @@ def rescore(path, combine, p):
     if not rows or "s_value" not in rows[0]:
         sys.exit(f"{path}: no term columns; replay with --terms")
     window = []
+    onsets = []  # (row index, surprise) of the window's onsets, each more surprising than every later one
     scores = []
     previous_at_edge = False
     frozen = FrozenTracker(memory=p["history"], min_steps=max(p["min_history"], 1))
@@ -168,11 +169,15 @@ def rescore(path, combine, p):
         kept = s
         if p["onset_window"] > 0:
             prev = max(window) if window else 0.0
-            # Within the last day of points (the daily rate's N), an onset must beat onset_factor times their best.
-            if p["onset_factor"] != 1 and p["daily_rate"] and f32(s) > prev:
+            # Within the last day of points (the daily rate's N), an onset must beat onset_factor times the day's
+            # most surprising onset (the scorer's `OnsetFilter.recentOnsetMax`).
+            same_day = p["onset_factor"] != 1 and p["daily_rate"]
+            idx = seen - 1  # the scorer's point count: refused rows never reach it
+            if same_day and f32(s) > prev:
                 day = max(1, int(min(10 ** float(r["log10_points_per_day"]), p["onset_window"])))
-                recent = max(window[-day:]) if window else 0.0
-                prev = max(prev, f32(recent * f32(p["onset_factor"])))
+                recent = next((v for j, v in onsets if idx - j <= day), None)
+                if recent is not None:
+                    prev = max(prev, f32(recent * f32(p["onset_factor"])))
             window.append(f32(s))
             if len(window) > p["onset_window"]:
                 window.pop(0)
@@ -181,6 +186,14 @@ def rescore(path, combine, p):
                              and not previous_at_edge)
             if f32(s) <= prev and not new_excursion:
                 kept = s * p["repeat_factor"]
+            elif same_day:
+                # `OnsetFilter.recordOnset`: drop what left the window and what this onset outranks; at most 16.
+                onsets = [(j, v) for j, v in onsets if idx - j <= p["onset_window"]]
+                while onsets and onsets[-1][1] <= f32(s):
+                    onsets.pop()
+                if len(onsets) == 16:
+                    onsets.pop()
+                onsets.append((idx, f32(s)))
         previous_at_edge = t["range_position"] != 0
         if t["range_position"] != 2:
             kept *= min(max(p["in_range_factor"], 0.0), 1.0)

@@ -297,9 +297,9 @@ public struct Scorer: Sendable {
     /// rings of versions 1-5 are counted again in arrival order), version 7 whether the last point lay at or beyond
     /// the edge of the remembered values, version 8 the current frozen run's last surprise and its chain, version 9
     /// the frozen-run tracker's decayed transition counts in place of its ring of bits (the section tells its own
-    /// format, so either restores whatever the version); older checkpoints still restore (what they lack starts
-    /// empty).
-    static let checkpointVersion: UInt8 = 9
+    /// format, so either restores whatever the version), version 10 the onsets of the window (`onset_factor`'s
+    /// same-day rule); older checkpoints still restore (what they lack starts empty).
+    static let checkpointVersion: UInt8 = 10
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0
@@ -457,14 +457,19 @@ public struct Scorer: Sendable {
         if config.onsetWindow > 0 {
             var bar = onset.previousMax()
             // Only a point that beats the whole window can be held back by its day.
-            if config.onsetFactor != 1 && config.dailyRate && Float(s) > bar {
+            let sameDay = config.onsetFactor != 1 && config.dailyRate
+            if sameDay && Float(s) > bar {
                 // Clamped before the conversion: points stamped nanoseconds apart would overflow an Int.
                 let day = max(1, Int(min(pow(10, cadence.log10PointsPerDay), Double(config.onsetWindow))))
-                bar = max(bar, onset.recentMax(span: day) * Float(config.onsetFactor))
+                bar = max(bar, onset.recentOnsetMax(span: day) * Float(config.onsetFactor))
             }
             onset.push(Float(s))
             let newExcursion = config.newExtremeOnsets && range == .beyond && !previousAtEdge
-            if Float(s) <= bar && !newExcursion { kept = s * config.repeatFactor }
+            if Float(s) <= bar && !newExcursion {
+                kept = s * config.repeatFactor
+            } else if sameDay {
+                onset.recordOnset(Float(s))
+            }
         }
         previousAtEdge = range != .inside
         // After the onset rule, which compares undiscounted surprises: a point inside the range does not become
@@ -504,6 +509,7 @@ public struct Scorer: Sendable {
         if config.valueDelay > 0 { delayed.encode(into: &w) }
         w.bool(previousAtEdge)
         w.double(frozen.fired); w.double(frozen.runQ01); w.double(frozen.runQ11)
+        onset.encodeOnsets(into: &w)
         return w.bytes
     }
 
@@ -543,6 +549,7 @@ public struct Scorer: Sendable {
             }
             frozen.fired = fired; frozen.runQ01 = q01; frozen.runQ11 = q11
         }
+        if version >= 10 { try onset.decodeOnsets(from: &r) }
         guard r.isAtEnd else {
             throw ScorerRestoreError("scorer checkpoint has \(r.remaining) unexpected trailing bytes; the series will recalibrate")
         }

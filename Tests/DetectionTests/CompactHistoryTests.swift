@@ -469,8 +469,9 @@ struct CompactHistoryTests {
         let at = 1 + 1 + 8 + 8
         #expect(Array(blob[at..<(at + compact.bytes.count)]) == compact.bytes)
         // Version 5 ends before version 7's last byte (whether the last point lay beyond the remembered values) and
-        // version 8's 24 (the frozen run's last surprise and chain).
-        var old = Array(blob[..<at]) + legacy.bytes + Array(blob[(at + compact.bytes.count)...].dropLast(25))
+        // version 8's 24 (the frozen run's last surprise and chain), and version 10's onsets.
+        var old = Array(blob[..<at]) + legacy.bytes
+            + Array(blob[(at + compact.bytes.count)...].dropLast(25 + onsetTrailer(a)))
         old[0] = 5
         var b = try Scorer(config: config, checkpoint: old)
         #expect(b.values.count == 250 && b.values.history.center == ring.center)

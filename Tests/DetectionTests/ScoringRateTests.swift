@@ -170,8 +170,9 @@ struct ScoringRateTests {
         #expect(off[2501...2502].allSatisfy { $0 < 0.1 })
         let counted = (2500..<2700).filter { on[$0] > off[$0] }
         #expect(counted.first == 2501 && counted.count <= 9, "counted at \(counted)")
-        // Elsewhere nothing moves (from 2900 on, the run's last count has left the onset window).
-        #expect(on[..<2500] == off[..<2500] && on[2900...] == off[2900...])
+        // Before the run nothing moves; after it nothing alerts (its counts are onsets the same-day rule remembers,
+        // so later onsets may shift).
+        #expect(on[..<2500] == off[..<2500] && on[2800...].allSatisfy { $0 < EpisodeConfig().threshold })
         var a = Scorer(config: ScoringConfig()), input = { (t: Int) in
             ScoreInput(timestamp: 1_700_000_000 + Double(t) * 300, value: values[t], predicted: predicted(t),
                        predictedSpread: predicted(t) == nil ? nil : 1)
@@ -219,14 +220,17 @@ struct ScoringRateTests {
             var current = ByteWriter()
             scorer.frozen.encode(into: &current)
             let at = try #require(blob.firstRange(of: current.bytes))
-            var old = Array(blob[..<at.lowerBound]) + section + Array(blob[at.upperBound...])
+            var old = Array(blob[..<at.lowerBound]) + section + Array(blob[at.upperBound...].dropLast(onsetTrailer(scorer)))
             old[0] = 8
             return old
         }
-        var a = Scorer(config: ScoringConfig())
+        // The same-day onset rule off: its onsets (version 10) start empty in a version-8 restore.
+        var config = ScoringConfig()
+        config.onsetFactor = 1
+        var a = Scorer(config: config)
         for t in 0...2502 { _ = a.score(input(t)) }
         #expect(a.frozen.run == 2 && a.frozen.steps == 2503)
-        var b = try Scorer(config: ScoringConfig(), checkpoint: try withRing(a, ring(2503, capacity: 6000)))
+        var b = try Scorer(config: config, checkpoint: try withRing(a, ring(2503, capacity: 6000)))
         #expect(b.frozen.afterChange == a.frozen.afterChange && b.frozen.repeatAfterRepeat == a.frozen.repeatAfterRepeat)
         var fired = 0
         for t in 2503..<3000 {
@@ -270,6 +274,33 @@ struct ScoringRateTests {
         let hourlyOne = defaultScores(values, predicted: predicted, spacing: 3600, config: off)
         let hourlyTwo = defaultScores(values, predicted: predicted, spacing: 3600)
         #expect(hourlyOne[1550] > 0 && hourlyTwo[1550] == hourlyOne[1550], "\(hourlyOne[1550]), \(hourlyTwo[1550])")
+    }
+
+    /// The day's bar is set by its onsets, not by any point: a point that was no onset (a bigger one came shortly
+    /// before it) does not hold back the next onset, whose own day holds no alarm yet.
+    @Test func theDaysBarIsItsOnsets() {
+        var noise = Noise(seed: 91)
+        var values = (0..<1300).map { _ in 50 + noise.gaussian() }
+        values[400] = 90  // the range is wide: the events below lie inside it
+        values[450] = 10
+        values[1000] = 62  // A
+        values[1100] = 55  // B
+        values[1110] = 62  // C
+        var off = ScoringConfig()
+        off.onsetFactor = 1
+        let predicted = { (t: Int) -> Double? in t < 300 ? nil : 50 }
+        // Hourly points: a day is 24 of them.
+        let one = defaultScores(values, predicted: predicted, spacing: 3600, config: off)
+        let two = defaultScores(values, predicted: predicted, spacing: 3600)
+        var raw = ScoringConfig()
+        raw.onsetWindow = 0
+        let r = defaultScores(values, predicted: predicted, spacing: 3600, config: raw)
+        // Each point's surprise (before the onset rule; both inside the range, so discounted alike).
+        let k = { (t: Int) in 4 * r[t] / (1 - r[t]) }
+        #expect(one[1000] > 0 && two[1000] > 0, "A is an onset: \(one[1000])")
+        #expect(one[1100] == 0 && two[1100] == 0, "B is none: the bigger A came 100 hours before")
+        #expect(k(1110) > k(1000) && k(1110) < 2 * k(1100), "C beats A, but not twice B: \(k(1000)) \(k(1100)) \(k(1110))")
+        #expect(two[1110] > 0 && two[1110] == one[1110], "C is an onset: its day (B, 10 hours before) held no alarm")
     }
 
     /// Points stamped a hair apart (hostile or broken timestamps) make the cadence's points a day astronomically

@@ -8,6 +8,10 @@ import Darwin
 #endif
 
 /// Deterministic Gaussian noise (SplitMix64 + Box-Muller) so every run sees the same signals.
+/// Bytes version 10 appended to a scorer checkpoint (the onsets of the window), to cut one back to an older
+/// version's layout.
+func onsetTrailer(_ scorer: Scorer) -> Int { 8 + 12 * scorer.onset.onsetIndices.count }
+
 struct Noise {
     var state: UInt64
     init(seed: UInt64) { state = seed }
@@ -469,7 +473,8 @@ struct ScoringCheckpointTests {
             _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: t < 300 ? nil : 3,
                                    predictedSpread: t < 300 ? nil : 2))
         }
-        var blob = Array(a.checkpoint().dropLast(25)) // without version 7's last byte and version 8's 24
+        // Without version 7's last byte, version 8's 24 and version 10's onsets.
+        var blob = Array(a.checkpoint().dropLast(25 + onsetTrailer(a)))
         blob[0] = 3
         let b = try Scorer(config: perPointConfig(), checkpoint: blob)
         #expect(b.points == 600)
@@ -478,9 +483,11 @@ struct ScoringCheckpointTests {
     }
 
     /// A version-7 checkpoint (before the frozen run's chain) still restores, and scores on as the scorer that
-    /// wrote it would have, outside a frozen run.
+    /// wrote it would have, outside a frozen run (and without the same-day onset rule, whose onsets version 10 added).
     @Test func versionSevenCheckpointRestores() throws {
-        var a = Scorer(config: ScoringConfig())
+        var config = ScoringConfig()
+        config.onsetFactor = 1
+        var a = Scorer(config: config)
         var noise = Noise(seed: 71)
         let values = (0..<900).map { _ in 50 + noise.gaussian() }
         func input(_ t: Int) -> ScoreInput {
@@ -488,9 +495,9 @@ struct ScoringCheckpointTests {
                        predictedSpread: t < 300 ? nil : 1)
         }
         for t in 0..<600 { _ = a.score(input(t)) }
-        var blob = Array(a.checkpoint().dropLast(24))
+        var blob = Array(a.checkpoint().dropLast(24 + onsetTrailer(a)))
         blob[0] = 7
-        var b = try Scorer(config: ScoringConfig(), checkpoint: blob)
+        var b = try Scorer(config: config, checkpoint: blob)
         for t in 600..<900 { #expect(a.score(input(t)) == b.score(input(t))) }
     }
 
@@ -503,7 +510,7 @@ struct ScoringCheckpointTests {
         old.gaussianCalibration = false
         var a = Scorer(config: old)
         for t in 0..<300 { _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: nil, predictedSpread: nil)) }
-        var blob = Array(a.checkpoint().dropLast(25)) // without version 7's last byte and version 8's 24
+        var blob = Array(a.checkpoint().dropLast(25 + onsetTrailer(a))) // without versions 7, 8 and 10's bytes
         blob[0] = 1
         let b = try Scorer(config: perPointConfig(), checkpoint: blob)
         #expect(b.points == 300)

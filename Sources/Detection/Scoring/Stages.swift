@@ -205,16 +205,52 @@ struct OnsetFilter: Sendable {
         return size > 0 ? values[front] : -.infinity
     }
 
-    /// Max of the last `span` scores (at most the window's; call after `previousMax()`), or -infinity. The deque
-    /// holds each suffix's maximum, so it is the first entry no older than `span` points.
-    func recentMax(span: Int) -> Float {
-        let cap = indices.count
-        var i = front
-        for _ in 0..<size {
-            if Int(t) - Int(indices[i]) <= span { return values[i] }
-            i = i + 1 == cap ? 0 : i + 1
-        }
+    /// The onsets of the window (points that were kept as onsets), oldest first, each more surprising than every
+    /// later one (a later onset at least as surprising removes it), at most `Self.onsetCapacity`: when full, the
+    /// newest replaces the least surprising. A regular onset beats every point of the window, earlier onsets
+    /// included, so the list is its one entry plus the less surprising new extremes that came after it: short.
+    var onsetIndices: [Int32] = []
+    var onsetValues: [Float] = []
+    static let onsetCapacity = 16
+
+    /// The most surprising onset among the last `span` points (before this point is added), or -infinity.
+    func recentOnsetMax(span: Int) -> Float {
+        for (i, index) in onsetIndices.enumerated() where Int(t) - Int(index) <= span { return onsetValues[i] }
         return -.infinity
+    }
+
+    /// Remembers that the point just pushed was an onset with surprise `s`.
+    mutating func recordOnset(_ s: Float) {
+        let index = t &- 1
+        // Out of the window: never read again.
+        while let first = onsetIndices.first, Int(index) - Int(first) > window {
+            onsetIndices.removeFirst(); onsetValues.removeFirst()
+        }
+        while let last = onsetValues.last, last <= s { onsetIndices.removeLast(); onsetValues.removeLast() }
+        if onsetIndices.count == Self.onsetCapacity { onsetIndices.removeLast(); onsetValues.removeLast() }
+        onsetIndices.append(index)
+        onsetValues.append(s)
+    }
+
+    func encodeOnsets(into w: inout ByteWriter) {
+        w.int(onsetIndices.count)
+        for (i, v) in zip(onsetIndices, onsetValues) { w.int(Int(i)); w.float(v) }
+    }
+
+    mutating func decodeOnsets(from r: inout ByteReader) throws(ScorerRestoreError) {
+        let n = try r.int()
+        guard n >= 0, n <= Self.onsetCapacity else {
+            throw ScorerRestoreError("scorer checkpoint has \(n) remembered onsets; the series will recalibrate")
+        }
+        var indices: [Int32] = [], values: [Float] = []
+        for _ in 0..<n {
+            let i = try r.int(), v = try r.float()
+            guard i >= 0, i < Int(t), v.isFinite, values.last.map({ $0 > v }) ?? true else {
+                throw ScorerRestoreError("scorer checkpoint has inconsistent remembered onsets; the series will recalibrate")
+            }
+            indices.append(Int32(i)); values.append(v)
+        }
+        onsetIndices = indices; onsetValues = values
     }
 
     @inline(__always)
@@ -237,6 +273,7 @@ struct OnsetFilter: Sendable {
         let shift = t - Int32(window) - 1
         // Wrapping: slots outside the live range hold stale indices that are never read.
         for i in indices.indices { indices[i] &-= shift }
+        for i in onsetIndices.indices { onsetIndices[i] &-= shift }
         t -= shift
     }
 
