@@ -115,14 +115,15 @@ public struct ScoringConfig: Sendable, Equatable {
     /// A point keeps its score only if its surprise beats every surprise of this many previous points
     /// (onsets, not repeats); 0 = off.
     public var onsetWindow: Int = 200
-    /// Within the last day of points (N a day, from the series' own spacing, as the daily rate counts them), an onset
-    /// must also beat this many times the most surprising of those points: at 2 its per-day p-value must be the
-    /// square of the day's best, as rare as the day holding two such events. The daily rate makes a score an
-    /// expected rate of false alarms per series per day; a second alarm the same day must then be news beyond the
-    /// first, not another draw like it. New extremes are onsets whatever it says (`newExtremeOnsets`); 1 = off, and
-    /// off without `dailyRate`. NAB, 40 files, 3 seeds: 74.2 / 61.0 / 80.6, cross-validated 72.4, 203 false
-    /// positives, against 73.0 / 57.8 / 80.5, 71.5 and 237 at 1; at the pager's threshold 0.25, 38.0 windows hit
-    /// with 20 false positives against 40.3 with 31 (docs/detection-variants.md, "A second onset the same day").
+    /// Within the last day of points (N a day, from the series' own spacing, as the daily rate counts them; at most
+    /// the onset window), an onset must also beat this many times the most surprising onset of that day: at 2 its
+    /// per-day p-value must be the square of the day's first alarm's, as rare as the day holding two such events. The
+    /// daily rate makes a score an expected rate of false alarms per series per day; a second alarm the same day must
+    /// then be news beyond the first, not another draw like it. New extremes are onsets whatever it says
+    /// (`newExtremeOnsets`); 1 = off, and off without `dailyRate`. NAB, 40 files, 3 seeds: 75.8 / 62.1 / 82.4,
+    /// cross-validated 73.9, 211 false positives, against 73.0 / 57.8 / 80.5, 71.5 and 237 at 1; at the pager's
+    /// threshold 0.25, 39.0 windows hit with 22.7 false positives against 40.3 with 31 (docs/detection-variants.md,
+    /// "A second onset the same day").
     public var onsetFactor: Double = 2
     /// Fraction of its score a repeat (a point that is not an onset) keeps: 0 drops it to 0.
     public var repeatFactor: Double = 0
