@@ -245,7 +245,8 @@ struct OnsetFilter: Sendable {
         var indices: [Int32] = [], values: [Float] = []
         for _ in 0..<n {
             let i = try r.int(), v = try r.float()
-            guard i >= 0, i < Int(t), v.isFinite, values.last.map({ $0 > v }) ?? true else {
+            // An entry older than the window may have gone below 0 when the clock was rebased (never read again).
+            guard i >= -(1 << 30), i < Int(t), v.isFinite, values.last.map({ $0 > v }) ?? true else {
                 throw ScorerRestoreError("scorer checkpoint has inconsistent remembered onsets; the series will recalibrate")
             }
             indices.append(Int32(i)); values.append(v)
