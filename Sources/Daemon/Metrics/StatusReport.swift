@@ -20,19 +20,18 @@ public struct StatusReport: Sendable {
         samples.first { $0.name == "omen_build_info" }?.labels["version"] ?? "unknown"
     }
 
-    /// Rejections by reason, largest first, without the zeros.
-    private var rejections: [(String, Double)] {
-        samples.filter { $0.name == "omen_points_rejected_total" && $0.value > 0 }
-            .map { ($0.labels["reason"] ?? "?", $0.value) }
+    /// The samples of `name` by the value of their `label`, largest first, without the zeros.
+    private func breakdown(_ name: String, by label: String) -> [(String, Double)] {
+        samples.filter { $0.name == name && $0.value > 0 }
+            .map { ($0.labels[label] ?? "?", $0.value) }
             .sorted { $0.1 > $1.1 }
     }
 
-    /// Episodes opened by cause, largest first, without the zeros.
-    private var openedByCause: [(String, Double)] {
-        samples.filter { $0.name == "omen_episodes_opened_by_cause_total" && $0.value > 0 }
-            .map { ($0.labels["cause"] ?? "?", $0.value) }
-            .sorted { $0.1 > $1.1 }
-    }
+    /// Rejections by reason.
+    private var rejections: [(String, Double)] { breakdown("omen_points_rejected_total", by: "reason") }
+
+    /// Episodes opened by cause.
+    private var openedByCause: [(String, Double)] { breakdown("omen_episodes_opened_by_cause_total", by: "cause") }
 
     /// Mean writer transaction time in seconds, from the histogram's sum and count (nil before any flush).
     private var meanFlush: Double? {
@@ -81,6 +80,11 @@ public struct StatusReport: Sendable {
     /// One JSON object with the same figures (numbers as they are, snake_case keys).
     public func json() -> String {
         func num(_ x: Double) -> String { x.isFinite ? (x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x)) : "null" }
+        /// Every sample of `name` (zeros too) as one object keyed by its `label`.
+        func object(_ name: String, by label: String) -> String {
+            "{" + samples.filter { $0.name == name }.map { "\"\($0.labels[label] ?? "?")\":\(num($0.value))" }
+                .joined(separator: ",") + "}"
+        }
         var fields: [(String, String)] = [
             ("address", "\"\(address)\""), ("version", "\"\(version)\""), ("healthy", healthy ? "true" : "false"),
             ("start_time", num(v("omen_start_time_seconds"))),
@@ -89,11 +93,9 @@ public struct StatusReport: Sendable {
             ("series_muted", num(v("omen_series_muted"))), ("mutes_active", num(v("omen_mutes_active"))),
             ("points_received", num(v("omen_points_received_total"))),
             ("points_scored", num(v("omen_points_scored_total"))),
-            ("points_rejected", "{" + samples.filter { $0.name == "omen_points_rejected_total" }
-                .map { "\"\($0.labels["reason"] ?? "?")\":\(num($0.value))" }.joined(separator: ",") + "}"),
+            ("points_rejected", object("omen_points_rejected_total", by: "reason")),
             ("episodes_opened", num(v("omen_episodes_opened_total"))),
-            ("episodes_opened_by_cause", "{" + samples.filter { $0.name == "omen_episodes_opened_by_cause_total" }
-                .map { "\"\($0.labels["cause"] ?? "?")\":\(num($0.value))" }.joined(separator: ",") + "}"),
+            ("episodes_opened_by_cause", object("omen_episodes_opened_by_cause_total", by: "cause")),
             ("episodes_closed", num(v("omen_episodes_closed_total"))),
             ("alerts_published", num(v("omen_alerts_published_total"))),
             ("trainings_accepted", num(v("omen_trainings_total", ["outcome": "accepted"]))),

@@ -350,15 +350,20 @@ struct FrozenTracker: Sendable {
         self.minSteps = minSteps
     }
 
-    /// Counts the transition from a step that was (`a`) or was not a repeat to one that is (`b`) or is not.
-    private mutating func tally(_ a: Bool, _ b: Bool) {
-        if a {
-            afterRepeat += 1
-            if b { repeatAfterRepeat += 1 }
-        } else {
-            afterChange += 1
-            if b { repeatAfterChange += 1 }
+    /// Counts one step, a repeat or not: the counts decay, and the transition from the previous step is added.
+    private mutating func count(step isRepeat: Bool) {
+        if steps > 0 {
+            afterRepeat *= decay; repeatAfterRepeat *= decay; afterChange *= decay; repeatAfterChange *= decay
+            if lastWasRepeat {
+                afterRepeat += 1
+                if isRepeat { repeatAfterRepeat += 1 }
+            } else {
+                afterChange += 1
+                if isRepeat { repeatAfterChange += 1 }
+            }
         }
+        lastWasRepeat = isRepeat
+        steps = min(steps + 1, 1 << 30)
     }
 
     mutating func observe(_ v: Double) {
@@ -387,12 +392,7 @@ struct FrozenTracker: Sendable {
                 fired = s
             }
         }
-        if steps > 0 {
-            afterRepeat *= decay; repeatAfterRepeat *= decay; afterChange *= decay; repeatAfterChange *= decay
-            tally(lastWasRepeat, isRepeat)
-        }
-        lastWasRepeat = isRepeat
-        steps = min(steps + 1, 1 << 30)
+        count(step: isRepeat)
     }
 
     /// The section starts with −1, which no earlier build's ring (its capacity first) could: `decode` reads either.
@@ -433,18 +433,14 @@ struct FrozenTracker: Sendable {
             var bits = [UInt64](repeating: 0, count: (capacity + 63) / 64)
             for i in bits.indices { bits[i] = try r.u64() }
             func bit(_ i: Int) -> Bool { bits[i >> 6] & (UInt64(1) << UInt64(i & 63)) != 0 }
+            // Counted again from nothing, oldest step first, as `observe` counted them.
+            restored.afterRepeat = 0; restored.repeatAfterRepeat = 0; restored.afterChange = 0
+            restored.repeatAfterChange = 0; restored.lastWasRepeat = false; restored.steps = 0
             var i = (head - count + capacity) % max(capacity, 1)
-            for k in 0..<count {
-                let isRepeat = bit(i)
-                if k > 0 {
-                    restored.afterRepeat *= decay; restored.repeatAfterRepeat *= decay
-                    restored.afterChange *= decay; restored.repeatAfterChange *= decay
-                    restored.tally(restored.lastWasRepeat, isRepeat)
-                }
-                restored.lastWasRepeat = isRepeat
+            for _ in 0..<count {
+                restored.count(step: bit(i))
                 i = (i + 1) % capacity
             }
-            restored.steps = count
         }
         if memory > 0 { self = restored }
     }
