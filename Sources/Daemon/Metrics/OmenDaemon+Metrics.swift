@@ -33,9 +33,7 @@ extension OmenDaemon {
         counter("omen_points_scored_total", "Points scored by the shards.", st.pointsProcessed.load(ordering: .relaxed))
         counter("omen_episodes_opened_total", "Anomaly episodes opened (stored).", st.episodesOpened.load(ordering: .relaxed))
         counter("omen_episodes_closed_total", "Anomaly episodes closed (stored).", st.episodesClosed.load(ordering: .relaxed))
-        let byCause = st.openedByCause.withLock { $0 }
-        let causeNames = AnomalyCause.allCases.map(\.rawValue) + ["none"]
-        for (name, count) in zip(causeNames, byCause) {
+        for (name, count) in st.openedByCauseCounts() {
             counter("omen_episodes_opened_by_cause_total",
                     "Anomaly episodes opened (stored), by the evidence behind their opening point (none: no scorer yet).",
                     count, [("cause", name)])

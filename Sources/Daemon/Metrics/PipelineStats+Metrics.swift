@@ -20,8 +20,8 @@ extension PipelineStats {
             switch event.kind {
             case .open:
                 opened += 1
-                if causes == nil { causes = [Int](repeating: 0, count: AnomalyCause.allCases.count + 1) }
-                causes?[event.cause.flatMap { AnomalyCause.allCases.firstIndex(of: $0) } ?? AnomalyCause.allCases.count] += 1
+                if causes == nil { causes = [Int](repeating: 0, count: Self.causeLabels.count) }
+                causes?[Self.causeSlot(event.cause)] += 1
             case .close: closed += 1
             case .update: break
             }

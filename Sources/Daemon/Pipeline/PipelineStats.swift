@@ -59,9 +59,21 @@ public final class PipelineStats: Sendable {
     /// Episode events stored, by kind (counted by the writer after its commit).
     public let episodesOpened = Atomic<Int>(0)
     public let episodesClosed = Atomic<Int>(0)
-    /// Episodes opened, by the cause of their opening point (`AnomalyCause.allCases` order, then none); counted
-    /// per committed batch, not per point.
-    let openedByCause = Mutex<[Int]>([Int](repeating: 0, count: AnomalyCause.allCases.count + 1))
+    /// Episodes opened, by the cause of their opening point (slot `causeSlot(_:)`, labelled `causeLabels`); counted
+    /// per committed batch, not per point. Read it with `openedByCauseCounts()`.
+    let openedByCause = Mutex<[Int]>([Int](repeating: 0, count: PipelineStats.causeLabels.count))
+    /// The label of each slot of `openedByCause`: every cause, then "none" (an episode opened before its scorer was
+    /// ready).
+    static let causeLabels = AnomalyCause.allCases.map(\.rawValue) + ["none"]
+    /// The slot of `openedByCause` that counts `cause`.
+    static func causeSlot(_ cause: AnomalyCause?) -> Int {
+        cause.flatMap { AnomalyCause.allCases.firstIndex(of: $0) } ?? AnomalyCause.allCases.count
+    }
+    /// Episodes opened so far, by cause label, in `causeLabels` order.
+    func openedByCauseCounts() -> [(label: String, count: Int)] {
+        let counts = openedByCause.withLock { $0 }
+        return zip(Self.causeLabels, counts).map { (label: $0, count: $1) }
+    }
     /// Bytes of checkpoint blobs committed.
     public let checkpointBytes = Atomic<Int>(0)
 
