@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import Testing
 import Configuration
+import Detection
+import History
 @testable import Daemon
 
 @Suite struct MetricsTests {
@@ -27,6 +29,33 @@ import Configuration
         #expect(PrometheusText.value(second, "omen_points_received_total") == 25)
         #expect(PrometheusText.value(second, "omen_training_backlog") == 0)
         #expect(PrometheusText.sum(second, "omen_points_rejected_total") == 3)
+    }
+
+    /// Every cause has a slot of its own, labelled with its name, and an episode without one counts as "none"; the
+    /// writer's count of a committed batch lands in those slots (only opens count).
+    @Test func episodesOpenedByCauseLandInTheirOwnSlots() {
+        #expect(PipelineStats.causeLabels == AnomalyCause.allCases.map(\.rawValue) + ["none"])
+        let slots = AnomalyCause.allCases.map { PipelineStats.causeSlot($0) } + [PipelineStats.causeSlot(nil)]
+        #expect(Set(slots).count == PipelineStats.causeLabels.count)
+        for cause in AnomalyCause.allCases {
+            #expect(PipelineStats.causeLabels[PipelineStats.causeSlot(cause)] == cause.rawValue)
+        }
+        #expect(PipelineStats.causeLabels[PipelineStats.causeSlot(nil)] == "none")
+
+        func event(_ kind: EpisodeEventKind, _ cause: AnomalyCause?) -> EpisodeEvent {
+            let episode = Episode(series: "s", number: 1, openedAt: 0, peakAt: 0, peakScore: 0.5, value: 1, predicted: 0,
+                                  lower: -1, upper: 1, threshold: 0.25, points: 1, modelVersion: 1, cause: cause)
+            return EpisodeEvent(kind: kind, timestamp: 0, score: 0.5, episode: episode)
+        }
+        let stats = PipelineStats()
+        stats.countCommitted(events: [event(.open, .hour), event(.open, .newHigh), event(.open, .hour), event(.open, nil),
+                                      event(.update, .frozen), event(.close, .frozen)],
+                             checkpoints: [ModelCheckpoint]())
+        let counts = Dictionary(uniqueKeysWithValues: stats.openedByCauseCounts().map { ($0.label, $0.count) })
+        #expect(counts == ["hour": 2, "new-high": 1, "none": 1, "frozen": 0, "new-low": 0, "prediction": 0, "jump": 0,
+                           "rare-value": 0])
+        #expect(stats.episodesOpened.load(ordering: .relaxed) == 4)
+        #expect(stats.episodesClosed.load(ordering: .relaxed) == 1)
     }
 
     /// The writer's flush timer becomes a histogram in seconds.
