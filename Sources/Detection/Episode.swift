@@ -18,6 +18,9 @@ public enum AnomalyCause: String, Sendable, Codable, CaseIterable {
 }
 
 extension AnomalyCause {
+    /// Every cause's name, comma-separated (help texts and errors).
+    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
     /// What the cause means, for people (`omen show`).
     public var explanation: String {
         switch self {
@@ -69,7 +72,7 @@ extension AnomalyCause {
 public struct CauseArgumentError: Error, CustomStringConvertible {
     public var name: String
     public var description: String {
-        "--cause must be one of \(AnomalyCause.allCases.map(\.rawValue).joined(separator: ", ")), not \(name)"
+        "--cause must be one of \(AnomalyCause.names), not \(name)"
     }
 }
 

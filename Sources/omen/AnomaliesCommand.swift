@@ -37,8 +37,8 @@ struct AnomaliesCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only episodes labelled not_anomaly, confirmed, labelled (either), or none.",
                                valueName: "label"))
     var label: String?
-    @Option(help: ArgumentHelp("Only episodes whose peak had this cause (repeat for several): new-high, new-low, "
-                               + "frozen, hour, prediction, jump, rare-value.", valueName: "cause"))
+    @Option(help: ArgumentHelp("Only episodes whose peak had this cause (repeat for several): \(AnomalyCause.names).",
+                               valueName: "cause"))
     var cause: [String] = []
 
     @Flag(help: """

@@ -30,8 +30,8 @@ struct TailCommand: ParsableCommand {
     @Option(help: "Only alerts for series whose key starts with this prefix.")
     var series: String?
 
-    @Option(help: ArgumentHelp("Only alerts whose episode's peak had this cause (repeat for several): new-high, "
-                               + "new-low, frozen, hour, prediction, jump, rare-value.", valueName: "cause"))
+    @Option(help: ArgumentHelp("Only alerts whose episode's peak had this cause (repeat for several): "
+                               + "\(AnomalyCause.names).", valueName: "cause"))
     var cause: [String] = []
 
     @Option(help: "Output: text (one line per alert) or json (the alert body, one object per line).")

@@ -42,6 +42,10 @@ public struct StatusReport: Sendable {
     /// The human summary, a few aligned lines.
     public func text(now: Double) -> String {
         func n(_ x: Double) -> String { String(Int64(x.rounded())) }
+        /// " (a 3, b 1)" for a breakdown, nothing when it is empty.
+        func listed(_ breakdown: [(String, Double)]) -> String {
+            breakdown.isEmpty ? "" : " (" + breakdown.map { "\($0.0) \(n($0.1))" }.joined(separator: ", ") + ")"
+        }
         let started = v("omen_start_time_seconds")
         let uptime = started > 0 ? Self.duration(now - started) : "unknown"
         let learning = v("omen_series", ["state": "learning"]), trained = v("omen_series", ["state": "trained"])
@@ -50,14 +54,11 @@ public struct StatusReport: Sendable {
         lines.append(("daemon", "omen \(version) at \(address), up \(uptime), \(healthy ? "healthy" : "UNHEALTHY")"))
         lines.append(("series", "\(n(learning + trained)) (\(n(trained)) trained, \(n(learning)) learning, "
             + "\(n(v("omen_series_muted"))) muted by \(n(v("omen_mutes_active"))) active mutes)"))
-        var points = "received \(n(v("omen_points_received_total"))), scored \(n(v("omen_points_scored_total"))), "
-            + "rejected \(n(rejected.reduce(0) { $0 + $1.1 }))"
-        if !rejected.isEmpty { points += " (" + rejected.map { "\($0.0) \(n($0.1))" }.joined(separator: ", ") + ")" }
+        let points = "received \(n(v("omen_points_received_total"))), scored \(n(v("omen_points_scored_total"))), "
+            + "rejected \(n(rejected.reduce(0) { $0 + $1.1 }))" + listed(rejected)
         lines.append(("points", points))
-        var episodes = "opened \(n(v("omen_episodes_opened_total")))"
-        let causes = openedByCause
-        if !causes.isEmpty { episodes += " (" + causes.map { "\($0.0) \(n($0.1))" }.joined(separator: ", ") + ")" }
-        episodes += ", closed \(n(v("omen_episodes_closed_total"))), alerts published \(n(v("omen_alerts_published_total")))"
+        let episodes = "opened \(n(v("omen_episodes_opened_total")))" + listed(openedByCause)
+            + ", closed \(n(v("omen_episodes_closed_total"))), alerts published \(n(v("omen_alerts_published_total")))"
         lines.append(("episodes", episodes))
         lines.append(("training", "accepted \(n(v("omen_trainings_total", ["outcome": "accepted"]))), "
             + "rejected \(n(v("omen_trainings_total", ["outcome": "rejected"]))), backlog \(n(v("omen_training_backlog")))"))
