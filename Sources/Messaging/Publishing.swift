@@ -61,7 +61,7 @@ public struct DemoGenerator: Sequence, IteratorProtocol, Sendable {
     private var walk: [Double]
 
     /// Creates `series` series of `points` points each, `interval` seconds apart from `start`.
-    public init(series: Int = 3, points: Int = 2_000, interval: Double = 10, start: Double, seed: UInt64 = 42) {
+    public init(series: Int = 3, points: Int = 2_000, interval: Double = 90, start: Double, seed: UInt64 = 42) {
         let count = Swift.max(1, series)
         let names = (0..<count).map { i in ["demo.sine", "demo.walk", "demo.constant"][i % 3] + ".\(i)" }
         seriesNames = names

@@ -64,8 +64,8 @@ struct PublishCommand: ParsableCommand {
     @Option(help: "With --demo: number of series.")
     var series = 3
 
-    @Option(help: "With --demo: seconds of simulated time between points; the last point is stamped now.")
-    var interval: Double = 10
+    @Option(help: "With --demo: seconds of simulated time between points; the last point is stamped now. At the default 90 s the injected anomalies come after each series' first day, before which a series scores nothing ([scoring] min_history_span).")
+    var interval: Double = 90
 
     @Option(help: "With --demo: random seed, so a demo run can be repeated exactly.")
     var seed: UInt64 = 42

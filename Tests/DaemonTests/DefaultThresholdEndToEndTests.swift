@@ -18,13 +18,15 @@ private struct GaussianNoise {
     mutating func gaussian() -> Double { (-2 * log(uniform())).squareRoot() * cos(2 * Double.pi * uniform()) }
 }
 
-/// Three clean periodic series (sine of amplitude 10 plus Gaussian noise of sd 0.5, one point a minute), one of
-/// which gets a single spike.
+/// Three clean periodic series (sine of amplitude 10 plus Gaussian noise of sd 0.5, one point every 3 minutes), one
+/// of which gets a single spike.
 private struct CleanPeriodicSeries {
     static let keys = ["clean.a", "clean.b", "clean.spiked"]
     static let periods = [50.0, 64.0, 40.0]
     static let levels = [0.0, 20.0, 100.0]
     static let start = 1_700_000_000
+    /// Seconds between points: 480 a day, so the spike comes after the series' first day.
+    static let spacing = 180
     let spikeAt: Int
     let spike: Double
     var noise: GaussianNoise
@@ -36,7 +38,7 @@ private struct CleanPeriodicSeries {
     }
 
     mutating func lines(round i: Int) -> [String] {
-        let ts = Self.start + 60 * i
+        let ts = Self.start + Self.spacing * i
         return Self.keys.indices.map { s in
             var v = Self.levels[s] + 10 * sin(2 * Double.pi * Double(i) / Self.periods[s]) + 0.5 * noise.gaussian()
             if s == 2 && i == spikeAt { v += spike }
@@ -54,7 +56,8 @@ private struct CleanPeriodicSeries {
 @Suite(.serialized)
 struct DefaultThresholdEndToEndTests {
     /// At the default threshold, clean periodic series raise nothing and one spike raises exactly one episode, on
-    /// its series, at the spike: the real daemon, 5 independent runs (fresh daemon and noise each time).
+    /// its series, at the spike: the real daemon with the default first day of silence (the spike comes on the
+    /// second day), 5 independent runs (fresh daemon and noise each time).
     @Test func oneSpikeIsOneEpisodeAtTheDefaultThreshold() throws {
         let rounds = 900
         let spikeAt = 700
@@ -64,7 +67,7 @@ struct DefaultThresholdEndToEndTests {
             let ingest = "tcp://127.0.0.1:\(try freePort())"
             let db = dir.appendingPathComponent("omen.db").path
             let configURL = dir.appendingPathComponent("omen.toml")
-            try testConfig().write(to: configURL, atomically: true, encoding: .utf8)
+            try testConfig(firstDay: true).write(to: configURL, atomically: true, encoding: .utf8)
             let daemon = try OmenProcess(
                 arguments: ["run", "--config", configURL.path, "--ingest", ingest, "--alerts", "tcp://127.0.0.1:\(try freePort())",
                             "--database", db], dir: dir)
@@ -87,9 +90,9 @@ struct DefaultThresholdEndToEndTests {
             #expect(daemon.stop() == 0, "run \(run): stderr: \(daemon.stderr)")
 
             let episodes = try Store.openReadOnly(path: db).anomalies(AnomalyQuery(seriesGlob: "clean.*", limit: 100))
-            let spikeTime = Double(CleanPeriodicSeries.start + 60 * spikeAt)
+            let spikeTime = Double(CleanPeriodicSeries.start + CleanPeriodicSeries.spacing * spikeAt)
             #expect(episodes.count == 1, "run \(run): \(episodes.count) episodes: \(episodes)")
-            #expect(episodes.allSatisfy { $0.series == "clean.spiked" && abs($0.peakAt - spikeTime) <= 120 },
+            #expect(episodes.allSatisfy { $0.series == "clean.spiked" && abs($0.peakAt - spikeTime) <= Double(2 * CleanPeriodicSeries.spacing) },
                     "run \(run): an episode away from the spike: \(episodes)")
             #expect(episodes.allSatisfy { $0.cause == .newHigh }, "run \(run): the spike's cause: \(episodes)")
         }

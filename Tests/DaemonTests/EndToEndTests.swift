@@ -7,9 +7,13 @@ import Messaging
 import Testing
 
 /// A small, fast configuration for end-to-end runs (the defaults are sized for production series); the episode
-/// threshold is the default unless one is given.
-func testConfig(threshold: Double? = nil) -> String {
+/// threshold is the default unless one is given. The test series span hours of simulated time, so a new series'
+/// first day of silence (`[scoring] min_history_span`) is off unless `firstDay` keeps the default.
+func testConfig(threshold: Double? = nil, firstDay: Bool = false) -> String {
     """
+    [scoring]
+    \(firstDay ? "# min_history_span: the default" : "min_history_span = 0")
+
     [model]
     hidden = 8
 

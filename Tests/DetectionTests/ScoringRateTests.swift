@@ -12,7 +12,7 @@ private let defaultThreshold = EpisodeConfig().threshold
 
 /// Runs the default scorer over `values` (one point every `spacing` seconds), with the model's predictions.
 private func defaultScores(_ values: [Double], predicted: (Int) -> Double?, spacing: Double = 300,
-                           spread: Double = 1, config: ScoringConfig = ScoringConfig()) -> [Double] {
+                           spread: Double = 1, config: ScoringConfig = ScoringConfig.untimed()) -> [Double] {
     var scorer = Scorer(config: config)
     return values.indices.map { t in
         let p = predicted(t)
@@ -64,7 +64,7 @@ struct ScoringRateTests {
                 "first flag \(hit.map { $0 - start } ?? -1) points into the drift; scores \(stride(from: start, to: start + ramp + 100, by: 25).map { s[$0] })")
         // Without the lag the calibration widens the head's spread as fast as the drift grows, and the first half of
         // the ramp scores lower. (With the Student-t tail the head's term no longer decides whether it flags.)
-        var unlagged = ScoringConfig()
+        var unlagged = ScoringConfig.untimed()
         unlagged.gaussianCalibrationLag = false
         let u = defaultScores(values, predicted: { $0 < 300 ? nil : 50 }, config: unlagged)
         #expect((u[start..<(start + ramp / 2)].max() ?? 1) < (s[start..<(start + ramp / 2)].max() ?? 0))
@@ -95,7 +95,7 @@ struct ScoringRateTests {
         var values = clean.map { $0 + noise.gaussian() }
         for t in 2583..<2603 { values[t] = 70 + noise.gaussian() }
         values[2900] = 120
-        var off = ScoringConfig()
+        var off = ScoringConfig.untimed()
         off.inRangeFactor = 1
         off.recordTerms = true
         var on = off
@@ -118,7 +118,7 @@ struct ScoringRateTests {
         // The same onsets: a point scores above 0 with the discount exactly where it does without.
         #expect(sa.indices.allSatisfy { (sa[$0] > 0) == (sb[$0] > 0) })
         // The first values before the history has `minHistory` of them are never "beyond".
-        #expect(!beyond[0..<ScoringConfig().minHistory].contains(true))
+        #expect(!beyond[0..<ScoringConfig.untimed().minHistory].contains(true))
     }
 
     /// A new maximum shortly after a larger spike is a new event (an onset), not a repeat of the spike; a ramp
@@ -129,7 +129,7 @@ struct ScoringRateTests {
         values[1500] = 100 // far beyond everything: the window's largest surprise for the next 200 points
         values[1550] = 105 // a new maximum again, less surprising than the spike
         for t in 1600..<1610 { values[t] = 110 + 0.5 * Double(t - 1600) } // a ramp of records and ties
-        var off = ScoringConfig()
+        var off = ScoringConfig.untimed()
         off.newExtremeOnsets = false
         let on = defaultScores(values, predicted: { $0 < 300 ? nil : 50 })
         let before = defaultScores(values, predicted: { $0 < 300 ? nil : 50 }, config: off)
@@ -144,12 +144,12 @@ struct ScoringRateTests {
         #expect(noiseRecords.allSatisfy { t in values[t] > values[..<t].max() ?? 0 || values[t] < values[..<t].min() ?? 0 },
                 "scores moved at \(changed)")
         // A checkpoint taken inside the ramp remembers that the last point was beyond the range.
-        var a = Scorer(config: ScoringConfig()), input = { (t: Int) in
+        var a = Scorer(config: ScoringConfig.untimed()), input = { (t: Int) in
             ScoreInput(timestamp: 1_700_000_000 + Double(t) * 300, value: values[t], predicted: t < 300 ? nil : 50,
                        predictedSpread: t < 300 ? nil : 1)
         }
         for t in 0...1600 { _ = a.score(input(t)) }
-        var b = try Scorer(config: ScoringConfig(), checkpoint: a.checkpoint())
+        var b = try Scorer(config: ScoringConfig.untimed(), checkpoint: a.checkpoint())
         #expect(b.previousAtEdge)
         for t in 1601..<1700 { #expect(a.score(input(t)) == b.score(input(t))) }
     }
@@ -163,7 +163,7 @@ struct ScoringRateTests {
         for t in 2500..<2700 { values[t] = 50.25 }
         let predicted = { (t: Int) -> Double? in t < 300 ? nil : 50 }
         let on = defaultScores(values, predicted: predicted)
-        var offConfig = ScoringConfig()
+        var offConfig = ScoringConfig.untimed()
         offConfig.frozenDetection = false
         let off = defaultScores(values, predicted: predicted, config: offConfig)
         #expect(on[2502] >= EpisodeConfig().threshold, "the second repeat scored \(on[2502])")
@@ -173,12 +173,12 @@ struct ScoringRateTests {
         // Before the run nothing moves; after it nothing alerts (its counts are onsets the same-day rule remembers,
         // so later onsets may shift).
         #expect(on[..<2500] == off[..<2500] && on[2800...].allSatisfy { $0 < EpisodeConfig().threshold })
-        var a = Scorer(config: ScoringConfig()), input = { (t: Int) in
+        var a = Scorer(config: ScoringConfig.untimed()), input = { (t: Int) in
             ScoreInput(timestamp: 1_700_000_000 + Double(t) * 300, value: values[t], predicted: predicted(t),
                        predictedSpread: predicted(t) == nil ? nil : 1)
         }
         for t in 0...2505 { _ = a.score(input(t)) }
-        var b = try Scorer(config: ScoringConfig(), checkpoint: a.checkpoint())
+        var b = try Scorer(config: ScoringConfig.untimed(), checkpoint: a.checkpoint())
         for t in 2506..<2800 { #expect(a.score(input(t)) == b.score(input(t))) }
     }
 
@@ -225,7 +225,7 @@ struct ScoringRateTests {
             return old
         }
         // The same-day onset rule off: its onsets (version 10) start empty in a version-8 restore.
-        var config = ScoringConfig()
+        var config = ScoringConfig.untimed()
         config.onsetFactor = 1
         var a = Scorer(config: config)
         for t in 0...2502 { _ = a.score(input(t)) }
@@ -240,11 +240,11 @@ struct ScoringRateTests {
         }
         #expect(fired >= 1, "the run went on counting after the restore")
         // Written with the tracker off: restores, and the tracker starts from nothing.
-        var off = ScoringConfig()
+        var off = ScoringConfig.untimed()
         off.frozenDetection = false
         var c = Scorer(config: off)
         for t in 0..<1000 { _ = c.score(input(t)) }
-        let d = try Scorer(config: ScoringConfig(), checkpoint: try withRing(c, ring(0, capacity: 0)))
+        let d = try Scorer(config: ScoringConfig.untimed(), checkpoint: try withRing(c, ring(0, capacity: 0)))
         #expect(d.points == 1000 && d.frozen.steps == 0 && d.frozen.maxRun == 0)
     }
 
@@ -259,7 +259,7 @@ struct ScoringRateTests {
         values[1500] = 57
         values[1550] = 70
         values[1600] = 85
-        var off = ScoringConfig()
+        var off = ScoringConfig.untimed()
         off.onsetFactor = 1
         let predicted = { (t: Int) -> Double? in t < 300 ? nil : 50 }
         // Five-minute points: 288 a day, so the three events share a day.
@@ -286,13 +286,13 @@ struct ScoringRateTests {
         values[1000] = 62  // A
         values[1100] = 55  // B
         values[1110] = 62  // C
-        var off = ScoringConfig()
+        var off = ScoringConfig.untimed()
         off.onsetFactor = 1
         let predicted = { (t: Int) -> Double? in t < 300 ? nil : 50 }
         // Hourly points: a day is 24 of them.
         let one = defaultScores(values, predicted: predicted, spacing: 3600, config: off)
         let two = defaultScores(values, predicted: predicted, spacing: 3600)
-        var raw = ScoringConfig()
+        var raw = ScoringConfig.untimed()
         raw.onsetWindow = 0
         let r = defaultScores(values, predicted: predicted, spacing: 3600, config: raw)
         // Each point's surprise (before the onset rule; both inside the range, so discounted alike).
@@ -307,7 +307,7 @@ struct ScoringRateTests {
     /// large; the same-day onset rule's span must not overflow on its way to an integer.
     @Test func pointsAHairApartDoNotOverflowTheDay() {
         var noise = Noise(seed: 97)
-        var scorer = Scorer(config: ScoringConfig())
+        var scorer = Scorer(config: ScoringConfig.untimed())
         var scored = 0
         for t in 0..<400 {
             // Spikes a million spreads out: surprising enough per point to stay news over 10^19 points a day.
@@ -365,5 +365,46 @@ struct ScoringRateTests {
         }
         // More values in the fit: closer to the exponential.
         #expect(TailShape.predictive.factor(5, k: 200) < TailShape.predictive.factor(5, k: 10))
+    }
+
+    /// A new series scores nothing before its history spans a day (`min_history_span`). A daily cycle that starts at
+    /// night makes its first morning a new maximum of the night's values, which alone alerts at the default threshold;
+    /// after the day, a spike still alerts. Restored from a checkpoint in the middle of its first day the series stays
+    /// silent until the day is over (a checkpoint from before version 11 counts as past it), and a series that brings
+    /// a whole history of points before a day has passed scores from then on.
+    @Test func aNewSeriesIsSilentForItsFirstDay() throws {
+        var noise = Noise(seed: 5)
+        // 5-minute points, 288 a day: 20 at night, 80 from point 108 of each day on, and a spike to 150 at 500.
+        let values = (0..<700).map { t in (t % 288 < 108 ? 20 : 80) + noise.gaussian() + (t == 500 ? 70 : 0) }
+        let untimed = defaultScores(values, predicted: { _ in nil }, config: .untimed())
+        #expect(untimed[100..<120].contains { $0 >= defaultThreshold }, "the first morning: \(untimed[100..<120])")
+        #expect(untimed[500] >= defaultThreshold)
+        let timed = defaultScores(values, predicted: { _ in nil }, config: ScoringConfig())
+        #expect(timed[0..<288].allSatisfy { $0 == 0 })
+        #expect(timed[500] >= defaultThreshold, "the spike after the first day: \(timed[500])")
+        #expect(timed.indices.filter { timed[$0] >= defaultThreshold } == [500], "only the spike alerts")
+
+        func input(_ t: Int) -> ScoreInput {
+            ScoreInput(timestamp: 1_700_000_000 + Double(t) * 300, value: values[t], predicted: nil, predictedSpread: nil)
+        }
+        var a = Scorer(config: ScoringConfig())
+        for t in 0..<100 { _ = a.score(input(t)) }
+        var b = try Scorer(config: ScoringConfig(), checkpoint: a.checkpoint())
+        #expect((100..<700).map { b.score(input($0)).score } == Array(timed[100...]))
+        var older = Array(a.checkpoint().dropLast(8))
+        older[0] = 10
+        var c = try Scorer(config: ScoringConfig(), checkpoint: older)
+        #expect((100..<120).contains { c.score(input($0)).score >= defaultThreshold },
+                "a series from an older build is past its first day")
+
+        // Points 10 s apart: the history's 6,000 points come before a day (17 hours).
+        var quick = Noise(seed: 6)
+        let fast = (0..<6_600).map { t in 50 + quick.gaussian() + (t == 3_000 ? 100 : t == 6_500 ? 200 : 0) }
+        let scores = defaultScores(fast, predicted: { _ in nil }, spacing: 10, config: ScoringConfig())
+        let history = ScoringConfig().history
+        #expect(scores[..<history].allSatisfy { $0 == 0 })
+        #expect(scores[6_500] >= defaultThreshold, "after a whole history: \(scores[6_500])")
+        let early = defaultScores(fast, predicted: { _ in nil }, spacing: 10, config: .untimed())[3_000]
+        #expect(early >= defaultThreshold, "the same spike before it, without the silence: \(early)")
     }
 }

@@ -7,11 +7,11 @@ import Glibc
 import Darwin
 #endif
 
-/// Deterministic Gaussian noise (SplitMix64 + Box-Muller) so every run sees the same signals.
-/// Bytes version 10 appended to a scorer checkpoint (the onsets of the window), to cut one back to an older
-/// version's layout.
-func onsetTrailer(_ scorer: Scorer) -> Int { 8 + 12 * scorer.onset.onsetIndices.count }
+/// Bytes versions 10 and 11 appended to a scorer checkpoint (the onsets of the window, the first timestamp), to cut
+/// one back to an older version's layout.
+func onsetTrailer(_ scorer: Scorer) -> Int { 8 + 12 * scorer.onset.onsetIndices.count + 8 }
 
+/// Deterministic Gaussian noise (SplitMix64 + Box-Muller) so every run sees the same signals.
 struct Noise {
     var state: UInt64
     init(seed: UInt64) { state = seed }
@@ -99,7 +99,7 @@ func firstFlag(_ s: [Double], from: Int, threshold: Double) -> Int? {
 /// stage's evidence on the −log10 p-per-point scale that `flagThreshold` reads (ScoringRateTests covers the rate
 /// per day the daemon alerts on).
 func perPointConfig(_ kind: ScorerKind = .calibrated) -> ScoringConfig {
-    var config = ScoringConfig(kind: kind)
+    var config = ScoringConfig.untimed(kind)
     config.dailyRate = false
     // The Gaussian head's z on a Gaussian tail, as these tests' thresholds were set for (ScoringRateTests and
     // StudentTailTests cover the default Student-t tail).
@@ -449,10 +449,10 @@ struct ScoringCheckpointTests {
 
     /// A checkpoint from another stage, another history size, another version or a truncated blob is rejected.
     @Test func badCheckpointsAreRejected() {
-        var a = Scorer(config: ScoringConfig(kind: .calibrated))
+        var a = Scorer(config: ScoringConfig.untimed(.calibrated))
         for t in 0..<100 { _ = a.score(ScoreInput(timestamp: Double(t), value: Double(t % 7), predicted: nil, predictedSpread: nil)) }
         let blob = a.checkpoint()
-        #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig(kind: .residual), checkpoint: blob) }
+        #expect(throws: ScorerRestoreError.self) { try Scorer(config: ScoringConfig.untimed(.residual), checkpoint: blob) }
         var other = perPointConfig()
         other.history = 500
         #expect(throws: ScorerRestoreError.self) { try Scorer(config: other, checkpoint: blob) }
@@ -485,7 +485,7 @@ struct ScoringCheckpointTests {
     /// A version-7 checkpoint (before the frozen run's chain) still restores, and scores on as the scorer that
     /// wrote it would have, outside a frozen run (and without the same-day onset rule, whose onsets version 10 added).
     @Test func versionSevenCheckpointRestores() throws {
-        var config = ScoringConfig()
+        var config = ScoringConfig.untimed()
         config.onsetFactor = 1
         var a = Scorer(config: config)
         var noise = Noise(seed: 71)

@@ -15,6 +15,7 @@ extension ScoringConfig {
             .integer("gaussian_dof", \.gaussianDof, 0...1_000),
             .number("change_weight", \.changeWeight, .closed(0, 1)),
             .integer("min_history", \.minHistory, 0...65_535),
+            .duration("min_history_span", \.minHistorySpan, .closed(0, 365 * 86_400)),
             .integer("onset_window", \.onsetWindow, 0...100_000),
             .number("onset_factor", \.onsetFactor, .closed(1, 100)),
             .number("repeat_factor", \.repeatFactor, .closed(0, 1)),
