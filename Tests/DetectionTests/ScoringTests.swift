@@ -185,6 +185,23 @@ struct ScoringStageTests {
         #expect((s[60..<150].max() ?? 1) < flagThreshold)
     }
 
+    /// A discrete series (integer readings 50-56, so its ten largest remembered values tie) still has a tail: the gap
+    /// to the next value sets its scale, so a reading of 500 is far out, not a new maximum at the rank bound 1/(n+1)
+    /// (score 0.33 before), while 57, one step beyond, stays unremarkable.
+    @Test func aDiscreteSeriesHasATail() {
+        func scores(_ extra: Double) -> [Double] {
+            var scorer = Scorer(config: perPointConfig())
+            return (0..<250).map { t in
+                let v = Double(50 + (t * 37) % 7) + (t == 200 ? extra : 0)
+                return scorer.score(ScoreInput(timestamp: Double(t), value: v, predicted: nil, predictedSpread: nil)).score
+            }
+        }
+        let spike = scores(500 - 50 - Double((200 * 37) % 7)), step = scores(57 - 50 - Double((200 * 37) % 7))
+        #expect(spike[200] >= flagThreshold, "500 after 50-56: \(spike[200])")
+        #expect(step[200] < flagThreshold, "57 after 50-56: \(step[200])")
+        #expect(spike[200] > step[200])
+    }
+
     /// A constant warm-up (all zeros) never divides by a zero spread: scores stay finite, in [0, 1), and a change is flagged.
     @Test(arguments: ScorerKind.allCases)
     func constantStretchHasAFiniteRule(kind: ScorerKind) {

@@ -3,8 +3,10 @@
 // p is estimated by rank among the remembered values (ties count against surprise, so a value equal to
 // history is never surprising). Beyond the k-th most extreme past value an exponential tail, fitted to the
 // k most extreme values, keeps new extremes ordered by how far out they are instead of all tying at 1/(n+1).
-// Surprise s = -log10(p). A history with no spread in its tail (a constant stretch) cannot say how far is
-// "far", so a new extreme then gets the rank bound 1/(n+1) (s = log10(n+1)), never a division by zero.
+// Surprise s = -log10(p). Where the k most extreme values tie (a discrete series: counts, states, rounded
+// readings) the gap to the next remembered value is the tail's scale: a count of 500 after weeks of 50-56 is far
+// out, not the rank bound. A history of one value (a constant stretch) cannot say how far is "far", so a new
+// extreme then gets the rank bound 1/(n+1) (s = log10(n+1)), never a division by zero.
 
 #if canImport(Glibc)
 import Glibc
@@ -120,14 +122,26 @@ struct Calibrator: Sendable {
             var excess = 0.0
             // Summed from rank n-k+2 up to n, the order the fit has always used (bit-identical results).
             for i in stride(from: k - 2, through: 0, by: -1) { excess += history.value(ofBin: bins[i]) - u }
-            upper = TailFit(bin: ub, threshold: u, meanExcess: excess / Double(k - 1))
+            var meanExcess = excess / Double(k - 1)
+            if meanExcess == 0 {
+                // The k largest tie (a discrete series: counts, states, rounded readings). The gap down to the next
+                // remembered value is the least spread the series can show: the tail's scale, not none at all.
+                let below = history.countAtOrBelow(bin: ub - 1)
+                if below > 0 { meanExcess = u - history.value(ofBin: history.bin(ofRank: below)) }
+            }
+            upper = TailFit(bin: ub, threshold: u, meanExcess: meanExcess)
             if history.signed {
                 history.smallestBins(k, into: bins)
                 let lb = bins[k - 1]
                 let l = history.value(ofBin: lb)
                 var lx = 0.0
                 for i in 0..<(k - 1) { lx += l - history.value(ofBin: bins[i]) }
-                lower = TailFit(bin: lb, threshold: l, meanExcess: lx / Double(k - 1))
+                var lowerExcess = lx / Double(k - 1)
+                if lowerExcess == 0 {
+                    let atOrBelow = history.countAtOrBelow(bin: lb)
+                    if atOrBelow < n { lowerExcess = history.value(ofBin: history.bin(ofRank: atOrBelow + 1)) - l }
+                }
+                lower = TailFit(bin: lb, threshold: l, meanExcess: lowerExcess)
             }
         }
     }
