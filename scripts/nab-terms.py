@@ -155,8 +155,11 @@ def rescore(path, combine, p):
             # Against the remembered values (results of builds before the column: taken as beyond, so no
             # discount, and no new-extreme onsets: see `has_range`).
             "range_position": int(r.get("range_position", "2")),
+            # The sustained-shift surprise (`shift_weight`), empty before `ready` and in results without the column.
+            "shift": number(r.get("s_shift") or ""),
         }
-        s = combine(t, p)
+        # The scorer adds the weighted shift after the terms' mean, so a rule sees the terms without it.
+        s = combine(t, p) + p["shift_weight"] * (t["shift"] or 0.0)
         if p["frozen_detection"]:
             fs = frozen.observe(t["x"])
             # The scorer's `ready`: the value history holds min_history values before this one.
@@ -213,6 +216,7 @@ def main():
     ap.add_argument("--onset-factor", type=float, default=2.0)
     ap.add_argument("--repeat-factor", type=float, default=0.0)
     ap.add_argument("--in-range-factor", type=float, default=0.5)
+    ap.add_argument("--shift-weight", type=float, default=0.05)
     ap.add_argument("--no-new-extreme-onsets", action="store_true")
     ap.add_argument("--surprise-half", type=float, default=4.0)
     ap.add_argument("--no-daily-rate", action="store_true")
@@ -226,7 +230,7 @@ def main():
     p = {
         "value_weight": a.value_weight, "context_weight": a.context_weight, "gaussian_weight": a.gaussian_weight,
         "change_weight": a.change_weight, "onset_window": a.onset_window, "onset_factor": a.onset_factor, "repeat_factor": a.repeat_factor,
-        "in_range_factor": a.in_range_factor,
+        "in_range_factor": a.in_range_factor, "shift_weight": a.shift_weight,
         "new_extreme_onsets": not a.no_new_extreme_onsets,
         "surprise_half": a.surprise_half, "daily_rate": not a.no_daily_rate,
         "frozen_detection": not a.no_frozen_detection, "history": a.history, "min_history": a.min_history,

@@ -68,12 +68,14 @@ public struct ScoreTerms: Sendable, Equatable {
     public var combined: Double
     /// log10 of the points a day the daily rate counts (0: no correction).
     public var log10PointsPerDay: Double
+    /// The sustained-shift surprise (`shiftWeight`) before its weight; nil when the term is off.
+    public var shift: Double?
     /// Where the value lies against the values the series remembers: beyond all of them (a new maximum or
     /// minimum), its score keeps the whole surprise; otherwise `inRangeFactor` of it.
     public var range: RangePosition
 
     public init(value: Double, context: Double?, residual: Double?, head: Double?, change: Double?, flat: Bool,
-                combined: Double, log10PointsPerDay: Double, range: RangePosition = .inside) {
+                combined: Double, log10PointsPerDay: Double, range: RangePosition = .inside, shift: Double? = nil) {
         self.value = value
         self.context = context
         self.residual = residual
@@ -83,6 +85,7 @@ public struct ScoreTerms: Sendable, Equatable {
         self.combined = combined
         self.log10PointsPerDay = log10PointsPerDay
         self.range = range
+        self.shift = shift
     }
 }
 
@@ -218,6 +221,12 @@ public struct ScoringConfig: Sendable, Equatable {
     /// drift or a shift the model follows stays news while it lasts instead of being absorbed point by point
     /// (0 = the history takes each value in at once).
     public var valueDelay: Int = 0
+    /// Weight of the sustained-shift surprise added to the combined one: each value's rank among the series' values
+    /// (its PIT), the mean of the last hour of them (points a day / 24, 2-240 points), ranked two-sided against the
+    /// series' own earlier means (`ShiftTracker`). An hour of values all ranking high or low is news however
+    /// ordinary each is alone (a level shift or a halving inside the range). 0 = off. NAB, 40 files, 10 seeds:
+    /// see config/omen.toml.
+    public var shiftWeight: Double = 0.05
     /// Keep each point's terms apart (`Scorer.lastTerms`) for `omen replay --terms`; not a file key (it costs a
     /// second evaluation of the stage's terms per point).
     public var recordTerms = false
@@ -254,6 +263,7 @@ public struct ScoringConfig: Sendable, Equatable {
         }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if valueDelay > 0 { b += 8 * valueDelay }
+        if shiftWeight > 0 { b += ShiftTracker.maxWindow + 4 * 150 + 64 } // the ring, ~150 bins of means
         if kind == .likelihood { b += 8 * likelihoodWindow }
         if kind == .dynamic { b += 4 * dynamicWindow }
         return b + 256
@@ -299,6 +309,8 @@ public struct Scorer: Sendable {
     var cadence = Cadence()
     /// Values on their way into `values` (value delay).
     var delayed: DelayLine
+    /// The sustained-shift evidence (`shiftWeight`).
+    var shift: ShiftTracker
     /// The last point's terms, with `recordTerms` (nil otherwise, and for a non-finite value).
     public private(set) var lastTerms: ScoreTerms?
 
@@ -310,8 +322,9 @@ public struct Scorer: Sendable {
     /// the frozen-run tracker's decayed transition counts in place of its ring of bits (the section tells its own
     /// format, so either restores whatever the version), version 10 the onsets of the window (`onset_factor`'s
     /// same-day rule), version 11 the series' first timestamp (`minHistorySpan`); older checkpoints still restore
-    /// (what they lack starts empty; a series from before version 11 counts as past its first day).
-    static let checkpointVersion: UInt8 = 11
+    /// (what they lack starts empty; a series from before version 11 counts as past its first day), version 12 the
+    /// sustained-shift window and means (`shiftWeight`).
+    static let checkpointVersion: UInt8 = 12
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0
@@ -336,6 +349,7 @@ public struct Scorer: Sendable {
             : TimeOfDayContext(unused: ())
         spread = SpreadTracker(memory: config.spreadMemory)
         delayed = DelayLine(delay: config.valueDelay)
+        shift = config.shiftWeight > 0 ? ShiftTracker(capacity: h) : ShiftTracker(unused: ())
         onset = OnsetFilter(window: config.onsetWindow)
         frozen = FrozenTracker(memory: config.frozenDetection ? h : 0, minSteps: max(config.minHistory, 1))
         if config.predictiveTail {
@@ -356,14 +370,21 @@ public struct Scorer: Sendable {
         }
         points += 1
         prefetch(input)
-        if config.dailyRate { cadence.observe(input.timestamp) }
+        if config.dailyRate || config.shiftWeight > 0 { cadence.observe(input.timestamp) }
         if firstTimestamp.isNaN { firstTimestamp = input.timestamp }
         let ready = values.count >= config.minHistory && warmedUp(at: input.timestamp)
         var s = 0.0
         var lower = v, upper = v
 
         // Both against the history before this value enters it (the value delay line's history with `valueDelay`).
-        let (ownSurprise, range, aboveAll) = ready ? values.twoSidedSurpriseAndPosition(v) : (0, RangePosition.inside, false)
+        let ranked = values.count >= config.minHistory ? values.twoSidedSurprisePositionAndPIT(v) : nil
+        let (ownSurprise, range, aboveAll) = ready ? (ranked?.surprise ?? 0, ranked?.position ?? .inside,
+                                                      ranked?.aboveAll ?? false) : (0, RangePosition.inside, false)
+        // The sustained shift is tracked from `minHistory` values on, also while the series is silent for its
+        // first day (its means then exist when the day is over); it counts from `ready` on.
+        let shiftSurprise = config.shiftWeight > 0
+            ? shift.observe(pit: ranked?.pit, window: Int((pow(10, cadence.log10PointsPerDay) / 24).rounded()))
+            : 0
         var valueSurprise = ownSurprise
         // Each term's share of the combined surprise, for the point's cause (`AnomalyCause`); without a prediction
         // the value alone scores.
@@ -441,6 +462,10 @@ public struct Scorer: Sendable {
         if config.contextWeight > 0 {
             context.observe(timestamp: input.timestamp)
             if context.applies { context.insert(v, at: input.timestamp) }
+        }
+        if ready && config.shiftWeight > 0 {
+            s += min(config.shiftWeight, 1) * shiftSurprise
+            terms?.shift = shiftSurprise
         }
         frozen.observe(v)
         // A run that has just become the series' longest (a frozen sensor); inside the range by definition, it is
@@ -523,12 +548,13 @@ public struct Scorer: Sendable {
         onset.encode(into: &w)
         frozen.encode(into: &w)
         stage.encodeTail(into: &w)
-        if config.dailyRate { cadence.encode(into: &w) }
+        if config.dailyRate || config.shiftWeight > 0 { cadence.encode(into: &w) }
         if config.valueDelay > 0 { delayed.encode(into: &w) }
         w.bool(previousAtEdge)
         w.double(frozen.fired); w.double(frozen.runQ01); w.double(frozen.runQ11)
         onset.encodeOnsets(into: &w)
         w.double(firstTimestamp)
+        if config.shiftWeight > 0 { shift.encode(into: &w) }
         return w.bytes
     }
 
@@ -558,7 +584,7 @@ public struct Scorer: Sendable {
         try onset.decode(from: &r)
         try frozen.decode(from: &r)
         try stage.decodeTail(from: &r)
-        if config.dailyRate && version >= 5 { try cadence.decode(from: &r) }
+        if (config.dailyRate || (config.shiftWeight > 0 && version >= 12)) && version >= 5 { try cadence.decode(from: &r) }
         if config.valueDelay > 0 && version >= 5 { try delayed.decode(from: &r) }
         if version >= 7 { previousAtEdge = try r.bool() }
         if version >= 8 {
@@ -577,6 +603,7 @@ public struct Scorer: Sendable {
         } else if points > 0 {
             firstTimestamp = -.infinity
         }
+        if version >= 12 && config.shiftWeight > 0 { try shift.decode(from: &r) }
         guard r.isAtEnd else {
             throw ScorerRestoreError("scorer checkpoint has \(r.remaining) unexpected trailing bytes; the series will recalibrate")
         }

@@ -82,9 +82,10 @@ public struct ReplayResult: Sendable {
 
     /// The columns `terms` adds, in order: each term's surprise (empty where not in play), whether the series is
     /// flat, the combined surprise before the daily rate, log10 of the points a day the daily rate counts, and
-    /// where the value lies against the remembered values (0 inside, 1 at the edge, 2 beyond: `RangePosition`).
+    /// where the value lies against the remembered values (0 inside, 1 at the edge, 2 beyond: `RangePosition`), and
+    /// the sustained-shift surprise before its weight (`shift_weight`).
     public static let termColumns =
-        "s_value,s_context,s_residual,s_head,s_change,flat,surprise,log10_points_per_day,range_position"
+        "s_value,s_context,s_residual,s_head,s_change,flat,surprise,log10_points_per_day,range_position,s_shift"
 
     /// `timestamp,value,prediction,lower,upper,anomaly_score,flag,cause` (then `episode,hindsight_score` after a
     /// hindsight review), one line per input row; `cause` is empty where the score is 0.
@@ -122,9 +123,10 @@ public struct ReplayResult: Sendable {
                     }
                     out += t.flat ? ",1," : ",0,"
                     out += Self.number(t.combined) + "," + Self.number(t.log10PointsPerDay)
-                    out += ",\(t.range.rawValue)"
+                    out += ",\(t.range.rawValue),"
+                    if let x = t.shift { out += Self.number(x) }
                 } else {
-                    out += ",,,,,,,,,"
+                    out += ",,,,,,,,,,"
                 }
             }
             out += "\n"

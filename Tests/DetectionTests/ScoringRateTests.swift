@@ -367,6 +367,30 @@ struct ScoringRateTests {
         #expect(TailShape.predictive.factor(5, k: 200) < TailShape.predictive.factor(5, k: 10))
     }
 
+    /// A level shift inside the range (`shift_weight`): 1.5 standard deviations of a noisy level, so each point of
+    /// it is an ordinary value for the series, but an hour of points all ranking high is not. Within the hour the
+    /// shift surprise reaches what an ordinary hour of the series almost never does.
+    @Test func aSustainedShiftInsideTheRangeIsEvidence() {
+        var noise = Noise(seed: 9)
+        let shiftAt = 2_028
+        let values = (0..<2_100).map { t in 50 + 2 * noise.gaussian() + (t >= shiftAt ? 3 : 0) }
+        var config = ScoringConfig()
+        config.recordTerms = true
+        var scorer = Scorer(config: config)
+        var shifts: [Double] = []
+        var inside = 0
+        for (t, v) in values.enumerated() {
+            _ = scorer.score(ScoreInput(timestamp: 1_700_000_000 + Double(t) * 300, value: v, predicted: nil,
+                                        predictedSpread: nil))
+            shifts.append(scorer.lastTerms?.shift ?? 0)
+            if t >= shiftAt && t < shiftAt + 12 && scorer.lastTerms?.range == .inside { inside += 1 }
+        }
+        let before = shifts[600..<shiftAt], after = shifts[shiftAt..<(shiftAt + 12)]
+        #expect(inside >= 10, "the shifted values lie inside the range")
+        #expect((after.max() ?? 0) >= 3, "within the hour: \(Array(after))")
+        #expect(before.filter { $0 >= 2.5 }.count < before.count / 100, "ordinary hours: \(before.max() ?? 0)")
+    }
+
     /// A new series scores nothing before its history spans a day (`min_history_span`). A daily cycle that starts at
     /// night makes its first morning a new maximum of the night's values, which alone alerts at the default threshold;
     /// after the day, a spike still alerts. Restored from a checkpoint in the middle of its first day the series stays
@@ -391,7 +415,7 @@ struct ScoringRateTests {
         for t in 0..<100 { _ = a.score(input(t)) }
         var b = try Scorer(config: ScoringConfig(), checkpoint: a.checkpoint())
         #expect((100..<700).map { b.score(input($0)).score } == Array(timed[100...]))
-        var older = Array(a.checkpoint().dropLast(8))
+        var older = Array(a.checkpoint().dropLast(8 + shiftTrailer(a)))
         older[0] = 10
         var c = try Scorer(config: ScoringConfig(), checkpoint: older)
         #expect((100..<120).contains { c.score(input($0)).score >= defaultThreshold },

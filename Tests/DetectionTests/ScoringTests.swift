@@ -7,9 +7,17 @@ import Glibc
 import Darwin
 #endif
 
-/// Bytes versions 10 and 11 appended to a scorer checkpoint (the onsets of the window, the first timestamp), to cut
-/// one back to an older version's layout.
-func onsetTrailer(_ scorer: Scorer) -> Int { 8 + 12 * scorer.onset.onsetIndices.count + 8 }
+/// Bytes versions 10-12 appended to a scorer checkpoint (the onsets of the window, the first timestamp, the
+/// sustained-shift tracker), to cut one back to an older version's layout.
+func onsetTrailer(_ scorer: Scorer) -> Int { 8 + 12 * scorer.onset.onsetIndices.count + 8 + shiftTrailer(scorer) }
+
+/// Bytes version 12 appended to a scorer checkpoint (the sustained-shift tracker; none with `shiftWeight` 0).
+func shiftTrailer(_ scorer: Scorer) -> Int {
+    guard scorer.config.shiftWeight > 0 else { return 0 }
+    var w = ByteWriter()
+    scorer.shift.encode(into: &w)
+    return w.bytes.count
+}
 
 /// Deterministic Gaussian noise (SplitMix64 + Box-Muller) so every run sees the same signals.
 struct Noise {
@@ -106,6 +114,8 @@ func perPointConfig(_ kind: ScorerKind = .calibrated) -> ScoringConfig {
     config.gaussianDof = 0
     // Each point's own surprise: no discount for lying inside the remembered range (ScoringRateTests pin it).
     config.inRangeFactor = 1
+    // Nor the sustained shift of the last hour's values (ScoringRateTests pin it).
+    config.shiftWeight = 0
     return config
 }
 
@@ -504,6 +514,7 @@ struct ScoringCheckpointTests {
     @Test func versionSevenCheckpointRestores() throws {
         var config = ScoringConfig.untimed()
         config.onsetFactor = 1
+        config.shiftWeight = 0 // version 12's, which a version-7 checkpoint cannot hold
         var a = Scorer(config: config)
         var noise = Noise(seed: 71)
         let values = (0..<900).map { _ in 50 + noise.gaussian() }

@@ -60,7 +60,7 @@ struct ReplayRunnerTests {
         #expect(plain.rows.allSatisfy { $0.terms == nil })
         let lines = withTerms.csv().split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines[0] == "timestamp,value,prediction,lower,upper,anomaly_score,flag,cause," + ReplayResult.termColumns)
-        #expect(lines[1].split(separator: ",", omittingEmptySubsequences: false).count == 17)
+        #expect(lines[1].split(separator: ",", omittingEmptySubsequences: false).count == 18)
         let sc = config.scoring
         var predicted = 0
         for row in withTerms.rows {
@@ -75,11 +75,13 @@ struct ReplayRunnerTests {
                 if t.flat { stage = 0 }
                 s = (1 - sc.valueWeight) * stage + sc.valueWeight * s
             }
+            s += sc.shiftWeight * (t.shift ?? 0)
             #expect(abs(min(max(s, 0), 300) - t.combined) < 1e-12, "row \(row.text)")
             #expect(abs(t.log10PointsPerDay - 2.459) < 0.01 || t.log10PointsPerDay == 0) // 5-minute points
         }
         #expect(predicted > 900)
         #expect(withTerms.rows.contains { ($0.terms?.head ?? 0) > 0 && ($0.terms?.context ?? 0) > 0 })
+        #expect(withTerms.rows.contains { ($0.terms?.shift ?? 0) > 1 }, "the sustained shift is recorded")
     }
 
     /// Rows whose timestamps do not increase are echoed with score 0 and counted, never dropped.

@@ -33,6 +33,7 @@ extension ScoringConfig {
             .flag("predictive_tail", \.predictiveTail),
             .flag("daily_rate", \.dailyRate),
             .integer("value_delay", \.valueDelay, 0...65_535),
+            .number("shift_weight", \.shiftWeight, .closed(0, 1)),
         ]
     }
 }

@@ -204,6 +204,15 @@ struct Calibrator: Sendable {
     /// bin lookup and its two prefix counts serve both.
     @inline(__always)
     func twoSidedSurpriseAndPosition(_ x: Double) -> (surprise: Double, position: RangePosition, aboveAll: Bool) {
+        let r = twoSidedSurprisePositionAndPIT(x)
+        return (r.surprise, r.position, r.aboveAll)
+    }
+
+    /// `twoSidedSurpriseAndPosition`, and the value's mid-rank among the remembered values (its probability integral
+    /// transform: the share below it plus half the share in its bin; 1/2 for an empty history).
+    @inline(__always)
+    func twoSidedSurprisePositionAndPIT(_ x: Double)
+        -> (surprise: Double, position: RangePosition, aboveAll: Bool, pit: Double) {
         let n = history.count
         let b = history.bin(of: x)
         let below = history.countAtOrBelow(bin: b - 1), atOrBelow = history.countAtOrBelow(bin: b)
@@ -213,7 +222,8 @@ struct Calibrator: Sendable {
         let position: RangePosition = n == 0 ? .inside
             : below == n || atOrBelow == 0 ? .beyond
             : atOrBelow == n || below == 0 ? .edge : .inside
-        return (-log10(max(p, 1e-300)), position, n > 0 && below == n)
+        let pit = n == 0 ? 0.5 : (Double(below) + 0.5 * Double(atOrBelow - below)) / Double(n)
+        return (-log10(max(p, 1e-300)), position, n > 0 && below == n, pit)
     }
 
     /// The remembered value at quantile q in [0, 1] (bin representative), or nil when empty.
