@@ -263,7 +263,7 @@ public struct ScoringConfig: Sendable, Equatable {
         }
         if onsetWindow > 0 { b += 8 * (onsetWindow + 1) }
         if valueDelay > 0 { b += 8 * valueDelay }
-        if shiftWeight > 0 { b += ShiftTracker.maxWindow + 4 * 150 + 64 } // the ring, ~150 bins of means
+        if shiftWeight > 0 { b += ShiftTracker.maxWindow + 4 * 350 + 64 } // the ring and the means (bench memory: +1.7 KB)
         if kind == .likelihood { b += 8 * likelihoodWindow }
         if kind == .dynamic { b += 4 * dynamicWindow }
         return b + 256

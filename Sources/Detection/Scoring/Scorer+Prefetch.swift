@@ -21,5 +21,6 @@ extension Scorer {
         if changes.history.isUsed && previousValue.isFinite { changes.history.prefetch(forValue: v - previousValue) }
         // The combined surprise is not known yet; its tail (refitted every point) is where the scan reads.
         if selfScores.history.isUsed { selfScores.history.prefetch(bin: selfScores.upper.bin) }
+        shift.prefetch()
     }
 }
