@@ -383,7 +383,9 @@ public struct Scorer: Sendable {
         // The sustained shift is tracked from `minHistory` values on, also while the series is silent for its
         // first day (its means then exist when the day is over); it counts from `ready` on.
         let shiftSurprise = config.shiftWeight > 0
-            ? shift.observe(pit: ranked?.pit, window: Int((pow(10, cadence.log10PointsPerDay) / 24).rounded()))
+            // Clamped before the conversion (points stamped a hair apart would overflow an Int).
+            ? shift.observe(pit: ranked?.pit, window: Int(min(pow(10, cadence.log10PointsPerDay) / 24,
+                                                              Double(ShiftTracker.maxWindow)).rounded()))
             : 0
         var valueSurprise = ownSurprise
         // Each term's share of the combined surprise, for the point's cause (`AnomalyCause`); without a prediction
