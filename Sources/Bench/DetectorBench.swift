@@ -38,6 +38,8 @@ public enum DetectorBench {
         // Retraining is the trainer pool's job, not the shard's: none here, so the figure is the per-point path.
         config.detector.learning.retrainEvery = 0
         config.detector.scoring.kind = scorer
+        // Its series are hours old: measured as series past their first day (`min_history_span`), every term scores.
+        config.detector.scoring.minHistorySpan = 0
         let warm = config.detector.learning.warmupPoints + 150
         let detectors = try IngestBench.trainedDetectors(series: series, warm: warm, config: config)
         let setupSeconds = monotonicSeconds() - setupStart

@@ -64,6 +64,8 @@ public enum IngestBench {
         config.ingest = [endpoint]
         config.alerts.endpoints = ["tcp://127.0.0.1:\(alertPort)"]
         config.storage.database = dir.appendingPathComponent("bench.db").path
+        // Its series are seconds old: measured as series past their first day (`min_history_span`), every term scores.
+        config.detector.scoring.minHistorySpan = 0
         if let curve = options.curve {
             // The daemon reads keys from files, as in production: the server's secret, the client's public half.
             let clients = dir.appendingPathComponent("clients").path

@@ -37,6 +37,8 @@ public enum ShutdownBench {
         config.storage.checkpointInterval = 7 * 86_400
         config.pipeline.statsInterval = 3600
         config.detector.learning.retrainEvery = 0
+        // Its series are hours old: measured as series past their first day (`min_history_span`), every term scores.
+        config.detector.scoring.minHistorySpan = 0
         let warm = config.detector.learning.warmupPoints + 150
         var detectors = try IngestBench.trainedDetectors(series: series, warm: warm, config: config)
         let daemon = try OmenDaemon(config: config, logger: logger)
