@@ -235,6 +235,10 @@ public struct ScoringConfig: Sendable, Equatable {
 
     public init(kind: ScorerKind) { self.kind = kind }
 
+    /// Whether the scorer follows the series' spacing (`Cadence`): the daily rate counts points a day with it, the
+    /// sustained shift an hour of points. The checkpoint holds it exactly then.
+    var tracksCadence: Bool { dailyRate || shiftWeight > 0 }
+
     /// Whether the Gaussian calibration keeps a history: the gaussian stage, and the calibrated stage when it
     /// blends the Gaussian head in.
     var usesGaussianCalibration: Bool {
@@ -370,7 +374,7 @@ public struct Scorer: Sendable {
         }
         points += 1
         prefetch(input)
-        if config.dailyRate || config.shiftWeight > 0 { cadence.observe(input.timestamp) }
+        if config.tracksCadence { cadence.observe(input.timestamp) }
         if firstTimestamp.isNaN { firstTimestamp = input.timestamp }
         let ready = values.count >= config.minHistory && warmedUp(at: input.timestamp)
         var s = 0.0
@@ -550,7 +554,7 @@ public struct Scorer: Sendable {
         onset.encode(into: &w)
         frozen.encode(into: &w)
         stage.encodeTail(into: &w)
-        if config.dailyRate || config.shiftWeight > 0 { cadence.encode(into: &w) }
+        if config.tracksCadence { cadence.encode(into: &w) }
         if config.valueDelay > 0 { delayed.encode(into: &w) }
         w.bool(previousAtEdge)
         w.double(frozen.fired); w.double(frozen.runQ01); w.double(frozen.runQ11)
@@ -586,7 +590,8 @@ public struct Scorer: Sendable {
         try onset.decode(from: &r)
         try frozen.decode(from: &r)
         try stage.decodeTail(from: &r)
-        if (config.dailyRate || (config.shiftWeight > 0 && version >= 12)) && version >= 5 { try cadence.decode(from: &r) }
+        // Versions 5-11 held the cadence only with the daily rate (the shift term came in version 12).
+        if config.tracksCadence && (config.dailyRate || version >= 12) && version >= 5 { try cadence.decode(from: &r) }
         if config.valueDelay > 0 && version >= 5 { try delayed.decode(from: &r) }
         if version >= 7 { previousAtEdge = try r.bool() }
         if version >= 8 {
