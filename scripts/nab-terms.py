@@ -26,6 +26,7 @@ gaussian_weight, change_weight); it returns the combined surprise before the dai
 """
 import argparse
 import csv
+import datetime
 import importlib.util
 import math
 import os
@@ -129,6 +130,11 @@ class FrozenTracker:
         return surprise
 
 
+def timestamp(text):
+    """Seconds since the epoch of a NAB timestamp (UTC), as `omen replay` reads it."""
+    return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
 def rescore(path, combine, p):
     """(rows as dicts, new scores, replay's own scores) for one result file."""
     with open(path, newline="") as fh:
@@ -141,6 +147,7 @@ def rescore(path, combine, p):
     previous_at_edge = False
     frozen = FrozenTracker(memory=p["history"], min_steps=max(p["min_history"], 1))
     seen = 0
+    first = None  # the series' first timestamp (the scorer's `warmedUp`: its first day is silent)
     has_range = "range_position" in rows[0]
     for i, r in enumerate(rows):
         if r["s_value"] == "":
@@ -160,10 +167,15 @@ def rescore(path, combine, p):
         }
         # The scorer adds the weighted shift after the terms' mean, so a rule sees the terms without it.
         s = combine(t, p) + p["shift_weight"] * (t["shift"] or 0.0)
+        stamp = timestamp(r["timestamp"])
+        first = stamp if first is None else first
         if p["frozen_detection"]:
             fs = frozen.observe(t["x"])
-            # The scorer's `ready`: the value history holds min_history values before this one.
-            if seen >= p["min_history"] and fs > s:
+            # The scorer's `ready`: the value history holds min_history values before this one, and the series is
+            # past its first day (`min_history_span`) or has brought a whole history of points.
+            warmed = (p["min_history_span"] <= 0 or seen + 1 > p["history"]
+                      or stamp - first >= p["min_history_span"])
+            if seen >= p["min_history"] and warmed and fs > s:
                 s = fs
         seen += 1
         s = min(max(s, 0.0), 300.0) if math.isfinite(s) else 0.0
@@ -223,6 +235,8 @@ def main():
     ap.add_argument("--no-frozen-detection", action="store_true")
     ap.add_argument("--history", type=int, default=6000, help="the scorer's history (the frozen run's memory)")
     ap.add_argument("--min-history", type=int, default=50)
+    ap.add_argument("--min-history-span", type=float, default=86400,
+                    help="seconds a series is silent for after its first point (the scorer's min_history_span)")
     ap.add_argument("--rule", help="a Python file defining combine(t, p)")
     ap.add_argument("--out", default="rescored", help="prefix of the rescored folders")
     ap.add_argument("--at", default="0.25", help="also score at this fixed threshold (nab-summary.py --at)")
@@ -234,6 +248,7 @@ def main():
         "new_extreme_onsets": not a.no_new_extreme_onsets,
         "surprise_half": a.surprise_half, "daily_rate": not a.no_daily_rate,
         "frozen_detection": not a.no_frozen_detection, "history": a.history, "min_history": a.min_history,
+        "min_history_span": a.min_history_span,
     }
     combine = combine_mean
     if a.rule:
