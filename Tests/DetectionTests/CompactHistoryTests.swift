@@ -354,7 +354,9 @@ struct CompactHistoryTests {
         #expect(values.filter { $0 == 42 }.count == 35 && values.filter { $0 == 50 }.count == 4)
         #expect(abs(values.last! - 6_000_000) <= 0.004 * 6_000_000)
         #expect(c.surprise(42, at: 0) < 0.01) // ties with the 35 past 42s
-        #expect(c.surprise(41, at: 0) > 1) // below every past value
+        // Below every past value: the 10 smallest tie at 42, so the gap up to 50 is the tail's scale (a discrete
+        // tail, `timeOfDayDiscreteTailHasAScale`): 20 lies 2.75 scales beyond, p = 2 · 10/41 · e^-2.75.
+        #expect(abs(c.surprise(20, at: 0) + log10(2 * 10 / 41 * exp(-22.0 / 8))) < 0.05)
     }
 
     /// Beyond the largest value the tail is fitted to the decoded extremes of both generations.
@@ -367,6 +369,30 @@ struct CompactHistoryTests {
         #expect(abs(c.surprise(17, at: 0) + log10(2 * p)) < 1e-9)
         let q = 4.0 / 16 * exp(-2) // the 4 smallest are 0...3: threshold 3, mean excess 2
         #expect(abs(c.surprise(-1, at: 0) + log10(2 * q)) < 1e-9)
+    }
+
+    /// Where a bin's most extreme values tie (a discrete series: 56, the reading most hours show, among 50s), the
+    /// gap to the next remembered value is the tail's scale, as in `Calibrator`: 500 is far out and 57 one step
+    /// beyond, where both once got the rank bound 1/(n+1). In the raw phase (12 values, exact) and coded (200
+    /// values in two generations, whose two codings of 56 must still tie).
+    @Test func timeOfDayDiscreteTailHasAScale() {
+        for count in [12, 200] {
+            var c = TimeOfDayContext(bins: 1, capacity: 250, tailSize: 4)
+            for i in 0..<count { c.insert(i % 3 == 0 ? 50 : 56, at: 0) }
+            let n = Double(c.count(at: 0))
+            #expect(Int(n) == count)
+            func expected(_ x: Double) -> Double { -log10(2 * 4 / (n + 1) * exp(-(x - 56) / 6)) }
+            let far = c.surprise(500, at: 0), near = c.surprise(57, at: 0)
+            #expect(abs(far - expected(500)) < 0.5, "500 after 50s and 56s, \(count) values: \(far)")
+            #expect(abs(near - expected(57)) < 0.01, "57: \(near)")
+            #expect(near < -log10(2 / (n + 1)), "one step beyond the tie is less than the rank bound")
+            // The lower tail: the 4 smallest (50) tie, the next value up is 56.
+            #expect(abs(c.surprise(44, at: 0) + log10(2 * 4 / (n + 1) * exp(-1))) < 0.05)
+        }
+        // A bin of one value keeps the rank bound (no scale to borrow).
+        var flat = TimeOfDayContext(bins: 1, capacity: 250, tailSize: 4)
+        for _ in 0..<12 { flat.insert(7, at: 0) }
+        #expect(abs(flat.surprise(500, at: 0) + log10(2.0 / 13)) < 1e-9)
     }
 
     /// A ring checkpoint of the time-of-day bins (versions 3-5) restores: each bin's values are inserted again in

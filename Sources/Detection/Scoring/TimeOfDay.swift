@@ -20,7 +20,9 @@
 // Layout: one copy-on-write allocation; per bin a header (the two generations' counts and centers) followed by
 // the older generation's sorted codes and the newest's, so a point touches one contiguous run.
 // Beyond the most extreme remembered value an exponential tail fitted to the `tailSize` most extreme keeps
-// new extremes ordered; a bin with no spread in its tail gives the rank bound 1/(n+1), never a division by 0.
+// new extremes ordered. Where the most extreme tie (a discrete series: counts, states, rounded readings) the gap to
+// the next remembered value is the tail's scale, as in `Calibrator`; a bin of one value gives the rank bound
+// 1/(n+1), never a division by 0.
 
 #if canImport(Glibc)
 import Glibc
@@ -229,7 +231,18 @@ struct TimeOfDayContext: Sendable {
                            n1 > 0 ? Self.value(s1[0], center: c1) : .infinity)
         var pu: Double, pl: Double
         if x > maxValue && k >= 2 {
-            let (u, me) = tail(h, k, largest: true)
+            var (u, me) = tail(h, k, largest: true)
+            if me == 0 {
+                // The k largest tie (a discrete series): the gap down to the next value is the tail's scale. The
+                // next value is the largest below u by more than the two generations' coding can move a value
+                // (each codes its offset to 8 significant bits), so one value coded twice is still a tie.
+                let b = u - Self.codingTolerance(u, m0 > 0 ? c0 : c1, n1 > 0 ? c1 : c0)
+                let i0 = Self.lowerBound(s0, m0, Self.code(b, center: c0))
+                let i1 = Self.lowerBound(s1, n1, Self.code(b, center: c1))
+                let next = max(i0 > 0 ? Self.value(s0[i0 - 1], center: c0) : -.infinity,
+                               i1 > 0 ? Self.value(s1[i1 - 1], center: c1) : -.infinity)
+                if next.isFinite { me = u - next }
+            }
             pu = tailP(x - u, meanExcess: me, k: k, n: n)
         } else {
             let below = olderValues(below: Self.lowerBound(s0, m0, Self.code(x, center: c0)), n0: n0)
@@ -237,7 +250,15 @@ struct TimeOfDayContext: Sendable {
             pu = Double(n - below + 1) / nn
         }
         if x < minValue && k >= 2 {
-            let (l, me) = tail(h, k, largest: false)
+            var (l, me) = tail(h, k, largest: false)
+            if me == 0 {
+                let b = l + Self.codingTolerance(l, m0 > 0 ? c0 : c1, n1 > 0 ? c1 : c0)
+                let i0 = Self.upperBound(s0, m0, Self.code(b, center: c0))
+                let i1 = Self.upperBound(s1, n1, Self.code(b, center: c1))
+                let next = min(i0 < m0 ? Self.value(s0[i0], center: c0) : .infinity,
+                               i1 < n1 ? Self.value(s1[i1], center: c1) : .infinity)
+                if next.isFinite { me = next - l }
+            }
             pl = tailP(l - x, meanExcess: me, k: k, n: n)
         } else {
             let atOrBelow = olderValues(below: Self.upperBound(s0, m0, Self.code(x, center: c0)), n0: n0)
@@ -245,6 +266,13 @@ struct TimeOfDayContext: Sendable {
             pl = Double(atOrBelow + 1) / nn
         }
         return Self.twoSided(pu, pl)
+    }
+
+    /// How far apart two codings of one value `x` may decode against the centers `c0` and `c1` of the generations
+    /// that hold values (twice a bfloat16's relative half-step of the larger offset).
+    @inline(__always)
+    private static func codingTolerance(_ x: Double, _ c0: Float, _ c1: Float) -> Double {
+        0x1p-7 * max(abs(x - Double(c0)), abs(x - Double(c1)))
     }
 
     /// Probability of a value `distance` beyond the k-th most extreme of `n` remembered values, whose k − 1 more
@@ -360,6 +388,7 @@ struct TimeOfDayContext: Sendable {
             var me = 0.0
             for i in (n - k + 1)..<n { me += v(i) - u }
             me /= Double(k - 1)
+            if me == 0, let i = (0..<(n - k)).last(where: { v($0) < u }) { me = u - v(i) }
             pu = tailP(x - u, meanExcess: me, k: k, n: n)
         } else {
             pu = Double(n - (0..<n).count(where: { v($0) < x }) + 1) / nn
@@ -369,6 +398,7 @@ struct TimeOfDayContext: Sendable {
             var me = 0.0
             for i in 0..<(k - 1) { me += l - v(i) }
             me /= Double(k - 1)
+            if me == 0, let i = (k..<n).first(where: { v($0) > l }) { me = v(i) - l }
             pl = tailP(l - x, meanExcess: me, k: k, n: n)
         } else {
             pl = Double((0..<n).count(where: { v($0) <= x }) + 1) / nn
