@@ -374,7 +374,8 @@ struct CompactHistoryTests {
     /// Where a bin's most extreme values tie (a discrete series: 56, the reading most hours show, among 50s), the
     /// gap to the next remembered value is the tail's scale, as in `Calibrator`: 500 is far out and 57 one step
     /// beyond, where both once got the rank bound 1/(n+1). In the raw phase (12 values, exact) and coded (200
-    /// values in two generations, whose two codings of 56 must still tie).
+    /// values in two generations, whose two codings of 56 must still tie); and where most of the tail ties, its
+    /// scale is at least the values' step.
     @Test func timeOfDayDiscreteTailHasAScale() {
         for count in [12, 200] {
             var c = TimeOfDayContext(bins: 1, capacity: 250, tailSize: 4)
@@ -388,6 +389,21 @@ struct CompactHistoryTests {
             #expect(near < -log10(2 / (n + 1)), "one step beyond the tie is less than the rank bound")
             // The lower tail: the 4 smallest (50) tie, the next value up is 56.
             #expect(abs(c.surprise(44, at: 0) + log10(2 * 4 / (n + 1) * exp(-1))) < 0.05)
+        }
+        // Mostly tied: the 4 largest are 57, 56, 56, 56 (mean excess 1/3), but the values' step is 1, so 59 lies 3
+        // steps beyond 56: p = 4/(n+1) e^-3, where the mean excess made it e^-9.
+        for count in [12, 200] {
+            var c = TimeOfDayContext(bins: 1, capacity: 250, tailSize: 4)
+            for i in 0..<count { c.insert(i == 5 ? 57 : i % 3 == 0 ? 50 : 56, at: 0) }
+            let n = Double(count)
+            #expect(abs(c.surprise(59, at: 0) + log10(2 * 4 / (n + 1) * exp(-3))) < 0.02, "\(count) values")
+            // A continuous tail is not touched: its mean excess is above every gap.
+            var d = TimeOfDayContext(bins: 1, capacity: 250, tailSize: 4)
+            for i in 0..<count { d.insert(Double((i * 37) % count) * 0.25, at: 0) }
+            let top = (0..<count).map { Double(($0 * 37) % count) * 0.25 }.sorted().suffix(4)
+            let me = (top.reduce(0, +) - 4 * top.first!) / 3
+            #expect(abs(d.surprise(60, at: 0) + log10(2 * 4 / (n + 1) * exp(-(60 - top.first!) / me))) < 0.05,
+                    "\(count) distinct values")
         }
         // A bin of one value keeps the rank bound (no scale to borrow).
         var flat = TimeOfDayContext(bins: 1, capacity: 250, tailSize: 4)

@@ -20,9 +20,10 @@
 // Layout: one copy-on-write allocation; per bin a header (the two generations' counts and centers) followed by
 // the older generation's sorted codes and the newest's, so a point touches one contiguous run.
 // Beyond the most extreme remembered value an exponential tail fitted to the `tailSize` most extreme keeps
-// new extremes ordered. Where the most extreme tie (a discrete series: counts, states, rounded readings) the gap to
-// the next remembered value is the tail's scale, as in `Calibrator`; a bin of one value gives the rank bound
-// 1/(n+1), never a division by 0.
+// new extremes ordered. A discrete series (counts, states, rounded readings) has a step: where the most extreme tie
+// the gap to the next remembered value is the tail's scale, as in `Calibrator`, and where most of them tie the
+// scale is at least the smallest gap between them (a mean excess of mostly zeros would make one step beyond the
+// largest a p = 1e-8 event); a bin of one value gives the rank bound 1/(n+1), never a division by 0.
 
 #if canImport(Glibc)
 import Glibc
@@ -184,7 +185,8 @@ struct TimeOfDayContext: Sendable {
     }
 
     /// The tail fit of a bin's `k` largest (`largest`) or smallest values, merged from both generations: the
-    /// k-th most extreme value and the mean distance of the k − 1 beyond it (two passes over the merge, no buffer).
+    /// k-th most extreme value and the mean distance of the k − 1 beyond it, at least the smallest gap between
+    /// distinct values among the k (passes over the merge, no buffer).
     private func tail(_ h: UnsafeMutablePointer<UInt16>, _ k: Int, largest: Bool) -> (threshold: Double, meanExcess: Double) {
         // The older generation's `tailSize` most extreme values at each end are kept exactly, and k <= tailSize.
         let n0 = olderStored(Int(h[0])), n1 = Int(h[1])
@@ -210,7 +212,18 @@ struct TimeOfDayContext: Sendable {
         walk { j, v in if j == k - 1 { threshold = v } }
         var excess = 0.0
         walk { j, v in if j < k - 1 { excess += largest ? v - threshold : threshold - v } }
-        return (threshold, excess / Double(k - 1))
+        // Mostly tied (a discrete series): the mean excess cannot be finer than the values' own step, the smallest
+        // gap between the tail's distinct values (gaps within the coding tolerance are one value coded twice).
+        var me = excess / Double(k - 1), gap = Double.infinity, previous = Double.nan
+        if me > 0 {
+            let tc0 = n0 > 0 ? c0 : c1, tc1 = n1 > 0 ? c1 : c0
+            walk { _, v in
+                let d = abs(v - previous)
+                if d > Self.codingTolerance(v, tc0, tc1) { gap = min(gap, d) }
+                previous = v
+            }
+        }
+        return (threshold, gap.isFinite ? max(me, gap) : me)
     }
 
     /// Two-sided surprise −log10 p of `x` against the values remembered at this time of day.
@@ -388,6 +401,11 @@ struct TimeOfDayContext: Sendable {
             var me = 0.0
             for i in (n - k + 1)..<n { me += v(i) - u }
             me /= Double(k - 1)
+            if me > 0 {
+                var gap = Double.infinity // the values' step (see `tail`)
+                for i in (n - k)..<(n - 1) where v(i + 1) > v(i) { gap = min(gap, v(i + 1) - v(i)) }
+                if gap.isFinite { me = max(me, gap) }
+            }
             if me == 0, let i = (0..<(n - k)).last(where: { v($0) < u }) { me = u - v(i) }
             pu = tailP(x - u, meanExcess: me, k: k, n: n)
         } else {
@@ -398,6 +416,11 @@ struct TimeOfDayContext: Sendable {
             var me = 0.0
             for i in 0..<(k - 1) { me += l - v(i) }
             me /= Double(k - 1)
+            if me > 0 {
+                var gap = Double.infinity
+                for i in 0..<(k - 1) where v(i + 1) > v(i) { gap = min(gap, v(i + 1) - v(i)) }
+                if gap.isFinite { me = max(me, gap) }
+            }
             if me == 0, let i = (k..<n).first(where: { v($0) > l }) { me = v(i) - l }
             pl = tailP(l - x, meanExcess: me, k: k, n: n)
         } else {
