@@ -185,8 +185,10 @@ struct TimeOfDayContext: Sendable {
     }
 
     /// The tail fit of a bin's `k` largest (`largest`) or smallest values, merged from both generations: the
-    /// k-th most extreme value and the mean distance of the k − 1 beyond it, at least the smallest gap between
-    /// distinct values among the k (passes over the merge, no buffer).
+    /// k-th most extreme value and the tail's scale, the mean distance of the k − 1 beyond it, at least the smallest
+    /// gap between distinct values among the k; where all k tie, the gap to the next remembered value (0 for a bin
+    /// of one value). Passes over the merge, no buffer; only for a value beyond the bin's range (kept out of line).
+    @inline(never)
     private func tail(_ h: UnsafeMutablePointer<UInt16>, _ k: Int, largest: Bool) -> (threshold: Double, meanExcess: Double) {
         // The older generation's `tailSize` most extreme values at each end are kept exactly, and k <= tailSize.
         let n0 = olderStored(Int(h[0])), n1 = Int(h[1])
@@ -212,18 +214,35 @@ struct TimeOfDayContext: Sendable {
         walk { j, v in if j == k - 1 { threshold = v } }
         var excess = 0.0
         walk { j, v in if j < k - 1 { excess += largest ? v - threshold : threshold - v } }
-        // Mostly tied (a discrete series): the mean excess cannot be finer than the values' own step, the smallest
-        // gap between the tail's distinct values (gaps within the coding tolerance are one value coded twice).
-        var me = excess / Double(k - 1), gap = Double.infinity, previous = Double.nan
+        let me = excess / Double(k - 1)
+        // A discrete series (counts, states, rounded readings) has a step. Gaps within the coding tolerance are one
+        // value coded against the two generations' centers (each codes its offset to 8 significant bits).
+        let tc0 = n0 > 0 ? c0 : c1, tc1 = n1 > 0 ? c1 : c0
         if me > 0 {
-            let tc0 = n0 > 0 ? c0 : c1, tc1 = n1 > 0 ? c1 : c0
+            // Mostly tied: the mean excess cannot be finer than the smallest gap between the tail's distinct values.
+            var gap = Double.infinity, previous = Double.nan
             walk { _, v in
                 let d = abs(v - previous)
                 if d > Self.codingTolerance(v, tc0, tc1) { gap = min(gap, d) }
                 previous = v
             }
+            return (threshold, gap.isFinite ? max(me, gap) : me)
         }
-        return (threshold, gap.isFinite ? max(me, gap) : me)
+        // All k tie: the gap to the next remembered value beyond the tolerance is the tail's scale.
+        let tolerance = Self.codingTolerance(threshold, tc0, tc1)
+        let next: Double
+        if largest {
+            let b = threshold - tolerance
+            let i0 = Self.lowerBound(s0, n0, Self.code(b, center: c0)), i1 = Self.lowerBound(s1, n1, Self.code(b, center: c1))
+            next = max(i0 > 0 ? Self.value(s0[i0 - 1], center: c0) : -.infinity,
+                       i1 > 0 ? Self.value(s1[i1 - 1], center: c1) : -.infinity)
+        } else {
+            let b = threshold + tolerance
+            let i0 = Self.upperBound(s0, n0, Self.code(b, center: c0)), i1 = Self.upperBound(s1, n1, Self.code(b, center: c1))
+            next = min(i0 < n0 ? Self.value(s0[i0], center: c0) : .infinity,
+                       i1 < n1 ? Self.value(s1[i1], center: c1) : .infinity)
+        }
+        return (threshold, next.isFinite ? abs(threshold - next) : 0)
     }
 
     /// Two-sided surprise −log10 p of `x` against the values remembered at this time of day.
@@ -244,18 +263,7 @@ struct TimeOfDayContext: Sendable {
                            n1 > 0 ? Self.value(s1[0], center: c1) : .infinity)
         var pu: Double, pl: Double
         if x > maxValue && k >= 2 {
-            var (u, me) = tail(h, k, largest: true)
-            if me == 0 {
-                // The k largest tie (a discrete series): the gap down to the next value is the tail's scale. The
-                // next value is the largest below u by more than the two generations' coding can move a value
-                // (each codes its offset to 8 significant bits), so one value coded twice is still a tie.
-                let b = u - Self.codingTolerance(u, m0 > 0 ? c0 : c1, n1 > 0 ? c1 : c0)
-                let i0 = Self.lowerBound(s0, m0, Self.code(b, center: c0))
-                let i1 = Self.lowerBound(s1, n1, Self.code(b, center: c1))
-                let next = max(i0 > 0 ? Self.value(s0[i0 - 1], center: c0) : -.infinity,
-                               i1 > 0 ? Self.value(s1[i1 - 1], center: c1) : -.infinity)
-                if next.isFinite { me = u - next }
-            }
+            let (u, me) = tail(h, k, largest: true)
             pu = tailP(x - u, meanExcess: me, k: k, n: n)
         } else {
             let below = olderValues(below: Self.lowerBound(s0, m0, Self.code(x, center: c0)), n0: n0)
@@ -263,15 +271,7 @@ struct TimeOfDayContext: Sendable {
             pu = Double(n - below + 1) / nn
         }
         if x < minValue && k >= 2 {
-            var (l, me) = tail(h, k, largest: false)
-            if me == 0 {
-                let b = l + Self.codingTolerance(l, m0 > 0 ? c0 : c1, n1 > 0 ? c1 : c0)
-                let i0 = Self.upperBound(s0, m0, Self.code(b, center: c0))
-                let i1 = Self.upperBound(s1, n1, Self.code(b, center: c1))
-                let next = min(i0 < m0 ? Self.value(s0[i0], center: c0) : .infinity,
-                               i1 < n1 ? Self.value(s1[i1], center: c1) : .infinity)
-                if next.isFinite { me = next - l }
-            }
+            let (l, me) = tail(h, k, largest: false)
             pl = tailP(l - x, meanExcess: me, k: k, n: n)
         } else {
             let atOrBelow = olderValues(below: Self.upperBound(s0, m0, Self.code(x, center: c0)), n0: n0)
