@@ -397,7 +397,7 @@ struct CompactHistoryTests {
             for i in 0..<count { c.insert(i == 5 ? 57 : i % 3 == 0 ? 50 : 56, at: 0) }
             let n = Double(count)
             #expect(abs(c.surprise(59, at: 0) + log10(2 * 4 / (n + 1) * exp(-3))) < 0.02, "\(count) values")
-            // A continuous tail is not touched: its mean excess is above every gap.
+            // A tail of distinct values is not touched: each excess is at least the smallest gap.
             var d = TimeOfDayContext(bins: 1, capacity: 250, tailSize: 4)
             for i in 0..<count { d.insert(Double((i * 37) % count) * 0.25, at: 0) }
             let top = (0..<count).map { Double(($0 * 37) % count) * 0.25 }.sorted().suffix(4)
