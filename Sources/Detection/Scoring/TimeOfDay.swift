@@ -395,33 +395,33 @@ struct TimeOfDayContext: Sendable {
         func v(_ i: Int) -> Double { Double(Self.rawValue(s, i)) }
         let k = min(tailSize, n)
         let nn = Double(n + 1)
-        var pu: Double, pl: Double
-        if x > v(n - 1) && k >= 2 {
-            let u = v(n - k)
+        /// `tail`'s fit on the exact values: the k-th most extreme and the tail's scale, by the same rules.
+        func rawTail(largest: Bool) -> (threshold: Double, meanExcess: Double) {
+            func e(_ j: Int) -> Double { v(largest ? n - 1 - j : j) } // the j-th most extreme
+            let threshold = e(k - 1)
             var me = 0.0
-            for i in (n - k + 1)..<n { me += v(i) - u }
+            // Summed from the threshold's side for the largest, from the extreme for the smallest (as always).
+            for j in stride(from: largest ? k - 2 : 0, through: largest ? 0 : k - 2, by: largest ? -1 : 1) {
+                me += abs(e(j) - threshold)
+            }
             me /= Double(k - 1)
             if me > 0 {
-                var gap = Double.infinity // the values' step (see `tail`)
-                for i in (n - k)..<(n - 1) where v(i + 1) > v(i) { gap = min(gap, v(i + 1) - v(i)) }
-                if gap.isFinite { me = max(me, gap) }
+                var gap = Double.infinity
+                for j in 0..<(k - 1) where e(j) != e(j + 1) { gap = min(gap, abs(e(j) - e(j + 1))) }
+                return (threshold, gap.isFinite ? max(me, gap) : me)
             }
-            if me == 0, let i = (0..<(n - k)).last(where: { v($0) < u }) { me = u - v(i) }
+            let next = (k..<n).first { e($0) != threshold }
+            return (threshold, next.map { abs(threshold - e($0)) } ?? 0)
+        }
+        var pu: Double, pl: Double
+        if x > v(n - 1) && k >= 2 {
+            let (u, me) = rawTail(largest: true)
             pu = tailP(x - u, meanExcess: me, k: k, n: n)
         } else {
             pu = Double(n - (0..<n).count(where: { v($0) < x }) + 1) / nn
         }
         if x < v(0) && k >= 2 {
-            let l = v(k - 1)
-            var me = 0.0
-            for i in 0..<(k - 1) { me += l - v(i) }
-            me /= Double(k - 1)
-            if me > 0 {
-                var gap = Double.infinity
-                for i in 0..<(k - 1) where v(i + 1) > v(i) { gap = min(gap, v(i + 1) - v(i)) }
-                if gap.isFinite { me = max(me, gap) }
-            }
-            if me == 0, let i = (k..<n).first(where: { v($0) > l }) { me = v(i) - l }
+            let (l, me) = rawTail(largest: false)
             pl = tailP(l - x, meanExcess: me, k: k, n: n)
         } else {
             pl = Double((0..<n).count(where: { v($0) <= x }) + 1) / nn
