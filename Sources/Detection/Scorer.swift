@@ -449,16 +449,18 @@ public struct Scorer: Sendable {
             share.hour *= w
             let half = stage.bandHalfWidth(hint: input.predictedSpread, spread: spread, bandSurprise: config.bandSurprise,
                                            gaussian: histories.gaussian)
-            lower = p - half
-            upper = p + half
+            if spread.n > 0 && half > 0 && half.isFinite {
+                lower = p - half
+                upper = p + half
+            } else if let band = valueBand() {
+                // No residual seen yet (a series' first predicted point): a band of width 0 around the prediction
+                // would claim a certainty nothing supports; the band of the values, as before a prediction.
+                (lower, upper) = band
+            }
             stage.absorb(residual: r, value: v, hint: input.predictedSpread, spread: &spread, histories: &histories)
         } else {
             s = valueSurprise
-            if let lo = values.quantile(pow(10, -config.bandSurprise) / 2),
-               let hi = values.quantile(1 - pow(10, -config.bandSurprise) / 2) {
-                lower = lo
-                upper = hi
-            }
+            if let band = valueBand() { (lower, upper) = band }
             spread.update(value: v)
         }
         if config.changeWeight > 0 {
@@ -524,6 +526,13 @@ public struct Scorer: Sendable {
         let cause: AnomalyCause = share.frozen ? .frozen
             : range == .beyond ? (aboveAll ? .newHigh : .newLow) : share.largest
         return ScoreOutput(score: score, lower: lower, upper: upper, cause: cause)
+    }
+
+    /// The central band of the remembered values that holds all but 10^-bandSurprise of them (nil while empty).
+    private func valueBand() -> (lower: Double, upper: Double)? {
+        guard let lo = values.quantile(pow(10, -config.bandSurprise) / 2),
+              let hi = values.quantile(1 - pow(10, -config.bandSurprise) / 2) else { return nil }
+        return (lo, hi)
     }
 
     /// Whether the series has had its first day (`minHistorySpan`) or brought a whole history of points.
