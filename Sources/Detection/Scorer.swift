@@ -52,7 +52,7 @@ public struct ScoreTerms: Sendable, Equatable {
     /// The value, two-sided, against all its history (0 until `minHistory` values).
     public var value: Double
     /// The value against the same time of day: nil when the term is off or the spacing gives no time of day; 0 while
-    /// the bin has fewer than `contextMinHistory` values.
+    /// the bin has fewer values than `contextMinHistory` and `contextMinDays` ask.
     public var context: Double?
     /// The calibrated |residual| (0 until `minHistory` residuals); nil without a prediction or before the value
     /// history has `minHistory` values (the stage then counts 0).
@@ -206,8 +206,16 @@ public struct ScoringConfig: Sendable, Equatable {
     public var contextBins: Int = 24
     /// Past values each time-of-day bin remembers.
     public var contextHistory: Int = 250
-    /// Values a time-of-day bin needs before its surprise counts (until then it contributes 0).
-    public var contextMinHistory: Int = 20
+    /// Values a time-of-day bin needs before its surprise counts (until then it contributes 0), whatever
+    /// `contextMinDays` asks.
+    public var contextMinHistory: Int = 2
+    /// Days of its hour a time-of-day bin needs before its surprise counts: a bin says what is unusual for this
+    /// hour on other days, and the points of one day's hour rise and fall together, so a bin of one or two days
+    /// is a tail fitted to one or two bursts. Counted as the points of that many visits at the series' spacing
+    /// (at least one a visit), capped at what a bin keeps once full (a series with points seconds apart fills
+    /// its bins within a day). Values, not days, were the unit before (20: 1.7 days at 5-minute spacing, 20 days
+    /// at hourly).
+    public var contextMinDays: Double = 4
     /// Every calibrated tail (values, residuals, changes, time of day, second level) beyond its k-th most extreme
     /// value falls as the posterior predictive of the fitted exponential, (1 + z/(k−1))^−(k−1), instead of
     /// exp(−z): the k−1 excesses the fit rests on leave its scale uncertain (see `TailShape`).
@@ -404,8 +412,8 @@ public struct Scorer: Sendable {
         if let p = input.predicted, p.isFinite {
             if useContext {
                 let c = min(config.contextWeight, 1)
-                let cs = context.count(at: input.timestamp) >= config.contextMinHistory
-                    ? context.surprise(v, at: input.timestamp) : 0
+                let needed = context.valuesNeeded(days: config.contextMinDays, minValues: config.contextMinHistory)
+                let cs = context.count(at: input.timestamp) >= needed ? context.surprise(v, at: input.timestamp) : 0
                 valueSurprise = (1 - c) * valueSurprise + c * cs
                 share.rareValue = (1 - c) * ownSurprise
                 share.hour = c * cs

@@ -439,6 +439,50 @@ struct ScoringContextTests {
         #expect((off[2583..<2603].max() ?? 1) < flagThreshold)
     }
 
+    /// The time-of-day term of the noon level appearing at 23:15 on day `day` of the daily cycle above (the term
+    /// alone, recorded; 0 while its bin does not count yet).
+    static func contextTermOfNoonLevelAtNight(day: Int, minDays: Double) -> Double {
+        var config = perPointConfig()
+        config.contextMinDays = minDays
+        config.recordTerms = true
+        var scorer = Scorer(config: config)
+        var noise = Noise(seed: 17)
+        let at = day * 288 + 279
+        for t in 0...at {
+            let phase = 2 * Double.pi * Double(t % 288) / 288
+            let v = t == at ? 70 + noise.gaussian() : 50 - 20 * cos(phase) + noise.gaussian()
+            _ = scorer.score(ScoreInput(timestamp: Double(t) * 300, value: v, predicted: t < 300 ? nil : v,
+                                        predictedSpread: 1))
+        }
+        return scorer.lastTerms?.context ?? -1
+    }
+
+    /// A bin counts once it has seen its hour on `contextMinDays` days (48 points of 5 minutes at the default 4),
+    /// not after a number of values: on day 3 the 23:00 bin holds 39 values of three days and says nothing; it
+    /// would have called the noon level at night p < 1e-3 from them. On day 5 it does count.
+    @Test func aBinCountsOnceItHasSeenItsHourOnFourDays() {
+        #expect(Self.contextTermOfNoonLevelAtNight(day: 3, minDays: 4) == 0)
+        #expect(Self.contextTermOfNoonLevelAtNight(day: 3, minDays: 0) > 3)
+        #expect(Self.contextTermOfNoonLevelAtNight(day: 5, minDays: 4) > 3)
+    }
+
+    /// The values a bin needs: four days of points at the series' spacing, at least one a day, at most what a
+    /// full bin keeps (half its capacity), at least `minValues`.
+    @Test func valuesABinNeeds() {
+        func needed(spacing: Double, minValues: Int = 2, days: Double = 4) -> Int {
+            var c = TimeOfDayContext(bins: 24, capacity: 250, tailSize: 10)
+            for i in 0..<64 { c.observe(timestamp: Double(i) * spacing) }
+            return c.valuesNeeded(days: days, minValues: minValues)
+        }
+        #expect(needed(spacing: 300) == 48)
+        #expect(needed(spacing: 3_600) == 4)
+        #expect(needed(spacing: 6 * 3_600) == 4) // one point a visit at most: a bin sees a 6-hourly series' hour once a day
+        #expect(needed(spacing: 60) == 125) // four days would be 240: more than a full bin keeps
+        #expect(needed(spacing: 10) == 125)
+        #expect(needed(spacing: 300, minValues: 100) == 100)
+        #expect(needed(spacing: 300, days: 0) == 2)
+    }
+
     /// Time-of-day bins: a bin needs its minimum history, and a constant bin gives the rank bound, not a
     /// division by zero.
     @Test func binsRankWithinTheirOwnHour() {

@@ -30,6 +30,7 @@ extension ScoringConfig {
             .integer("context_bins", \.contextBins, 1...1_440),
             .integer("context_history", \.contextHistory, 2...10_000),
             .integer("context_min_history", \.contextMinHistory, 0...10_000),
+            .number("context_min_days", \.contextMinDays, .closed(0, 3_650)),
             .flag("predictive_tail", \.predictiveTail),
             .flag("daily_rate", \.dailyRate),
             .integer("value_delay", \.valueDelay, 0...65_535),

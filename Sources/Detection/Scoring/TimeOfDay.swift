@@ -167,6 +167,15 @@ struct TimeOfDayContext: Sendable {
         return min(bins - 1, max(0, Int(t / day * Double(bins))))
     }
 
+    /// Values the bin of a point needs before its surprise counts: the points of `days` visits to a bin at the
+    /// series' spacing (at least one a visit), but no more than a full bin keeps for good (`generationSize`: the
+    /// bins of a series with points seconds apart hold less than a day of their hour), and at least `minValues`.
+    func valuesNeeded(days: Double, minValues: Int) -> Int {
+        let perVisit = max(1, 86_400 / Double(bins) / spacing)
+        let forDays = min((days * perVisit).rounded(.up), Double(generationSize))
+        return max(minValues, forDays.isFinite ? Int(forDays) : generationSize)
+    }
+
     /// Values remembered in the bin of `timestamp`.
     func count(at timestamp: Double) -> Int {
         let h = elements + binStart(bin(timestamp))
