@@ -169,7 +169,8 @@ struct TimeOfDayContext: Sendable {
 
     /// Values the bin of a point needs before its surprise counts: the points of `days` visits to a bin at the
     /// series' spacing (at least one a visit), but no more than a full bin keeps for good (`generationSize`: the
-    /// bins of a series with points seconds apart hold less than a day of their hour), and at least `minValues`.
+    /// bins of a series with points a minute apart hold two to four days of their hour, seconds apart less than
+    /// one), and at least `minValues`.
     func valuesNeeded(days: Double, minValues: Int) -> Int {
         let perVisit = max(1, 86_400 / Double(bins) / spacing)
         let forDays = min((days * perVisit).rounded(.up), Double(generationSize))
