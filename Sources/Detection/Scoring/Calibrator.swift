@@ -48,7 +48,7 @@ enum TailShape: Sendable, Equatable {
     }
 }
 
-/// Where a value lies against a history's remembered values (`Calibrator.twoSidedSurpriseAndPosition`).
+/// Where a value lies against a history's remembered values (`Calibrator.twoSidedSurprisePositionAndPIT`).
 public enum RangePosition: UInt8, Sendable, Equatable {
     /// Among them: some remembered value lies beyond it on either side.
     case inside = 0
@@ -197,19 +197,12 @@ struct Calibrator: Sendable {
 
     /// Two-sided surprise of a signed value against a signed history.
     @inline(__always)
-    func twoSidedSurprise(_ x: Double) -> Double { twoSidedSurpriseAndPosition(x).surprise }
+    func twoSidedSurprise(_ x: Double) -> Double { twoSidedSurprisePositionAndPIT(x).surprise }
 
-    /// The two-sided surprise of `x` and where it lies against the remembered values (bins): beyond every one of
-    /// them, at the edge (in the bin of the largest or the smallest, none beyond it on that side), or inside. One
-    /// bin lookup and its two prefix counts serve both.
-    @inline(__always)
-    func twoSidedSurpriseAndPosition(_ x: Double) -> (surprise: Double, position: RangePosition, aboveAll: Bool) {
-        let r = twoSidedSurprisePositionAndPIT(x)
-        return (r.surprise, r.position, r.aboveAll)
-    }
-
-    /// `twoSidedSurpriseAndPosition`, and the value's mid-rank among the remembered values (its probability integral
-    /// transform: the share below it plus half the share in its bin; 1/2 for an empty history).
+    /// The two-sided surprise of `x`, where it lies against the remembered values (bins: beyond every one of them,
+    /// at the edge, in the bin of the largest or the smallest with none beyond it on that side, or inside), and its
+    /// mid-rank among them (its probability integral transform: the share below it plus half the share in its bin;
+    /// 1/2 for an empty history). One bin lookup and its two prefix counts serve all three.
     @inline(__always)
     func twoSidedSurprisePositionAndPIT(_ x: Double)
         -> (surprise: Double, position: RangePosition, aboveAll: Bool, pit: Double) {
