@@ -1,0 +1,61 @@
+"""A `scripts/nab-terms.py --rule`: sustained time-of-day evidence (session 16, measured and not taken).
+
+Per point: M = the mean of the time-of-day term's surprise (`s_context`, 0 where the bin does not speak) over the
+last hour of points (a day's points / 24, at least HMIN and at most 240); S = -log10 of M's upper-tail rank among
+the series' own earlier means (the last 6,000; none until 200), less FLOOR decades (not below 0); the combined
+surprise gets C * S before the daily rate and the onset rule, as `shift_weight`'s term does. MODE=null feeds the
+same pipeline -log10 of iid uniform draws instead of the term (the control: the same mixing, no evidence).
+
+    C=0.2 HMIN=12 NAB_DIR=../shared/nab scripts/nab-terms.py terms-42 terms-1 terms-2 \
+        --rule scripts/rules/sustained_context.py --out sc
+
+docs/detection-variants.md, "Session 16", has the figures.
+"""
+import bisect
+import collections
+import importlib.util
+import math
+import os
+import random
+
+_here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_spec = importlib.util.spec_from_file_location("nab_terms", os.path.join(_here, "nab-terms.py"))
+_terms = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_terms)
+
+C = float(os.environ.get("C", "0.2"))
+FLOOR = float(os.environ.get("FLOOR", "0"))
+HMIN = int(os.environ.get("HMIN", "12"))
+MODE = os.environ.get("MODE", "ctx")
+MIN_MEANS, MEMORY = 200, 6000
+
+_state = {}
+_files = 0
+
+
+def combine(t, p):
+    global _state, _files
+    if t["index"] == 0 or not _state:
+        _files += 1
+        _state = {"ring": collections.deque(), "sum": 0.0, "sorted": [], "fifo": collections.deque(),
+                  "rng": random.Random(_files)}
+    st = _state
+    base = _terms.combine_mean(t, p)
+    x = (t["context"] or 0.0) if MODE == "ctx" else -math.log10(1 - st["rng"].random())
+    l10 = t["log10_points_per_day"]
+    h = int(min(max(10 ** l10 / 24, HMIN), 240)) if l10 > 0 else HMIN
+    st["ring"].append(x)
+    st["sum"] += x
+    while len(st["ring"]) > h:
+        st["sum"] -= st["ring"].popleft()
+    m = st["sum"] / len(st["ring"])
+    means = st["sorted"]
+    s = 0.0
+    if len(means) >= MIN_MEANS:
+        above = len(means) - bisect.bisect_left(means, m)
+        s = max(0.0, -math.log10((above + 1) / (len(means) + 1)) - FLOOR)
+    bisect.insort(means, m)
+    st["fifo"].append(m)
+    if len(st["fifo"]) > MEMORY:
+        del means[bisect.bisect_left(means, st["fifo"].popleft())]
+    return base + C * s
