@@ -22,27 +22,13 @@ import statistics
 import sys
 
 
-def load_scorer(nab_dir):
-    spec = importlib.util.spec_from_file_location("nab_score", os.path.join(nab_dir, "score.py"))
+def summary_module():
+    """scripts/nab-summary.py, whose scorer loading and per-file cases this shares."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("nab_summary", os.path.join(here, "nab-summary.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    mod.warn = lambda msg: None
     return mod
-
-
-def cases_of(sc, nab_dir, folder, windows, times):
-    cases = []
-    for key in sorted(windows):
-        path = sc.find_result_file(folder, key, None)
-        if path is None:
-            sys.exit(f"{folder}: no result file for {key}")
-        _, scores = sc.read_result(path)
-        if key not in times:
-            times[key] = sc.read_data_timestamps(os.path.join(nab_dir, "data", key))
-        if len(scores) != len(times[key]):
-            sys.exit(f"{path}: {len(scores)} rows, data has {len(times[key])}")
-        cases.append(sc.FileCase(key, times[key], windows[key], scores))
-    return cases
 
 
 def normalised(raw, nwin, prof):
@@ -83,12 +69,14 @@ def main():
         sys.exit(__doc__)
     budget = float(sys.argv[1])
     nab_dir = os.environ.get("NAB_DIR", "../shared/nab")
-    sc = load_scorer(nab_dir)
+    summary = summary_module()
+    sc = summary.load_scorer(nab_dir)
+    sc.warn = lambda msg: None
     windows = json.load(open(os.path.join(nab_dir, "labels.json")))
     times = {}
     rows = []
     for folder in sys.argv[2:]:
-        r = frontier(sc, cases_of(sc, nab_dir, folder, windows, times), budget)
+        r = frontier(sc, summary.build_cases(sc, nab_dir, folder, windows, times), budget)
         if r is None:
             sys.exit(f"{folder}: no threshold keeps {budget:g} false positives")
         rows.append(r)
