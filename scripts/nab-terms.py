@@ -157,8 +157,9 @@ def rescore(path, combine, p):
             "value": float(r["s_value"]), "context": number(r["s_context"]), "residual": number(r["s_residual"]),
             "head": number(r["s_head"]), "change": number(r["s_change"]), "flat": r["flat"] == "1",
             "predicted": r["prediction"] != "", "log10_points_per_day": float(r["log10_points_per_day"]),
-            # For rules that keep state along a file: the row's index (0 starts a file) and its raw value.
-            "index": i, "x": float(r["value"]),
+            # For rules that keep state along a file: the row's index (0 starts a file), its raw value and its time
+            # (seconds since the epoch, UTC).
+            "index": i, "x": float(r["value"]), "stamp": timestamp(r["timestamp"]),
             # Against the remembered values (results of builds before the column: taken as beyond, so no
             # discount, and no new-extreme onsets: see `has_range`).
             "range_position": int(r.get("range_position", "2")),
@@ -167,7 +168,7 @@ def rescore(path, combine, p):
         }
         # The scorer adds the weighted shift after the terms' mean, so a rule sees the terms without it.
         s = combine(t, p) + p["shift_weight"] * (t["shift"] or 0.0)
-        stamp = timestamp(r["timestamp"])
+        stamp = t["stamp"]
         first = stamp if first is None else first
         if p["frozen_detection"]:
             fs = frozen.observe(t["x"])

@@ -5,6 +5,8 @@ last hour of points (a day's points / 24, at least HMIN and at most 240); S = -l
 the series' own earlier means (the last 6,000; none until 200), less FLOOR decades (not below 0); the combined
 surprise gets C * S before the daily rate and the onset rule, as `shift_weight`'s term does. MODE=null feeds the
 same pipeline -log10 of iid uniform draws instead of the term (the control: the same mixing, no evidence).
+PERDAY=1 rates S as a day's before FLOOR (`per_day`, over a day's points / h hours); MINDAYS=D ranks M only once the
+earlier means span D days of points; WEEKDAY=1 ranks M against the same weekday's means only (UTC).
 
     C=0.2 HMIN=12 NAB_DIR=../shared/nab scripts/nab-terms.py terms-42 terms-1 terms-2 \
         --rule scripts/rules/sustained_context.py --out sc
@@ -27,6 +29,9 @@ C = float(os.environ.get("C", "0.2"))
 FLOOR = float(os.environ.get("FLOOR", "0"))
 HMIN = int(os.environ.get("HMIN", "12"))
 MODE = os.environ.get("MODE", "ctx")
+PERDAY = os.environ.get("PERDAY", "0") == "1"
+MINDAYS = float(os.environ.get("MINDAYS", "0"))
+WEEKDAY = os.environ.get("WEEKDAY", "0") == "1"
 MIN_MEANS, MEMORY = 200, 6000
 
 _state = {}
@@ -37,8 +42,7 @@ def combine(t, p):
     global _state, _files
     if t["index"] == 0 or not _state:
         _files += 1
-        _state = {"ring": collections.deque(), "sum": 0.0, "sorted": [], "fifo": collections.deque(),
-                  "rng": random.Random(_files)}
+        _state = {"ring": collections.deque(), "sum": 0.0, "banks": {}, "rng": random.Random(_files)}
     st = _state
     base = _terms.combine_mean(t, p)
     x = (t["context"] or 0.0) if MODE == "ctx" else -math.log10(1 - st["rng"].random())
@@ -49,13 +53,18 @@ def combine(t, p):
     while len(st["ring"]) > h:
         st["sum"] -= st["ring"].popleft()
     m = st["sum"] / len(st["ring"])
-    means = st["sorted"]
+    # The earlier means, sorted, and in arrival order (one bank, or one a weekday: 1970-01-01 was a Thursday).
+    means, fifo = st["banks"].setdefault(int((t["stamp"] // 86400 + 4) % 7) if WEEKDAY else 0,
+                                         ([], collections.deque()))
     s = 0.0
-    if len(means) >= MIN_MEANS:
+    if len(means) >= max(MIN_MEANS, MINDAYS * (10 ** l10 if l10 > 0 else 0)):
         above = len(means) - bisect.bisect_left(means, m)
-        s = max(0.0, -math.log10((above + 1) / (len(means) + 1)) - FLOOR)
+        s = -math.log10((above + 1) / (len(means) + 1))
+        if PERDAY:
+            s = _terms.per_day(s, math.log10(max(10 ** l10 / h, 1.0)) if l10 > 0 else 0.0)
+        s = max(0.0, s - FLOOR)
     bisect.insort(means, m)
-    st["fifo"].append(m)
-    if len(st["fifo"]) > MEMORY:
-        del means[bisect.bisect_left(means, st["fifo"].popleft())]
+    fifo.append(m)
+    if len(fifo) > MEMORY:
+        del means[bisect.bisect_left(means, fifo.popleft())]
     return base + C * s
