@@ -5,7 +5,9 @@ last hour of points (a day's points / 24, at least HMIN and at most 240); S = -l
 the series' own earlier means (the last 6,000; none until 200), less FLOOR decades (not below 0); the combined
 surprise gets C * S before the daily rate and the onset rule, as `shift_weight`'s term does. MODE=null feeds the
 same pipeline -log10 of iid uniform draws instead of the term (the control: the same mixing, no evidence).
-PERDAY=1 rates S as a day's before FLOOR (`per_day`, over a day's points / h hours); MINDAYS=D ranks M only once the
+HOURS=k averages over k hours of points (at most 2,000); MODE=vcount averages 1 for a value whose value term is at
+least VLEVEL and 0 otherwise (the window's rate of rare values: spikes that crowd), MODE=vnull the same at the
+nominal rate 10^-VLEVEL, independently. PERDAY=1 rates S as a day's before FLOOR (`per_day`, over a day's points / h hours); MINDAYS=D ranks M only once the
 earlier means span D days of points; WEEKDAY=1 ranks M against the same weekday's means only (UTC).
 
     C=0.2 HMIN=12 NAB_DIR=../shared/nab scripts/nab-terms.py terms-42 terms-1 terms-2 \
@@ -29,6 +31,8 @@ C = float(os.environ.get("C", "0.2"))
 FLOOR = float(os.environ.get("FLOOR", "0"))
 HMIN = int(os.environ.get("HMIN", "12"))
 MODE = os.environ.get("MODE", "ctx")
+VLEVEL = float(os.environ.get("VLEVEL", "2"))
+HOURS = float(os.environ.get("HOURS", "1"))
 PERDAY = os.environ.get("PERDAY", "0") == "1"
 MINDAYS = float(os.environ.get("MINDAYS", "0"))
 WEEKDAY = os.environ.get("WEEKDAY", "0") == "1"
@@ -45,9 +49,16 @@ def combine(t, p):
         _state = {"ring": collections.deque(), "sum": 0.0, "banks": {}, "rng": random.Random(_files)}
     st = _state
     base = _terms.combine_mean(t, p)
-    x = (t["context"] or 0.0) if MODE == "ctx" else -math.log10(1 - st["rng"].random())
+    if MODE == "ctx":
+        x = t["context"] or 0.0
+    elif MODE == "vcount":  # a rare value (value term >= VLEVEL): the mean is then the window's rate of them
+        x = 1.0 if t["value"] >= VLEVEL else 0.0
+    elif MODE == "vnull":  # its control: rare at the nominal rate 10^-VLEVEL, independently
+        x = 1.0 if st["rng"].random() < 10 ** -VLEVEL else 0.0
+    else:
+        x = -math.log10(1 - st["rng"].random())
     l10 = t["log10_points_per_day"]
-    h = int(min(max(10 ** l10 / 24, HMIN), 240)) if l10 > 0 else HMIN
+    h = int(min(max(10 ** l10 / 24 * HOURS, HMIN), 2000)) if l10 > 0 else HMIN
     st["ring"].append(x)
     st["sum"] += x
     while len(st["ring"]) > h:
