@@ -1,14 +1,15 @@
 """A `scripts/nab-terms.py --rule`: sustained time-of-day evidence (session 16, measured and not taken).
 
 Per point: M = the mean of the time-of-day term's surprise (`s_context`, 0 where the bin does not speak) over the
-last hour of points (a day's points / 24, at least HMIN and at most 240); S = -log10 of M's upper-tail rank among
+last hour of points (a day's points / 24 × HOURS, at least HMIN and at most 2,000); S = -log10 of M's upper-tail rank among
 the series' own earlier means (the last 6,000; none until 200), less FLOOR decades (not below 0); the combined
 surprise gets C * S before the daily rate and the onset rule, as `shift_weight`'s term does. MODE=null feeds the
 same pipeline -log10 of iid uniform draws instead of the term (the control: the same mixing, no evidence).
-HOURS=k averages over k hours of points (at most 2,000); MODE=vcount averages 1 for a value whose value term is at
+HOURS=k averages over k hours of points (default 1); MODE=vcount averages 1 for a value whose value term is at
 least VLEVEL and 0 otherwise (the window's rate of rare values: spikes that crowd), MODE=vnull the same at the
-nominal rate 10^-VLEVEL, independently. PERDAY=1 rates S as a day's before FLOOR (`per_day`, over a day's points / h hours); MINDAYS=D ranks M only once the
-earlier means span D days of points; WEEKDAY=1 ranks M against the same weekday's means only (UTC).
+nominal rate 10^-VLEVEL, independently. PERDAY=1 rates S as a day's before FLOOR (`per_day`, over a day's
+points / h windows); MINDAYS=D ranks M only once the earlier means span D days of points; WEEKDAY=1 ranks M against
+the same weekday's means only (UTC).
 
     C=0.2 HMIN=12 NAB_DIR=../shared/nab scripts/nab-terms.py terms-42 terms-1 terms-2 \
         --rule scripts/rules/sustained_context.py --out sc
