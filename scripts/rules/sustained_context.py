@@ -9,7 +9,7 @@ HOURS=k averages over k hours of points (default 1); MODE=vcount averages 1 for 
 least VLEVEL and 0 otherwise (the window's rate of rare values: spikes that crowd), MODE=vnull the same at the
 nominal rate 10^-VLEVEL, independently. PERDAY=1 rates S as a day's before FLOOR (`per_day`, over a day's
 points / h windows); MINDAYS=D ranks M only once the earlier means span D days of points; WEEKDAY=1 ranks M against
-the same weekday's means only (UTC).
+the same weekday's means only (UTC); GATE=G adds S only where the point's own combined surprise is at least G.
 
     C=0.2 HMIN=12 NAB_DIR=../shared/nab scripts/nab-terms.py terms-42 terms-1 terms-2 \
         --rule scripts/rules/sustained_context.py --out sc
@@ -32,6 +32,7 @@ C = float(os.environ.get("C", "0.2"))
 FLOOR = float(os.environ.get("FLOOR", "0"))
 HMIN = int(os.environ.get("HMIN", "12"))
 MODE = os.environ.get("MODE", "ctx")
+GATE = float(os.environ.get("GATE", "0"))
 VLEVEL = float(os.environ.get("VLEVEL", "2"))
 HOURS = float(os.environ.get("HOURS", "1"))
 PERDAY = os.environ.get("PERDAY", "0") == "1"
@@ -79,4 +80,4 @@ def combine(t, p):
     fifo.append(m)
     if len(fifo) > MEMORY:
         del means[bisect.bisect_left(means, fifo.popleft())]
-    return base + C * s
+    return base + (C * s if base >= GATE else 0.0)
