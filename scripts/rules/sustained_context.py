@@ -3,8 +3,8 @@
 Per point: M = the mean of the time-of-day term's surprise (`s_context`, 0 where the bin does not speak) over the
 last hour of points (a day's points / 24 × HOURS, at least HMIN and at most 2,000); S = -log10 of M's upper-tail
 rank among the series' own earlier means (the last 6,000; none until 200), less FLOOR decades (not below 0); the
-combined surprise gets C * S before the daily rate and the onset rule, as `shift_weight`'s term does. MODE=null feeds the
-same pipeline -log10 of iid uniform draws instead of the term (the control: the same mixing, no evidence).
+combined surprise gets C * S before the daily rate and the onset rule, as `shift_weight`'s term does. MODE=null
+feeds the same pipeline -log10 of iid uniform draws instead of the term (the control: the same mixing, no evidence).
 HOURS=k averages over k hours of points (default 1); MODE=vcount averages 1 for a value whose value term is at
 least VLEVEL and 0 otherwise (the window's rate of rare values: spikes that crowd), MODE=vnull the same at the
 nominal rate 10^-VLEVEL, independently. PERDAY=1 rates S as a day's before FLOOR (`per_day`, over a day's
