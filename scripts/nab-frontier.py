@@ -23,7 +23,7 @@ import sys
 
 
 def summary_module():
-    """scripts/nab-summary.py, whose scorer loading and per-file cases this shares."""
+    """scripts/nab-summary.py, whose scorer loading, per-file cases and normalisation this shares."""
     here = os.path.dirname(os.path.abspath(__file__))
     spec = importlib.util.spec_from_file_location("nab_summary", os.path.join(here, "nab-summary.py"))
     mod = importlib.util.module_from_spec(spec)
@@ -31,9 +31,7 @@ def summary_module():
     return mod
 
 
-def normalised(raw, nwin, prof):
-    null, perfect = -prof["fn"] * nwin, prof["tp"] * nwin
-    return 100.0 * (raw - null) / (perfect - null)
+SUMMARY = summary_module()
 
 
 def frontier(sc, cases, budget):
@@ -59,8 +57,8 @@ def frontier(sc, cases, budget):
     profs = sc.DEFAULT_PROFILES
     at = [c.score(thr, profs["standard"]) for c in cases]
     low = sum(c.score(thr, profs["reward_low_FP_rate"])["raw"] for c in cases)
-    return (thr, normalised(sum(r["raw"] for r in at), nwin, profs["standard"]),
-            normalised(low, nwin, profs["reward_low_FP_rate"]),
+    return (thr, SUMMARY.normalised(sum(r["raw"] for r in at), nwin, profs["standard"]),
+            SUMMARY.normalised(low, nwin, profs["reward_low_FP_rate"]),
             sum(r["tp_windows"] for r in at), sum(r["fp_detections"] for r in at))
 
 
@@ -69,14 +67,13 @@ def main():
         sys.exit(__doc__)
     budget = float(sys.argv[1])
     nab_dir = os.environ.get("NAB_DIR", "../shared/nab")
-    summary = summary_module()
-    sc = summary.load_scorer(nab_dir)
+    sc = SUMMARY.load_scorer(nab_dir)
     sc.warn = lambda msg: None
     windows = json.load(open(os.path.join(nab_dir, "labels.json")))
     times = {}
     rows = []
     for folder in sys.argv[2:]:
-        r = frontier(sc, summary.build_cases(sc, nab_dir, folder, windows, times), budget)
+        r = frontier(sc, SUMMARY.build_cases(sc, nab_dir, folder, windows, times), budget)
         if r is None:
             sys.exit(f"{folder}: no threshold keeps {budget:g} false positives")
         rows.append(r)
