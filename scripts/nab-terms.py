@@ -22,7 +22,8 @@ modelled. A rule file defines `combine(t, p)`, where `t` is a dict of the row's 
 head, change: floats or None; flat: bool; predicted: bool; log10_points_per_day; range_position: 0 inside the
 remembered values, 1 at their edge, 2 beyond them (a new maximum or minimum); index: the row's index in its file,
 0 at a file's start; x: the row's value) and `p` the options (value_weight, context_weight,
-gaussian_weight, change_weight); it returns the combined surprise before the daily rate.
+gaussian_weight, change_weight); it returns the combined surprise before the daily rate. It may set t["force"] =
+True to make the row an onset whatever the onset window holds, as a new extreme's first point is.
 """
 import argparse
 import csv
@@ -200,6 +201,8 @@ def rescore(path, combine, p):
             # The first point of an excursion beyond every remembered value is an onset whatever the window holds.
             new_excursion = (p["new_extreme_onsets"] and has_range and t["range_position"] == 2
                              and not previous_at_edge)
+            # A rule may make a row an onset whatever the window holds (it sets t["force"] in combine).
+            new_excursion = new_excursion or t.get("force", False)
             if f32(s) <= prev and not new_excursion:
                 kept = s * p["repeat_factor"]
             elif same_day:
