@@ -44,13 +44,14 @@ _state = {}
 _files = 0
 
 
-def combine(t, p):
+def sustained(t):
+    """S for this row (state kept along a file, reset where t["index"] is 0): the rank surprise of the last hour's
+    mean, after PERDAY and FLOOR. `sustained_reopen.py` uses it too."""
     global _state, _files
     if t["index"] == 0 or not _state:
         _files += 1
         _state = {"ring": collections.deque(), "sum": 0.0, "banks": {}, "rng": random.Random(_files)}
     st = _state
-    base = _terms.combine_mean(t, p)
     if MODE == "ctx":
         x = t["context"] or 0.0
     elif MODE == "vcount":  # a rare value (value term >= VLEVEL): the mean is then the window's rate of them
@@ -80,4 +81,10 @@ def combine(t, p):
     fifo.append(m)
     if len(fifo) > MEMORY:
         del means[bisect.bisect_left(means, fifo.popleft())]
+    return s
+
+
+def combine(t, p):
+    s = sustained(t)
+    base = _terms.combine_mean(t, p)
     return base + (C * s if base >= GATE else 0.0)
