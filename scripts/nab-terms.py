@@ -79,7 +79,12 @@ def number(x):
 class FrozenTracker:
     """The scorer's frozen-run tracker (`FrozenTracker` in Sources/Detection/Scoring/Stages.swift): the surprise of
     a run of exact repeats when it becomes the series' longest, and again when its surprise doubles, under a
-    two-state Markov chain of the series' repeats (decayed transition counts) as it stood when the run began."""
+    two-state Markov chain of the series' repeats (decayed transition counts) as it stood when the run began, or
+    the more lenient chain of the hour (UTC) each step falls in (its counts kept as Float, as the scorer keeps
+    them, and shrunk toward the series' chain by HOUR_PRIOR pseudo-steps)."""
+
+    HOURS = 24
+    HOUR_PRIOR = 5.0
 
     def __init__(self, memory=6000, min_steps=50):
         self.decay = 1 - 1 / max(memory, 1)
@@ -91,8 +96,18 @@ class FrozenTracker:
         self.last = math.nan
         self.fired = 0.0
         self.q01 = self.q11 = 1.0
+        self.hour_counts = [0.0] * (4 * self.HOURS)  # per hour: after a repeat, repeats among them, after a change, ...
+        self.hour_step = [0] * self.HOURS
+        self.run_hour_q11 = None
+        self.run_surprise = 0.0
 
-    def observe(self, v):
+    def hour_decay(self, b):
+        gap = self.steps - self.hour_step[b]
+        return 1.0 if gap <= 0 else self.decay if gap == 1 else self.decay ** gap
+
+    def observe(self, v, stamp):
+        t = stamp - math.floor(stamp / 86400.0) * 86400.0 if math.isfinite(stamp) else 0.0
+        h = min(self.HOURS - 1, max(0, int(t / 3600)))
         is_repeat = v == self.last
         if not is_repeat:
             self.max_run = max(self.max_run, self.run)
@@ -105,10 +120,26 @@ class FrozenTracker:
             if self.ac + self.ar >= self.min_steps:
                 self.q01 = (self.rac + 1) / (self.ac + 2)
                 self.q11 = (self.rar + 2 * self.q01) / (self.ar + 2)
+                # The hours as they stand at the run's start, never stricter than the series' chain.
+                k, c = self.HOUR_PRIOR, self.hour_counts
+                self.run_hour_q11 = []
+                for b in range(self.HOURS):
+                    f = self.hour_decay(b)
+                    q = (c[4 * b + 1] * f + k * self.q11) / (c[4 * b] * f + k)
+                    self.run_hour_q11.append(max(q, self.q11))
+                f = self.hour_decay(h)
+                self.q01 = max((c[4 * h + 3] * f + k * self.q01) / (c[4 * h + 2] * f + k), self.q01)
+                self.run_surprise = -math.log10(self.q01)
             else:
                 self.q01 = self.q11 = 1.0
+                self.run_hour_q11 = None
+        if self.run >= 2 and self.run_hour_q11 is not None:
+            self.run_surprise -= math.log10(self.run_hour_q11[h])
         if self.run > self.max_run:
-            s = -math.log10(self.q01) - (self.run - 1) * math.log10(self.q11)
+            if self.run_hour_q11 is None:
+                s = -math.log10(self.q01) - (self.run - 1) * math.log10(self.q11)
+            else:
+                s = self.run_surprise
             if self.run == self.max_run + 1 or s >= 2 * self.fired:
                 surprise = s
                 self.fired = s
@@ -126,6 +157,16 @@ class FrozenTracker:
                 self.ac += 1
                 if is_repeat:
                     self.rac += 1
+            # The hour's counts, as Float: decayed to this step, then the transition added.
+            c, i = self.hour_counts, 4 * h
+            f = f32(self.hour_decay(h))
+            for j in range(i, i + 4):
+                c[j] = f32(c[j] * f)
+            self.hour_step[h] = self.steps
+            j = i if self.last_was_repeat else i + 2
+            c[j] = f32(c[j] + 1)
+            if is_repeat:
+                c[j + 1] = f32(c[j + 1] + 1)
         self.last_was_repeat = is_repeat
         self.steps = min(self.steps + 1, 1 << 30)
         return surprise
@@ -172,7 +213,7 @@ def rescore(path, combine, p):
         stamp = t["stamp"]
         first = stamp if first is None else first
         if p["frozen_detection"]:
-            fs = frozen.observe(t["x"])
+            fs = frozen.observe(t["x"], t["stamp"])
             # The scorer's `ready`: the value history holds min_history values before this one, and the series is
             # past its first day (`min_history_span`) or has brought a whole history of points.
             warmed = (p["min_history_span"] <= 0 or seen + 1 > p["history"]

@@ -8,7 +8,7 @@ Two tables, no data files needed (standard library only; the series are generate
 1. Normal series, no anomaly in them: a daily sine, a GC sawtooth, a small Poisson gauge, a CPU that saturates at
    100 %, log-normal latency, a flapping 0/1 state, a 12-hour gap in the data, a weekly pattern (weekends at 40 %), a
    random walk, a Poisson request rate with a daily cycle, an hourly cron burst, a disk that grows and is cleaned
-   daily. Each row: the episodes `omen replay` opened (at the default threshold) per seed, and their causes. Every
+   daily, an error counter and an event count that fall silent at night. Each row: the episodes `omen replay` opened (at the default threshold) per seed, and their causes. Every
    episode here is a false page.
 2. The same kinds of anomaly injected into four of them, once per seed, 70 % of the way in: a spike of 6 standard
    deviations, a drop to zero for an hour, a level shift of one standard deviation, a value frozen for two hours,
@@ -68,6 +68,9 @@ def normal_series(rng):
     out["request_rate"] = (t14, [poisson(rng, 600 + 400 * sine(t)) for t in t14])
     out["hourly_cron"] = (t1, [20 + rng.gauss(0, 1) + (60 if t % 3600 < 300 else 0) for t in t1])
     out["disk_growth"] = (t1, [40 + 2 * t / DAY + 5 * ((t % DAY) / DAY) + rng.gauss(0, 0.05) for t in t1])
+    # Counts that fall silent at night: an error counter a minute, and events every 5 minutes over four weeks.
+    out["sparse_errors"] = (t14, [poisson(rng, 0.25 * (1 + sine(t)) ** 2) for t in t14])
+    out["night_zero_counts"] = (t28, [poisson(rng, 4 * max(0.0, sine(t)) ** 2 + 0.02) for t in t28])
     return out
 
 

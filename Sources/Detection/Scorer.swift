@@ -335,8 +335,8 @@ public struct Scorer: Sendable {
     /// format, so either restores whatever the version), version 10 the onsets of the window (`onset_factor`'s
     /// same-day rule), version 11 the series' first timestamp (`minHistorySpan`); older checkpoints still restore
     /// (what they lack starts empty; a series from before version 11 counts as past its first day), version 12 the
-    /// sustained-shift window and means (`shiftWeight`).
-    static let checkpointVersion: UInt8 = 12
+    /// sustained-shift window and means (`shiftWeight`), version 13 the frozen-run tracker's hourly chains.
+    static let checkpointVersion: UInt8 = 13
     /// Surprises below this (p > 0.1) are no evidence; the second level leaves them as they are, so that the
     /// largest wiggle of a flat or quiet series is not promoted to a rare event by its rank alone.
     static let selfFloor = 1.0
@@ -483,7 +483,7 @@ public struct Scorer: Sendable {
             s += min(config.shiftWeight, 1) * shiftSurprise
             terms?.shift = shiftSurprise
         }
-        frozen.observe(v)
+        frozen.observe(v, at: input.timestamp)
         // A run that has just become the series' longest (a frozen sensor); inside the range by definition, it is
         // discounted like any other evidence there.
         if ready && config.frozenDetection && frozen.surprise > s {
@@ -578,6 +578,7 @@ public struct Scorer: Sendable {
         onset.encodeOnsets(into: &w)
         w.double(firstTimestamp)
         if config.shiftWeight > 0 { shift.encode(into: &w) }
+        frozen.encodeHours(into: &w)
         return w.bytes
     }
 
@@ -628,6 +629,7 @@ public struct Scorer: Sendable {
             firstTimestamp = -.infinity
         }
         if version >= 12 && config.shiftWeight > 0 { try shift.decode(from: &r) }
+        if version >= 13 { try frozen.decodeHours(from: &r) }
         guard r.isAtEnd else {
             throw ScorerRestoreError("scorer checkpoint has \(r.remaining) unexpected trailing bytes; the series will recalibrate")
         }

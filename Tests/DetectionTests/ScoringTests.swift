@@ -7,15 +7,16 @@ import Glibc
 import Darwin
 #endif
 
-/// Bytes versions 10-12 appended to a scorer checkpoint (the onsets of the window, the first timestamp, the
-/// sustained-shift tracker), to cut one back to an older version's layout.
+/// Bytes versions 10-13 appended to a scorer checkpoint (the onsets of the window, the first timestamp, the
+/// sustained-shift tracker, the frozen-run tracker's hours), to cut one back to an older version's layout.
 func onsetTrailer(_ scorer: Scorer) -> Int { 8 + 12 * scorer.onset.onsetIndices.count + 8 + shiftTrailer(scorer) }
 
-/// Bytes version 12 appended to a scorer checkpoint (the sustained-shift tracker; none with `shiftWeight` 0).
+/// Bytes versions 12-13 appended to a scorer checkpoint (the sustained-shift tracker, none with `shiftWeight` 0;
+/// the frozen-run tracker's hours).
 func shiftTrailer(_ scorer: Scorer) -> Int {
-    guard scorer.config.shiftWeight > 0 else { return 0 }
     var w = ByteWriter()
-    scorer.shift.encode(into: &w)
+    if scorer.config.shiftWeight > 0 { scorer.shift.encode(into: &w) }
+    scorer.frozen.encodeHours(into: &w)
     return w.bytes.count
 }
 

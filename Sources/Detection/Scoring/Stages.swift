@@ -318,6 +318,13 @@ struct OnsetFilter: Sendable {
 /// The chain's four transition counts decay by 1 − 1/`memory` a step, so they weigh the last `memory` steps or so
 /// (the scorer's history length). Earlier builds kept a ring of one bit per step for the last `memory` steps and
 /// counted its transitions exactly: a separate 750-byte array per series, read twice and written once per point.
+///
+/// The same transitions are also counted by hour of the day (UTC; 24 bins, each bin's counts shrunk toward the
+/// series' chain by `hourPrior` pseudo-steps), and a run is judged by the more lenient of the two chains at every
+/// step: its start by the larger of q01 and its hour's q01, each further repeat by the larger of q11 and the q11 of
+/// the hour it falls in. Repeats that come with the hour are then no news (an error counter's zeros through a quiet
+/// night, a CPU pinned at 100 % every afternoon: one chain for the whole day made each night's longest run of
+/// zeros a frozen page at 0.8), and no run is ever more surprising than the series-wide chain alone makes it.
 struct FrozenTracker: Sendable {
     /// Steps the counts remember (their decay's time constant); 0 turns the tracker off.
     let memory: Int
@@ -341,6 +348,20 @@ struct FrozenTracker: Sendable {
     /// its own repeats do not teach the chain that repeats persist (a stuck sensor would explain itself away).
     var runQ01 = 1.0, runQ11 = 1.0
 
+    /// The transitions by hour: four decayed counts a bin (after a repeat, repeats among them, after a change,
+    /// repeats among them), each bin brought up to date lazily: its counts stand as of step `hourStep[b]`. Empty
+    /// while the tracker is off.
+    var hourCounts: [Float]
+    var hourStep: [Int32]
+    /// Each hour's q11 (at least the series' q11) as it stood when the current run began; empty when the run is
+    /// judged by the series-wide chain alone (a run begun before `minSteps`, or restored from an older checkpoint).
+    var runHourQ11: [Double] = []
+    /// −log10 P(the current run so far) under the hourly chains (used while `runHourQ11` is set).
+    var runSurprise = 0.0
+    static let hours = 24
+    /// Pseudo-steps of the series' chain that each hour's counts are shrunk toward.
+    static let hourPrior = 5.0
+
     /// Steps the series must have shown before a run for the run to be judged (the scorer's `minHistory`).
     let minSteps: Int
 
@@ -348,10 +369,27 @@ struct FrozenTracker: Sendable {
         self.memory = max(0, memory)
         decay = 1 - 1 / Double(max(self.memory, 1))
         self.minSteps = minSteps
+        hourCounts = self.memory > 0 ? [Float](repeating: 0, count: 4 * Self.hours) : []
+        hourStep = self.memory > 0 ? [Int32](repeating: 0, count: Self.hours) : []
     }
 
-    /// Counts one step, a repeat or not: the counts decay, and the transition from the previous step is added.
-    private mutating func count(step isRepeat: Bool) {
+    /// The hour of the day (UTC) of `timestamp`, 0-23.
+    static func hour(_ timestamp: Double) -> Int {
+        guard timestamp.isFinite else { return 0 }
+        let day = 86_400.0
+        let t = timestamp - (timestamp / day).rounded(.down) * day
+        return min(hours - 1, max(0, Int(t / 3_600)))
+    }
+
+    /// How much an hour's counts have decayed since they were last brought up to date.
+    private func hourDecay(_ b: Int) -> Double {
+        let gap = steps - Int(hourStep[b])
+        return gap <= 0 ? 1 : gap == 1 ? decay : pow(decay, Double(gap))
+    }
+
+    /// Counts one step, a repeat or not, in the series' counts and in its hour's (none: an old checkpoint's ring
+    /// of bits, whose steps have no time): the counts decay, and the transition from the previous step is added.
+    private mutating func count(step isRepeat: Bool, hour: Int?) {
         if steps > 0 {
             afterRepeat *= decay; repeatAfterRepeat *= decay; afterChange *= decay; repeatAfterChange *= decay
             if lastWasRepeat {
@@ -361,13 +399,38 @@ struct FrozenTracker: Sendable {
                 afterChange += 1
                 if isRepeat { repeatAfterChange += 1 }
             }
+            if let h = hour, !hourStep.isEmpty {
+                let f = Float(hourDecay(h)), i = 4 * h
+                for k in i..<(i + 4) { hourCounts[k] *= f }
+                hourStep[h] = Int32(steps)
+                hourCounts[lastWasRepeat ? i : i + 2] += 1
+                if isRepeat { hourCounts[lastWasRepeat ? i + 1 : i + 3] += 1 }
+            }
         }
         lastWasRepeat = isRepeat
         steps = min(steps + 1, 1 << 30)
     }
 
-    mutating func observe(_ v: Double) {
+    /// At a run's start: each hour's chain as it stands now, shrunk toward the series' (`runQ01`, `runQ11`) and
+    /// never stricter than it; the run's start is judged by its own hour's q01.
+    private mutating func snapshotHours(startingIn h: Int) {
+        guard !hourStep.isEmpty else { runHourQ11.removeAll(); return }
+        let k = Self.hourPrior
+        if runHourQ11.count != Self.hours { runHourQ11 = [Double](repeating: 1, count: Self.hours) }
+        for b in 0..<Self.hours {
+            let f = hourDecay(b), i = 4 * b
+            let q11 = (Double(hourCounts[i + 1]) * f + k * runQ11) / (Double(hourCounts[i]) * f + k)
+            runHourQ11[b] = max(q11, runQ11)
+        }
+        let i = 4 * h, f = hourDecay(h)
+        let q01 = (Double(hourCounts[i + 3]) * f + k * runQ01) / (Double(hourCounts[i + 2]) * f + k)
+        runQ01 = max(q01, runQ01)
+        runSurprise = -log10(runQ01)
+    }
+
+    mutating func observe(_ v: Double, at timestamp: Double) {
         guard memory > 0 else { return }
+        let h = Self.hour(timestamp)
         let isRepeat = v == last
         if !isRepeat { maxRun = max(maxRun, run) }
         run = isRepeat ? run + 1 : 0
@@ -378,21 +441,62 @@ struct FrozenTracker: Sendable {
             if afterChange + afterRepeat >= Double(minSteps) {
                 runQ01 = (repeatAfterChange + 1) / (afterChange + 2)
                 runQ11 = (repeatAfterRepeat + 2 * runQ01) / (afterRepeat + 2)
+                snapshotHours(startingIn: h)
             } else {
                 // Too little of the series before the run to judge it by (a series that has only ever been one
                 // value, a run at its start): it never counts.
                 runQ01 = 1; runQ11 = 1
+                runHourQ11.removeAll()
             }
         }
+        if run >= 2 && !runHourQ11.isEmpty { runSurprise -= log10(runHourQ11[h]) }
         // −log10 P(a run reaches `run`), once the run is the longest.
         if run > maxRun {
-            let s = -log10(runQ01) - Double(run - 1) * log10(runQ11)
+            let s = runHourQ11.isEmpty ? -log10(runQ01) - Double(run - 1) * log10(runQ11) : runSurprise
             if run == maxRun + 1 || s >= 2 * fired {
                 surprise = s
                 fired = s
             }
         }
-        count(step: isRepeat)
+        count(step: isRepeat, hour: h)
+    }
+
+    /// The hourly chains and the current run's view of them (the scorer's checkpoint version 13 appends them).
+    func encodeHours(into w: inout ByteWriter) {
+        w.floats(hourCounts)
+        w.int(hourStep.count)
+        for s in hourStep { w.int(Int(s)) }
+        w.doubles(runHourQ11)
+        w.double(runSurprise)
+    }
+
+    mutating func decodeHours(from r: inout ByteReader) throws(ScorerRestoreError) {
+        let counts = try r.floats()
+        let n = try r.int()
+        guard n == 0 || n == Self.hours else {
+            throw ScorerRestoreError("scorer checkpoint has \(n) hourly frozen-run bins; the series will recalibrate")
+        }
+        var stamps = [Int32]()
+        for _ in 0..<n {
+            let s = try r.int()
+            guard s >= 0, s <= (memory > 0 ? steps : 1 << 30) else {
+                throw ScorerRestoreError("scorer checkpoint has an hourly frozen-run bin from step \(s); the series will recalibrate")
+            }
+            stamps.append(Int32(s))
+        }
+        let q11 = try r.doubles()
+        let surprise = try r.double()
+        // Each pair (transitions, repeats among them) holds no more repeats than transitions.
+        guard counts.count == 4 * n, counts.allSatisfy({ $0.isFinite && $0 >= 0 }),
+              stride(from: 0, to: counts.count, by: 2).allSatisfy({ counts[$0 + 1] <= counts[$0] }),
+              q11.isEmpty || q11.count == Self.hours, q11.allSatisfy({ $0 > 0 && $0 <= 1 }),
+              surprise.isFinite, surprise >= 0
+        else {
+            throw ScorerRestoreError("scorer checkpoint has inconsistent hourly frozen-run chains; the series will recalibrate")
+        }
+        // A tracker that is off keeps nothing; one whose checkpoint had no hours starts them empty.
+        guard memory > 0, n == Self.hours else { return }
+        hourCounts = counts; hourStep = stamps; runHourQ11 = q11; runSurprise = surprise
     }
 
     /// The section starts with −1, which no earlier build's ring (its capacity first) could: `decode` reads either.
@@ -438,7 +542,7 @@ struct FrozenTracker: Sendable {
             restored.repeatAfterChange = 0; restored.lastWasRepeat = false; restored.steps = 0
             var i = (head - count + capacity) % max(capacity, 1)
             for _ in 0..<count {
-                restored.count(step: bit(i))
+                restored.count(step: bit(i), hour: nil)
                 i = (i + 1) % capacity
             }
         }
