@@ -29,8 +29,10 @@ public enum DetectorBench {
         public var scoreSum: Double
     }
 
+    /// `quantum` > 0 rounds every timed value to a multiple of it, so that runs of exact repeats start often (the
+    /// frozen-run tracker's work at a run's start); the models are trained on the unrounded signal as before.
     public static func run(series: Int, pointsPerSeries: Int, repeats: Int, cell: CellKind, hidden: Int,
-                           scorer: ScorerKind = .calibrated, prefetch: Bool = true) throws -> Result {
+                           scorer: ScorerKind = .calibrated, prefetch: Bool = true, quantum: Double = 0) throws -> Result {
         let setupStart = monotonicSeconds()
         var config = DaemonConfig()
         config.detector.model.cell = cell
@@ -58,7 +60,9 @@ public enum DetectorBench {
                 for (s, d) in detectors.enumerated() {
                     // As a shard does: the next point's detector is fetched while this one is processed.
                     let next = prefetch && s + 1 < detectors.count ? detectorsRef[s + 1] : nil
-                    if let outcome = try? d.process(timestamp: ts, value: IngestBench.signal(series: s, i: i), prefetching: next) {
+                    let x = IngestBench.signal(series: s, i: i)
+                    let value = quantum > 0 ? (x / quantum).rounded() * quantum : x
+                    if let outcome = try? d.process(timestamp: ts, value: value, prefetching: next) {
                         scoreSum += outcome.score
                     }
                 }

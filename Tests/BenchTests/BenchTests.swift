@@ -37,6 +37,15 @@ struct BenchTests {
         #expect(results.allSatisfy { $0.nanosecondsPerPoint > 0 && $0.bytesPerSeries > 0 })
     }
 
+    /// `omen bench detect --quantum`: the timed values are rounded (runs of repeats start often, the frozen-run
+    /// tracker's worst case), so the same series score differently from the unrounded run.
+    @Test func detectBenchmarkRoundsWithAQuantum() throws {
+        let plain = try DetectorBench.run(series: 2, pointsPerSeries: 200, repeats: 1, cell: .lstm, hidden: 8)
+        let rounded = try DetectorBench.run(series: 2, pointsPerSeries: 200, repeats: 1, cell: .lstm, hidden: 8, quantum: 1)
+        #expect(rounded.nanosecondsPerPoint.count == 1 && rounded.nanosecondsPerPoint[0] > 0)
+        #expect(plain.scoreSum.isFinite && rounded.scoreSum.isFinite && plain.scoreSum != rounded.scoreSum)
+    }
+
     /// A trained series at the defaults, fed and trained as `omen bench memory --trained` does, checkpoints in at
     /// most 32 KB (issue 11): weights once (int8 copy and residual), window, scorer. Resident memory per series is
     /// not asserted here: a few series are below the resident set's page granularity.
