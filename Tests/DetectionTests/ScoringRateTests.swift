@@ -411,7 +411,7 @@ struct ScoringRateTests {
         }
         #expect(fired >= 2, "the stuck stretch counted \(fired) times")
         var b = try Scorer(config: ScoringConfig.untimed(), checkpoint: a.checkpoint())
-        #expect(b.frozen.hourCounts == a.frozen.hourCounts && b.frozen.runHourQ11 == a.frozen.runHourQ11)
+        #expect(b.frozen.hourCounts == a.frozen.hourCounts && b.checkpoint() == a.checkpoint())
         for t in 3551..<3700 { #expect(a.score(input(t)) == b.score(input(t))) }
     }
 

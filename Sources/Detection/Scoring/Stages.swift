@@ -355,7 +355,12 @@ struct FrozenTracker: Sendable {
     var hourStep: [Int32]
     /// Each hour's q11 (at least the series' q11) as it stood when the current run began; empty when the run is
     /// judged by the series-wide chain alone (a run begun before `minSteps`, or restored from an older checkpoint).
+    /// Worked out lazily: an hour's entry only when the run reaches that hour or before the hour's counts change
+    /// (bit b of `runHourReady`), from the counts as they stood at step `runStart`, so a run's start costs one hour's
+    /// `pow`, not 24; the values are those the run's start would have found.
     var runHourQ11: [Double] = []
+    var runHourReady: UInt32 = 0
+    var runStart = 0
     /// −log10 P(the current run so far) under the hourly chains (used while `runHourQ11` is set).
     var runSurprise = 0.0
     static let hours = 24
@@ -381,10 +386,25 @@ struct FrozenTracker: Sendable {
         return min(hours - 1, max(0, Int(t / 3_600)))
     }
 
-    /// How much an hour's counts have decayed since they were last brought up to date.
-    private func hourDecay(_ b: Int) -> Double {
-        let gap = steps - Int(hourStep[b])
+    /// How much an hour's counts have decayed between their last update and step `at` (now by default).
+    private func hourDecay(_ b: Int, at step: Int? = nil) -> Double {
+        let gap = (step ?? steps) - Int(hourStep[b])
         return gap <= 0 ? 1 : gap == 1 ? decay : pow(decay, Double(gap))
+    }
+
+    /// Hour `b`'s q11 as it stood at the run's start (its counts have not changed since, or it is ready).
+    private func hourQ11AtRunStart(_ b: Int) -> Double {
+        if runHourReady & (1 << UInt32(b)) != 0 { return runHourQ11[b] }
+        let f = hourDecay(b, at: runStart), i = 4 * b, k = Self.hourPrior
+        let q11 = (Double(hourCounts[i + 1]) * f + k * runQ11) / (Double(hourCounts[i]) * f + k)
+        return max(q11, runQ11)
+    }
+
+    private mutating func readyRunQ11(hour b: Int) -> Double {
+        let q = hourQ11AtRunStart(b)
+        runHourQ11[b] = q
+        runHourReady |= 1 << UInt32(b)
+        return q
     }
 
     /// Counts one step, a repeat or not, in the series' counts and in its hour's (none: an old checkpoint's ring
@@ -400,6 +420,8 @@ struct FrozenTracker: Sendable {
                 if isRepeat { repeatAfterChange += 1 }
             }
             if let h = hour, !hourStep.isEmpty {
+                // A run in progress reads this hour as it stood at its start: settle that before the counts move.
+                if run > 0 && !runHourQ11.isEmpty { _ = readyRunQ11(hour: h) }
                 let f = Float(hourDecay(h)), i = 4 * h
                 for k in i..<(i + 4) { hourCounts[k] *= f }
                 hourStep[h] = Int32(steps)
@@ -411,17 +433,14 @@ struct FrozenTracker: Sendable {
         steps = min(steps + 1, 1 << 30)
     }
 
-    /// At a run's start: each hour's chain as it stands now, shrunk toward the series' (`runQ01`, `runQ11`) and
-    /// never stricter than it; the run's start is judged by its own hour's q01.
+    /// At a run's start: each hour's chain as it stands now (worked out lazily, `hourQ11AtRunStart`), shrunk toward the
+    /// series' (`runQ01`, `runQ11`) and never stricter than it; the run's start is judged by its own hour's q01.
     private mutating func snapshotHours(startingIn h: Int) {
         guard !hourStep.isEmpty else { runHourQ11.removeAll(); return }
         let k = Self.hourPrior
         if runHourQ11.count != Self.hours { runHourQ11 = [Double](repeating: 1, count: Self.hours) }
-        for b in 0..<Self.hours {
-            let f = hourDecay(b), i = 4 * b
-            let q11 = (Double(hourCounts[i + 1]) * f + k * runQ11) / (Double(hourCounts[i]) * f + k)
-            runHourQ11[b] = max(q11, runQ11)
-        }
+        runStart = steps
+        runHourReady = 0
         let i = 4 * h, f = hourDecay(h)
         let q01 = (Double(hourCounts[i + 3]) * f + k * runQ01) / (Double(hourCounts[i + 2]) * f + k)
         runQ01 = max(q01, runQ01)
@@ -449,7 +468,7 @@ struct FrozenTracker: Sendable {
                 runHourQ11.removeAll()
             }
         }
-        if run >= 2 && !runHourQ11.isEmpty { runSurprise -= log10(runHourQ11[h]) }
+        if run >= 2 && !runHourQ11.isEmpty { runSurprise -= log10(readyRunQ11(hour: h)) }
         // −log10 P(a run reaches `run`), once the run is the longest.
         if run > maxRun {
             let s = runHourQ11.isEmpty ? -log10(runQ01) - Double(run - 1) * log10(runQ11) : runSurprise
@@ -466,7 +485,7 @@ struct FrozenTracker: Sendable {
         w.floats(hourCounts)
         w.int(hourStep.count)
         for s in hourStep { w.int(Int(s)) }
-        w.doubles(runHourQ11)
+        w.doubles(runHourQ11.indices.map { hourQ11AtRunStart($0) })
         w.double(runSurprise)
     }
 
@@ -497,6 +516,7 @@ struct FrozenTracker: Sendable {
         // A tracker that is off keeps nothing; one whose checkpoint had no hours starts them empty.
         guard memory > 0, n == Self.hours else { return }
         hourCounts = counts; hourStep = stamps; runHourQ11 = q11; runSurprise = surprise
+        runHourReady = q11.isEmpty ? 0 : (1 << UInt32(Self.hours)) - 1
     }
 
     /// The section starts with −1, which no earlier build's ring (its capacity first) could: `decode` reads either.
