@@ -400,10 +400,14 @@ struct FrozenTracker: Sendable {
         return max(q11, runQ11)
     }
 
+    /// Hour `b`'s q11 for the current run, worked out and kept the first time it is asked for (every later step of
+    /// the run in that hour reads it without writing it again).
     private mutating func readyRunQ11(hour b: Int) -> Double {
+        let bit: UInt32 = 1 << UInt32(b)
+        if runHourReady & bit != 0 { return runHourQ11[b] }
         let q = hourQ11AtRunStart(b)
         runHourQ11[b] = q
-        runHourReady |= 1 << UInt32(b)
+        runHourReady |= bit
         return q
     }
 
