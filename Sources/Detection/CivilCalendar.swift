@@ -24,6 +24,14 @@ public enum CivilCalendar {
         return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
+    /// Seconds since the start of the UTC day of `seconds` (since 1970-01-01), in [0, 86,400); the one rule the
+    /// time-of-day bins and the frozen runs' hours both read their bin from.
+    @inline(__always)
+    static func secondsIntoDay(_ seconds: Double) -> Double {
+        let day = 86_400.0
+        return seconds - (seconds / day).rounded(.down) * day
+    }
+
     /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (UTC) with `fractionDigits` digits of fraction (trailing zeros and an all-zero
     /// fraction left out); "-" for NaN, infinity, or a time outside years 0000-9999.
     public static func iso8601(_ seconds: Double, fractionDigits: Int = 0) -> String {

@@ -381,9 +381,7 @@ struct FrozenTracker: Sendable {
     /// The hour of the day (UTC) of `timestamp`, 0-23.
     static func hour(_ timestamp: Double) -> Int {
         guard timestamp.isFinite else { return 0 }
-        let day = 86_400.0
-        let t = timestamp - (timestamp / day).rounded(.down) * day
-        return min(hours - 1, max(0, Int(t / 3_600)))
+        return min(hours - 1, max(0, Int(CivilCalendar.secondsIntoDay(timestamp) / 3_600)))
     }
 
     /// How much an hour's counts have decayed between their last update and step `at` (now by default).

@@ -162,9 +162,8 @@ struct TimeOfDayContext: Sendable {
 
     @inline(__always)
     func bin(_ timestamp: Double) -> Int {
-        let day = 86_400.0
-        let t = timestamp - (timestamp / day).rounded(.down) * day
-        return min(bins - 1, max(0, Int(t / day * Double(bins))))
+        let t = CivilCalendar.secondsIntoDay(timestamp)
+        return min(bins - 1, max(0, Int(t / 86_400 * Double(bins))))
     }
 
     /// Values the bin of a point needs before its surprise counts: the points of `days` visits to a bin at the
